@@ -1,0 +1,5 @@
+"""FinOps platform core: domain model, allocation engine, events, topics and settings."""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m finops.cli`."""
+
+from finops.cli import main
+
+main()
