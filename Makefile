@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/python -m finops.cli demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
