@@ -1,0 +1,198 @@
+"""Cost graph: node and edge specs, validation, topological order and cycle check."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from finops.errors import GraphError
+
+__all__ = [
+    "CostGraph",
+    "DimensionOverride",
+    "EdgeSpec",
+    "GraphSpec",
+    "NodeSpec",
+    "NodeType",
+    "build_graph",
+]
+
+
+class NodeType(StrEnum):
+    """What a node stands for; only products keep cost as final."""
+
+    RESOURCE = "resource"
+    SHARED = "shared"
+    PLATFORM = "platform"
+    PRODUCT = "product"
+
+
+class NodeSpec(BaseModel):
+    """One node of the cost graph."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    type: NodeType
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class DimensionOverride(BaseModel):
+    """Strategy and parameters of an edge for one cost dimension."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EdgeSpec(BaseModel):
+    """Cost flows from `from` to `to`, active on [active_from, active_to)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    dimensions: dict[str, DimensionOverride] = Field(default_factory=dict)
+    active_from: date | None = None
+    active_to: date | None = None
+
+    @model_validator(mode="after")
+    def _check_window(self) -> EdgeSpec:
+        if self.active_from and self.active_to and self.active_to <= self.active_from:
+            raise ValueError(
+                f"edge {self.from_} -> {self.to}: active_to must be after active_from"
+            )
+        return self
+
+    def is_active(self, day: date) -> bool:
+        """Whether the edge carries cost on this day."""
+        after_start = self.active_from is None or day >= self.active_from
+        return after_start and (self.active_to is None or day < self.active_to)
+
+    def overlaps(self, other: EdgeSpec) -> bool:
+        """Whether the two activity windows share at least one day."""
+        lo = max(self.active_from or date.min, other.active_from or date.min)
+        hi = min(self.active_to or date.max, other.active_to or date.max)
+        return lo < hi
+
+
+class GraphSpec(BaseModel):
+    """Nodes and edges as written in a graph file or carried by an event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    nodes: list[NodeSpec] = Field(default_factory=list)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+
+
+class CostGraph:
+    """A validated graph: node index, out-edges by child id, topological order."""
+
+    def __init__(self, spec: GraphSpec) -> None:
+        self.spec = spec
+        self.nodes: dict[str, NodeSpec] = {n.id: n for n in spec.nodes}
+        self.ids: list[str] = sorted(self.nodes)
+        self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
+        self.out_edges: dict[str, list[EdgeSpec]] = _out_edges(spec.edges)
+        self.order: list[str] = _topological_order(self.ids, self.out_edges)
+
+    def children(self, node: str) -> list[str]:
+        """Distinct child ids of a node, sorted."""
+        return sorted({e.to for e in self.out_edges.get(node, [])})
+
+    def parents(self, node: str) -> list[str]:
+        """Distinct parent ids of a node, sorted."""
+        return sorted({e.from_ for e in self.spec.edges if e.to == node})
+
+
+def build_graph(spec: GraphSpec) -> CostGraph:
+    """Validate the structure of a graph spec and index it."""
+    _check_nodes(spec)
+    _check_edges(spec)
+    return CostGraph(spec)
+
+
+def _check_nodes(spec: GraphSpec) -> None:
+    seen: set[str] = set()
+    for node in spec.nodes:
+        if node.id in seen:
+            raise GraphError(f"duplicate node id {node.id!r}")
+        seen.add(node.id)
+
+
+def _check_edges(spec: GraphSpec) -> None:
+    known = {n.id for n in spec.nodes}
+    by_pair: dict[tuple[str, str], list[EdgeSpec]] = defaultdict(list)
+    for edge in spec.edges:
+        for end in (edge.from_, edge.to):
+            if end not in known:
+                raise GraphError(
+                    f"edge {edge.from_} -> {edge.to}: unknown node {end!r}"
+                )
+        if edge.from_ == edge.to:
+            raise GraphError(f"self-loop on node {edge.from_!r}")
+        for other in by_pair[(edge.from_, edge.to)]:
+            if edge.overlaps(other):
+                raise GraphError(
+                    f"duplicate edge {edge.from_} -> {edge.to} "
+                    "with overlapping activity"
+                )
+        by_pair[(edge.from_, edge.to)].append(edge)
+
+
+def _edge_sort_key(edge: EdgeSpec) -> tuple[str, date]:
+    return (edge.to, edge.active_from or date.min)
+
+
+def _out_edges(edges: list[EdgeSpec]) -> dict[str, list[EdgeSpec]]:
+    out: dict[str, list[EdgeSpec]] = defaultdict(list)
+    for edge in edges:
+        out[edge.from_].append(edge)
+    return {parent: sorted(group, key=_edge_sort_key) for parent, group in out.items()}
+
+
+def _topological_order(ids: list[str], out: dict[str, list[EdgeSpec]]) -> list[str]:
+    """Kahn's algorithm, smallest id first among ready nodes; raises on a cycle."""
+    indegree = dict.fromkeys(ids, 0)
+    for edges in out.values():
+        for child in {e.to for e in edges}:
+            indegree[child] += 1
+    ready = [node for node, deg in indegree.items() if deg == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        node = heapq.heappop(ready)
+        order.append(node)
+        for child in {e.to for e in out.get(node, [])}:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                heapq.heappush(ready, child)
+    if len(order) < len(ids):
+        cycle = _find_cycle({n for n, d in indegree.items() if d > 0}, out)
+        raise GraphError("cycle in cost graph: " + " -> ".join(cycle))
+    return order
+
+
+def _find_cycle(remaining: set[str], out: dict[str, list[EdgeSpec]]) -> list[str]:
+    """One cycle among nodes left after Kahn's algorithm, as a closed path.
+
+    Every remaining node still has a remaining parent, so walking parents must loop.
+    """
+    parents: dict[str, list[str]] = defaultdict(list)
+    for parent, edges in out.items():
+        if parent in remaining:
+            for edge in edges:
+                parents[edge.to].append(parent)
+    node = min(remaining)
+    path: list[str] = []
+    position: dict[str, int] = {}
+    while node not in position:
+        position[node] = len(path)
+        path.append(node)
+        node = min(p for p in parents[node])
+    cycle = [*path[position[node] :], node]
+    return cycle[::-1]
