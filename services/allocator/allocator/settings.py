@@ -1,0 +1,16 @@
+"""Settings of the allocator service (env prefix ALLOCATOR_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from finops.settings import ServiceSettings
+
+__all__ = ["AllocatorSettings"]
+
+
+class AllocatorSettings(ServiceSettings):
+    """Loaded once in __main__ and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="ALLOCATOR_", extra="ignore")
+    http_port: int = 8101

@@ -1,0 +1,1 @@
+"""Adapters at the edges: Kafka, PostgreSQL. Domain code never imports these."""

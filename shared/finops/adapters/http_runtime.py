@@ -1,0 +1,75 @@
+"""What every service's HTTP side shares: /healthz, /metrics, and a clean SIGTERM stop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from finops.adapters.connections import Connections
+from finops.settings import KafkaSettings, PostgresSettings
+
+__all__ = ["HealthCheck", "add_health_routes", "create_service_app", "run_app"]
+
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+def add_health_routes(
+    app: FastAPI,
+    *,
+    service: str,
+    registry: CollectorRegistry,
+    checks: dict[str, HealthCheck] | None = None,
+) -> None:
+    """Add /healthz (200 when every check passes, else 503) and /metrics."""
+    checks = checks or {}
+
+    @app.get("/healthz", summary="Liveness and readiness of the service.")
+    async def healthz(response: Response) -> dict[str, Any]:
+        results = {name: await check() for name, check in checks.items()}
+        healthy = all(results.values())
+        response.status_code = 200 if healthy else 503
+        return {"service": service, "status": "ok" if healthy else "degraded", "checks": results}
+
+    @app.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def run_app(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve until SIGTERM or SIGINT; uvicorn finishes requests and runs the lifespan's exit."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
+                            lifespan="on", access_log=False)
+    uvicorn.Server(config).run()
+
+
+def create_service_app(
+    service: str,
+    *,
+    kafka: KafkaSettings,
+    postgres: PostgresSettings,
+    registry: CollectorRegistry,
+) -> FastAPI:
+    """A FastAPI app whose lifespan opens the service's connections; health checks both."""
+    connections = Connections(kafka, postgres, client_id=service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await connections.open()
+        app.state.connections = connections
+        try:
+            yield
+        finally:
+            await connections.close()
+
+    app = FastAPI(title=f"finops {service}", lifespan=lifespan)
+    add_health_routes(app, service=service, registry=registry,
+                      checks={"kafka": connections.kafka_ok, "database": connections.database_ok})
+    return app

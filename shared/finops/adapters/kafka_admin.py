@@ -1,0 +1,66 @@
+"""Kafka administration: readiness and topic creation from the specs in finops.topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from finops.errors import StackError
+from finops.topics import ALL_TOPICS, TopicSpec, topic_name
+
+__all__ = ["ensure_topics", "wait_until_ready"]
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    *,
+    namespace: str = "",
+    specs: Iterable[TopicSpec] = ALL_TOPICS,
+) -> list[str]:
+    """Create the declared topics that do not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="finops-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [(topic_name(s, namespace), s) for s in specs]
+        missing = [NewTopic(name, s.partitions, 1, topic_configs=s.config)
+                   for name, s in wanted if name not in existing]
+        if missing:
+            await _create(admin, missing)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    try:
+        await admin.create_topics(topics)
+    except TopicAlreadyExistsError:
+        pass  # created concurrently by another service: what we wanted
+
+
+async def _probe(bootstrap_servers: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def wait_until_ready(bootstrap_servers: str, *, timeout_s: float) -> None:
+    """Block until the broker answers a metadata request."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            asyncio.run(asyncio.wait_for(_probe(bootstrap_servers), timeout=5))
+            return
+        except (KafkaError, OSError, TimeoutError) as exc:
+            last = exc
+            time.sleep(0.3)
+    raise StackError(f"Kafka at {bootstrap_servers} not ready in {timeout_s:.0f}s: {last}")

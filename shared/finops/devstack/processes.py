@@ -1,0 +1,119 @@
+"""Background processes of the stack: start detached, find by pid, stop by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from finops.errors import StackError
+
+__all__ = [
+    "is_alive",
+    "log_tail",
+    "port_is_open",
+    "spawn",
+    "stop_pid",
+    "wait_for_port",
+]
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> int:
+    """Start a process in its own session, output appended to `log`; returns its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            user=user,
+        )
+    return proc.pid
+
+
+def is_alive(pid: int | None) -> bool:
+    """True when a process with this pid exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def stop_pid(pid: int, *, timeout_s: float = 30.0) -> bool:
+    """SIGTERM, wait, then SIGKILL; returns True when the process was running."""
+    if not is_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not is_alive(pid):
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def port_is_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections there."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, *, pid: int, log: Path, timeout_s: float) -> None:
+    """Wait until the port answers; fail early, with the log's tail, if the process dies."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_is_open(host, port):
+            return
+        if not is_alive(pid):
+            raise StackError(f"process {pid} exited while starting; see {log}:\n{log_tail(log)}")
+        time.sleep(0.2)
+    raise StackError(f"{host}:{port} did not answer within {timeout_s:.0f}s; see {log}")
+
+
+def log_tail(log: Path, lines: int = 15) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,66 @@
+"""Settings shared by every service and the CLI; the only place that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DevStackSettings",
+    "KafkaSettings",
+    "PostgresSettings",
+    "ServiceSettings",
+]
+
+
+class KafkaSettings(BaseSettings):
+    """Where Kafka is; `KAFKA_BOOTSTRAP_SERVERS` points at any broker."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+    bootstrap_servers: str = "127.0.0.1:19092"
+    # Prefixed to every topic name; tests use it to get topics of their own.
+    topic_namespace: str = ""
+    client_id: str = "finops"
+
+
+class PostgresSettings(BaseSettings):
+    """Where PostgreSQL is; `DATABASE_URL` points at any server."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:15432/finops",
+        validation_alias="DATABASE_URL",
+    )
+    db_schema: str = Field(default="public", validation_alias="DATABASE_SCHEMA")
+    min_pool_size: int = 1
+    max_pool_size: int = 10
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; each service subclasses it with its own env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+
+
+class DevStackSettings(BaseSettings):
+    """The local stack of `finops dev up`; state under `.finops/`, jars in a cache."""
+
+    model_config = SettingsConfigDict(env_prefix="FINOPS_", extra="ignore")
+    state_dir: Path = Path(".finops")
+    cache_dir: Path = Path.home() / ".cache" / "finops"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "512m"
+    postgres_port: int = 15432
+    service_base_port: int = 8100
+    start_timeout_s: float = 120.0
+    # When set, the stack uses these servers and starts no Kafka or PostgreSQL of its own.
+    external_kafka: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    external_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")

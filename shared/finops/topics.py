@@ -1,0 +1,82 @@
+"""Every Kafka topic name, its partitions and its clean-up policy: the one place they live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "ALLOCATIONS",
+    "ALL_TOPICS",
+    "BUDGET_ALERTS",
+    "COST_LINES",
+    "GRAPH",
+    "NODE_COSTS",
+    "USAGE",
+    "TopicSpec",
+    "dead_letter_of",
+    "topic_name",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as the code declares it; created at start-up when missing."""
+
+    name: str
+    partitions: int
+    compacted: bool
+    key: str  # what messages are keyed by, for per-key order
+    doc: str
+
+    @property
+    def config(self) -> dict[str, str]:
+        policy = "compact" if self.compacted else "delete"
+        return {"cleanup.policy": policy}
+
+
+GRAPH: Final = TopicSpec(
+    "finops.graph.v1", 1, True, "graph id", "Graph changes: nodes and edges upserted or removed."
+)
+COST_LINES: Final = TopicSpec(
+    "finops.cost-lines.v1",
+    6,
+    False,
+    "billing account",
+    "Normalised FOCUS line batches; outside producers may write here directly.",
+)
+NODE_COSTS: Final = TopicSpec(
+    "finops.node-costs.v1",
+    6,
+    True,
+    "charge date",
+    "Direct cost of nodes per day and dimension, as set by one source.",
+)
+USAGE: Final = TopicSpec(
+    "finops.usage.v1", 6, True, "charge date", "Usage figures of nodes per day and metric."
+)
+ALLOCATIONS: Final = TopicSpec(
+    "finops.allocations.v1",
+    6,
+    False,
+    "charge date",
+    "Allocation results for each recomputed day and dimension.",
+)
+BUDGET_ALERTS: Final = TopicSpec(
+    "finops.budget-alerts.v1", 3, False, "budget id", "Budget threshold and forecast alerts."
+)
+
+_SOURCES: Final = (GRAPH, COST_LINES, NODE_COSTS, USAGE, ALLOCATIONS, BUDGET_ALERTS)
+
+
+def dead_letter_of(spec: TopicSpec) -> TopicSpec:
+    """The dead-letter topic of a topic: rows or messages it could not take, with reasons."""
+    return TopicSpec(f"{spec.name}.dlq", 1, False, spec.key, f"Dead letters of {spec.name}.")
+
+
+ALL_TOPICS: Final = (*_SOURCES, dead_letter_of(COST_LINES), dead_letter_of(NODE_COSTS))
+
+
+def topic_name(spec: TopicSpec, namespace: str = "") -> str:
+    """The topic's name in a namespace (tests use one per test); empty means as declared."""
+    return f"{namespace}.{spec.name}" if namespace else spec.name
