@@ -99,6 +99,10 @@ class CostGraph:
         self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
         self.out_edges: dict[str, list[EdgeSpec]] = _out_edges(spec.edges)
         self.order: list[str] = _topological_order(self.ids, self.out_edges)
+        self.in_parents: dict[str, list[str]] = defaultdict(list)
+        for parent, edges in self.out_edges.items():
+            for child in sorted({e.to for e in edges}):
+                self.in_parents[child].append(parent)
 
     def children(self, node: str) -> list[str]:
         """Distinct child ids of a node, sorted."""
@@ -106,7 +110,7 @@ class CostGraph:
 
     def parents(self, node: str) -> list[str]:
         """Distinct parent ids of a node, sorted."""
-        return sorted({e.from_ for e in self.spec.edges if e.to == node})
+        return sorted(self.in_parents.get(node, []))
 
 
 def build_graph(spec: GraphSpec) -> CostGraph:

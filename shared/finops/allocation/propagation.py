@@ -1,0 +1,106 @@
+"""Pushing costs through the graph: a full pass, and a pass over changed cells only."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.allocation.plans import ParentPlan
+from finops.allocation.splitting import split_exactly
+
+__all__ = ["CostState", "full_pass", "propagate"]
+
+
+@dataclass
+class CostState:
+    """Money of every node, day and dimension, in micro-units.
+
+    direct and received: (nodes, days, dims); flows[p]: (k, days, dims) per parent
+    index, rows in the order of the parent's plan.
+    """
+
+    direct: NDArray[np.int64]
+    received: NDArray[np.int64]
+    plans: dict[int, ParentPlan]
+    order: list[int]
+    flows: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.set_order(self.order)
+
+    @property
+    def cells(self) -> int:
+        """Day-by-dimension cells per node."""
+        return int(self.direct.shape[1] * self.direct.shape[2])
+
+    def set_order(self, order: list[int]) -> None:
+        """Adopt a new topological order (after an edge change)."""
+        self.order = order
+        self.position = {node: i for i, node in enumerate(order)}
+
+
+def full_pass(state: CostState) -> None:
+    """Recompute every flow and every received amount, in topological order."""
+    state.received[:] = 0
+    received = state.received.reshape(len(state.received), -1)
+    for node in state.order:
+        plan = state.plans.get(node)
+        if plan is None:
+            continue
+        holistic = state.direct[node].ravel() + received[node]
+        parts = split_exactly(holistic, plan.share_cells(None))[:-1]
+        state.flows[node] = parts.reshape((-1, *state.direct.shape[1:]))
+        if plan.has_repeated_child:
+            np.add.at(received, plan.children, parts)
+        else:
+            received[plan.children] += parts
+
+
+def propagate(
+    state: CostState, seeds: dict[int, NDArray[np.bool_]]
+) -> NDArray[np.bool_]:
+    """Re-split the seeded cells of seeded nodes and everything downstream that changes.
+
+    seeds: node -> flat bool mask over day-by-dimension cells. Returns the flat mask
+    of cells where any node's cost or flow was recomputed.
+    """
+    position = state.position
+    dirty = {node: mask.copy() for node, mask in seeds.items()}
+    heap = [(position[node], node) for node in dirty]
+    heapq.heapify(heap)
+    touched = np.zeros(state.cells, dtype=bool)
+    while heap:
+        _, node = heapq.heappop(heap)
+        mask = dirty.pop(node)
+        touched |= mask
+        for child, child_cells in _resplit(state, node, np.flatnonzero(mask)):
+            if child not in dirty:
+                dirty[child] = np.zeros(state.cells, dtype=bool)
+                heapq.heappush(heap, (position[child], child))
+            dirty[child][child_cells] = True
+    return touched
+
+
+def _resplit(
+    state: CostState, node: int, cells: NDArray[np.int64]
+) -> list[tuple[int, NDArray[np.int64]]]:
+    """Re-split one node on some cells; returns the children whose receipts changed."""
+    plan = state.plans.get(node)
+    if plan is None or cells.size == 0:
+        return []
+    received = state.received.reshape(len(state.received), -1)
+    holistic = state.direct[node].ravel()[cells] + received[node, cells]
+    parts = split_exactly(holistic, plan.share_cells(cells))[:-1]
+    flows = state.flows[node].reshape(len(plan.children), -1)
+    delta = parts - flows[:, cells]
+    flows[:, cells] = parts
+    changed: list[tuple[int, NDArray[np.int64]]] = []
+    for row in np.flatnonzero(delta.any(axis=1)):
+        child = int(plan.children[row])
+        received[child, cells] += delta[row]
+        changed.append((child, cells[delta[row] != 0]))
+    return changed

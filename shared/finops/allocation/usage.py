@@ -1,0 +1,114 @@
+"""Usage as dense node-by-day matrices, built on demand per metric and segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.allocation.tables import UsageTable
+from finops.rules import AllocationRule, SegmentFilter, StrategyName
+
+__all__ = ["UsageView"]
+
+_Key = tuple[str, SegmentFilter | None, int]
+_Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
+
+
+class UsageView:
+    """Usage of every graph node per day over the allocation range (and earlier days)."""
+
+    def __init__(
+        self,
+        table: UsageTable,
+        node_index: NDArray[np.int64],
+        *,
+        n_nodes: int,
+        first_day: int,
+        n_days: int,
+    ) -> None:
+        node = node_index[table.node] if table.node.size else table.node
+        order = np.lexsort((table.value, table.metric, table.day, node))
+        self._node, self._day = node[order], table.day[order]
+        self._metric, self._value = table.metric[order], table.value[order]
+        self._label = table.label[order]
+        self._metrics = {m: i for i, m in enumerate(table.metrics)}
+        self._label_sets = list(table.label_sets)
+        self._n_nodes, self._first, self._n_days = n_nodes, first_day, n_days
+        self._cache: dict[_Key, _Daily] = {}
+        self._edits: dict[tuple[int, int, str], tuple[float, dict[str, Any]]] = {}
+
+    def values(
+        self, rule: AllocationRule, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Usage u of the given nodes for a rule, one row per node, one column per day."""
+        assert rule.metric is not None
+        if rule.strategy is StrategyName.WEIGHTED_AVERAGE:
+            return self._window_mean(rule.metric, rule.window_days, nodes)
+        sums, _ = self._daily((rule.metric, rule.segment, 0))
+        return sums[nodes]
+
+    def set_value(
+        self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]
+    ) -> None:
+        """Replace the usage rows of one node, day and metric by a single row."""
+        self._edits[(node, day, metric)] = (value, labels)
+        for key, (sums, has) in self._cache.items():
+            if key[0] == metric:
+                self._apply_edit(key, sums, has, (node, day), (value, labels))
+
+    def _window_mean(
+        self, metric: str, window: int, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        sums, has = self._daily((metric, None, window - 1))
+        total = np.cumsum(sums[nodes], axis=1)
+        count = np.cumsum(has[nodes], axis=1)
+        total[:, window:] = total[:, window:] - total[:, :-window]
+        count[:, window:] = count[:, window:] - count[:, :-window]
+        total, count = total[:, window - 1 :], count[:, window - 1 :]
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+    def _daily(self, key: _Key) -> _Daily:
+        if key not in self._cache:
+            self._cache[key] = self._build(key)
+        return self._cache[key]
+
+    def _build(self, key: _Key) -> _Daily:
+        metric, segment, lead = key
+        width = self._n_days + lead
+        col = self._day - (self._first - lead)
+        keep = (
+            (col >= 0) & (col < width) & (self._metric == self._metrics.get(metric, -1))
+        )
+        if segment is not None:
+            ok = np.array([segment.matches(ls) for ls in self._label_sets], dtype=bool)
+            keep &= ok[self._label]
+        flat = self._node[keep] * width + col[keep]
+        size = self._n_nodes * width
+        sums = np.bincount(flat, weights=self._value[keep], minlength=size)
+        has = np.bincount(flat, minlength=size) > 0
+        sums, has = (
+            sums.reshape(self._n_nodes, width),
+            has.reshape(self._n_nodes, width),
+        )
+        for (node, day, m), edit in self._edits.items():
+            if m == metric:
+                self._apply_edit(key, sums, has, (node, day), edit)
+        return sums, has
+
+    def _apply_edit(
+        self,
+        key: _Key,
+        sums: NDArray[np.float64],
+        has: NDArray[np.bool_],
+        cell: tuple[int, int],
+        edit: tuple[float, dict[str, Any]],
+    ) -> None:
+        _, segment, lead = key
+        col = cell[1] - (self._first - lead)
+        if not 0 <= col < sums.shape[1]:
+            return
+        matches = segment is None or segment.matches(edit[1])
+        sums[cell[0], col] = edit[0] if matches else 0.0
+        has[cell[0], col] = matches
