@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "EventDecodeError",
     "FinopsError",
     "GraphError",
     "InputError",
@@ -50,7 +51,11 @@ class ConfigError(FinopsError):
     """Invalid settings or configuration file."""
 
 
-class SchemaVersionError(FinopsError):
+class EventDecodeError(FinopsError):
+    """Bytes on a topic that are not a valid event."""
+
+
+class SchemaVersionError(EventDecodeError):
     """An event payload with a schema version this code cannot read."""
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from finops.errors import StackError
 
+# Processes this interpreter started, so they are reaped here (no zombies, no warnings).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 __all__ = [
     "is_alive",
     "log_tail",
@@ -43,6 +46,7 @@ def spawn(
             start_new_session=True,
             user=user,
         )
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
@@ -84,6 +88,11 @@ def stop_pid(pid: int, *, timeout_s: float = 30.0) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -1,0 +1,56 @@
+"""Session-wide fixtures: the real broker and database, a namespace and schema per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from finops.adapters.migrations import apply_migrations
+from finops.settings import KafkaSettings, PostgresSettings
+from tests.support.infrastructure import Infrastructure, provide_infrastructure
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    """One real Kafka and one real PostgreSQL for the whole session."""
+    with provide_infrastructure(tmp_path_factory.mktemp("infra")) as infra:
+        print(f"\ntest infrastructure: {infra.origin}")
+        yield infra
+
+
+@pytest.fixture
+def kafka_settings(infrastructure: Infrastructure) -> KafkaSettings:
+    """Kafka settings with a topic namespace of this test's own."""
+    return KafkaSettings(bootstrap_servers=infrastructure.bootstrap_servers,
+                         topic_namespace=f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+async def postgres_settings(infrastructure: Infrastructure) -> AsyncIterator[PostgresSettings]:
+    """A fresh schema with every migration applied; dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(infrastructure.database_url)
+    try:
+        await apply_migrations(conn, schema=schema)
+        yield PostgresSettings(DATABASE_URL=infrastructure.database_url, DATABASE_SCHEMA=schema)
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture
+async def db(postgres_settings: PostgresSettings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose search_path is the test's schema."""
+    conn = await asyncpg.connect(postgres_settings.database_url,
+                                 server_settings={"search_path": postgres_settings.db_schema})
+    try:
+        yield conn
+    finally:
+        await conn.close()
