@@ -1,0 +1,27 @@
+"""Topic names live in one place, are versioned, unique, and namespaced for tests."""
+
+from __future__ import annotations
+
+from finops.topics import ALL_TOPICS, COST_LINES, NODE_COSTS, dead_letter_of, topic_name
+
+
+def test_topic_names_are_versioned_and_unique() -> None:
+    names = [t.name for t in ALL_TOPICS]
+    assert len(set(names)) == len(names)
+    assert all(n.startswith("finops.") and (n.endswith(".v1") or n.endswith(".v1.dlq"))
+               for n in names)
+
+
+def test_each_ingest_topic_has_a_dead_letter_topic() -> None:
+    names = {t.name for t in ALL_TOPICS}
+    assert {dead_letter_of(COST_LINES).name, dead_letter_of(NODE_COSTS).name} <= names
+
+
+def test_latest_value_topics_are_compacted() -> None:
+    assert NODE_COSTS.config == {"cleanup.policy": "compact"}
+    assert COST_LINES.config == {"cleanup.policy": "delete"}
+
+
+def test_namespace_prefixes_the_name() -> None:
+    assert topic_name(NODE_COSTS) == "finops.node-costs.v1"
+    assert topic_name(NODE_COSTS, "t1") == "t1.finops.node-costs.v1"
