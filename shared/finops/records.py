@@ -34,6 +34,8 @@ class CostRecord(BaseModel):
     list_cost: Decimal | None = None
     contracted_cost: Decimal | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    node: str | None = Field(default=None, description="Graph node chosen by the rules.")
+    dimension: str | None = Field(default=None, description="Cost dimension of the line.")
 
 
 class NodeCost(BaseModel):

@@ -1,0 +1,96 @@
+"""Validated bill lines of one batch: costs in micro-units, UTC periods, rejects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from finops.focus.columns import FIELD_COLUMNS
+from finops.focus.parsing import to_micros_array, to_utc_array
+from finops.focus.readers import RawBatch
+from finops.focus.rejects import Check, Reject, collect_rejects
+from finops.focus.view import BatchView
+
+__all__ = ["ParsedLines", "parse_lines"]
+
+_PERIOD_FIELDS = ("billing_period_start", "charge_period_start", "charge_period_end")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLines:
+    """Accepted rows of a batch with their parsed cost and periods (UTC, us)."""
+
+    view: BatchView
+    lines: NDArray[np.int64]
+    cost: NDArray[np.int64]
+    billing_period_start: NDArray[np.int64]
+    charge_period_start: NDArray[np.int64]
+    charge_period_end: NDArray[np.int64]
+
+
+def _timestamps(view: BatchView, field: str) -> tuple[pa.Array, Check, Check]:
+    """Parsed UTC timestamps of a period field with its missing and invalid checks."""
+    values = view.field(field)
+    assert values is not None  # resolve_columns guarantees the required fields
+    parsed, bad = to_utc_array(values)
+    name = view.columns.columns[field]
+    missing = Check(f"missing {name}", _nulls(values))
+    return parsed, missing, Check(f"{name} is not a valid timestamp", bad, values)
+
+
+def _nulls(values: pa.Array) -> NDArray[np.bool_]:
+    """Which values are null."""
+    return np.asarray(pc.is_null(values), dtype=np.bool_)
+
+
+def _as_int64(values: pa.Array) -> NDArray[np.int64]:
+    """Integers of an int64 or timestamp array without nulls, as numpy."""
+    return np.asarray(pc.fill_null(values.cast(pa.int64()), 0), dtype=np.int64)
+
+
+def parse_lines(
+    raw: RawBatch, view: BatchView, *, cost_column: str, file: str
+) -> tuple[ParsedLines, list[Reject]]:
+    """Parse cost and periods of a batch; rows that fail go to the rejects."""
+    cost_values = view.raw(cost_column)
+    assert cost_values is not None  # the cost column is required by the caller
+    cost, cost_bad = to_micros_array(cost_values)
+    periods, checks = (
+        {},
+        [Check(f"missing {_provider_name(view)}", _provider_nulls(view))],
+    )
+    checks.append(Check(f"missing {cost_column}", _nulls(cost_values)))
+    checks.append(Check(f"{cost_column} is not a number", cost_bad, cost_values))
+    for field in _PERIOD_FIELDS:
+        periods[field], missing, invalid = _timestamps(view, field)
+        checks += [missing, invalid]
+    start, end = periods["charge_period_start"], periods["charge_period_end"]
+    before = np.asarray(pc.fill_null(pc.less(end, start), False), dtype=np.bool_)
+    checks.append(Check("ChargePeriodEnd is before ChargePeriodStart", before))
+    rejected, rejects = collect_rejects(file, raw.lines, checks)
+    arrays = {"cost": cost, **periods}
+    if rejected.any():
+        keep = pa.array(~rejected)
+        view = view.filter(keep)
+        arrays = {name: a.filter(keep) for name, a in arrays.items()}
+    parsed = ParsedLines(
+        view=view,
+        lines=raw.lines[~rejected],
+        **{name: _as_int64(a) for name, a in arrays.items()},
+    )
+    return parsed, rejects
+
+
+def _provider_name(view: BatchView) -> str:
+    """The provider column name of this file's FOCUS version."""
+    return view.columns.columns.get("provider", FIELD_COLUMNS["provider"][0])
+
+
+def _provider_nulls(view: BatchView) -> NDArray[np.bool_]:
+    """Rows without a provider."""
+    values = view.field("provider")
+    return np.zeros(view.num_rows, np.bool_) if values is None else _nulls(values)

@@ -1,0 +1,171 @@
+"""Vectorised parsing of FOCUS values: costs to micro-units, timestamps to UTC, tags."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from finops.money import to_micros
+
+__all__ = [
+    "NULL_STRINGS",
+    "convert_or_flag",
+    "has_tags",
+    "parse_tags",
+    "tag_values",
+    "to_micros_array",
+    "to_utc_array",
+]
+
+NULL_STRINGS: Final = ["NULL", "null", ""]
+UTC_US: Final = pa.timestamp("us", tz="UTC")
+_WIDE: Final = pa.decimal128(38, 18)
+_MICRO_DECIMAL: Final = pa.decimal128(30, 6)
+_MILLION: Final = pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0))
+_ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+Convert = Callable[[pa.Array], pa.Array]
+
+
+def convert_or_flag(
+    values: pa.Array, convert: Convert
+) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Convert an array; elements that fail become null and are flagged.
+
+    The whole array is tried first; on failure it is halved until the failing
+    elements are isolated, so a clean batch costs one vectorised call.
+    """
+    try:
+        return convert(values), np.zeros(len(values), dtype=np.bool_)
+    except _ARROW_ERRORS:
+        if len(values) == 1:
+            out_type = convert(pa.nulls(0, values.type)).type
+            return pa.nulls(1, out_type), np.ones(1, dtype=np.bool_)
+    half = len(values) // 2
+    left, left_bad = convert_or_flag(values.slice(0, half), convert)
+    right, right_bad = convert_or_flag(values.slice(half), convert)
+    return pa.concat_arrays([left, right]), np.concatenate([left_bad, right_bad])
+
+
+def _decimal_to_micros(values: pa.Array) -> pa.Array:
+    """Exact micro-units of decimal strings or decimals, rounded half to even."""
+    if not pa.types.is_decimal(values.type):
+        values = pc.cast(values, _WIDE)
+    rounded = pc.round(values, ndigits=6, round_mode="half_to_even")
+    scaled = pc.multiply(pc.cast(rounded, _MICRO_DECIMAL), _MILLION)
+    return pc.cast(scaled, pa.int64())
+
+
+def to_micros_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Integer micro-units (int64) of a cost column; flags values that are not numbers.
+
+    Floats are read through their shortest decimal text, never by binary value.
+    """
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.string())
+    micros, bad = convert_or_flag(values, _decimal_to_micros)
+    if not bad.any():
+        return micros, bad
+    return _retry_exactly(values, micros, bad)
+
+
+def _retry_exactly(
+    values: pa.Array, micros: pa.Array, bad: NDArray[np.bool_]
+) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Per-element Decimal parse of the few values Arrow refused (e.g. 20 decimals)."""
+    out = micros.to_pylist()
+    for i in np.flatnonzero(bad):
+        try:
+            out[i] = to_micros(str(values[i].as_py()))
+            bad[i] = False
+        except (ValueError, ArithmeticError):
+            out[i] = None
+    return pa.array(out, pa.int64()), bad
+
+
+def _strings_to_utc(values: pa.Array) -> pa.Array:
+    """UTC timestamps of ISO 8601 text: `T` or space, `Z`, offset or no zone (UTC)."""
+    try:
+        return pc.cast(pc.cast(values, pa.timestamp("us")), UTC_US)
+    except _ARROW_ERRORS:
+        pass
+    try:
+        return pc.cast(values, UTC_US)
+    except _ARROW_ERRORS:
+        zoned = pc.match_substring_regex(values, r"(Z|z|[+-]\d\d(:?\d\d)?)$")
+        naive = pc.cast(
+            pc.cast(pc.if_else(zoned, None, values), pa.timestamp("us")), UTC_US
+        )
+        return pc.coalesce(pc.cast(pc.if_else(zoned, values, None), UTC_US), naive)
+
+
+def _to_utc(values: pa.Array) -> pa.Array:
+    """UTC timestamps (us) of text, dates or timestamps; zone-less values are UTC."""
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        if getattr(values.type, "tz", None) is None:
+            values = pc.cast(values, pa.timestamp("us"))
+        return pc.cast(values, UTC_US)
+    return _strings_to_utc(pc.cast(values, pa.string()))
+
+
+def to_utc_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Timestamps in UTC (us); flags values that are not possible timestamps."""
+    return convert_or_flag(values, _to_utc)
+
+
+def _json_tag_pattern(key: str) -> str:
+    """RE2 pattern capturing the JSON value of one key (string or bare literal)."""
+    return r'"\s*' + re.escape(key) + r'\s*"\s*:\s*(?P<v>"(?:[^"\\]|\\.)*"|[^,}\s]+)'
+
+
+def tag_values(tags: pa.Array, key: str) -> pa.Array:
+    """The value of one tag per row (null when absent); tags are JSON text or a map.
+
+    Keys match ignoring surrounding spaces and the first occurrence wins, so the
+    duplicated `" org"` key of some exports is harmless.
+    """
+    if pa.types.is_map(tags.type):
+        return pc.cast(pc.map_lookup(tags, key, "first"), pa.string())
+    found = pc.extract_regex(pc.cast(tags, pa.string()), _json_tag_pattern(key))
+    raw = pc.if_else(pc.is_valid(found), pc.struct_field(found, [0]), None)
+    quoted = pc.starts_with(raw, '"')
+    return pc.if_else(quoted, pc.utf8_slice_codeunits(raw, 1, -1), raw)
+
+
+def has_tags(tags: pa.Array) -> pa.Array:
+    """Whether each row carries at least one tag."""
+    if pa.types.is_map(tags.type):
+        lengths = pc.list_value_length(pc.cast(tags, pa.list_(tags.type.value_field)))
+        return pc.fill_null(pc.greater(lengths, 0), False)
+    empty = pc.match_substring_regex(pc.cast(tags, pa.string()), r"^\s*\{\s*\}\s*$")
+    return pc.fill_null(pc.invert(empty), False)
+
+
+def parse_tags(value: object) -> dict[str, str]:
+    """Tags of one row as a dict; keys stripped, first occurrence wins."""
+    if value is None:
+        return {}
+    pairs = value if isinstance(value, list) else _json_pairs(str(value))
+    tags: dict[str, str] = {}
+    for key, item in pairs:
+        tags.setdefault(
+            str(key).strip(), item if isinstance(item, str) else json.dumps(item)
+        )
+    return tags
+
+
+def _json_pairs(text: str) -> list[tuple[str, object]]:
+    """Key/value pairs of a JSON object in order, duplicates kept."""
+    try:
+        pairs = json.loads(text, object_pairs_hook=lambda p: p)
+    except json.JSONDecodeError:
+        return []
+    return pairs if isinstance(pairs, list) else []
