@@ -1,0 +1,111 @@
+"""`finops dev up | status | down` on its own ports: real broker, database and services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from finops.devstack.processes import is_alive
+from tests.support.infrastructure import free_port
+
+pytestmark = pytest.mark.e2e
+
+FINOPS = [sys.executable, "-m", "finops.cli"]
+
+
+@pytest.fixture(scope="module")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}}
+    base = free_port()
+    env.update(FINOPS_STATE_DIR=str(tmp_path_factory.mktemp("devstack") / ".finops"),
+               FINOPS_KAFKA_PORT=str(free_port()), FINOPS_KAFKA_CONTROLLER_PORT=str(free_port()),
+               FINOPS_POSTGRES_PORT=str(free_port()), FINOPS_SERVICE_BASE_PORT=str(base))
+    yield env
+    subprocess.run([*FINOPS, "dev", "down"], env=env, capture_output=True, check=False)
+
+
+def _finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*FINOPS, *args], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
+    rows = json.loads(_finops(env, "dev", "status", "--json").stdout)
+    return {row["name"]: row for row in rows}
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
+    up = _finops(stack_env, "dev", "up")
+    for component in ("kafka", "postgres", "ingest", "allocator", "governance", "api"):
+        assert f"{component}" in up.stderr and "ready in" in up.stderr
+    status = _status(stack_env)
+    assert {row["state"] for row in status.values()} == {"running"}
+    _check_services_answer(status)
+    database_url = str(status["postgres"]["address"])
+    kafka = str(status["kafka"]["address"])
+    migrate_env = {**stack_env, "DATABASE_URL": database_url}
+    assert "applied 0001_core" in _finops(migrate_env, "db", "migrate").stdout
+    asyncio.run(_produce(kafka, b"kept across restarts"))
+    pids = [int(row["pid"]) for row in status.values()]  # type: ignore[call-overload]
+
+    _finops(stack_env, "dev", "down")
+    assert not any(is_alive(pid) for pid in pids)
+    assert {row["state"] for row in _status(stack_env).values()} == {"stopped"}
+    _check_clean_shutdown(Path(stack_env["FINOPS_STATE_DIR"]) / "logs")
+
+    again = _finops(stack_env, "dev", "up", "--no-services")
+    assert "cached jars reused" in again.stderr
+    assert "up to date" in _finops(migrate_env, "db", "migrate").stdout
+    assert asyncio.run(_consume_first(kafka)) == b"kept across restarts"
+
+
+def _check_services_answer(status: dict[str, dict[str, object]]) -> None:
+    for name in ("ingest", "allocator", "governance", "api"):
+        address = status[name]["address"]
+        code, body = _get(f"{address}/healthz")
+        assert code == 200 and json.loads(body)["checks"] == {"kafka": True, "database": True}
+        code, body = _get(f"{address}/metrics")
+        assert code == 200 and f"finops_{name}_events_total" in body
+
+
+def _check_clean_shutdown(logs: Path) -> None:
+    for name in ("ingest", "allocator", "governance", "api"):
+        assert "Application shutdown complete" in (logs / f"{name}.log").read_text(), name
+
+
+async def _produce(bootstrap: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("e2e.persistence", value)
+    finally:
+        await producer.stop()
+
+
+async def _consume_first(bootstrap: str) -> bytes | None:
+    consumer = AIOKafkaConsumer("e2e.persistence", bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=15_000)
+        values = [m.value for msgs in batch.values() for m in msgs]
+        return values[0] if values else None
+    finally:
+        await consumer.stop()
