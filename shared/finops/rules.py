@@ -101,7 +101,9 @@ class AllocationRule:
         return (self.strategy, self.metric, self.fallback)
 
 
-def parse_rule(strategy: str, params: Mapping[str, Any], *, where: str) -> AllocationRule:
+def parse_rule(
+    strategy: str, params: Mapping[str, Any], *, where: str
+) -> AllocationRule:
     """Validate a strategy name and its parameters; `where` names the edge in errors."""
     name = _strategy_name(strategy, where)
     fields: dict[str, Any] = {"strategy": name}
@@ -161,7 +163,9 @@ def _fallback(params: Mapping[str, Any], where: str) -> Fallback:
     try:
         return Fallback(params.get("fallback", "equal"))
     except ValueError:
-        raise GraphError(f"{where}: params.fallback must be equal or unallocated") from None
+        raise GraphError(
+            f"{where}: params.fallback must be equal or unallocated"
+        ) from None
 
 
 def _segment(raw: object, where: str) -> SegmentFilter:
@@ -173,7 +177,9 @@ def _segment(raw: object, where: str) -> SegmentFilter:
     if operator in ("in", "not_in"):
         values = raw.get("values")
         if not isinstance(values, list):
-            raise GraphError(f"{where}: segment_filter operator {operator} needs values")
+            raise GraphError(
+                f"{where}: segment_filter operator {operator} needs values"
+            )
         return SegmentFilter(raw["label"], operator, tuple(values))
     if operator in ("eq", "neq") and "value" not in raw:
         raise GraphError(f"{where}: segment_filter operator {operator} needs a value")

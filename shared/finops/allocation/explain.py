@@ -1,0 +1,115 @@
+"""Explaining a node's cost: the chain of flows down to the direct costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from finops.allocation.engine import AllocationEngine
+from finops.allocation.results import node_result
+from finops.money import format_micros
+from finops.rules import USAGE_BASED
+
+__all__ = ["Explanation", "Inflow", "explain", "render"]
+
+
+@dataclass(frozen=True)
+class Inflow:
+    """One flow into a node: from which parent, by which rule, and how much."""
+
+    parent: str
+    strategy: str
+    share: float
+    metric: str | None
+    usage: float | None
+    amount: int
+    source: Explanation
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one node's cost on a day in a dimension was built (micro-units)."""
+
+    node: str
+    day: date
+    dimension: str
+    direct: int
+    holistic: int
+    allocated_out: int
+    retained: int
+    inflows: list[Inflow] = field(default_factory=list)
+
+
+def explain(
+    engine: AllocationEngine, node: str, day: date, dimension: str, *, depth: int = 8
+) -> Explanation:
+    """The node's figures and, recursively, every non-zero flow that reached it."""
+    figures = node_result(engine, node, day, dimension)
+    inflows = [] if depth <= 0 else _inflows(engine, node, day, dimension, depth)
+    return Explanation(
+        node,
+        day,
+        dimension,
+        figures.direct,
+        figures.holistic,
+        figures.allocated_out,
+        figures.retained,
+        inflows,
+    )
+
+
+def _inflows(
+    engine: AllocationEngine, node: str, day: date, dimension: str, depth: int
+) -> list[Inflow]:
+    t, k = engine._day(day), engine._dim(dimension)
+    child = engine.graph.index[node]
+    found = []
+    for parent in engine.graph.parents(node):
+        plan = engine.state.plans[engine.graph.index[parent]]
+        config = int(plan.dim_config[k])
+        for row in [int(r) for r in (plan.children == child).nonzero()[0]]:
+            amount = int(engine.state.flows[engine.graph.index[parent]][row, t, k])
+            if amount == 0:
+                continue
+            rule = plan.config_rules[config][row]
+            usage = None
+            if rule.strategy in USAGE_BASED:
+                usage = float(
+                    engine.usage.values(rule, plan.children[row : row + 1])[0, t]
+                )
+            source = explain(engine, parent, day, dimension, depth=depth - 1)
+            share = float(plan.shares[row, t, config])
+            found.append(
+                Inflow(
+                    parent,
+                    str(rule.strategy),
+                    share,
+                    rule.metric,
+                    usage,
+                    amount,
+                    source,
+                )
+            )
+    return found
+
+
+def render(explanation: Explanation, *, indent: int = 0) -> list[str]:
+    """Text lines of an explanation, one flow per line, indented by depth."""
+    pad = "  " * indent
+    e = explanation
+    received = e.holistic - e.direct
+    lines = [
+        f"{pad}{e.node} {e.day.isoformat()} {e.dimension}: holistic {format_micros(e.holistic)}"
+        f" = direct {format_micros(e.direct)} + received {format_micros(received)};"
+        f" passed on {format_micros(e.allocated_out)}, retained {format_micros(e.retained)}"
+    ]
+    for flow in e.inflows:
+        basis = (
+            f", usage {flow.metric}={flow.usage:g}" if flow.usage is not None else ""
+        )
+        lines.append(
+            f"{pad}  <- {format_micros(flow.amount)} from {flow.parent}"
+            f" by {flow.strategy} (share {flow.share:.6f}{basis})"
+        )
+        lines.extend(render(flow.source, indent=indent + 2))
+    return lines
