@@ -150,6 +150,9 @@ def _server_properties(config: KafkaConfig, data: Path) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # A restarted single node waits out its previous session before it registers again.
+        "broker.session.timeout.ms": "2000",
+        "broker.heartbeat.interval.ms": "500",
         "auto.create.topics.enable": "true",
         "log.retention.hours": "-1",
     }
