@@ -37,15 +37,36 @@ def load_costs(path: Path, known_nodes: Collection[str] | None = None) -> CostTa
         table = None
     if table is None or _has_nulls(table, COST_COLUMNS):
         return _costs_slowly(path, known_nodes)
-    summed = table.group_by(["node", "date", "dimension"]).aggregate(
-        [("amount", "sum")]
-    )
-    node, node_ids = _codes(summed["node"])
+    if table.num_rows == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return CostTable(none, none, none, none, [], [])
+    node, node_ids = _codes(table["node"])
     _check_known(path, table["node"], node_ids, known_nodes)
-    dim, dims = _codes(summed["dimension"])
-    micros = _to_micros(path, summed["amount_sum"])
-    days = summed["date"].cast(pa.int32()).to_numpy().astype(np.int64)
-    return CostTable(node, days, dim, micros, node_ids, dims)
+    dim, dims = _codes(table["dimension"])
+    days = table["date"].cast(pa.int32()).to_numpy().astype(np.int64)
+    key = (node * (days.max() - days.min() + 1) + days - days.min()) * len(dims) + dim
+    first, amounts = _sum_by_key(key, table["amount"])
+    micros = _to_micros(path, amounts)
+    return CostTable(node[first], days[first], dim[first], micros, node_ids, dims)
+
+
+def _sum_by_key(
+    key: NDArray[np.int64], amounts: pa.ChunkedArray
+) -> tuple[NDArray[np.int64], pa.ChunkedArray]:
+    """Exact sums of amounts per key, with the first row of each key."""
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.diff(key[order], prepend=-1) != 0)
+    if starts.size == key.size:
+        return np.arange(key.size), amounts
+    grouped = pa.table({"key": key, "amount": amounts}).group_by(
+        "key", use_threads=False
+    )
+    summed = grouped.aggregate([("amount", "sum")])
+    keys = summed["key"].to_numpy()
+    first = order[starts]
+    position = {k: i for i, k in enumerate(key[first].tolist())}
+    rows = first[[position[k] for k in keys.tolist()]]
+    return rows, summed["amount_sum"]
 
 
 def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageTable:

@@ -19,6 +19,7 @@ __all__ = [
     "StrategyName",
     "check_graph_rules",
     "check_parent_rules",
+    "check_rules",
     "parse_rule",
     "rule_for",
 ]
@@ -202,12 +203,13 @@ def check_graph_rules(graph: CostGraph) -> None:
         check_parent_rules(graph, parent)
 
 
-def _check_parent(
+def check_rules(
     parent: str,
     dimension: str | None,
     edges: list[EdgeSpec],
     rules: list[AllocationRule],
 ) -> None:
+    """Check one parent's rules in one dimension: one group, fixed sums <= 100."""
     where = f"node {parent}" + (f" (dimension {dimension})" if dimension else "")
     keys = {rule.group_key for rule in rules if not rule.is_fixed}
     if len(keys) > 1:
@@ -237,4 +239,4 @@ def check_parent_rules(graph: CostGraph, parent: str) -> None:
         dimensions.update(edge.dimensions)
     for dimension in sorted(dimensions, key=lambda d: d or ""):
         rules = [rule_for(edge, dimension) for edge in edges]
-        _check_parent(parent, dimension, edges, rules)
+        check_rules(parent, dimension, edges, rules)

@@ -18,7 +18,7 @@ from finops.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
 from finops.errors import GraphError, InputError
 from finops.periods import DayRange
 from finops.records import NodeCost, UsageRecord
-from finops.rules import check_graph_rules, check_parent_rules
+from finops.rules import check_parent_rules
 
 __all__ = ["AllocationEngine", "ChangeSet"]
 
@@ -44,7 +44,6 @@ class AllocationEngine:
         days: DayRange | None = None,
         dimensions: Sequence[str] | None = None,
     ) -> None:
-        check_graph_rules(graph)
         self.graph = graph
         self.days = days or _cost_days(costs)
         self.dimensions = list(

@@ -12,7 +12,7 @@ from finops.allocation.strategies import EdgeGroup, group_shares
 from finops.allocation.tables import to_day_numbers
 from finops.allocation.usage import UsageView
 from finops.dag import EdgeSpec
-from finops.rules import AllocationRule, rule_for
+from finops.rules import AllocationRule, check_rules, rule_for
 
 __all__ = ["ParentPlan", "build_plan"]
 
@@ -61,6 +61,11 @@ def build_plan(
     )
     active = activity(edges, days)
     config_rules = [tuple(rule_for(e, d) for e in edges) for d in configs]
+    absent = {d for e in edges for d in e.dimensions} - set(overridden)
+    checks = [*zip(configs, config_rules, strict=True)]
+    checks += [(d, tuple(rule_for(e, d) for e in edges)) for d in sorted(absent)]
+    for dimension, rules in checks:
+        check_rules(edges[0].from_, dimension, list(edges), list(rules))
     shares = np.stack(
         [_config_shares(children, rules, active, usage) for rules in config_rules],
         axis=2,
