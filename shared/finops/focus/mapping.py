@@ -146,7 +146,7 @@ def _rule_mask(rule: Rule, lookup: ValueLookup, length: int) -> NDArray[np.bool_
     """Rows matching every condition of one rule."""
     mask = np.ones(length, dtype=np.bool_)
     for column, pattern in rule.when.items():
-        mask &= match_glob(pc.cast(lookup(column), pa.string()), pattern)
+        mask &= match_glob(lookup(column), pattern)
     return mask
 
 

@@ -30,6 +30,8 @@ UTC_US: Final = pa.timestamp("us", tz="UTC")
 _WIDE: Final = pa.decimal128(38, 18)
 _MICRO_DECIMAL: Final = pa.decimal128(30, 6)
 _MILLION: Final = pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0))
+# Above this many distinct tag texts in a batch, tags are read by pattern.
+_PARSE_DISTINCT_LIMIT: Final = 20_000
 _ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 Convert = Callable[[pa.Array], pa.Array]
@@ -130,11 +132,22 @@ def tag_values(tags: pa.Array, key: str) -> pa.Array:
     """The value of one tag per row (null when absent); tags are JSON text or a map.
 
     Keys match ignoring surrounding spaces and the first occurrence wins, so the
-    duplicated `" org"` key of some exports is harmless.
+    duplicated `" org"` key of some exports is harmless. JSON text is parsed once
+    per distinct value, which real bills repeat on many rows.
     """
     if pa.types.is_map(tags.type):
         return pc.cast(pc.map_lookup(tags, key, "first"), pa.string())
-    found = pc.extract_regex(pc.cast(tags, pa.string()), _json_tag_pattern(key))
+    encoded = pc.dictionary_encode(pc.cast(tags, pa.string()))
+    distinct = encoded.dictionary
+    if len(distinct) > _PARSE_DISTINCT_LIMIT:
+        return pc.take(_regex_tag_values(distinct, key), encoded.indices)
+    found = [parse_tags(text).get(key) for text in distinct.to_pylist()]
+    return pc.take(pa.array(found, pa.string()), encoded.indices)
+
+
+def _regex_tag_values(tags: pa.Array, key: str) -> pa.Array:
+    """Tag values found by pattern (for very many distinct tag sets)."""
+    found = pc.extract_regex(tags, _json_tag_pattern(key))
     raw = pc.if_else(pc.is_valid(found), pc.struct_field(found, [0]), None)
     quoted = pc.starts_with(raw, '"')
     return pc.if_else(quoted, pc.utf8_slice_codeunits(raw, 1, -1), raw)

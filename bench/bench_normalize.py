@@ -1,0 +1,90 @@
+"""Benchmark `finops focus normalize` on a 1,000,000-row FOCUS CSV (figures printed).
+
+The file is made in a temporary directory by replicating the real FOCUS 1.0 sample
+(../shared/data) with a different billing account and day per copy. Everything runs
+pinned to one CPU core (taskset, when available). Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+DATA: Final = ROOT.parent / "shared" / "data"
+SAMPLE: Final = DATA / "focus-1.0-sample" / "focus_sample.csv"
+RULES: Final = ROOT / "examples" / "rules" / "focus_sample.yaml"
+SIZES: Final = (250_000, 1_000_000)
+
+# The baseline: pyarrow merely reading the same file with its default options.
+_READ_ONLY: Final = """
+import sys, pyarrow.csv as pcsv
+print(pcsv.read_csv(sys.argv[1]).num_rows)
+"""
+
+
+def make_focus_csv(path: Path, rows: int) -> None:
+    """Write `rows` data rows by replicating the sample with small variations."""
+    header, *body = SAMPLE.read_bytes().rstrip(b"\n").split(b"\n")
+    with path.open("wb") as out:
+        out.write(header + b"\n")
+        copy = 0
+        while rows > 0:
+            chunk = body[: min(rows, len(body))]
+            account = b'"1234567%06d"' % copy
+            day = b"2024-09-%02d" % (copy % 28 + 1)
+            text = b"\n".join(chunk).replace(b'"1234567890123"', account)
+            out.write(text.replace(b"2024-09-18", day) + b"\n")
+            rows -= len(chunk)
+            copy += 1
+
+
+def run_measured(command: list[str]) -> tuple[float, int]:
+    """Run a command; wall seconds and peak RSS (MiB) of that process."""
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    process = subprocess.Popen(pin + command, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def bench_size(workdir: Path, rows: int) -> None:
+    """Print normalize and read-only figures for one file size."""
+    source = workdir / f"focus_{rows}.csv"
+    make_focus_csv(source, rows)
+    finops = [sys.executable, "-m", "finops.cli", "focus", "normalize", str(source)]
+    options = ["--rules", str(RULES), "--output", str(workdir / "costs.csv")]
+    seconds, rss = run_measured(finops + options)
+    baseline = [sys.executable, "-c", _READ_ONLY, str(source)]
+    read_seconds, read_rss = run_measured(baseline)
+    size_mb = source.stat().st_size / 1e6
+    print(
+        f"{rows:>9,} rows ({size_mb:,.0f} MB): normalize {seconds:.2f} s = "
+        f"{rows / seconds:,.0f} rows/s, peak RSS {rss} MiB | pyarrow read only "
+        f"{read_seconds:.2f} s = {rows / read_seconds:,.0f} rows/s, "
+        f"peak RSS {read_rss} MiB | normalize speed = "
+        f"{read_seconds / seconds:.2f} x read speed"
+    )
+    source.unlink()
+
+
+def main() -> None:
+    """Run both sizes in a temporary directory."""
+    print(f"one core: {'taskset -c 0' if shutil.which('taskset') else 'not pinned'}")
+    with tempfile.TemporaryDirectory(prefix="bench-normalize-") as tmp:
+        for rows in SIZES:
+            bench_size(Path(tmp), rows)
+
+
+if __name__ == "__main__":
+    main()
