@@ -156,7 +156,8 @@ def _regex_tag_values(tags: pa.Array, key: str) -> pa.Array:
 def has_tags(tags: pa.Array) -> pa.Array:
     """Whether each row carries at least one tag."""
     if pa.types.is_map(tags.type):
-        lengths = pc.list_value_length(pc.cast(tags, pa.list_(tags.type.value_field)))
+        entries = pa.struct([tags.type.key_field, tags.type.item_field])
+        lengths = pc.list_value_length(pc.cast(tags, pa.list_(entries)))
         return pc.fill_null(pc.greater(lengths, 0), False)
     empty = pc.match_substring_regex(pc.cast(tags, pa.string()), r"^\s*\{\s*\}\s*$")
     return pc.fill_null(pc.invert(empty), False)
