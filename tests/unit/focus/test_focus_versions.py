@@ -1,4 +1,4 @@
-"""Each FOCUS version's files, as CSV, gzip CSV and Parquet, give the same node costs."""
+"""Each FOCUS version, as CSV, gzip CSV and Parquet, gives the same node costs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
-
 from finops.focus.mapping import MappingRules
 from finops.focus.parsing import parse_tags
+
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

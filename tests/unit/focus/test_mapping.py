@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from finops.errors import ConfigError
 from finops.focus.mapping import (
     MappingRules,
@@ -114,5 +113,5 @@ def test_a_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
 def test_a_rule_without_conditions_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n  - when: {}\n    node: x\n")
-    with pytest.raises(ConfigError, match="rules.0.when"):
+    with pytest.raises(ConfigError, match=r"rules\.0\.when"):
         load_rules(path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
-
 from finops.focus.parsing import (
     has_tags,
     parse_tags,
