@@ -1,4 +1,4 @@
-"""Cost (C) and usage (U) CSV files: fast columnar reading, exact amounts, precise errors."""
+"""Usage (U) CSV files, and the shared row-by-row reader that names bad lines."""
 
 from __future__ import annotations
 
@@ -20,58 +20,22 @@ from finops.allocation.tables import CostTable, UsageTable, to_day_numbers
 from finops.errors import InputError
 from finops.money import parse_decimal, to_micros
 
-__all__ = ["COST_COLUMNS", "USAGE_COLUMNS", "load_costs", "load_usage"]
+__all__ = [
+    "COST_COLUMNS",
+    "USAGE_COLUMNS",
+    "costs_slowly",
+    "load_usage",
+    "read_header",
+]
 
 COST_COLUMNS = ("node", "date", "dimension", "amount")
 USAGE_COLUMNS = ("node", "date", "metric", "value")
-_EXACT = pa.decimal128(38, 12)
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
-
-
-def load_costs(path: Path, known_nodes: Collection[str] | None = None) -> CostTable:
-    """Read C, sum amounts exactly per node, day and dimension, round half-even."""
-    header = _header(path, COST_COLUMNS)
-    try:
-        table = _read(path, header, {"date": pa.date32(), "amount": _EXACT})
-    except _FAST_ERRORS:
-        table = None
-    if table is None or _has_nulls(table, COST_COLUMNS):
-        return _costs_slowly(path, known_nodes)
-    if table.num_rows == 0:
-        none = np.zeros(0, dtype=np.int64)
-        return CostTable(none, none, none, none, [], [])
-    node, node_ids = _codes(table["node"])
-    _check_known(path, table["node"], node_ids, known_nodes)
-    dim, dims = _codes(table["dimension"])
-    days = table["date"].cast(pa.int32()).to_numpy().astype(np.int64)
-    key = (node * (days.max() - days.min() + 1) + days - days.min()) * len(dims) + dim
-    first, amounts = _sum_by_key(key, table["amount"])
-    micros = _to_micros(path, amounts)
-    return CostTable(node[first], days[first], dim[first], micros, node_ids, dims)
-
-
-def _sum_by_key(
-    key: NDArray[np.int64], amounts: pa.ChunkedArray
-) -> tuple[NDArray[np.int64], pa.ChunkedArray]:
-    """Exact sums of amounts per key, with the first row of each key."""
-    order = np.argsort(key, kind="stable")
-    starts = np.flatnonzero(np.diff(key[order], prepend=-1) != 0)
-    if starts.size == key.size:
-        return np.arange(key.size), amounts
-    grouped = pa.table({"key": key, "amount": amounts}).group_by(
-        "key", use_threads=False
-    )
-    summed = grouped.aggregate([("amount", "sum")])
-    keys = summed["key"].to_numpy()
-    first = order[starts]
-    position = {k: i for i, k in enumerate(key[first].tolist())}
-    rows = first[[position[k] for k in keys.tolist()]]
-    return rows, summed["amount_sum"]
 
 
 def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageTable:
     """Read U; labels (optional column) are JSON objects."""
-    header = _header(path, USAGE_COLUMNS)
+    header = read_header(path, USAGE_COLUMNS)
     types = {"date": pa.date32(), "value": pa.float64()}
     try:
         table = _read(path, header, types)
@@ -88,7 +52,7 @@ def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageT
     return UsageTable(node, days, metric, values, label, node_ids, metrics, label_sets)
 
 
-def _header(path: Path, required: tuple[str, ...]) -> list[str]:
+def read_header(path: Path, required: tuple[str, ...]) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle), [])
@@ -139,17 +103,6 @@ def _check_known(
     if unknown:
         row = pc.index(column, unknown[0]).as_py()
         raise InputError(f"unknown node {unknown[0]!r}", file=str(path), line=row + 2)
-
-
-def _to_micros(path: Path, amounts: pa.ChunkedArray) -> NDArray[np.int64]:
-    """Exact decimals to int64 micro-units, rounded half to even."""
-    rounded = pc.round(amounts, ndigits=6, round_mode="half_to_even")
-    scaled = pc.cast(rounded, pa.decimal128(38, 6)).combine_chunks()
-    words = np.frombuffer(scaled.buffers()[1], dtype=np.int64).reshape(-1, 2)
-    words = words[scaled.offset : scaled.offset + len(scaled)]
-    if not np.array_equal(words[:, 1], words[:, 0] >> 63):
-        raise InputError("an amount is too large for int64 micro-units", file=str(path))
-    return words[:, 0].copy()
 
 
 def _labels(
@@ -203,7 +156,7 @@ def _day(path: Path, line: int, row: dict[str, str]) -> date:
         ) from None
 
 
-def _costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
+def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
     """Row by row with Decimal: exact for any input, and names the first bad line."""
     totals: dict[tuple[str, date, str], Decimal] = {}
     for line, row in _rows(path):

@@ -236,5 +236,6 @@ def _direct_array(
     t = costs.day - to_day_numbers([days.first])[0]
     keep = (t >= 0) & (t < days.count)
     direct = np.zeros((len(graph.ids), days.count, len(dims)), dtype=np.int64)
-    np.add.at(direct, (node[keep], t[keep], dim[keep]), costs.micros[keep])
+    # A CostTable holds one row per node, day and dimension, so plain assignment.
+    direct[node[keep], t[keep], dim[keep]] = costs.micros[keep]
     return direct

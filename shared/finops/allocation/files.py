@@ -16,7 +16,8 @@ from finops.allocation.tables import UsageTable
 from finops.dag import build_graph
 from finops.errors import InputError
 from finops.graphfile import load_graph, save_graph
-from finops.inputfiles import load_costs, load_usage
+from finops.costfile import load_costs
+from finops.inputfiles import load_usage
 from finops.periods import DayRange
 
 __all__ = ["load_engine", "parse_day", "write_org"]

@@ -47,11 +47,16 @@ class ShareFunction(Protocol):
 
 def usage_of(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """Each edge's child usage under its own rule; zero where the edge is inactive."""
-    rows = [
-        usage.values(rule, edges.children[i : i + 1])
-        for i, rule in enumerate(edges.rules)
-    ]
-    return np.where(edges.active, np.vstack(rows), 0.0)
+    first = edges.rules[0]
+    if all(rule == first for rule in edges.rules):
+        values = usage.values(first, edges.children)
+    else:
+        rows = [
+            usage.values(rule, edges.children[i : i + 1])
+            for i, rule in enumerate(edges.rules)
+        ]
+        values = np.vstack(rows)
+    return np.where(edges.active, values, 0.0)
 
 
 def _even(edges: EdgeGroup) -> Matrix:
