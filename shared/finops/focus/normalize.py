@@ -107,7 +107,7 @@ def normalize_batch(
         layout=layout.name,
         rows_read=raw.table.num_rows + len(raw.malformed),
         costs=_node_costs(parsed, nodes, dimensions),
-        rejects=(*raw.malformed, *rejects),
+        rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
     )
 

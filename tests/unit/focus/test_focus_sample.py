@@ -1,0 +1,118 @@
+"""The official FOCUS 1.0 sample ingests with every quirk handled."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from finops.focus.linetable import to_cost_records
+from finops.focus.mapping import MappingRules, load_rules
+from finops.focus.normalize import NormalizedBatch
+
+from tests.unit.focus.batches import costs_of, run
+from tests.unit.focus.conftest import ROOT
+
+BY_PROVIDER = MappingRules.model_validate(
+    {"rules": [{"when": {"ProviderName": "*"}, "node": "{ProviderName}"}]}
+)
+MICRO = Decimal("0.000001")
+
+
+def _independent_totals(path: Path) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Per provider: sum of each line rounded to micro-units, and the exact sum."""
+    rounded: dict[str, Decimal] = defaultdict(Decimal)
+    exact: dict[str, Decimal] = defaultdict(Decimal)
+    with path.open(newline="") as data:
+        for row in csv.DictReader(data):
+            cost = Decimal(row["BilledCost"])
+            rounded[row["ProviderName"]] += cost.quantize(MICRO, ROUND_HALF_EVEN)
+            exact[row["ProviderName"]] += cost
+    return rounded, exact
+
+
+@pytest.fixture
+def batches(sample: Path) -> list[NormalizedBatch]:
+    return run(sample, BY_PROVIDER, keep_lines=True)
+
+
+def _lines(batches: list[NormalizedBatch]) -> pa.Table:
+    return pa.concat_tables([b.lines for b in batches if b.lines is not None])
+
+
+def test_every_row_is_accepted(batches: list[NormalizedBatch]) -> None:
+    assert sum(b.rows_read for b in batches) == 1000
+    assert [r for b in batches for r in b.rejects] == []
+    assert batches[0].layout == "FOCUS 1.0"
+
+
+def test_provider_totals_match_an_independent_sum(
+    sample: Path, batches: list[NormalizedBatch]
+) -> None:
+    rounded, exact = _independent_totals(sample)
+    totals: dict[str, int] = defaultdict(int)
+    for (node, _, _), micros in costs_of(batches).items():
+        totals[node] += micros
+    assert set(totals) == {"AWS", "Microsoft", "Oracle"}
+    for provider, micros in totals.items():
+        assert Decimal(micros) * MICRO == rounded[provider]
+        # Per-line rounding moves each line by at most half a micro-unit.
+        assert abs(Decimal(micros) * MICRO - exact[provider]) <= 1000 * MICRO / 2
+
+
+def test_credit_rows_flow_as_negative_costs(
+    sample: Path, batches: list[NormalizedBatch]
+) -> None:
+    with sample.open(newline="") as data:
+        credits = {
+            line: int(
+                Decimal(row["BilledCost"]).quantize(MICRO, ROUND_HALF_EVEN) / MICRO
+            )
+            for line, row in enumerate(csv.DictReader(data), start=2)
+            if row["BilledCost"].startswith("-")
+        }
+    assert len(credits) == 13
+    rows = {r["line"]: r["cost_micros"] for r in _lines(batches).to_pylist()}
+    assert {line: rows[line] for line in credits} == credits
+    assert rows[458] == -2_613_700
+    assert sum(1 for line in credits if rows[line] < 0) == 9  # 4 round to 0 micros
+
+
+def test_quirks_of_the_sample_are_handled(batches: list[NormalizedBatch]) -> None:
+    lines = _lines(batches)
+    rows = {r["line"]: r for r in lines.to_pylist()}
+    microsoft = [r for r in rows.values() if r["provider"] == "Microsoft"]
+    assert len(microsoft) == 51
+    # Daily Microsoft rows stay on their day; NULL and "" are null.
+    assert all(
+        (r["charge_period_end"] - r["charge_period_start"]).days == 1 for r in microsoft
+    )
+    oracle = [r for r in rows.values() if r["provider"] == "Oracle"]
+    assert len(oracle) == 7 and all(r["effective_cost_micros"] == 0 for r in oracle)
+    assert all(r["contracted_cost_micros"] is None for r in oracle)
+    assert all(r["sub_account_id"] is not None for r in oracle)
+    assert "Id" not in lines.column_names
+
+
+def test_duplicated_tag_keys_of_microsoft_rows_parse(
+    batches: list[NormalizedBatch],
+) -> None:
+    lines = _lines(batches)
+    microsoft = lines.filter(pc.equal(lines["provider"], "Microsoft")).slice(0, 5)
+    records = list(to_cost_records(microsoft, file="focus_sample.csv"))
+    tagged = [r for r in records if r.tags]
+    assert tagged and all(r.tags.get("org") == "trey" for r in tagged)
+    assert all(r.node == "Microsoft" for r in records)
+
+
+def test_the_example_rules_map_the_sample_to_graph_nodes(sample: Path) -> None:
+    rules = load_rules(ROOT / "examples" / "rules" / "focus_sample.yaml")
+    costs = costs_of(run(sample, rules))
+    nodes = {node for node, _, _ in costs}
+    assert {"shared_databases", "shared_network", "azure_toolkit_tests"} <= nodes
+    assert any(node.startswith("app_") for node in nodes)
+    assert sum(costs.values()) == 20_520_216
