@@ -1,4 +1,4 @@
-"""A re-delivery replaces what its source said for a period; a duplicate changes nothing."""
+"""A re-delivery replaces what its source said for a period; a duplicate does not."""
 
 from __future__ import annotations
 
