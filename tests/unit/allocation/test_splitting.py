@@ -1,0 +1,52 @@
+"""split_exactly: floors, largest remainders, ties to the earlier part, conservation."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from finops.allocation.splitting import split_exactly
+
+
+def _split(amount: int, shares: list[float]) -> list[int]:
+    out = split_exactly(np.array([amount], dtype=np.int64), np.array(shares)[:, None])
+    return out[:, 0].tolist()
+
+
+def test_thirds_give_the_leftover_unit_to_the_earliest_part() -> None:
+    assert _split(1000, [1 / 3, 1 / 3, 1 / 3]) == [334, 333, 333, 0]
+
+
+def test_retained_part_takes_a_leftover_when_its_remainder_is_largest() -> None:
+    assert _split(7, [0.3, 0.3]) == [2, 2, 3]
+
+
+def test_credits_split_with_floors_like_costs() -> None:
+    assert _split(-1000, [1 / 3, 1 / 3, 1 / 3]) == [-333, -333, -334, 0]
+
+
+def test_half_micro_ties_go_to_the_earlier_part() -> None:
+    assert _split(1, [0.5, 0.5]) == [1, 0, 0]
+
+
+def test_zero_share_parts_never_receive_a_unit() -> None:
+    assert _split(5, [0.0, 1.0]) == [0, 5, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amounts=st.lists(st.integers(-(10**13), 10**13), min_size=1, max_size=6),
+    weights=st.lists(st.floats(0, 1), min_size=1, max_size=5),
+    scale=st.floats(0, 1),
+)
+def test_split_conserves_every_micro_unit(
+    amounts: list[int], weights: list[float], scale: float
+) -> None:
+    total = sum(weights)
+    shares = [w / total * scale if total else 0.0 for w in weights]
+    matrix = np.tile(np.array(shares)[:, None], (1, len(amounts)))
+    parts = split_exactly(np.array(amounts, dtype=np.int64), matrix)
+    assert parts.sum(axis=0).tolist() == amounts
+    ideal = np.array(amounts, dtype=float) * matrix
+    assert np.all(np.abs(parts[:-1] - ideal) <= 1 + np.abs(ideal) * 1e-9)
