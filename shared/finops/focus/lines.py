@@ -52,27 +52,34 @@ def _as_int64(values: pa.Array) -> NDArray[np.int64]:
     return np.asarray(pc.fill_null(values.cast(pa.int64()), 0), dtype=np.int64)
 
 
+def _parse_checked(
+    view: BatchView, cost_column: str
+) -> tuple[dict[str, pa.Array], list[Check]]:
+    """Cost and period arrays of a batch and the checks, in reporting order."""
+    cost_values = view.raw(cost_column)
+    assert cost_values is not None  # the cost column is required by the layout
+    cost, cost_bad = to_micros_array(cost_values)
+    arrays = {"cost": cost}
+    checks = [
+        Check(f"missing {_provider_name(view)}", _provider_nulls(view)),
+        Check(f"missing {cost_column}", _nulls(cost_values)),
+        Check(f"{cost_column} is not a number", cost_bad, cost_values),
+    ]
+    for field in _PERIOD_FIELDS:
+        arrays[field], missing, invalid = _timestamps(view, field)
+        checks += [missing, invalid]
+    start, end = arrays["charge_period_start"], arrays["charge_period_end"]
+    before = np.asarray(pc.fill_null(pc.less(end, start), False), dtype=np.bool_)
+    checks.append(Check("ChargePeriodEnd is before ChargePeriodStart", before))
+    return arrays, checks
+
+
 def parse_lines(
     raw: RawBatch, view: BatchView, *, cost_column: str, file: str
 ) -> tuple[ParsedLines, list[Reject]]:
     """Parse cost and periods of a batch; rows that fail go to the rejects."""
-    cost_values = view.raw(cost_column)
-    assert cost_values is not None  # the cost column is required by the caller
-    cost, cost_bad = to_micros_array(cost_values)
-    periods, checks = (
-        {},
-        [Check(f"missing {_provider_name(view)}", _provider_nulls(view))],
-    )
-    checks.append(Check(f"missing {cost_column}", _nulls(cost_values)))
-    checks.append(Check(f"{cost_column} is not a number", cost_bad, cost_values))
-    for field in _PERIOD_FIELDS:
-        periods[field], missing, invalid = _timestamps(view, field)
-        checks += [missing, invalid]
-    start, end = periods["charge_period_start"], periods["charge_period_end"]
-    before = np.asarray(pc.fill_null(pc.less(end, start), False), dtype=np.bool_)
-    checks.append(Check("ChargePeriodEnd is before ChargePeriodStart", before))
+    arrays, checks = _parse_checked(view, cost_column)
     rejected, rejects = collect_rejects(file, raw.lines, checks)
-    arrays = {"cost": cost, **periods}
     if rejected.any():
         keep = pa.array(~rejected)
         view = view.filter(keep)

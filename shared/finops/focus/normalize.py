@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from finops.focus.aggregate import sum_costs
 from finops.focus.bills import BillLayout, open_layout, read_bill
@@ -23,9 +24,11 @@ from finops.focus.view import BatchView
 
 __all__ = [
     "NormalizedBatch",
+    "costs_from_lines",
     "iter_normalized",
     "normalize_batch",
     "normalize_file",
+    "spread_costs",
     "wanted_columns",
 ]
 
@@ -114,23 +117,51 @@ def normalize_batch(
 
 def _node_costs(parsed: ParsedLines, nodes: pa.Array, dimensions: pa.Array) -> pa.Table:
     """Costs per node, day and dimension of the accepted rows, spread over days."""
-    spread = spread_over_days(
-        parsed.cost, parsed.charge_period_start, parsed.charge_period_end
+    return spread_costs(
+        parsed.cost,
+        parsed.charge_period_start,
+        parsed.charge_period_end,
+        nodes=nodes,
+        dimensions=dimensions,
     )
+
+
+def spread_costs(
+    cost: NDArray[np.int64],
+    start_us: NDArray[np.int64],
+    end_us: NDArray[np.int64],
+    *,
+    nodes: pa.Array,
+    dimensions: pa.Array,
+) -> pa.Table:
+    """Node costs (node, date, dimension, amount_micros) of lines, spread over days."""
+    spread = spread_over_days(cost, start_us, end_us)
     if len(spread.rows) != len(nodes):
         rows = pa.array(spread.rows)
         nodes, dimensions = pc.take(nodes, rows), pc.take(dimensions, rows)
+    days = pa.array(spread.days.astype(np.int32), pa.int32()).cast(pa.date32())
     table = pa.table(
         {
             "node": nodes,
-            "date": pa.array(spread.days.astype(np.int32), pa.int32()).cast(
-                pa.date32()
-            ),
+            "date": days,
             "dimension": dimensions,
             "amount_micros": pa.array(spread.amounts, pa.int64()),
         }
     )
     return sum_costs(table)
+
+
+def costs_from_lines(lines: pa.Table) -> pa.Table:
+    """Node costs of stored normalised lines (e.g. after a restatement)."""
+    periods = [
+        lines[name].cast(pa.int64()).to_numpy()
+        for name in ("cost_micros", "charge_period_start", "charge_period_end")
+    ]
+    return spread_costs(
+        *periods,
+        nodes=lines["node"].combine_chunks(),
+        dimensions=lines["dimension"].combine_chunks(),
+    )
 
 
 def iter_normalized(

@@ -9,6 +9,7 @@ import pyarrow as pa
 from finops.focus.bills import identify_file
 from finops.focus.linetable import line_key
 from finops.focus.mapping import MappingRules
+from finops.focus.normalize import costs_from_lines
 from finops.focus.restatement import (
     Delivery,
     PartitionKey,
@@ -80,3 +81,11 @@ def test_normalised_lines_name_their_partitions(rules: MappingRules) -> None:
     given = run(DATA / "focus_1_1.csv", rules, keep_lines=True, source="cur-export")
     assert given[0].lines is not None
     assert partitions_of(given[0].lines) == {("cur-export", date(2025, 1, 1))}
+
+
+def test_node_costs_can_be_rebuilt_from_stored_lines(rules: MappingRules) -> None:
+    batches = run(DATA / "focus_1_3.csv", rules, keep_lines=True)
+    lines = pa.concat_tables([b.lines for b in batches if b.lines is not None])
+    direct = pa.concat_tables([b.costs for b in batches])
+    rebuilt = costs_from_lines(lines)
+    assert sorted(rebuilt.to_pylist(), key=str) == sorted(direct.to_pylist(), key=str)
