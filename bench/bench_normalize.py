@@ -1,8 +1,8 @@
 """Benchmark `finops focus normalize` on a 1,000,000-row FOCUS CSV (figures printed).
 
 The file is made in a temporary directory by replicating the real FOCUS 1.0 sample
-(../shared/data) with a different billing account and day per copy. Everything runs
-pinned to one CPU core (taskset, when available). Figures, not assertions.
+(../shared/data) with another billing account and application tag per copy. Every
+process runs pinned to one CPU core (taskset, when available). Figures, not asserts.
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ def make_focus_csv(path: Path, rows: int) -> None:
         while rows > 0:
             chunk = body[: min(rows, len(body))]
             account = b'"1234567%06d"' % copy
-            day = b"2024-09-%02d" % (copy % 28 + 1)
+            application = b'""application"": ""v%d-' % (copy % 10)
             text = b"\n".join(chunk).replace(b'"1234567890123"', account)
-            out.write(text.replace(b"2024-09-18", day) + b"\n")
+            text = text.replace(b'""application"": ""', application)
+            out.write(text + b"\n")
             rows -= len(chunk)
             copy += 1
 
