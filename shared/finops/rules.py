@@ -217,7 +217,8 @@ def check_rules(
     fixed = [(e, r.percent) for e, r in zip(edges, rules, strict=True) if r.is_fixed]
     day = _overfull_day(fixed)
     if day is not None:
-        raise GraphError(f"{where}: fixed percents exceed 100 on {day.isoformat()}")
+        when = "from the start" if day == date.min else f"on {day.isoformat()}"
+        raise GraphError(f"{where}: fixed percents exceed 100 {when}")
 
 
 def _overfull_day(fixed: Iterable[tuple[EdgeSpec, float]]) -> date | None:

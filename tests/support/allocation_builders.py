@@ -23,18 +23,28 @@ def node(node_id: str, node_type: str = "product", **labels: str) -> dict[str, A
 
 def edge(src: str, dst: str, strategy: str = "equal", **params: Any) -> dict[str, Any]:
     """An edge as written in a graph file; `params` are the strategy's params."""
-    extra = {k: params.pop(k) for k in ("dimensions", "active_from", "active_to") if k in params}
+    extra = {
+        k: params.pop(k)
+        for k in ("dimensions", "active_from", "active_to")
+        if k in params
+    }
     return {"from": src, "to": dst, "strategy": strategy, "params": params, **extra}
 
 
-def make_spec(nodes: Iterable[dict[str, Any]], edges: Iterable[dict[str, Any]]) -> GraphSpec:
+def make_spec(
+    nodes: Iterable[dict[str, Any]], edges: Iterable[dict[str, Any]]
+) -> GraphSpec:
     """A graph spec from node and edge dicts."""
     return GraphSpec.model_validate({"nodes": list(nodes), "edges": list(edges)})
 
 
-def usage(node_id: str, value: float, metric: str = "req", day: date = DAY, **labels: Any) -> UsageRecord:
+def usage(
+    node_id: str, value: float, metric: str = "req", day: date = DAY, **labels: Any
+) -> UsageRecord:
     """One usage row."""
-    return UsageRecord(node=node_id, date=day, metric=metric, value=value, labels=labels)
+    return UsageRecord(
+        node=node_id, date=day, metric=metric, value=value, labels=labels
+    )
 
 
 def make_engine(
@@ -47,7 +57,10 @@ def make_engine(
 ) -> AllocationEngine:
     """An engine over `days` days from DAY; costs as {node: micros} on DAY in 'compute'."""
     if isinstance(costs, Mapping):
-        costs = [NodeCost(node=n, date=DAY, dimension="compute", amount_micros=m) for n, m in costs.items()]
+        costs = [
+            NodeCost(node=n, date=DAY, dimension="compute", amount_micros=m)
+            for n, m in costs.items()
+        ]
     rng = DayRange(first=DAY, last=DAY + timedelta(days=days - 1))
     return AllocationEngine.from_records(
         spec, costs, usage_rows, days=rng, dimensions=dimensions or ["compute"]

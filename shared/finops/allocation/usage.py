@@ -67,7 +67,8 @@ class UsageView:
         total[:, window:] = total[:, window:] - total[:, :-window]
         count[:, window:] = count[:, window:] - count[:, :-window]
         total, count = total[:, window - 1 :], count[:, window - 1 :]
-        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+        out = np.zeros(total.shape, dtype=np.float64)
+        return np.divide(total, count, out=out, where=count > 0)
 
     def _daily(self, key: _Key) -> _Daily:
         if key not in self._cache:
@@ -86,7 +87,8 @@ class UsageView:
             keep &= ok[self._label]
         flat = self._node[keep] * width + col[keep]
         size = self._n_nodes * width
-        sums = np.bincount(flat, weights=self._value[keep], minlength=size)
+        weights = self._value[keep]
+        sums = np.bincount(flat, weights=weights, minlength=size).astype(np.float64)
         has = np.bincount(flat, minlength=size) > 0
         sums, has = (
             sums.reshape(self._n_nodes, width),

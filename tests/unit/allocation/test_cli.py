@@ -26,7 +26,9 @@ COSTS = "node,date,dimension,amount,note\nvm,2025-03-01,compute,600.25,x\nvm,202
 USAGE = 'node,date,metric,value,labels\nshop,2025-03-01,req,90,"{""env"": ""prod""}"\nblog,2025-03-01,req,10,\n'
 
 
-def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["finops", *args])
     try:
         main()
@@ -39,7 +41,11 @@ def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    paths = {"graph": tmp_path / "g.yaml", "costs": tmp_path / "c.csv", "usage": tmp_path / "u.csv"}
+    paths = {
+        "graph": tmp_path / "g.yaml",
+        "costs": tmp_path / "c.csv",
+        "usage": tmp_path / "u.csv",
+    }
     paths["graph"].write_text(GRAPH)
     paths["costs"].write_text(COSTS)
     paths["usage"].write_text(USAGE)
@@ -47,11 +53,20 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def _args(files: dict[str, Path]) -> list[str]:
-    return ["--graph", str(files["graph"]), "--costs", str(files["costs"]), "--usage", str(files["usage"])]
+    return [
+        "--graph",
+        str(files["graph"]),
+        "--costs",
+        str(files["costs"]),
+        "--usage",
+        str(files["usage"]),
+    ]
 
 
 def test_summary_only_prints_the_summary_as_json(files, monkeypatch, capsys) -> None:
-    code, out, err = run(["allocate", *_args(files), "--summary-only"], monkeypatch, capsys)
+    code, out, err = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
     assert code == 0, err
     assert json.loads(out) == {
         "raw_total": "990.000000",
@@ -61,21 +76,63 @@ def test_summary_only_prints_the_summary_as_json(files, monkeypatch, capsys) -> 
     }
 
 
-def test_json_output_has_summary_nodes_and_flows(files, tmp_path, monkeypatch, capsys) -> None:
+def test_json_output_has_summary_nodes_and_flows(
+    files, tmp_path, monkeypatch, capsys
+) -> None:
     target = tmp_path / "out.json"
-    code, _, err = run(["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys)
+    code, _, err = run(
+        ["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys
+    )
     assert code == 0, err
     doc = json.loads(target.read_text())
-    shop = [r for r in doc["nodes"] if r["node"] == "shop" and r["date"] == "2025-03-01"]
-    assert shop == [{"node": "shop", "date": "2025-03-01", "dimension": "compute", "direct": "0.000000", "indirect": "500.000000", "holistic": "500.000000", "allocated_out": "0.000000", "retained": "500.000000"}]
+    shop = [
+        r for r in doc["nodes"] if r["node"] == "shop" and r["date"] == "2025-03-01"
+    ]
+    assert shop == [
+        {
+            "node": "shop",
+            "date": "2025-03-01",
+            "dimension": "compute",
+            "direct": "0.000000",
+            "indirect": "500.000000",
+            "holistic": "500.000000",
+            "allocated_out": "0.000000",
+            "retained": "500.000000",
+        }
+    ]
     flow = [f for f in doc["flows"] if f["to"] == "blog" and f["date"] == "2025-03-01"]
-    assert flow == [{"from": "db", "to": "blog", "date": "2025-03-01", "dimension": "compute", "amount": "500.000000", "strategy": "capped_proportional", "share": 0.5}]
+    assert flow == [
+        {
+            "from": "db",
+            "to": "blog",
+            "date": "2025-03-01",
+            "dimension": "compute",
+            "amount": "500.000000",
+            "strategy": "capped_proportional",
+            "share": 0.5,
+        }
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_table_outputs_hold_the_node_rows(files, tmp_path, monkeypatch, capsys, suffix) -> None:
+def test_table_outputs_hold_the_node_rows(
+    files, tmp_path, monkeypatch, capsys, suffix
+) -> None:
     target = tmp_path / f"out{suffix}"
-    code, _, err = run(["allocate", *_args(files), "--from", "2025-03-01", "--to", "2025-03-01", "--output", str(target)], monkeypatch, capsys)
+    code, _, err = run(
+        [
+            "allocate",
+            *_args(files),
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-01",
+            "--output",
+            str(target),
+        ],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     if suffix == ".csv":
         text = target.read_text()
@@ -88,20 +145,48 @@ def test_table_outputs_hold_the_node_rows(files, tmp_path, monkeypatch, capsys, 
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("costs", "node,date,dimension,amount\nvm,2025-03-01,compute,1\nvm,2025-13-01,compute,1\n", r"c\.csv:3: field 'date': malformed date '2025-13-01'"),
-        ("costs", "node,date,dimension,amount\nvm,2025-03-01,compute,1\nvm,2025-03-02,compute,1.2.3\n", r"c\.csv:3: field 'amount': malformed amount"),
-        ("costs", "node,date,dimension\nvm,2025-03-01,compute\n", r"c\.csv:1: missing column 'amount'"),
-        ("costs", "node,date,dimension,amount\nghost,2025-03-01,compute,1\n", r"c\.csv:2: field 'node': unknown node 'ghost'"),
-        ("usage", "node,date,metric,value\nshop,2025-03-01,req,-4\n", r"u\.csv:2: field 'value': malformed usage value"),
-        ("usage", "node,date,metric,value,labels\nshop,2025-03-01,req,4,[1]\n", r"u\.csv:2: labels must be a JSON object"),
+        (
+            "costs",
+            "node,date,dimension,amount\nvm,2025-03-01,compute,1\nvm,2025-13-01,compute,1\n",
+            r"c\.csv:3: field 'date': malformed date '2025-13-01'",
+        ),
+        (
+            "costs",
+            "node,date,dimension,amount\nvm,2025-03-01,compute,1\nvm,2025-03-02,compute,1.2.3\n",
+            r"c\.csv:3: field 'amount': malformed amount",
+        ),
+        (
+            "costs",
+            "node,date,dimension\nvm,2025-03-01,compute\n",
+            r"c\.csv:1: missing column 'amount'",
+        ),
+        (
+            "costs",
+            "node,date,dimension,amount\nghost,2025-03-01,compute,1\n",
+            r"c\.csv:2: field 'node': unknown node 'ghost'",
+        ),
+        (
+            "usage",
+            "node,date,metric,value\nshop,2025-03-01,req,-4\n",
+            r"u\.csv:2: field 'value': malformed usage value",
+        ),
+        (
+            "usage",
+            "node,date,metric,value,labels\nshop,2025-03-01,req,4,[1]\n",
+            r"u\.csv:2: labels must be a JSON object",
+        ),
         ("graph", "nodes: [{id: a, type: planet}]\n", r"g\.yaml: nodes\.0\.type"),
         ("graph", "nodes: [\n", r"g\.yaml:2: invalid YAML"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_no_output(files, tmp_path, monkeypatch, capsys, name, text, message) -> None:
+def test_bad_input_exits_2_with_one_line_and_no_output(
+    files, tmp_path, monkeypatch, capsys, name, text, message
+) -> None:
     files[name].write_text(text)
     target = tmp_path / "out.json"
-    code, out, err = run(["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys)
+    code, out, err = run(
+        ["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys
+    )
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert __import__("re").search(message, err), err
@@ -111,36 +196,78 @@ def test_bad_input_exits_2_with_one_line_and_no_output(files, tmp_path, monkeypa
 
 def test_a_cycle_in_the_graph_file_is_printed(files, monkeypatch, capsys) -> None:
     files["graph"].write_text(GRAPH + "  - {from: shop, to: vm, strategy: equal}\n")
-    code, _, err = run(["allocate", *_args(files), "--summary-only"], monkeypatch, capsys)
+    code, _, err = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
     assert code == 2
     assert "cycle in cost graph: db -> shop -> vm -> db" in err
 
 
-def test_output_and_summary_only_are_exclusive(files, tmp_path, monkeypatch, capsys) -> None:
+def test_output_and_summary_only_are_exclusive(
+    files, tmp_path, monkeypatch, capsys
+) -> None:
     code, _, err = run(["allocate", *_args(files)], monkeypatch, capsys)
     assert code == 2 and "exactly one of --output and --summary-only" in err
 
 
-def test_explain_prints_the_chain_down_to_direct_costs(files, monkeypatch, capsys) -> None:
-    args = ["explain", *_args(files), "--node", "shop", "--date", "2025-03-01", "--dimension", "compute"]
+def test_explain_prints_the_chain_down_to_direct_costs(
+    files, monkeypatch, capsys
+) -> None:
+    args = [
+        "explain",
+        *_args(files),
+        "--node",
+        "shop",
+        "--date",
+        "2025-03-01",
+        "--dimension",
+        "compute",
+    ]
     code, out, err = run(args, monkeypatch, capsys)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("shop 2025-03-01 compute: holistic 500.000000")
-    assert "<- 500.000000 from db by capped_proportional (share 0.500000, usage req=90)" in out
+    assert (
+        "<- 500.000000 from db by capped_proportional (share 0.500000, usage req=90)"
+        in out
+    )
     assert "<- 1000.000000 from vm by equal (share 1.000000)" in out
     assert "vm 2025-03-01 compute: holistic 1000.000000 = direct 1000.000000" in out
 
 
 def test_synth_is_deterministic_and_allocates(tmp_path, monkeypatch, capsys) -> None:
-    args = ["--nodes", "60", "--edges", "150", "--days", "10", "--dimensions", "3", "--seed", "7"]
+    args = [
+        "--nodes",
+        "60",
+        "--edges",
+        "150",
+        "--days",
+        "10",
+        "--dimensions",
+        "3",
+        "--seed",
+        "7",
+    ]
     for out_dir in ("one", "two"):
-        code, _, err = run(["synth", *args, "--out", str(tmp_path / out_dir)], monkeypatch, capsys)
+        code, _, err = run(
+            ["synth", *args, "--out", str(tmp_path / out_dir)], monkeypatch, capsys
+        )
         assert code == 0, err
     for name in ("graph.json", "costs.csv", "usage.csv"):
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+        assert (tmp_path / "one" / name).read_bytes() == (
+            tmp_path / "two" / name
+        ).read_bytes()
     one = tmp_path / "one"
-    alloc = ["allocate", "--graph", str(one / "graph.json"), "--costs", str(one / "costs.csv"), "--usage", str(one / "usage.csv"), "--summary-only"]
+    alloc = [
+        "allocate",
+        "--graph",
+        str(one / "graph.json"),
+        "--costs",
+        str(one / "costs.csv"),
+        "--usage",
+        str(one / "usage.csv"),
+        "--summary-only",
+    ]
     code, out, err = run(alloc, monkeypatch, capsys)
     assert code == 0, err
     summary = json.loads(out)

@@ -33,13 +33,21 @@ def test_an_edge_to_an_unknown_node_is_rejected() -> None:
 
 
 def test_a_duplicate_edge_with_overlapping_activity_is_rejected() -> None:
-    edges = [edge("s", "a", active_to="2025-03-10"), edge("s", "a", active_from="2025-03-05")]
+    edges = [
+        edge("s", "a", active_to="2025-03-10"),
+        edge("s", "a", active_from="2025-03-05"),
+    ]
     with pytest.raises(GraphError, match="duplicate edge s -> a"):
         _engine(edges)
 
 
 def test_a_duplicate_edge_with_disjoint_activity_is_accepted() -> None:
-    _engine([edge("s", "a", active_to="2025-03-05"), edge("s", "a", active_from="2025-03-05")])
+    _engine(
+        [
+            edge("s", "a", active_to="2025-03-05"),
+            edge("s", "a", active_from="2025-03-05"),
+        ]
+    )
 
 
 def test_an_unknown_strategy_is_rejected() -> None:
@@ -81,7 +89,10 @@ def test_mixed_strategies_from_one_parent_are_rejected() -> None:
 
 
 def test_mixed_metrics_from_one_parent_are_rejected() -> None:
-    edges = [edge("s", "a", "proportional", metric="m"), edge("s", "b", "proportional", metric="n")]
+    edges = [
+        edge("s", "a", "proportional", metric="m"),
+        edge("s", "b", "proportional", metric="n"),
+    ]
     with pytest.raises(GraphError, match="mix strategies or metrics"):
         _engine(edges)
 
@@ -92,7 +103,10 @@ def test_mixed_strategies_in_a_dimension_override_are_rejected() -> None:
         _engine([edge("s", "a", dimensions=dims), edge("s", "b")])
 
 
-@pytest.mark.parametrize("strategy", ["proportional", "weighted_average", "capped_proportional", "residual_to_max"])
+@pytest.mark.parametrize(
+    "strategy",
+    ["proportional", "weighted_average", "capped_proportional", "residual_to_max"],
+)
 def test_a_usage_strategy_without_metric_is_rejected(strategy: str) -> None:
     with pytest.raises(GraphError, match="needs params.metric"):
         _engine([edge("s", "a", strategy, cap=50)])
@@ -101,7 +115,17 @@ def test_a_usage_strategy_without_metric_is_rejected(strategy: str) -> None:
 def test_an_unknown_segment_operator_is_rejected() -> None:
     segment = {"label": "env", "operator": "like", "value": "x"}
     with pytest.raises(GraphError, match="segment_filter operator 'like'"):
-        _engine([edge("s", "a", "segment_filtered_proportional", metric="m", segment_filter=segment)])
+        _engine(
+            [
+                edge(
+                    "s",
+                    "a",
+                    "segment_filtered_proportional",
+                    metric="m",
+                    segment_filter=segment,
+                )
+            ]
+        )
 
 
 def test_a_bad_fallback_is_rejected() -> None:

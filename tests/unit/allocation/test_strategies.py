@@ -10,11 +10,21 @@ import pytest
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_result, summarize
 from finops.records import NodeCost, UsageRecord
-from tests.support.allocation_builders import DAY, edge, make_engine, make_spec, node, usage
+from tests.support.allocation_builders import (
+    DAY,
+    edge,
+    make_engine,
+    make_spec,
+    node,
+    usage,
+)
 
 
 def _split(
-    edges: list[dict[str, Any]], rows: list[UsageRecord] = (), amount: int = 1000, **kw: Any
+    edges: list[dict[str, Any]],
+    rows: list[UsageRecord] = (),
+    amount: int = 1000,
+    **kw: Any,
 ) -> AllocationEngine:
     children = sorted({e["to"] for e in edges})
     spec = make_spec([node("p", "shared"), *(node(c) for c in children)], edges)
@@ -31,7 +41,11 @@ def test_equal_gives_each_child_the_same_share() -> None:
 
 
 def test_fixed_percent_comes_first_and_the_rest_is_shared_equally() -> None:
-    edges = [edge("p", "a", "fixed_percent", percent=40), edge("p", "b"), edge("p", "c")]
+    edges = [
+        edge("p", "a", "fixed_percent", percent=40),
+        edge("p", "b"),
+        edge("p", "c"),
+    ]
     assert _received(_split(edges), "a", "b", "c") == [400, 300, 300]
 
 
@@ -43,7 +57,9 @@ def test_proportional_follows_usage(name: str) -> None:
 
 
 def test_weighted_average_uses_the_mean_of_days_with_rows() -> None:
-    edges = [edge("p", c, "weighted_average", metric="req", window_days=3) for c in "ab"]
+    edges = [
+        edge("p", c, "weighted_average", metric="req", window_days=3) for c in "ab"
+    ]
     day3 = DAY + timedelta(days=2)
     rows = [usage("a", 30), usage("a", 10, day=day3), usage("b", 60, day=day3)]
     costs = [NodeCost(node="p", date=day3, dimension="compute", amount_micros=1000)]
@@ -54,8 +70,21 @@ def test_weighted_average_uses_the_mean_of_days_with_rows() -> None:
 
 def test_segment_filter_counts_only_matching_rows() -> None:
     segment = {"label": "env", "operator": "eq", "value": "prod"}
-    edges = [edge("p", c, "segment_filtered_proportional", metric="req", segment_filter=segment) for c in "ab"]
-    rows = [usage("a", 30, env="prod"), usage("a", 70, env="dev"), usage("b", 10, env="prod")]
+    edges = [
+        edge(
+            "p",
+            c,
+            "segment_filtered_proportional",
+            metric="req",
+            segment_filter=segment,
+        )
+        for c in "ab"
+    ]
+    rows = [
+        usage("a", 30, env="prod"),
+        usage("a", 70, env="dev"),
+        usage("b", 10, env="prod"),
+    ]
     assert _received(_split(edges, rows), "a", "b") == [750, 250]
 
 
@@ -69,9 +98,20 @@ def test_segment_filter_counts_only_matching_rows() -> None:
         ("not_exists", {}, [1000, 0]),
     ],
 )
-def test_segment_filter_operators(operator: str, extra: dict[str, Any], expected: list[int]) -> None:
+def test_segment_filter_operators(
+    operator: str, extra: dict[str, Any], expected: list[int]
+) -> None:
     segment = {"label": "env", "operator": operator, **extra}
-    edges = [edge("p", c, "segment_filtered_proportional", metric="req", segment_filter=segment) for c in "ab"]
+    edges = [
+        edge(
+            "p",
+            c,
+            "segment_filtered_proportional",
+            metric="req",
+            segment_filter=segment,
+        )
+        for c in "ab"
+    ]
     rows = [usage("a", 5), usage("b", 5, env="prod")]
     assert _received(_split(edges, rows), "a", "b") == expected
 
@@ -90,18 +130,36 @@ def test_capped_proportional_retains_what_no_edge_can_take() -> None:
 
 
 def test_hybrid_mixes_an_even_part_and_a_usage_part() -> None:
-    edges = [edge("p", c, "hybrid_fixed_proportional", metric="req", fixed_percent=50) for c in "ab"]
-    assert _received(_split(edges, [usage("a", 1), usage("b", 3)]), "a", "b") == [375, 625]
+    edges = [
+        edge("p", c, "hybrid_fixed_proportional", metric="req", fixed_percent=50)
+        for c in "ab"
+    ]
+    assert _received(_split(edges, [usage("a", 1), usage("b", 3)]), "a", "b") == [
+        375,
+        625,
+    ]
 
 
 def test_min_floor_guarantees_each_child_its_floor() -> None:
-    edges = [edge("p", c, "min_floor_proportional", metric="req", min_floor_percent=10) for c in "ab"]
-    assert _received(_split(edges, [usage("a", 0), usage("b", 1)]), "a", "b") == [100, 900]
+    edges = [
+        edge("p", c, "min_floor_proportional", metric="req", min_floor_percent=10)
+        for c in "ab"
+    ]
+    assert _received(_split(edges, [usage("a", 0), usage("b", 1)]), "a", "b") == [
+        100,
+        900,
+    ]
 
 
 def test_min_floor_splits_evenly_when_floors_cover_everything() -> None:
-    edges = [edge("p", c, "min_floor_proportional", metric="req", min_floor_percent=60) for c in "ab"]
-    assert _received(_split(edges, [usage("a", 0), usage("b", 1)]), "a", "b") == [500, 500]
+    edges = [
+        edge("p", c, "min_floor_proportional", metric="req", min_floor_percent=60)
+        for c in "ab"
+    ]
+    assert _received(_split(edges, [usage("a", 0), usage("b", 1)]), "a", "b") == [
+        500,
+        500,
+    ]
 
 
 def test_residual_to_max_goes_to_the_top_user_ties_to_smallest_id() -> None:
@@ -116,7 +174,9 @@ def test_zero_usage_falls_back_to_equal_by_default() -> None:
 
 
 def test_zero_usage_with_unallocated_fallback_is_retained() -> None:
-    edges = [edge("p", c, "proportional", metric="req", fallback="unallocated") for c in "ab"]
+    edges = [
+        edge("p", c, "proportional", metric="req", fallback="unallocated") for c in "ab"
+    ]
     engine = _split(edges)
     assert _received(engine, "a", "b") == [0, 0]
     assert summarize(engine).unallocated == 1000
@@ -133,9 +193,21 @@ def test_inactive_edges_take_nothing() -> None:
 
 def test_dimension_override_changes_the_strategy_for_that_dimension() -> None:
     override = {"storage": {"strategy": "fixed_percent", "params": {"percent": 100}}}
-    edges = [edge("p", "a", "equal", dimensions=override), edge("p", "b", dimensions={"storage": {"strategy": "fixed_percent", "params": {"percent": 0}}})]
+    edges = [
+        edge("p", "a", "equal", dimensions=override),
+        edge(
+            "p",
+            "b",
+            dimensions={
+                "storage": {"strategy": "fixed_percent", "params": {"percent": 0}}
+            },
+        ),
+    ]
     spec = make_spec([node("p", "shared"), node("a"), node("b")], edges)
-    costs = [NodeCost(node="p", date=DAY, dimension=d, amount_micros=1000) for d in ("compute", "storage")]
+    costs = [
+        NodeCost(node="p", date=DAY, dimension=d, amount_micros=1000)
+        for d in ("compute", "storage")
+    ]
     engine = make_engine(spec, costs, dimensions=["compute", "storage"])
     assert node_result(engine, "a", DAY, "compute").indirect == 500
     assert node_result(engine, "a", DAY, "storage").indirect == 1000

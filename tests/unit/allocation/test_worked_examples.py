@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from finops.allocation.results import node_result, summarize
 from finops.records import NodeCost
-from tests.support.allocation_builders import DAY, edge, make_engine, make_spec, node, usage
+from tests.support.allocation_builders import (
+    DAY,
+    edge,
+    make_engine,
+    make_spec,
+    node,
+    usage,
+)
 
 
 def test_capped_proportional_1000_with_usage_90_10_and_cap_50_gives_500_500() -> None:
@@ -33,7 +40,14 @@ def test_partial_product_roll_up_leaves_the_rest_unallocated() -> None:
 
 def test_three_levels_with_a_credit_conserve_to_the_micro_unit() -> None:
     spec = make_spec(
-        [node("vm", "resource"), node("cr", "resource"), node("k8s", "platform"), node("a"), node("b"), node("c")],
+        [
+            node("vm", "resource"),
+            node("cr", "resource"),
+            node("k8s", "platform"),
+            node("a"),
+            node("b"),
+            node("c"),
+        ],
         [
             edge("vm", "k8s"),
             edge("cr", "k8s"),
@@ -47,12 +61,28 @@ def test_three_levels_with_a_credit_conserve_to_the_micro_unit() -> None:
     received = [node_result(engine, c, DAY, "compute").holistic for c in "abc"]
     assert received == [233_334, 233_334, 233_333]
     summary = summarize(engine)
-    assert (summary.raw_total, summary.allocated_to_products, summary.unallocated) == (700_001, 700_001, 0)
+    assert (summary.raw_total, summary.allocated_to_products, summary.unallocated) == (
+        700_001,
+        700_001,
+        0,
+    )
 
 
 def test_node_figures_add_up() -> None:
-    spec = make_spec([node("r", "resource"), node("s", "shared"), node("a")], [edge("r", "s"), edge("s", "a", "fixed_percent", percent=50)])
-    costs = [NodeCost(node=n, date=DAY, dimension="compute", amount_micros=m) for n, m in (("r", 100), ("s", 20))]
+    spec = make_spec(
+        [node("r", "resource"), node("s", "shared"), node("a")],
+        [edge("r", "s"), edge("s", "a", "fixed_percent", percent=50)],
+    )
+    costs = [
+        NodeCost(node=n, date=DAY, dimension="compute", amount_micros=m)
+        for n, m in (("r", 100), ("s", 20))
+    ]
     engine = make_engine(spec, costs)
     s = node_result(engine, "s", DAY, "compute")
-    assert (s.direct, s.indirect, s.holistic, s.allocated_out, s.retained) == (20, 100, 120, 60, 60)
+    assert (s.direct, s.indirect, s.holistic, s.allocated_out, s.retained) == (
+        20,
+        100,
+        120,
+        60,
+        60,
+    )

@@ -1,0 +1,228 @@
+"""Properties: exact conservation, incremental equals full, row order does not matter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finops.allocation.engine import AllocationEngine
+from finops.allocation.results import node_arrays, summarize
+from finops.dag import EdgeSpec, GraphSpec
+from finops.errors import GraphError
+from finops.records import NodeCost, UsageRecord
+from tests.support.allocation_builders import DAY, make_engine
+
+DIMS = ["compute", "storage"]
+DAYS = 3
+TYPES = ["resource", "shared", "platform", "product"]
+GROUPS: list[tuple[str, dict[str, Any]]] = [
+    ("equal", {}),
+    ("proportional", {"metric": "req"}),
+    ("proportional", {"metric": "req", "fallback": "unallocated"}),
+    ("weighted_average", {"metric": "req", "window_days": 2}),
+    (
+        "segment_filtered_proportional",
+        {
+            "metric": "req",
+            "segment_filter": {"label": "env", "operator": "eq", "value": "prod"},
+        },
+    ),
+    ("capped_proportional", {"metric": "req", "cap": 40}),
+    ("hybrid_fixed_proportional", {"metric": "req", "fixed_percent": 30}),
+    ("min_floor_proportional", {"metric": "req", "min_floor_percent": 20}),
+    ("residual_to_max", {"metric": "req"}),
+]
+PROPS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def orgs(draw: st.DrawFn) -> tuple[GraphSpec, list[NodeCost], list[UsageRecord]]:
+    """A small layered organisation with mixed strategies, credits and usage."""
+    n = draw(st.integers(3, 8))
+    layers = sorted(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    nodes = [{"id": f"n{i}", "type": TYPES[layers[i]]} for i in range(n)]
+    edges = []
+    for i in range(n):
+        later = [j for j in range(n) if layers[j] > layers[i]]
+        children = (
+            draw(st.lists(st.sampled_from(later), unique=True, max_size=4))
+            if later
+            else []
+        )
+        strategy, params = draw(st.sampled_from(GROUPS))
+        fixed = draw(st.booleans()) and len(children) > 1
+        override = draw(st.integers(0, 4)) == 0
+        for pos, j in enumerate(sorted(children)):
+            edge = {
+                "from": f"n{i}",
+                "to": f"n{j}",
+                "strategy": strategy,
+                "params": params,
+            }
+            if fixed and pos == 0:
+                edge.update(
+                    strategy="fixed_percent",
+                    params={"percent": draw(st.integers(0, 100))},
+                )
+            if draw(st.integers(0, 5)) == 0:
+                edge["active_from"] = (
+                    DAY + timedelta(days=draw(st.integers(1, DAYS)))
+                ).isoformat()
+            if override and not (fixed and pos == 0):
+                edge["dimensions"] = {"storage": {"strategy": "equal"}}
+            edges.append(edge)
+    spec = GraphSpec.model_validate({"nodes": nodes, "edges": edges})
+    amount = st.integers(-(10**9), 10**10)
+    costs = [
+        NodeCost(
+            node=f"n{i}",
+            date=DAY + timedelta(days=t),
+            dimension=d,
+            amount_micros=draw(amount),
+        )
+        for i in range(n)
+        for t in range(DAYS)
+        for d in DIMS
+        if draw(st.integers(0, 2))
+    ]
+    usage = [
+        UsageRecord(
+            node=f"n{i}",
+            date=DAY + timedelta(days=t),
+            metric="req",
+            value=draw(st.integers(0, 50)),
+            labels={"env": draw(st.sampled_from(["prod", "dev"]))},
+        )
+        for i in range(n)
+        for t in range(-1, DAYS)
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    return spec, costs, usage
+
+
+def _engine(
+    spec: GraphSpec, costs: list[NodeCost], usage: list[UsageRecord]
+) -> AllocationEngine:
+    return make_engine(spec, costs, usage, days=DAYS, dimensions=DIMS)
+
+
+def _same(a: AllocationEngine, b: AllocationEngine) -> None:
+    x, y = node_arrays(a), node_arrays(b)
+    for name in ("direct", "indirect", "allocated_out", "retained"):
+        assert np.array_equal(getattr(x, name), getattr(y, name)), name
+
+
+@PROPS
+@given(orgs())
+def test_every_split_day_and_the_summary_conserve_exactly(org) -> None:
+    engine = _engine(*org)
+    arrays = node_arrays(engine)
+    assert np.array_equal(arrays.retained.sum(axis=0), arrays.direct.sum(axis=0))
+    for parent, flows in engine.state.flows.items():
+        total = flows.sum(axis=0) + arrays.retained[parent]
+        assert np.array_equal(total, arrays.holistic[parent])
+    summary = summarize(engine)
+    assert summary.raw_total == summary.allocated_to_products + summary.unallocated
+    assert summary.raw_total == sum(c.amount_micros for c in org[1])
+
+
+@PROPS
+@given(orgs(), st.randoms(use_true_random=False))
+def test_results_do_not_depend_on_row_order(org, rnd) -> None:
+    spec, costs, usage = org
+    shuffled_costs, shuffled_usage = list(costs), list(usage)
+    rnd.shuffle(shuffled_costs)
+    rnd.shuffle(shuffled_usage)
+    _same(_engine(spec, costs, usage), _engine(spec, shuffled_costs, shuffled_usage))
+
+
+@st.composite
+def updates(draw: st.DrawFn, n_nodes: int) -> list[tuple[Any, ...]]:
+    node = st.integers(0, n_nodes - 1).map(lambda i: f"n{i}")
+    day = st.integers(0, DAYS - 1).map(lambda t: DAY + timedelta(days=t))
+    cost = st.tuples(
+        st.just("cost"), node, day, st.sampled_from(DIMS), st.integers(-(10**9), 10**10)
+    )
+    use = st.tuples(
+        st.just("usage"),
+        node,
+        day,
+        st.integers(0, 60),
+        st.sampled_from(["prod", "dev"]),
+    )
+    link = st.tuples(st.just("edge"), node, node, st.sampled_from(GROUPS))
+    return draw(st.lists(st.one_of(cost, use, link), min_size=1, max_size=6))
+
+
+@PROPS
+@given(st.data())
+def test_incremental_updates_equal_a_full_recompute(data) -> None:
+    spec, costs, usage = data.draw(orgs())
+    engine = _engine(spec, costs, usage)
+    model_costs = {(c.node, c.date, c.dimension): c for c in costs}
+    model_usage = list(usage)
+    for change in data.draw(updates(len(spec.nodes))):
+        before = node_arrays(engine)
+        before = {
+            k: getattr(before, k).copy()
+            for k in ("indirect", "retained", "allocated_out")
+        }
+        if change[0] == "cost":
+            _, node, day, dim, micros = change
+            changed = engine.set_node_cost(node, day, dim, micros)
+            model_costs[(node, day, dim)] = NodeCost(
+                node=node, date=day, dimension=dim, amount_micros=micros
+            )
+        elif change[0] == "usage":
+            _, node, day, value, env = change
+            changed = engine.set_usage(node, day, "req", value, {"env": env})
+            model_usage = [
+                u
+                for u in model_usage
+                if (u.node, u.date, u.metric) != (node, day, "req")
+            ]
+            model_usage.append(
+                UsageRecord(
+                    node=node, date=day, metric="req", value=value, labels={"env": env}
+                )
+            )
+        else:
+            _, src, dst, (strategy, params) = change
+            new = EdgeSpec.model_validate(
+                {"from": src, "to": dst, "strategy": strategy, "params": params}
+            )
+            try:
+                changed = engine.upsert_edge(new)
+            except GraphError:
+                continue
+        _check_reported(engine, before, changed)
+    final_spec = engine.graph.spec
+    _same(engine, _engine(final_spec, list(model_costs.values()), model_usage))
+
+
+def _check_reported(engine: AllocationEngine, before: dict[str, Any], changed) -> None:
+    """Every cell whose figures moved is in the change set."""
+    after = node_arrays(engine)
+    cells = {(engine.days.index_of(d), DIMS.index(k)) for d, k in changed.cells}
+    for name, old in before.items():
+        moved = np.argwhere((getattr(after, name) != old).any(axis=0))
+        assert {(int(t), int(k)) for t, k in moved} <= cells
+
+
+@PROPS
+@given(orgs(), st.data())
+def test_removing_an_edge_equals_a_graph_without_it(org, data) -> None:
+    spec, costs, usage = org
+    if not spec.edges:
+        return
+    gone = data.draw(st.sampled_from(spec.edges))
+    engine = _engine(spec, costs, usage)
+    engine.remove_edge(gone.from_, gone.to, gone.active_from)
+    rest = GraphSpec(nodes=spec.nodes, edges=[e for e in spec.edges if e is not gone])
+    _same(engine, _engine(rest, costs, usage))
