@@ -35,16 +35,75 @@ _PARSE_DISTINCT_LIMIT: Final = 20_000
 _ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 Convert = Callable[[pa.Array], pa.Array]
+# Flags (true) the text elements a conversion would certainly refuse.
+Screen = Callable[[pa.Array], pa.Array]
+
+# What a number or an ISO 8601 timestamp looks like; text of another shape is
+# flagged in one pass instead of being isolated by bisection.
+_NUMBER_SHAPE: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_TIMESTAMP_SHAPE: Final = (
+    r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|z|[+-]\d\d(:?\d\d)?)?$"
+)
+_TIMESTAMP_PARTS: Final = {
+    "year": (0, 4),
+    "month": (5, 7),
+    "day": (8, 10),
+    "hour": (11, 13),
+    "minute": (14, 16),
+    "second": (17, 19),
+}
+_MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def convert_or_flag(
-    values: pa.Array, convert: Convert
+    values: pa.Array, convert: Convert, *, screen: Screen | None = None
 ) -> tuple[pa.Array, NDArray[np.bool_]]:
     """Convert an array; elements that fail become null and are flagged.
 
-    The whole array is tried first; on failure it is halved until the failing
-    elements are isolated, so a clean batch costs one vectorised call.
+    The whole array is tried first. On failure, `screen` flags the text that
+    cannot convert in one vectorised pass, then the rest is halved until any
+    remaining failures are isolated; a clean batch costs one call.
     """
+    try:
+        return convert(values), np.zeros(len(values), dtype=np.bool_)
+    except _ARROW_ERRORS:
+        if screen is None or not pa.types.is_string(values.type):
+            return _bisect(values, convert)
+    screened = np.asarray(pc.fill_null(screen(values), False), dtype=np.bool_)
+    converted, bad = _bisect(pc.if_else(pa.array(screened), None, values), convert)
+    return converted, bad | screened
+
+
+def _misshapen(shape: str) -> Screen:
+    """A screen flagging text that does not match a regex."""
+    return lambda values: pc.invert(pc.match_substring_regex(values, shape))
+
+
+def _impossible_timestamps(values: pa.Array) -> pa.Array:
+    """Flag text not shaped like ISO 8601 or naming a day or time that cannot be."""
+    misshapen = _misshapen(_TIMESTAMP_SHAPE)(values)
+    parts = {
+        name: _digits(pc.if_else(misshapen, None, values), start, stop)
+        for name, (start, stop) in _TIMESTAMP_PARTS.items()
+    }
+    year, month, day = parts["year"], parts["month"], parts["day"]
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last_day = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    impossible = (month < 1) | (month > 12) | (day < 1) | (day > last_day)
+    impossible |= (parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)
+    impossible &= np.asarray(pc.is_valid(values), dtype=np.bool_)
+    return pc.or_(pc.fill_null(misshapen, False), pa.array(impossible))
+
+
+def _digits(values: pa.Array, start: int, stop: int) -> NDArray[np.int64]:
+    """The integer in fixed positions of each text (0 where absent)."""
+    text = pc.utf8_slice_codeunits(values, start, stop)
+    number = pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.int64(), safe=False)
+    return np.asarray(pc.fill_null(number, 0), dtype=np.int64)
+
+
+def _bisect(values: pa.Array, convert: Convert) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Convert halves recursively, flagging the single elements that fail."""
     try:
         return convert(values), np.zeros(len(values), dtype=np.bool_)
     except _ARROW_ERRORS:
@@ -52,8 +111,8 @@ def convert_or_flag(
             out_type = convert(pa.nulls(0, values.type)).type
             return pa.nulls(1, out_type), np.ones(1, dtype=np.bool_)
     half = len(values) // 2
-    left, left_bad = convert_or_flag(values.slice(0, half), convert)
-    right, right_bad = convert_or_flag(values.slice(half), convert)
+    left, left_bad = _bisect(values.slice(0, half), convert)
+    right, right_bad = _bisect(values.slice(half), convert)
     return pa.concat_arrays([left, right]), np.concatenate([left_bad, right_bad])
 
 
@@ -73,7 +132,9 @@ def to_micros_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
     """
     if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
         values = pc.cast(values, pa.string())
-    micros, bad = convert_or_flag(values, _decimal_to_micros)
+    micros, bad = convert_or_flag(
+        values, _decimal_to_micros, screen=_misshapen(_NUMBER_SHAPE)
+    )
     if not bad.any():
         return micros, bad
     return _retry_exactly(values, micros, bad)
@@ -120,7 +181,7 @@ def _to_utc(values: pa.Array) -> pa.Array:
 
 def to_utc_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
     """Timestamps in UTC (us); flags values that are not possible timestamps."""
-    return convert_or_flag(values, _to_utc)
+    return convert_or_flag(values, _to_utc, screen=_impossible_timestamps)
 
 
 def _json_tag_pattern(key: str) -> str:

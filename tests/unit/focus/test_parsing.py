@@ -86,3 +86,14 @@ def test_tags_in_a_map_column() -> None:
 def test_rows_with_tags_are_counted_as_tagged() -> None:
     tags = pa.array(['{"a": "1"}', "{ }", None])
     assert has_tags(tags).to_pylist() == [True, False, False]
+
+
+def test_a_batch_full_of_bad_values_is_screened_in_one_pass() -> None:
+    dates = ["2023-02-29 00:00:00", "2024-02-29 23:59:59", "2024-09-01T24:00:00Z"]
+    parsed, bad = to_utc_array(pa.array(dates * 20_000 + ["5/1/25", None]))
+    assert parsed.null_count == 40_002
+    assert bad.tolist()[:3] == [True, False, True]
+    assert int(bad.sum()) == 40_001
+    micros, bad = to_micros_array(pa.array(["$1,000.00", " 2.5 ", "1.2.3"] * 20_000))
+    assert micros.to_pylist()[:3] == [None, 2_500_000, None]
+    assert int(bad.sum()) == 40_000
