@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 from finops.errors import InputError
 from finops.focus.aggregate import CostTotals
 from finops.focus.mapping import MappingRules
-from finops.focus.normalize import normalize_file
+from finops.focus.normalize import NormalizedBatch, normalize_file
 from finops.focus.readers import Progress
 from finops.focus.rejects import Reject
 
@@ -61,17 +61,28 @@ def normalize_paths(
 ) -> NormalizeResult:
     """Normalise every file and sum the node costs; any unknown layout fails the run."""
     check_files(paths)
-    totals, rejects, files = CostTotals(), list[Reject](), list[FileCounts]()
+    totals = CostTotals()
+    rejects: list[Reject] = []
+    files: list[FileCounts] = []
     for path in paths:
         on_progress = progress(path) if progress is not None else None
-        read = rejected = 0
-        layout = ""
-        for batch in normalize_file(
-            path, rules, profile=profile, on_progress=on_progress
-        ):
-            totals.add(batch.costs)
-            rejects.extend(batch.rejects)
-            read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
-            layout = batch.layout
-        files.append(FileCounts(str(path), layout, read, rejected))
+        batches = normalize_file(path, rules, profile=profile, on_progress=on_progress)
+        files.append(_consume(batches, totals, rejects, str(path)))
     return NormalizeResult(totals.result(), rejects, files)
+
+
+def _consume(
+    batches: Iterable[NormalizedBatch],
+    totals: CostTotals,
+    rejects: list[Reject],
+    file: str,
+) -> FileCounts:
+    """Add a file's batches to the totals and rejects; return its counts."""
+    read = rejected = 0
+    layout = ""
+    for batch in batches:
+        totals.add(batch.costs)
+        rejects.extend(batch.rejects)
+        read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
+        layout = batch.layout
+    return FileCounts(file, layout, read, rejected)

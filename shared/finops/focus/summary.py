@@ -74,22 +74,31 @@ def _ranked(values: dict[str, int]) -> list[tuple[str, int]]:
 def _add_batch(summary: Summary, view: BatchView) -> None:
     """Add one batch's spend to the running summary."""
     values = view.raw(summary.cost_column)
-    micros, bad = to_micros_array(values) if values is not None else (None, None)
-    if micros is None or bad is None:
+    if values is None:
         return
-    readable = pc.is_valid(micros)
+    micros, _ = to_micros_array(values)
     summary.rows += view.num_rows
-    summary.unreadable += view.num_rows - pc.sum(readable.cast(pa.int64())).as_py()
+    summary.unreadable += micros.null_count
     cost = pc.fill_null(micros, 0)
-    summary.total_micros += pc.sum(cost).as_py() or 0
-    tags = view.raw("Tags")
-    tagged = (
-        has_tags(tags) if tags is not None else pa.array(np.zeros(view.num_rows, bool))
-    )
-    summary.tagged_rows += pc.sum(tagged.cast(pa.int64())).as_py() or 0
-    summary.tagged_micros += pc.sum(pc.if_else(tagged, cost, 0)).as_py() or 0
+    summary.total_micros += _sum(cost)
+    tagged = _tagged(view)
+    summary.tagged_rows += _sum(tagged.cast(pa.int64()))
+    summary.tagged_micros += _sum(pc.if_else(tagged, cost, 0))
     for grouping, column in GROUPINGS.items():
         _add_grouping(summary.spend[grouping], view.text(column), cost)
+
+
+def _tagged(view: BatchView) -> pa.Array:
+    """Which rows carry tags."""
+    tags = view.raw("Tags")
+    if tags is None:
+        return pa.array(np.zeros(view.num_rows, dtype=np.bool_))
+    return has_tags(tags)
+
+
+def _sum(values: pa.Array) -> int:
+    """Exact integer sum (0 for no rows)."""
+    return int(pc.sum(values).as_py() or 0)
 
 
 def _add_grouping(totals: dict[str, int], keys: pa.Array, cost: pa.Array) -> None:
