@@ -93,4 +93,4 @@ def write_costs(costs: pa.Table, path: Path) -> int:
         writer = csv.writer(out)
         writer.writerow(COSTS_COLUMNS)
         writer.writerows(_rows(costs))
-    return costs.num_rows
+    return int(costs.num_rows)

@@ -94,19 +94,23 @@ def build_line_table(
 def to_cost_records(lines: pa.Table, *, file: str) -> Iterator[CostRecord]:
     """CostRecord models of a line table (row by row: for small volumes and tests)."""
     for row in lines.to_pylist():
-        yield CostRecord(
-            source=file,
-            line=row["line"],
-            provider=row["provider"],
-            billing_account_id=row["billing_account_id"] or "",
-            **{f: row[f] for f in LINE_TEXT_FIELDS[2:-1]},
-            billing_currency=row["billing_currency"] or "USD",
-            **{f: row[f] for f in _PERIODS},
-            **_decimal_costs(row),
-            tags=parse_tags(row["tags"]),
-            node=row["node"],
-            dimension=row["dimension"],
-        )
+        yield CostRecord(**_record_fields(row, file))
+
+
+def _record_fields(row: dict[str, Any], file: str) -> dict[str, Any]:
+    """CostRecord fields of one line-table row."""
+    fields: dict[str, Any] = {f: row[f] for f in (*LINE_TEXT_FIELDS, *_PERIODS)}
+    fields |= _decimal_costs(row)
+    fields |= {
+        "source": file,
+        "line": row["line"],
+        "billing_account_id": row["billing_account_id"] or "",
+        "billing_currency": row["billing_currency"] or "USD",
+        "tags": parse_tags(row["tags"]),
+        "node": row["node"],
+        "dimension": row["dimension"],
+    }
+    return fields
 
 
 def _decimal_costs(row: dict[str, Any]) -> dict[str, Decimal | None]:

@@ -26,7 +26,7 @@ class BatchView:
     @property
     def num_rows(self) -> int:
         """Rows in the batch."""
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
     def raw(self, name: str) -> pa.Array | None:
         """The column as stored (any type), or None when the file lacks it."""
