@@ -58,8 +58,11 @@ def read_header(path: Path) -> tuple[str, ...]:
             return tuple(pq.read_schema(path).names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"not a Parquet file: {exc}", file=str(path)) from None
-    with pa.input_stream(str(path), compression="detect") as stream:
-        first = stream.read(1 << 20).split(b"\n", 1)[0]
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            first = stream.read(1 << 20).split(b"\n", 1)[0]
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc}", file=str(path)) from None
     text = first.decode("utf-8-sig", errors="replace").rstrip("\r")
     names = next(csv.reader(io.StringIO(text)), [])
     return tuple(name.strip() for name in names)
@@ -78,11 +81,20 @@ def iter_batches(
     on_progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Iterator[RawBatch]:
-    """Stream the given columns of a bill file; memory stays flat in file size."""
+    """Stream the given columns of a bill file; memory stays flat in file size.
+
+    A file that cannot be decoded (bad UTF-8, broken gzip or Parquet) raises
+    InputError; rows already yielded stay yielded.
+    """
     if is_parquet(path):
-        yield from _parquet_batches(path, columns, on_progress, batch_rows)
+        batches = _parquet_batches(path, columns, on_progress, batch_rows)
     else:
-        yield from _csv_batches(path, columns, on_progress)
+        batches = _csv_batches(path, columns, on_progress)
+    try:
+        yield from batches
+    except (pa.ArrowInvalid, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read the file: {reason}", file=str(path)) from None
 
 
 def _parquet_batches(

@@ -78,3 +78,21 @@ def test_running_totals_merge_partial_sums_exactly(
         NodeCost(node="a", date=date(2025, 1, 1), dimension="x", amount_micros=10),
         NodeCost(node="b", date=date(2025, 1, 1), dimension="x", amount_micros=3),
     ]
+
+
+def test_a_file_that_is_not_utf8_is_refused(
+    rules: MappingRules, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.csv"
+    text = (DATA / "focus_1_2.csv").read_text().replace(",Storage,", ",Stockage é,")
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(InputError, match="cannot read the file"):
+        run(path, rules)
+
+
+def test_a_broken_gzip_file_is_refused(rules: MappingRules, tmp_path: Path) -> None:
+    path = tmp_path / "bill.csv.gz"
+    packed = gzip.compress((DATA / "focus_1_2.csv").read_bytes())
+    path.write_bytes(packed[: len(packed) // 2] + b"garbage")
+    with pytest.raises(InputError):
+        run(path, rules)
