@@ -18,12 +18,20 @@ from typing import Any
 __all__ = ["allocate_plain"]
 
 USAGE_BASED = {
-    "proportional", "proportional_on", "weighted_average", "segment_filtered_proportional",
-    "capped_proportional", "hybrid_fixed_proportional", "min_floor_proportional", "residual_to_max",
+    "proportional",
+    "proportional_on",
+    "weighted_average",
+    "segment_filtered_proportional",
+    "capped_proportional",
+    "hybrid_fixed_proportional",
+    "min_floor_proportional",
+    "residual_to_max",
 }
 
 
-def allocate_plain(graph_path: Path, costs_path: Path, usage_path: Path) -> dict[str, int]:
+def allocate_plain(
+    graph_path: Path, costs_path: Path, usage_path: Path
+) -> dict[str, int]:
     """Summary (micro-units) of allocating every day and dimension, loop by loop."""
     graph = json.loads(graph_path.read_text())
     types = {n["id"]: n["type"] for n in graph["nodes"]}
@@ -53,15 +61,24 @@ def _read_costs(path: Path) -> dict[tuple[str, str, str], int]:
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             sums[(row["node"], row["date"], row["dimension"])] += Decimal(row["amount"])
-    return {k: int((v * 1_000_000).quantize(Decimal(1), ROUND_HALF_EVEN)) for k, v in sums.items()}
+    return {
+        k: int((v * 1_000_000).quantize(Decimal(1), ROUND_HALF_EVEN))
+        for k, v in sums.items()
+    }
 
 
-def _read_usage(path: Path) -> dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]]:
-    rows: dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+def _read_usage(
+    path: Path,
+) -> dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]]:
+    rows: dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]] = defaultdict(
+        list
+    )
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             labels = json.loads(row["labels"]) if row.get("labels") else {}
-            rows[(row["node"], row["date"], row["metric"])].append((float(row["value"]), labels))
+            rows[(row["node"], row["date"], row["metric"])].append(
+                (float(row["value"]), labels)
+            )
     return rows
 
 
@@ -91,7 +108,7 @@ def _one_cell(day, dim, order, out, types, direct, usage) -> int:  # type: ignor
         edges = out.get(node, [])
         if edges:
             parts = _split(h, _shares(edges, day, dim, usage))
-            for e, part in zip(edges, parts):
+            for e, part in zip(edges, parts, strict=True):
                 received[e["to"]] += part
             h -= sum(parts)
         if types[node] == "product":
@@ -104,7 +121,10 @@ def _split(amount: int, shares: list[float]) -> list[int]:
     rest = 0.0 if rest < 1e-12 else rest
     ideal = [amount * s for s in shares] + [amount * rest]
     parts = [math.floor(x) for x in ideal]
-    fractions = [x - p if s != 0 else -1.0 for x, p, s in zip(ideal, parts, [*shares, rest])]
+    fractions = [
+        x - p if s != 0 else -1.0
+        for x, p, s in zip(ideal, parts, [*shares, rest], strict=True)
+    ]
     leftover = amount - sum(parts)
     ranked = sorted(range(len(parts)), key=lambda i: -fractions[i])
     whole, extra = divmod(leftover, len(parts))
@@ -115,25 +135,34 @@ def _split(amount: int, shares: list[float]) -> list[int]:
 
 def _rule(e: dict[str, Any], dim: str) -> tuple[str, dict[str, Any]]:
     o = e.get("dimensions", {}).get(dim)
-    return (o["strategy"], o.get("params", {})) if o else (e["strategy"], e.get("params", {}))
+    return (
+        (o["strategy"], o.get("params", {}))
+        if o
+        else (e["strategy"], e.get("params", {}))
+    )
 
 
 def _active(e: dict[str, Any], day: date) -> bool:
     lo, hi = e.get("active_from"), e.get("active_to")
-    return (lo is None or day >= date.fromisoformat(lo)) and (hi is None or day < date.fromisoformat(hi))
+    return (lo is None or day >= date.fromisoformat(lo)) and (
+        hi is None or day < date.fromisoformat(hi)
+    )
 
 
 def _shares(edges, day, dim, usage) -> list[float]:  # type: ignore[no-untyped-def]
     rules = [_rule(e, dim) for e in edges]
     active = [_active(e, day) for e in edges]
-    shares = [p["percent"] / 100 if s == "fixed_percent" and a else 0.0 for (s, p), a in zip(rules, active)]
+    shares = [
+        p["percent"] / 100 if s == "fixed_percent" and a else 0.0
+        for (s, p), a in zip(rules, active, strict=True)
+    ]
     r = max(1.0 - sum(shares), 0.0)
     group = [i for i, (s, _) in enumerate(rules) if s != "fixed_percent" and active[i]]
     if not group:
         return shares
     name, params = rules[group[0]]
     u = [_usage(edges[i]["to"], day, rules[i][1], name, usage) for i in group]
-    for i, s in zip(group, _group(name, params, u, r)):
+    for i, s in zip(group, _group(name, params, u, r), strict=True):
         shares[i] = s
     return shares
 
@@ -150,12 +179,20 @@ def _usage(node, day, params, name, usage) -> float:  # type: ignore[no-untyped-
                 vals.append(sum(v for v, _ in rows))
         return sum(vals) / len(vals) if vals else 0.0
     rows = usage.get((node, day.isoformat(), metric), [])
-    f = params.get("segment_filter") if name == "segment_filtered_proportional" else None
+    f = (
+        params.get("segment_filter")
+        if name == "segment_filtered_proportional"
+        else None
+    )
     return sum(v for v, labels in rows if f is None or _matches(f, labels))
 
 
 def _matches(f: dict[str, Any], labels: dict[str, Any]) -> bool:
-    op, present, value = f.get("operator", "eq"), f["label"] in labels, labels.get(f["label"])
+    op, present, value = (
+        f.get("operator", "eq"),
+        f["label"] in labels,
+        labels.get(f["label"]),
+    )
     if op == "exists":
         return present
     if op == "not_exists":
@@ -201,5 +238,8 @@ def _capped(w: list[float], cap: float, r: float) -> list[float]:
         for i in over:
             capped[i] = True
         budget = max(r - cap * sum(capped), 0.0)
-        free = sum(x for x, c in zip(w, capped) if not c)
-        shares = [cap if c else (budget * x / free if free > 0 else 0.0) for x, c in zip(w, capped)]
+        free = sum(x for x, c in zip(w, capped, strict=True) if not c)
+        shares = [
+            cap if c else (budget * x / free if free > 0 else 0.0)
+            for x, c in zip(w, capped, strict=True)
+        ]

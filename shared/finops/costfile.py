@@ -1,4 +1,4 @@
-"""Cost files (C): streamed in blocks, amounts summed exactly per node, day, dimension."""
+"""Cost files (C): streamed in blocks, amounts summed exactly per node, day, dim."""
 
 from __future__ import annotations
 

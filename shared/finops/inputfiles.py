@@ -135,8 +135,7 @@ def _label_set(text: str | None) -> dict[str, Any]:
 
 def _rows(path: Path):  # type: ignore[no-untyped-def]
     with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            yield line, row
+        yield from enumerate(csv.DictReader(handle), start=2)
 
 
 def _field(path: Path, line: int, row: dict[str, str], name: str) -> str:

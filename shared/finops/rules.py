@@ -1,4 +1,4 @@
-"""Allocation rules: a strategy name and its validated parameters, per edge and dimension."""
+"""Allocation rules: a strategy and its validated parameters, per edge and dimension."""
 
 from __future__ import annotations
 

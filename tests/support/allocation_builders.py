@@ -55,7 +55,7 @@ def make_engine(
     days: int = 1,
     dimensions: list[str] | None = None,
 ) -> AllocationEngine:
-    """An engine over `days` days from DAY; costs as {node: micros} on DAY in 'compute'."""
+    """An engine over `days` days from DAY; costs {node: micros} are on DAY, compute."""
     if isinstance(costs, Mapping):
         costs = [
             NodeCost(node=n, date=DAY, dimension="compute", amount_micros=m)

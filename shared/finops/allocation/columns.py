@@ -1,4 +1,4 @@
-"""Arrow columns from engine arrays: exact decimals from micro-units, dates from day numbers."""
+"""Arrow columns from engine arrays: exact decimals, dates from day numbers."""
 
 from __future__ import annotations
 

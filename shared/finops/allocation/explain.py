@@ -98,10 +98,12 @@ def render(explanation: Explanation, *, indent: int = 0) -> list[str]:
     pad = "  " * indent
     e = explanation
     received = e.holistic - e.direct
+    head = f"{pad}{e.node} {e.day.isoformat()} {e.dimension}"
     lines = [
-        f"{pad}{e.node} {e.day.isoformat()} {e.dimension}: holistic {format_micros(e.holistic)}"
+        f"{head}: holistic {format_micros(e.holistic)}"
         f" = direct {format_micros(e.direct)} + received {format_micros(received)};"
-        f" passed on {format_micros(e.allocated_out)}, retained {format_micros(e.retained)}"
+        f" passed on {format_micros(e.allocated_out)},"
+        f" retained {format_micros(e.retained)}"
     ]
     for flow in e.inflows:
         basis = (

@@ -13,10 +13,10 @@ from finops.allocation.columns import date_column, decimal_column, string_column
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.synth import METRICS, SynthOrg
 from finops.allocation.tables import UsageTable
+from finops.costfile import load_costs
 from finops.dag import build_graph
 from finops.errors import InputError
 from finops.graphfile import load_graph, save_graph
-from finops.costfile import load_costs
 from finops.inputfiles import load_usage
 from finops.periods import DayRange
 

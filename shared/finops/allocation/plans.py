@@ -1,4 +1,4 @@
-"""Per-parent share plans: out-edges, children and shares for every day and dimension."""
+"""Per-parent share plans: out-edges, children, shares for every day and dimension."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def build_plan(
     usage: UsageView,
     days: NDArray[np.int64],
 ) -> ParentPlan:
-    """Compute the shares of one parent's out-edges (sorted by child id) for all days."""
+    """Shares of one parent's out-edges (sorted by child id) for all days."""
     children = np.array([index[e.to] for e in edges], dtype=np.int64)
     overridden = sorted({d for e in edges for d in e.dimensions if d in dimensions})
     configs: list[str | None] = [None, *overridden]

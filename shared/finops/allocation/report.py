@@ -1,4 +1,4 @@
-"""Writing allocation results (.json, .csv, .parquet); files appear whole or not at all."""
+"""Writing allocation results (.json, .csv, .parquet), whole or not at all."""
 
 from __future__ import annotations
 

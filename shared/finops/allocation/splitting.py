@@ -14,7 +14,7 @@ _RESIDUE = 1e-12
 def split_exactly(
     amounts: NDArray[np.int64], shares: NDArray[np.float64]
 ) -> NDArray[np.int64]:
-    """Largest-remainder split of micro-unit amounts; parts plus the retained row sum to the input.
+    """Largest-remainder split of micro-units; parts plus retained sum to the input.
 
     amounts: (n,) micro-units; shares: (k, n), each column summing to at most 1.
     Returns (k + 1, n): one row per part in the given order, the retained part last.
@@ -40,7 +40,7 @@ def _give_leftover(
     fractions: NDArray[np.float64],
     leftover: NDArray[np.int64],
 ) -> None:
-    """Add the leftover of each column to its parts, largest fraction first, in place."""
+    """Add each column's leftover to its parts, largest fraction first, in place."""
     columns = np.flatnonzero(leftover)
     if columns.size == 0:
         return

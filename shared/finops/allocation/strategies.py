@@ -42,7 +42,7 @@ class EdgeGroup:
 
 class ShareFunction(Protocol):
     def __call__(self, edges: EdgeGroup, usage: UsageView) -> Matrix:
-        """Shares of the parent's cost, one row per edge and one column per day; each column sums to <= 1."""
+        """Shares of the parent's cost: row per edge, column per day, columns <= 1."""
 
 
 def usage_of(edges: EdgeGroup, usage: UsageView) -> Matrix:
@@ -84,7 +84,7 @@ def equal_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
 
 
 def proportional_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r × u/Σu (also weighted_average and segment_filtered; u differs)."""
+    """r x u/Σu (also weighted_average and segment_filtered; u differs)."""
     return edges.remainder * _weights(edges, usage_of(edges, usage))
 
 
@@ -108,14 +108,14 @@ def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
 
 
 def hybrid_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r × (f/m + (1 − f) × u/Σu)."""
+    """r x (f/m + (1 - f) x u/Σu)."""
     f = edges.rule.fixed_fraction
     w = _weights(edges, usage_of(edges, usage))
     return edges.remainder * (f * _even(edges) + (1.0 - f) * w)
 
 
 def min_floor_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r/m each if m·f ≥ 1, else r × (f + (1 − m·f) × u/Σu)."""
+    """r/m each if m·f ≥ 1, else r x (f + (1 - m·f) x u/Σu)."""
     f = edges.rule.floor_fraction
     m = edges.count
     w = _weights(edges, usage_of(edges, usage))

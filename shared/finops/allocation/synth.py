@@ -1,4 +1,4 @@
-"""A synthetic organisation: layered graph, mixed strategies, daily costs with credits, usage."""
+"""A synthetic organisation: layered graph, mixed strategies, costs, credits, usage."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def _costs(
     options: SynthOptions,
     first: int,
 ) -> dict[str, NDArray[Any]]:
-    """Daily costs of resources in every dimension, some on shared/platform; ~1% credits."""
+    """Daily costs of resources in each dimension, some on shared nodes; ~1% credits."""
     payers = np.flatnonzero(layer_of < 3)
     payers = payers[(layer_of[payers] == 0) | (rng.random(payers.size) < 0.3)]
     node = np.repeat(payers, options.days * options.dimensions)

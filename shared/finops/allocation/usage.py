@@ -17,7 +17,7 @@ _Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
 
 
 class UsageView:
-    """Usage of every graph node per day over the allocation range (and earlier days)."""
+    """Usage of every graph node per day over the allocation range and days before."""
 
     def __init__(
         self,
@@ -42,7 +42,7 @@ class UsageView:
     def values(
         self, rule: AllocationRule, nodes: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        """Usage u of the given nodes for a rule, one row per node, one column per day."""
+        """Usage u of the given nodes for a rule: a row per node, a column per day."""
         assert rule.metric is not None
         if rule.strategy is StrategyName.WEIGHTED_AVERAGE:
             return self._window_mean(rule.metric, rule.window_days, nodes)

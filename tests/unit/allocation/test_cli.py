@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from finops.cli import main
 
 GRAPH = """
@@ -22,8 +21,15 @@ edges:
   - {from: db, to: shop, strategy: capped_proportional, params: {metric: req, cap: 50}}
   - {from: db, to: blog, strategy: capped_proportional, params: {metric: req, cap: 50}}
 """
-COSTS = "node,date,dimension,amount,note\nvm,2025-03-01,compute,600.25,x\nvm,2025-03-01,compute,399.75,y\ndb,2025-03-02,compute,-10,credit\n"
-USAGE = 'node,date,metric,value,labels\nshop,2025-03-01,req,90,"{""env"": ""prod""}"\nblog,2025-03-01,req,10,\n'
+COSTS = """node,date,dimension,amount,note
+vm,2025-03-01,compute,600.25,x
+vm,2025-03-01,compute,399.75,y
+db,2025-03-02,compute,-10,credit
+"""
+USAGE = """node,date,metric,value,labels
+shop,2025-03-01,req,90,"{""env"": ""prod""}"
+blog,2025-03-01,req,10,
+"""
 
 
 def run(
@@ -184,7 +190,7 @@ def test_bad_input_exits_2_with_one_line_and_no_output(
 ) -> None:
     files[name].write_text(text)
     target = tmp_path / "out.json"
-    code, out, err = run(
+    code, _, err = run(
         ["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys
     )
     assert code == 2

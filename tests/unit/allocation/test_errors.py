@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from finops.dag import build_graph
 from finops.errors import GraphError, InputError
+
 from tests.support.allocation_builders import edge, make_engine, make_spec, node
 
 NODES = [node("r", "resource"), node("s", "shared"), node("a"), node("b")]
@@ -108,7 +108,7 @@ def test_mixed_strategies_in_a_dimension_override_are_rejected() -> None:
     ["proportional", "weighted_average", "capped_proportional", "residual_to_max"],
 )
 def test_a_usage_strategy_without_metric_is_rejected(strategy: str) -> None:
-    with pytest.raises(GraphError, match="needs params.metric"):
+    with pytest.raises(GraphError, match=r"needs params\.metric"):
         _engine([edge("s", "a", strategy, cap=50)])
 
 
