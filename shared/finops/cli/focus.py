@@ -20,8 +20,7 @@ from finops.focus.mapping import load_rules
 from finops.focus.offline import NormalizeResult, check_files, normalize_paths
 from finops.focus.readers import Progress
 from finops.focus.rejects import write_rejects
-from finops.focus.summary import Summary, summarize_files
-from finops.money import format_micros
+from finops.focus.summary import Summary, summarize_files, to_six_decimals
 
 __all__ = ["focus_app", "register"]
 
@@ -152,7 +151,7 @@ def _print_summary(result: Summary) -> None:
             table.add_row(key, amount)
         console.print(table)
     console.print(
-        f"total {format_micros(result.total_micros)} over {result.rows} rows "
+        f"total {to_six_decimals(result.total)} over {result.rows} rows "
         f"({result.unreadable} without a readable cost); "
-        f"tagged: {result.tagged_rows} rows, {result.tag_coverage():.1%} of spend"
+        f"tagged: {result.tagged_rows} rows, {result.tag_coverage():.1%} of charges"
     )

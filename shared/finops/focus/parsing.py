@@ -21,6 +21,7 @@ __all__ = [
     "has_tags",
     "parse_tags",
     "tag_values",
+    "to_decimal_array",
     "to_micros_array",
     "to_utc_array",
 ]
@@ -123,6 +124,18 @@ def _decimal_to_micros(values: pa.Array) -> pa.Array:
     rounded = pc.round(values, ndigits=6, round_mode="half_to_even")
     scaled = pc.multiply(pc.cast(rounded, _MICRO_DECIMAL), _MILLION)
     return pc.cast(scaled, pa.int64())
+
+
+def _to_decimal(values: pa.Array) -> pa.Array:
+    """Decimal128(38, 18) of decimal text, numbers or decimals."""
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.string())
+    return pc.cast(values, _WIDE)
+
+
+def to_decimal_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Exact decimals (18 places) of a cost column; flags values not numbers."""
+    return convert_or_flag(values, _to_decimal, screen=_misshapen(_NUMBER_SHAPE))
 
 
 def to_micros_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:

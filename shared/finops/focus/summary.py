@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -13,11 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.focus.bills import open_layout, read_bill
-from finops.focus.parsing import has_tags, to_micros_array
+from finops.focus.parsing import has_tags, to_decimal_array
 from finops.focus.view import BatchView
-from finops.money import format_micros
 
-__all__ = ["GROUPINGS", "NONE_LABEL", "Summary", "summarize_files"]
+__all__ = [
+    "GROUPINGS",
+    "NONE_LABEL",
+    "Summary",
+    "summarize_files",
+    "to_six_decimals",
+]
 
 # Heading -> FOCUS column (any version's name resolves through the column map).
 GROUPINGS: Final = {
@@ -27,46 +33,57 @@ GROUPINGS: Final = {
     "sub_account": "SubAccountId",
 }
 NONE_LABEL: Final = "(none)"
+ZERO: Final = Decimal(0)
+SIX_PLACES: Final = Decimal("0.000001")
+_WIDE_ZERO: Final = pa.scalar(ZERO, pa.decimal128(38, 18))
 
 
 @dataclass
 class Summary:
-    """Spend totals (micro-units) of one or more files, by grouping and value."""
+    """Exact spend of one or more files, by grouping and value (Decimal, unrounded)."""
 
     cost_column: str
     rows: int = 0
     unreadable: int = 0
-    total_micros: int = 0
+    total: Decimal = ZERO
     tagged_rows: int = 0
-    tagged_micros: int = 0
-    spend: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {g: defaultdict(int) for g in GROUPINGS}
+    tagged_spend: Decimal = ZERO
+    charges: Decimal = ZERO
+    tagged_charges: Decimal = ZERO
+    spend: dict[str, dict[str, Decimal]] = field(
+        default_factory=lambda: {g: defaultdict(Decimal) for g in GROUPINGS}
     )
 
     def tag_coverage(self) -> float:
-        """Share of the spend on lines with at least one tag (0 when no spend)."""
-        return self.tagged_micros / self.total_micros if self.total_micros else 0.0
+        """Share of the charges (positive costs) on tagged lines; credits left out."""
+        return float(self.tagged_charges / self.charges) if self.charges else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view; amounts as decimal strings with six decimals."""
+        """A JSON-ready view; amounts rounded half to even to six decimals, as text."""
         return {
             "cost_column": self.cost_column,
             "rows": self.rows,
             "unreadable_rows": self.unreadable,
-            "total": format_micros(self.total_micros),
+            "total": to_six_decimals(self.total),
             "spend": {
-                g: {k: format_micros(v) for k, v in _ranked(values)}
+                g: {k: to_six_decimals(v) for k, v in _ranked(values)}
                 for g, values in self.spend.items()
             },
             "tags": {
                 "tagged_rows": self.tagged_rows,
-                "tagged_spend": format_micros(self.tagged_micros),
-                "coverage": round(self.tag_coverage(), 6),
+                "tagged_spend": to_six_decimals(self.tagged_spend),
+                "coverage_of_charges": round(self.tag_coverage(), 6),
             },
         }
 
 
-def _ranked(values: dict[str, int]) -> list[tuple[str, int]]:
+def to_six_decimals(amount: Decimal) -> str:
+    """Text of an amount rounded half to even to six decimals (never `-0.000000`)."""
+    rounded = amount.quantize(SIX_PLACES, rounding=ROUND_HALF_EVEN)
+    return str(rounded if rounded else ZERO.quantize(SIX_PLACES))
+
+
+def _ranked(values: dict[str, Decimal]) -> list[tuple[str, Decimal]]:
     """Values by spend, largest first."""
     return sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -76,16 +93,23 @@ def _add_batch(summary: Summary, view: BatchView) -> None:
     values = view.raw(summary.cost_column)
     if values is None:
         return
-    micros, _ = to_micros_array(values)
+    amounts, _ = to_decimal_array(values)
     summary.rows += view.num_rows
-    summary.unreadable += micros.null_count
-    cost = pc.fill_null(micros, 0)
-    summary.total_micros += _sum(cost)
-    tagged = _tagged(view)
-    summary.tagged_rows += _sum(tagged.cast(pa.int64()))
-    summary.tagged_micros += _sum(pc.if_else(tagged, cost, 0))
+    summary.unreadable += amounts.null_count
+    cost = pc.fill_null(amounts, _WIDE_ZERO)
+    summary.total += _sum(cost)
+    _add_tag_coverage(summary, _tagged(view), cost)
     for grouping, column in GROUPINGS.items():
         _add_grouping(summary.spend[grouping], view.text(column), cost)
+
+
+def _add_tag_coverage(summary: Summary, tagged: pa.Array, cost: pa.Array) -> None:
+    """Add tagged rows, tagged spend, and charges (positive costs) tagged or not."""
+    summary.tagged_rows += int(pc.sum(tagged.cast(pa.int64())).as_py() or 0)
+    summary.tagged_spend += _sum(pc.if_else(tagged, cost, _WIDE_ZERO))
+    charges = pc.if_else(pc.greater(cost, _WIDE_ZERO), cost, _WIDE_ZERO)
+    summary.charges += _sum(charges)
+    summary.tagged_charges += _sum(pc.if_else(tagged, charges, _WIDE_ZERO))
 
 
 def _tagged(view: BatchView) -> pa.Array:
@@ -96,12 +120,13 @@ def _tagged(view: BatchView) -> pa.Array:
     return has_tags(tags)
 
 
-def _sum(values: pa.Array) -> int:
-    """Exact integer sum (0 for no rows)."""
-    return int(pc.sum(values).as_py() or 0)
+def _sum(values: pa.Array) -> Decimal:
+    """Exact sum of decimals (0 for no rows)."""
+    total = pc.sum(values).as_py()
+    return Decimal(total) if total is not None else ZERO
 
 
-def _add_grouping(totals: dict[str, int], keys: pa.Array, cost: pa.Array) -> None:
+def _add_grouping(totals: dict[str, Decimal], keys: pa.Array, cost: pa.Array) -> None:
     """Sum cost per key value into totals."""
     table = pa.table({"key": pc.fill_null(keys, NONE_LABEL), "cost": cost})
     grouped = table.group_by("key", use_threads=False).aggregate([("cost", "sum")])

@@ -13,6 +13,7 @@ import pytest
 from finops.focus.linetable import to_cost_records
 from finops.focus.mapping import MappingRules, load_rules
 from finops.focus.normalize import NormalizedBatch
+from finops.focus.summary import summarize_files
 
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import ROOT
@@ -116,3 +117,23 @@ def test_the_example_rules_map_the_sample_to_graph_nodes(sample: Path) -> None:
     assert {"shared_databases", "shared_network", "azure_toolkit_tests"} <= nodes
     assert any(node.startswith("app_") for node in nodes)
     assert sum(costs.values()) == 20_520_216
+
+
+def test_the_summary_matches_the_exact_sum_of_the_file(sample: Path) -> None:
+    _, exact = _independent_totals(sample)
+    summary = summarize_files([sample])
+    assert summary.spend["provider"] == exact
+    assert summary.to_dict()["spend"]["provider"] == {
+        "AWS": "18.006639",
+        "Microsoft": "1.976514",
+        "Oracle": "0.537074",
+    }
+    assert summary.rows == 1000 and summary.unreadable == 0
+    assert summary.spend["charge_category"]["Credit"] == Decimal("-2.6137")
+
+
+def test_tag_coverage_counts_charges_not_credits(sample: Path) -> None:
+    summary = summarize_files([sample])
+    assert 0 < summary.tag_coverage() <= 1
+    assert summary.tagged_rows == 711
+    assert summary.tagged_charges <= summary.charges

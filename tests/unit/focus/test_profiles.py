@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ def test_the_profile_can_be_named_when_the_file_name_does_not_say(
 
 def test_a_summary_of_provider_csvs() -> None:
     summary = summarize_files([DATA / "aws.csv", DATA / "azure.csv"])
-    assert summary.spend["provider"] == {"AWS": 415_500_001, "Microsoft": 311_000_000}
-    assert summary.spend["charge_category"]["Credit"] == -50_000_000
+    assert summary.spend["provider"] == {
+        "AWS": Decimal("415.500001"),
+        "Microsoft": Decimal("311.00"),
+    }
+    assert summary.spend["charge_category"]["Credit"] == Decimal("-50.00")
     assert summary.tagged_rows == 6
