@@ -21,6 +21,7 @@ from finops.focus.offline import NormalizeResult, check_files, normalize_paths
 from finops.focus.readers import Progress
 from finops.focus.rejects import write_rejects
 from finops.focus.summary import Summary, summarize_files, to_six_decimals
+from finops.money import format_micros
 
 __all__ = ["focus_app", "register"]
 
@@ -71,10 +72,15 @@ def normalize(
 def _normalize_report(result: NormalizeResult, output: Path) -> str:
     """One line of counts for the terminal."""
     rejected = len(result.rejects)
+    totals = ", ".join(
+        f"{name} {format_micros(micros)}"
+        for name, micros in result.provider_totals().items()
+    )
     return (
         f"{result.rows_read} rows from {len(result.files)} file(s): "
         f"{result.rows_read - rejected} accepted, {rejected} rejected; "
-        f"{result.costs.num_rows} cost rows written to {output}"
+        f"{result.costs.num_rows} cost rows written to {output}\n"
+        f"accepted cost by provider: {totals or 'none'}"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ class NormalizedBatch:
     costs: pa.Table
     rejects: tuple[Reject, ...]
     lines: pa.Table | None = None
+    provider_totals: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_accepted(self) -> int:
@@ -112,7 +113,18 @@ def normalize_batch(
         costs=_node_costs(parsed, nodes, dimensions),
         rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
+        provider_totals=_provider_totals(parsed),
     )
+
+
+def _provider_totals(parsed: ParsedLines) -> dict[str, int]:
+    """Accepted cost per provider (micro-units)."""
+    table = pa.table(
+        {"provider": parsed.view.text("ProviderName"), "cost": parsed.cost}
+    )
+    sums = table.group_by("provider", use_threads=False).aggregate([("cost", "sum")])
+    names, amounts = sums["provider"].to_pylist(), sums["cost_sum"].to_pylist()
+    return dict(zip(names, amounts, strict=True))
 
 
 def _node_costs(parsed: ParsedLines, nodes: pa.Array, dimensions: pa.Array) -> pa.Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class FileCounts:
     layout: str
     rows_read: int
     rows_rejected: int
+    provider_totals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,13 @@ class NormalizeResult:
     def rows_read(self) -> int:
         """Rows read over all files."""
         return sum(f.rows_read for f in self.files)
+
+    def provider_totals(self) -> dict[str, int]:
+        """Accepted cost per provider over all files (micro-units)."""
+        totals: Counter[str] = Counter()
+        for counts in self.files:
+            totals.update(counts.provider_totals)
+        return dict(sorted(totals.items()))
 
 
 def check_files(paths: Sequence[Path]) -> None:
@@ -80,9 +89,11 @@ def _consume(
     """Add a file's batches to the totals and rejects; return its counts."""
     read = rejected = 0
     layout = ""
+    providers: Counter[str] = Counter()
     for batch in batches:
         totals.add(batch.costs)
         rejects.extend(batch.rejects)
         read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
         layout = batch.layout
-    return FileCounts(file, layout, read, rejected)
+        providers.update(batch.provider_totals)
+    return FileCounts(file, layout, read, rejected, dict(providers))

@@ -37,6 +37,7 @@ def test_normalize_writes_costs_and_rejects(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "12 rows from 2 file(s): 5 accepted, 7 rejected" in result.output
+    assert "accepted cost by provider: AWS 21.250001" in result.output
     assert costs.read_text().splitlines() == [
         "node,date,dimension,amount",
         "payments_db,2025-01-05,Databases,12.500000",

@@ -59,6 +59,11 @@ def test_provider_totals_match_an_independent_sum(
     for (node, _, _), micros in costs_of(batches).items():
         totals[node] += micros
     assert set(totals) == {"AWS", "Microsoft", "Oracle"}
+    by_batch: dict[str, int] = defaultdict(int)
+    for batch in batches:
+        for provider, micros in batch.provider_totals.items():
+            by_batch[provider] += micros
+    assert by_batch == totals
     for provider, micros in totals.items():
         assert Decimal(micros) * MICRO == rounded[provider]
         # Per-line rounding moves each line by at most half a micro-unit.
