@@ -51,6 +51,9 @@ USAGE_BASED: Final[frozenset[StrategyName]] = frozenset(StrategyName) - {
     StrategyName.FIXED_PERCENT,
     StrategyName.EQUAL,
 }
+# Plain dict lookups: calling an Enum class is slow on tens of thousands of edges.
+_BY_NAME: Final[dict[str, StrategyName]] = {s.value: s for s in StrategyName} | ALIASES
+_FALLBACKS: Final[dict[object, Fallback]] = {f.value: f for f in Fallback}
 _OPERATORS: Final = ("eq", "neq", "in", "not_in", "exists", "not_exists")
 
 
@@ -116,12 +119,10 @@ def parse_rule(
 
 
 def _strategy_name(strategy: str, where: str) -> StrategyName:
-    if strategy in ALIASES:
-        return ALIASES[strategy]
-    try:
-        return StrategyName(strategy)
-    except ValueError:
-        raise GraphError(f"{where}: unknown strategy {strategy!r}") from None
+    name = _BY_NAME.get(strategy)
+    if name is None:
+        raise GraphError(f"{where}: unknown strategy {strategy!r}")
+    return name
 
 
 def _usage_fields(
@@ -161,12 +162,11 @@ def _window(params: Mapping[str, Any], where: str) -> int:
 
 
 def _fallback(params: Mapping[str, Any], where: str) -> Fallback:
-    try:
-        return Fallback(params.get("fallback", "equal"))
-    except ValueError:
-        raise GraphError(
-            f"{where}: params.fallback must be equal or unallocated"
-        ) from None
+    value = params.get("fallback", "equal")
+    fallback = _FALLBACKS.get(value) if isinstance(value, str) else None
+    if fallback is None:
+        raise GraphError(f"{where}: params.fallback must be equal or unallocated")
+    return fallback
 
 
 def _segment(raw: object, where: str) -> SegmentFilter:

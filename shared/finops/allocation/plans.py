@@ -75,6 +75,8 @@ def build_plan(
 
 def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.bool_]:
     """(k, days) whether each edge is active on each day."""
+    if not any(e.active_from or e.active_to for e in edges):
+        return np.ones((len(edges), days.size), dtype=bool)
     lo = to_day_numbers(e.active_from for e in edges if e.active_from)
     hi = to_day_numbers(e.active_to for e in edges if e.active_to)
     starts = np.full(len(edges), np.iinfo(np.int64).min)

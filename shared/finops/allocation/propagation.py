@@ -9,9 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from finops.allocation.plans import ParentPlan
-from finops.allocation.splitting import split_exactly
+from finops.allocation.splitting import split_exactly, split_rows
 
-__all__ = ["CostState", "full_pass", "propagate"]
+__all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
 
 @dataclass
@@ -44,20 +44,60 @@ class CostState:
 
 
 def full_pass(state: CostState) -> None:
-    """Recompute every flow and every received amount, in topological order."""
+    """Recompute every flow and every received amount, level by level.
+
+    Parents on one topological level with the same out-degree are split together.
+    """
     state.received[:] = 0
     received = state.received.reshape(len(state.received), -1)
+    direct = state.direct.reshape(len(state.direct), -1)
+    for parents in _batches(state):
+        plans = [state.plans[p] for p in parents]
+        holistic = direct[parents] + received[parents]
+        shares = np.stack([plan.share_cells(None) for plan in plans])
+        flows = split_batch(holistic, shares)
+        for i, parent in enumerate(parents):
+            state.flows[parent] = flows[i].reshape((-1, *state.direct.shape[1:]))
+        children = np.concatenate([plan.children for plan in plans])
+        _receive(received, children, flows.reshape(len(children), -1))
+
+
+def split_batch(
+    amounts: NDArray[np.int64], shares: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """split_exactly for a stack of parents: (P, n) amounts, (P, k, n) shares.
+
+    Returns the (P, k, n) parts handed on (the retained rows are dropped).
+    """
+    count, k, n = shares.shape
+    rows = shares.transpose(0, 2, 1).reshape(count * n, k)
+    parts = split_rows(amounts.reshape(-1), rows)[:, :k]
+    return np.ascontiguousarray(parts.reshape(count, n, k).transpose(0, 2, 1))
+
+
+def _receive(
+    received: NDArray[np.int64], children: NDArray[np.int64], rows: NDArray[np.int64]
+) -> None:
+    """Add each row to its child's receipts; a child may appear many times."""
+    order = np.argsort(children, kind="stable")
+    sorted_children = children[order]
+    starts = np.flatnonzero(np.diff(sorted_children, prepend=-1) != 0)
+    received[sorted_children[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+
+
+def _batches(state: CostState) -> list[list[int]]:
+    """Parents grouped by topological level, then by out-degree."""
+    level: dict[int, int] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
     for node in state.order:
         plan = state.plans.get(node)
         if plan is None:
             continue
-        holistic = state.direct[node].ravel() + received[node]
-        parts = split_exactly(holistic, plan.share_cells(None))[:-1]
-        state.flows[node] = parts.reshape((-1, *state.direct.shape[1:]))
-        if plan.has_repeated_child:
-            np.add.at(received, plan.children, parts)
-        else:
-            received[plan.children] += parts
+        depth = level.get(node, 0)
+        for child in plan.children.tolist():
+            level[child] = max(level.get(child, 0), depth + 1)
+        groups.setdefault((depth, len(plan.children)), []).append(node)
+    return [groups[key] for key in sorted(groups)]
 
 
 def propagate(
