@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.focus.lines import ParsedLines
-from finops.focus.parsing import UTC_US, parse_tags, to_micros_array
+from finops.focus.parsing import UTC_US, to_micros_array
+from finops.focus.tags import parse_tags
 from finops.money import from_micros
 from finops.records import CostRecord
 

@@ -1,9 +1,7 @@
-"""Vectorised parsing of FOCUS values: costs to micro-units, timestamps to UTC, tags."""
+"""Vectorised parsing of FOCUS values: costs to micro-units, timestamps to UTC."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
@@ -18,9 +16,6 @@ from finops.money import to_micros
 __all__ = [
     "NULL_STRINGS",
     "convert_or_flag",
-    "has_tags",
-    "parse_tags",
-    "tag_values",
     "to_decimal_array",
     "to_micros_array",
     "to_utc_array",
@@ -31,8 +26,6 @@ UTC_US: Final = pa.timestamp("us", tz="UTC")
 _WIDE: Final = pa.decimal128(38, 18)
 _MICRO_DECIMAL: Final = pa.decimal128(30, 6)
 _MILLION: Final = pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0))
-# Above this many distinct tag texts in a batch, tags are read by pattern.
-_PARSE_DISTINCT_LIMIT: Final = 20_000
 _ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 Convert = Callable[[pa.Array], pa.Array]
@@ -195,65 +188,3 @@ def _to_utc(values: pa.Array) -> pa.Array:
 def to_utc_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
     """Timestamps in UTC (us); flags values that are not possible timestamps."""
     return convert_or_flag(values, _to_utc, screen=_impossible_timestamps)
-
-
-def _json_tag_pattern(key: str) -> str:
-    """RE2 pattern capturing the JSON value of one key (string or bare literal)."""
-    return r'"\s*' + re.escape(key) + r'\s*"\s*:\s*(?P<v>"(?:[^"\\]|\\.)*"|[^,}\s]+)'
-
-
-def tag_values(tags: pa.Array, key: str) -> pa.Array:
-    """The value of one tag per row (null when absent); tags are JSON text or a map.
-
-    Keys match ignoring surrounding spaces and the first occurrence wins, so the
-    duplicated `" org"` key of some exports is harmless. JSON text is parsed once
-    per distinct value, which real bills repeat on many rows.
-    """
-    if pa.types.is_map(tags.type):
-        return pc.cast(pc.map_lookup(tags, key, "first"), pa.string())
-    encoded = pc.dictionary_encode(pc.cast(tags, pa.string()))
-    distinct = encoded.dictionary
-    if len(distinct) > _PARSE_DISTINCT_LIMIT:
-        return pc.take(_regex_tag_values(distinct, key), encoded.indices)
-    found = [parse_tags(text).get(key) for text in distinct.to_pylist()]
-    return pc.take(pa.array(found, pa.string()), encoded.indices)
-
-
-def _regex_tag_values(tags: pa.Array, key: str) -> pa.Array:
-    """Tag values found by pattern (for very many distinct tag sets)."""
-    found = pc.extract_regex(tags, _json_tag_pattern(key))
-    raw = pc.if_else(pc.is_valid(found), pc.struct_field(found, [0]), None)
-    quoted = pc.starts_with(raw, '"')
-    return pc.if_else(quoted, pc.utf8_slice_codeunits(raw, 1, -1), raw)
-
-
-def has_tags(tags: pa.Array) -> pa.Array:
-    """Whether each row carries at least one tag."""
-    if pa.types.is_map(tags.type):
-        entries = pa.struct([tags.type.key_field, tags.type.item_field])
-        lengths = pc.list_value_length(pc.cast(tags, pa.list_(entries)))
-        return pc.fill_null(pc.greater(lengths, 0), False)
-    empty = pc.match_substring_regex(pc.cast(tags, pa.string()), r"^\s*\{\s*\}\s*$")
-    return pc.fill_null(pc.invert(empty), False)
-
-
-def parse_tags(value: object) -> dict[str, str]:
-    """Tags of one row as a dict; keys stripped, first occurrence wins."""
-    if value is None:
-        return {}
-    pairs = value if isinstance(value, list) else _json_pairs(str(value))
-    tags: dict[str, str] = {}
-    for key, item in pairs:
-        tags.setdefault(
-            str(key).strip(), item if isinstance(item, str) else json.dumps(item)
-        )
-    return tags
-
-
-def _json_pairs(text: str) -> list[tuple[str, object]]:
-    """Key/value pairs of a JSON object in order, duplicates kept."""
-    try:
-        pairs = json.loads(text, object_pairs_hook=lambda p: p)
-    except json.JSONDecodeError:
-        return []
-    return pairs if isinstance(pairs, list) else []

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.focus.bills import open_layout, read_bill
-from finops.focus.parsing import has_tags, to_decimal_array
+from finops.focus.parsing import to_decimal_array
+from finops.focus.tags import has_tags
 from finops.focus.view import BatchView
 
 __all__ = [

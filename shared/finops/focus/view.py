@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.focus.columns import ColumnMap
-from finops.focus.parsing import tag_values
+from finops.focus.tags import tag_values
 
 __all__ = ["TAG_PREFIX", "BatchView"]
 

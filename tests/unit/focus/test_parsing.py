@@ -5,13 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from finops.focus.parsing import (
-    has_tags,
-    parse_tags,
-    tag_values,
-    to_micros_array,
-    to_utc_array,
-)
+from finops.focus.parsing import to_micros_array, to_utc_array
+from finops.focus.tags import has_tags, parse_tags, tag_values
 
 
 def test_costs_become_exact_micros_rounded_half_to_even() -> None:
@@ -97,3 +92,18 @@ def test_a_batch_full_of_bad_values_is_screened_in_one_pass() -> None:
     micros, bad = to_micros_array(pa.array(["$1,000.00", " 2.5 ", "1.2.3"] * 20_000))
     assert micros.to_pylist()[:3] == [None, 2_500_000, None]
     assert int(bad.sum()) == 40_000
+
+
+def test_escaped_and_nested_tag_values_are_read_as_json() -> None:
+    texts = [
+        '{"team": "a\\"b", "x": 1}',
+        '{"team": {"lead": "c"}}',
+        '{"note": "\\"team\\": no", "team": "d"}',
+        '{"team": true}',
+    ]
+    assert tag_values(pa.array(texts), "team").to_pylist() == [
+        'a"b',
+        '{"lead": "c"}',
+        "d",
+        "true",
+    ]
