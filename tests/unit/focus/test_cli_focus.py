@@ -98,3 +98,34 @@ def test_summary_as_tables() -> None:
     assert result.exit_code == 0, result.output
     assert "service category" in result.output and "Microsoft" in result.output
     assert "tagged: 1 rows" in result.output
+
+
+def test_normalize_reads_parquet_and_named_provider_profiles(tmp_path: Path) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "bill.parquet"
+    pq.write_table(pcsv.read_csv(DATA / "focus_1_2.csv"), parquet)
+    renamed = tmp_path / "january.csv"
+    renamed.write_bytes((DATA / "snowflake.csv").read_bytes())
+    costs = tmp_path / "costs.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "focus",
+            "normalize",
+            str(parquet),
+            str(renamed),
+            "--profile",
+            "snowflake",
+            "--rules",
+            RULES,
+            "--output",
+            str(costs),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Microsoft 6.000000, Snowflake 643.000000" in result.output
+    rows = costs.read_text().splitlines()
+    assert "azure_lab_vms,2025-02-09,Compute,4.000000" in rows
+    assert len(rows) == 1 + 2 + 2 * 31  # header, Azure, two Snowflake dimensions
