@@ -19,6 +19,7 @@ from finops.focus.linetable import build_line_table
 from finops.focus.mapping import MappingRules, assign_nodes, render_dimension
 from finops.focus.readers import Progress, RawBatch
 from finops.focus.rejects import Reject
+from finops.focus.restatement import PartitionKey, partitions_of
 from finops.focus.spread import spread_over_days
 from finops.focus.view import BatchView
 
@@ -42,7 +43,10 @@ _REQUIRED_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class NormalizedBatch:
-    """What one batch of a file became: node costs, rejects and (optionally) lines."""
+    """What one batch of a file became: node costs, rejects and (optionally) lines.
+
+    With lines, `partitions` names the (source, billing period) pairs they state.
+    """
 
     file: str
     layout: str
@@ -51,6 +55,7 @@ class NormalizedBatch:
     rejects: tuple[Reject, ...]
     lines: pa.Table | None = None
     provider_totals: dict[str, int] = field(default_factory=dict)
+    partitions: frozenset[PartitionKey] = frozenset()
 
     @property
     def rows_accepted(self) -> int:
@@ -114,6 +119,9 @@ def normalize_batch(
         rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
         provider_totals=_provider_totals(parsed),
+        partitions=frozenset(partitions_of(lines))
+        if lines is not None
+        else frozenset(),
     )
 
 

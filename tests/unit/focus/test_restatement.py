@@ -81,6 +81,7 @@ def test_normalised_lines_name_their_partitions(rules: MappingRules) -> None:
     given = run(DATA / "focus_1_1.csv", rules, keep_lines=True, source="cur-export")
     assert given[0].lines is not None
     assert partitions_of(given[0].lines) == {("cur-export", date(2025, 1, 1))}
+    assert given[0].partitions == {("cur-export", date(2025, 1, 1))}
 
 
 def test_node_costs_can_be_rebuilt_from_stored_lines(rules: MappingRules) -> None:
