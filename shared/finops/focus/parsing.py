@@ -36,7 +36,7 @@ Screen = Callable[[pa.Array], pa.Array]
 # flagged in one pass instead of being isolated by bisection.
 _NUMBER_SHAPE: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _TIMESTAMP_SHAPE: Final = (
-    r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|z|[+-]\d\d(:?\d\d)?)?$"
+    r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z| ?UTC|[+-]\d\d(:?\d\d)?)?$"
 )
 _TIMESTAMP_PARTS: Final = {
     "year": (0, 4),
@@ -161,7 +161,7 @@ def _retry_exactly(
 
 
 def _strings_to_utc(values: pa.Array) -> pa.Array:
-    """UTC timestamps of ISO 8601 text: `T` or space, `Z`, offset or no zone (UTC)."""
+    """UTC timestamps of ISO 8601 text: `T` or space; `Z`, `UTC`, offset or no zone."""
     try:
         return pc.cast(pc.cast(values, pa.timestamp("us")), UTC_US)
     except _ARROW_ERRORS:
@@ -169,7 +169,8 @@ def _strings_to_utc(values: pa.Array) -> pa.Array:
     try:
         return pc.cast(values, UTC_US)
     except _ARROW_ERRORS:
-        zoned = pc.match_substring_regex(values, r"(Z|z|[+-]\d\d(:?\d\d)?)$")
+        values = pc.replace_substring_regex(values, r" ?UTC$", "Z")
+        zoned = pc.match_substring_regex(values, r"(Z|[+-]\d\d(:?\d\d)?)$")
         naive = pc.cast(
             pc.cast(pc.if_else(zoned, None, values), pa.timestamp("us")), UTC_US
         )

@@ -106,3 +106,17 @@ def test_parquet_with_literal_null_strings(rules: MappingRules, tmp_path: Path) 
     assert costs_of(run(tmp_path / "f.parquet", rules)) == costs_of(
         run(DATA / "focus_1_3.csv", rules)
     )
+
+
+def test_rules_can_use_custom_x_columns(tmp_path: Path) -> None:
+    text = (DATA / "focus_1_2.csv").read_text().splitlines()
+    rows = [text[0] + ",x_Team", text[1] + ",web", text[2] + ","]
+    path = tmp_path / "custom.csv"
+    path.write_text("\n".join(rows) + "\n")
+    rules = MappingRules.model_validate(
+        {"rules": [{"when": {"x_Team": "*"}, "node": "team_{x_Team}"}]}
+    )
+    assert costs_of(run(path, rules)) == {
+        ("team_web", "2025-02-09", "Compute"): 4_000_000,
+        ("unmapped", "2025-02-09", "Storage"): 2_000_000,
+    }

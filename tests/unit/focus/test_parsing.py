@@ -43,11 +43,13 @@ def test_timestamps_in_every_accepted_form_are_utc() -> None:
             "2024-09-01T00:00:00Z",
             "2024-09-01T02:00:00+02:00",
             "2024-09-01",
+            "2024-09-01 00:00:00 UTC",
+            "2024-09-01T00:00:00.000+0000",
         ]
     )
     parsed, bad = to_utc_array(values)
     midnight = datetime(2024, 9, 1, tzinfo=UTC)
-    assert [v.astimezone(UTC) for v in parsed.to_pylist()] == [midnight] * 5
+    assert [v.astimezone(UTC) for v in parsed.to_pylist()] == [midnight] * 7
     assert not bad.any()
 
 
