@@ -54,6 +54,9 @@ USAGE_BASED: Final[frozenset[StrategyName]] = frozenset(StrategyName) - {
 # Plain dict lookups: calling an Enum class is slow on tens of thousands of edges.
 _BY_NAME: Final[dict[str, StrategyName]] = {s.value: s for s in StrategyName} | ALIASES
 _FALLBACKS: Final[dict[object, Fallback]] = {f.value: f for f in Fallback}
+# Graphs repeat a few parameter sets on thousands of edges; rules are immutable.
+_PARSED: dict[tuple[str, str], AllocationRule] = {}
+_PARSED_LIMIT: Final = 10_000
 _OPERATORS: Final = ("eq", "neq", "in", "not_in", "exists", "not_exists")
 
 
@@ -102,13 +105,29 @@ class AllocationRule:
     @property
     def group_key(self) -> tuple[object, ...]:
         """Parameters that all non-fixed out-edges of one parent must share."""
-        return (self.strategy, self.metric, self.fallback)
+        return (
+            self.strategy,
+            self.metric,
+            self.fallback,
+            self.fixed_fraction,
+            self.floor_fraction,
+        )
 
 
 def parse_rule(
     strategy: str, params: Mapping[str, Any], *, where: str
 ) -> AllocationRule:
     """Validate a strategy name and its parameters; `where` names the edge in errors."""
+    key = (strategy, repr(params))
+    rule = _PARSED.get(key)
+    if rule is None:
+        rule = _parse(strategy, params, where)
+        if len(_PARSED) < _PARSED_LIMIT:
+            _PARSED[key] = rule
+    return rule
+
+
+def _parse(strategy: str, params: Mapping[str, Any], where: str) -> AllocationRule:
     name = _strategy_name(strategy, where)
     fields: dict[str, Any] = {"strategy": name}
     if name is StrategyName.FIXED_PERCENT:

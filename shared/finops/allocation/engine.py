@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from finops.allocation.plans import ParentPlan, build_plan
+from finops.allocation.plans import ParentPlan, build_plan, build_plans
 from finops.allocation.propagation import CostState, full_pass, propagate
 from finops.allocation.tables import CostTable, UsageTable, to_day_numbers
 from finops.allocation.usage import UsageView
@@ -60,7 +60,15 @@ class AllocationEngine:
             n_days=self.days.count,
         )
         direct = _direct_array(costs, graph, self.days, self._dim_index)
-        plans = {graph.index[p]: self._plan(p) for p in graph.out_edges}
+        parents = list(graph.out_edges)
+        built = build_plans(
+            [graph.out_edges[p] for p in parents],
+            index=graph.index,
+            dimensions=self.dimensions,
+            usage=self.usage,
+            days=self._day_numbers,
+        )
+        plans = {graph.index[p]: plan for p, plan in zip(parents, built, strict=True)}
         order = [graph.index[n] for n in graph.order]
         self.state = CostState(direct, np.zeros_like(direct), plans, order)
         full_pass(self.state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,7 +15,7 @@ from finops.allocation.usage import UsageView
 from finops.dag import EdgeSpec
 from finops.rules import AllocationRule, check_rules, rule_for
 
-__all__ = ["ParentPlan", "build_plan"]
+__all__ = ["ParentPlan", "build_plan", "build_plans"]
 
 
 @dataclass
@@ -44,33 +45,109 @@ class ParentPlan:
         return self.shares[:, cells // n_dims, self.dim_config[cells % n_dims]]
 
 
-def build_plan(
-    edges: Sequence[EdgeSpec],
+# Edges per batch of share computation: big enough to amortise, small in memory.
+_BATCH_EDGES = 4096
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """One parent's edges in one dimension config, ready for share computation."""
+
+    children: NDArray[np.int64]
+    rules: tuple[AllocationRule, ...]
+    active: NDArray[np.bool_]
+
+    @property
+    def strategy(self) -> str | None:
+        """The group strategy (None when every edge is fixed_percent)."""
+        return next((str(r.strategy) for r in self.rules if not r.is_fixed), None)
+
+
+def build_plan(edges: Sequence[EdgeSpec], **context: Any) -> ParentPlan:
+    """Shares of one parent's out-edges (sorted by child id) for all days."""
+    return build_plans([edges], **context)[0]
+
+
+def build_plans(
+    edge_lists: Sequence[Sequence[EdgeSpec]],
     *,
     index: dict[str, int],
     dimensions: Sequence[str],
     usage: UsageView,
     days: NDArray[np.int64],
-) -> ParentPlan:
-    """Shares of one parent's out-edges (sorted by child id) for all days."""
+) -> list[ParentPlan]:
+    """Plans of many parents; shares are computed in batches of one strategy."""
+    heads = [_head(edges, index, dimensions, days) for edges in edge_lists]
+    drafts = [
+        _Draft(children, rules, active)
+        for children, _, config_rules, active in heads
+        for rules in config_rules
+    ]
+    shares = iter(_batched_shares(drafts, usage))
+    plans = []
+    for edges, (children, dim_config, config_rules, _) in zip(
+        edge_lists, heads, strict=True
+    ):
+        stacked = np.stack([next(shares) for _ in config_rules], axis=2)
+        plans.append(
+            ParentPlan(tuple(edges), children, dim_config, config_rules, stacked)
+        )
+    return plans
+
+
+def _head(
+    edges: Sequence[EdgeSpec],
+    index: dict[str, int],
+    dimensions: Sequence[str],
+    days: NDArray[np.int64],
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.int64],
+    list[tuple[AllocationRule, ...]],
+    NDArray[np.bool_],
+]:
+    """Children, dimension configs and checked rules of one parent."""
     children = np.array([index[e.to] for e in edges], dtype=np.int64)
     overridden = sorted({d for e in edges for d in e.dimensions if d in dimensions})
     configs: list[str | None] = [None, *overridden]
     dim_config = np.array(
         [configs.index(d) if d in overridden else 0 for d in dimensions], dtype=np.int64
     )
-    active = activity(edges, days)
     config_rules = [tuple(rule_for(e, d) for e in edges) for d in configs]
     absent = {d for e in edges for d in e.dimensions} - set(overridden)
     checks = [*zip(configs, config_rules, strict=True)]
     checks += [(d, tuple(rule_for(e, d) for e in edges)) for d in sorted(absent)]
     for dimension, rules in checks:
         check_rules(edges[0].from_, dimension, list(edges), list(rules))
-    shares = np.stack(
-        [_config_shares(children, rules, active, usage) for rules in config_rules],
-        axis=2,
-    )
-    return ParentPlan(tuple(edges), children, dim_config, config_rules, shares)
+    return children, dim_config, config_rules, activity(edges, days)
+
+
+def _batched_shares(
+    drafts: list[_Draft], usage: UsageView
+) -> list[NDArray[np.float64]]:
+    """(k, days) shares per draft, computed strategy by strategy in chunks."""
+    by_strategy: dict[str | None, list[int]] = {}
+    for i, draft in enumerate(drafts):
+        by_strategy.setdefault(draft.strategy, []).append(i)
+    results: list[NDArray[np.float64]] = [np.zeros(0)] * len(drafts)
+    for members in by_strategy.values():
+        for chunk in _chunks(members, drafts):
+            batch = [drafts[i] for i in chunk]
+            for i, shares in zip(chunk, _shares_of(batch, usage), strict=True):
+                results[i] = shares
+    return results
+
+
+def _chunks(members: list[int], drafts: list[_Draft]) -> list[list[int]]:
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i in members:
+        if chunks[-1] and size + len(drafts[i].children) > _BATCH_EDGES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += len(drafts[i].children)
+    return chunks
 
 
 def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -86,24 +163,25 @@ def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.b
     return (days >= starts[:, np.newaxis]) & (days < ends[:, np.newaxis])
 
 
-def _config_shares(
-    children: NDArray[np.int64],
-    rules: tuple[AllocationRule, ...],
-    active: NDArray[np.bool_],
-    usage: UsageView,
-) -> NDArray[np.float64]:
-    """(k, days) shares: fixed percents first, the group shares the remainder."""
+def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float64]]:
+    """Shares of parents with one group strategy: fixed percents first, then the group."""
+    sizes = np.array([len(d.children) for d in drafts], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    rules = tuple(r for d in drafts for r in d.rules)
+    active = np.vstack([d.active for d in drafts])
     is_fixed = np.array([r.is_fixed for r in rules], dtype=bool)
     percent = np.array([r.percent for r in rules])[:, np.newaxis]
     shares = np.where(is_fixed[:, np.newaxis] & active, percent, 0.0)
-    remainder = np.maximum(1.0 - shares.sum(axis=0), 0.0)
+    remainder = np.maximum(1.0 - np.add.reduceat(shares, starts, axis=0), 0.0)
     rest = np.flatnonzero(~is_fixed)
     if rest.size:
+        parent = np.repeat(np.arange(len(drafts)), sizes)
         group = EdgeGroup(
-            children=children[rest],
+            children=np.concatenate([d.children for d in drafts])[rest],
             rules=tuple(rules[i] for i in rest),
             active=active[rest],
-            remainder=remainder,
+            remainder=remainder[parent[rest]],
+            sizes=np.add.reduceat((~is_fixed).astype(np.int64), starts),
         )
         shares[rest] = group_shares(group, usage)
-    return shares
+    return np.split(shares, starts[1:])

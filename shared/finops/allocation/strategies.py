@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final, Protocol
 
 import numpy as np
@@ -18,26 +19,49 @@ Matrix = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class EdgeGroup:
-    """The non-fixed out-edges of one parent in one dimension, ordered by child id.
+    """The non-fixed out-edges of one or more parents in one dimension.
 
-    children: (m,) node indices; active: (m, days) bool; remainder: (days,) the
-    share left after the fixed-percent edges; rules: one per edge, same strategy.
+    Rows are edges, parent after parent (`sizes` rows each), ordered by child id;
+    children: (m,) node indices; active: (m, days); remainder: (m, days), the share
+    its parent has left after fixed-percent edges; rules: one per edge. All
+    parents use one strategy. Per-parent sums use `total`, so a parent's shares are
+    the same bits whether it is computed alone or with others.
     """
 
     children: NDArray[np.int64]
     rules: tuple[AllocationRule, ...]
     active: NDArray[np.bool_]
     remainder: Matrix
+    sizes: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    @property
-    def rule(self) -> AllocationRule:
-        """The rule the group shares (strategy, metric, fallback)."""
-        return self.rules[0]
+    @cached_property
+    def starts(self) -> NDArray[np.int64]:
+        """First row of each parent."""
+        sizes = self.sizes if self.sizes.size else np.array([len(self.children)])
+        return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
-    @property
+    def per_row(self, per_parent: Matrix) -> Matrix:
+        """Repeat one row per parent onto each of its edges."""
+        sizes = self.sizes if self.sizes.size else np.array([len(self.children)])
+        return np.repeat(per_parent, sizes, axis=0)
+
+    def total(self, values: Matrix) -> Matrix:
+        """Each parent's sum over its edges, on every row of that parent."""
+        return self.per_row(np.add.reduceat(values, self.starts, axis=0))
+
+    def param(self, name: str) -> Matrix:
+        """A numeric rule parameter as a column, one value per edge."""
+        return np.array([getattr(r, name) for r in self.rules])[:, np.newaxis]
+
+    @cached_property
     def count(self) -> Matrix:
-        """Active edges per day (m in the formulas)."""
-        return self.active.sum(axis=0).astype(np.float64)
+        """Active edges of the edge's parent per day (m in the formulas)."""
+        return self.total(self.active.astype(np.float64))
+
+    @cached_property
+    def equal_fallback(self) -> NDArray[np.bool_]:
+        """Whether each edge's parent falls back to an even split."""
+        return np.array([r.fallback is Fallback.EQUAL for r in self.rules])[:, None]
 
 
 class ShareFunction(Protocol):
@@ -47,35 +71,26 @@ class ShareFunction(Protocol):
 
 def usage_of(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """Each edge's child usage under its own rule; zero where the edge is inactive."""
-    first = edges.rules[0]
-    if all(rule == first for rule in edges.rules):
-        values = usage.values(first, edges.children)
-    else:
-        rows = [
-            usage.values(rule, edges.children[i : i + 1])
-            for i, rule in enumerate(edges.rules)
-        ]
-        values = np.vstack(rows)
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for row, rule in enumerate(edges.rules):
+        groups.setdefault(usage.key(rule), []).append(row)
+    values = np.zeros(edges.active.shape)
+    for rows in groups.values():
+        values[rows] = usage.values(edges.rules[rows[0]], edges.children[rows])
     return np.where(edges.active, values, 0.0)
 
 
 def _even(edges: EdgeGroup) -> Matrix:
     """1/m on each active edge."""
-    return np.divide(
-        edges.active,
-        edges.count,
-        out=np.zeros(edges.active.shape),
-        where=edges.count > 0,
-    )
+    count = edges.count
+    return np.divide(edges.active, count, out=np.zeros(count.shape), where=count > 0)
 
 
 def _weights(edges: EdgeGroup, u: Matrix) -> Matrix:
     """u/Σu per day; where Σu = 0, the fallback (even split, or nothing)."""
-    total = u.sum(axis=0)
+    total = edges.total(u)
     w = np.divide(u, total, out=np.zeros_like(u), where=total > 0)
-    if edges.rule.fallback is Fallback.EQUAL:
-        w = np.where(total > 0, w, _even(edges))
-    return w
+    return np.where((total > 0) | ~edges.equal_fallback, w, _even(edges))
 
 
 def equal_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
@@ -84,39 +99,39 @@ def equal_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
 
 
 def proportional_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r x u/Σu (also weighted_average and segment_filtered; u differs)."""
+    """r x u/sum(u) (also weighted_average and segment_filtered; u differs)."""
     return edges.remainder * _weights(edges, usage_of(edges, usage))
 
 
 def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """Proportional, each edge capped; excess re-spread over uncapped edges."""
     w = _weights(edges, usage_of(edges, usage))
-    cap = np.array([r.cap for r in edges.rules])[:, np.newaxis] * edges.active
+    cap = edges.param("cap") * edges.active
     capped = np.zeros(w.shape, dtype=bool)
     shares = edges.remainder * w
-    for _ in range(len(edges.rules)):
+    for _ in range(int(edges.count.max(initial=0)) + 1):
         over = ~capped & (shares > cap + 1e-15)
         if not over.any():
             break
         capped |= over
         free_w = np.where(capped, 0.0, w)
-        budget = np.maximum(edges.remainder - (cap * capped).sum(axis=0), 0.0)
-        norm = free_w.sum(axis=0)
+        budget = np.maximum(edges.remainder - edges.total(cap * capped), 0.0)
+        norm = edges.total(free_w)
         spread = np.divide(free_w, norm, out=np.zeros_like(w), where=norm > 0)
         shares = np.where(capped, cap, budget * spread)
     return shares
 
 
 def hybrid_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r x (f/m + (1 - f) x u/Σu)."""
-    f = edges.rule.fixed_fraction
+    """r x (f/m + (1 - f) x u/sum(u))."""
+    f = edges.param("fixed_fraction")
     w = _weights(edges, usage_of(edges, usage))
     return edges.remainder * (f * _even(edges) + (1.0 - f) * w)
 
 
 def min_floor_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
-    """r/m each if m·f ≥ 1, else r x (f + (1 - m·f) x u/Σu)."""
-    f = edges.rule.floor_fraction
+    """r/m each if m*f >= 1, else r x (f + (1 - m*f) x u/sum(u))."""
+    f = edges.param("floor_fraction")
     m = edges.count
     w = _weights(edges, usage_of(edges, usage))
     floored = f * edges.active + np.maximum(1.0 - m * f, 0.0) * w
@@ -126,12 +141,17 @@ def min_floor_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
 def residual_to_max_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """All of r to the child with the highest usage (ties: smallest id)."""
     u = usage_of(edges, usage)
-    total = u.sum(axis=0)
-    top = np.argmax(np.where(edges.active, u, -np.inf), axis=0)
-    winner = np.zeros(u.shape)
-    winner[top, np.arange(u.shape[1])] = 1.0
-    winner *= edges.active
-    fallback = _even(edges) if edges.rule.fallback is Fallback.EQUAL else 0.0 * u
+    masked = np.where(edges.active, u, -np.inf)
+    top = edges.per_row(np.maximum.reduceat(masked, edges.starts, axis=0))
+    is_top = edges.active & (masked == top)
+    # Only the first top row of each parent wins: its running count is 1.
+    running = np.cumsum(is_top, axis=0)
+    before = edges.per_row(
+        np.vstack([np.zeros((1, u.shape[1])), running])[edges.starts]
+    )
+    winner = is_top & (running - before == 1)
+    total = edges.total(u)
+    fallback = np.where(edges.equal_fallback, _even(edges), 0.0)
     return edges.remainder * np.where(total > 0, winner, fallback)
 
 
@@ -149,4 +169,4 @@ STRATEGIES: Final[dict[StrategyName, ShareFunction]] = {
 
 def group_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """Shares of a group by its strategy."""
-    return STRATEGIES[edges.rule.strategy](edges, usage)
+    return STRATEGIES[edges.rules[0].strategy](edges, usage)

@@ -49,6 +49,11 @@ class UsageView:
         sums, _ = self._daily((rule.metric, rule.segment, 0))
         return sums[nodes]
 
+    def key(self, rule: AllocationRule) -> tuple[object, ...]:
+        """Rules with equal keys see the same usage."""
+        weighted = rule.strategy is StrategyName.WEIGHTED_AVERAGE
+        return (rule.metric, rule.window_days if weighted else 0, repr(rule.segment))
+
     def set_value(
         self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]
     ) -> None:
