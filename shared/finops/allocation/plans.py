@@ -164,7 +164,7 @@ def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.b
 
 
 def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float64]]:
-    """Shares of parents with one group strategy: fixed percents first, then the group."""
+    """Shares of parents with one group strategy: fixed percents, then the group."""
     sizes = np.array([len(d.children) for d in drafts], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rules = tuple(r for d in drafts for r in d.rules)

@@ -278,3 +278,24 @@ def test_synth_is_deterministic_and_allocates(tmp_path, monkeypatch, capsys) -> 
     assert code == 0, err
     summary = json.loads(out)
     assert 0.5 < summary["coverage"] <= 1.0
+
+
+def test_amounts_are_summed_exactly_before_rounding(files, monkeypatch, capsys) -> None:
+    files["costs"].write_text(
+        "node,date,dimension,amount\n"
+        "vm,2025-03-01,compute,0.0000005\n"
+        "vm,2025-03-01,compute,0.0000005\n"
+        "vm,2025-03-01,compute,2.0000025\n"
+    )
+    code, out, err = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert json.loads(out)["raw_total"] == "2.000004"
+
+
+def test_the_day_range_limits_what_is_allocated(files, monkeypatch, capsys) -> None:
+    args = ["allocate", *_args(files), "--from", "2025-03-02", "--to", "2025-03-02"]
+    code, out, err = run([*args, "--summary-only"], monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["raw_total"] == "-10.000000"
