@@ -141,12 +141,14 @@ class _LineCounter:
 
     def take(self, count: int) -> tuple[NDArray[np.int64], tuple[Reject, ...]]:
         """Line numbers of the next `count` good rows and the bad rows seen so far."""
-        lines = np.arange(
-            self.rows_seen + 2, self.rows_seen + 2 + count, dtype=np.int64
-        )
+        first = self.rows_seen + 2
+        positions = np.arange(first, first + count, dtype=np.int64)
         self.rows_seen += count
-        for line in sorted(self.skipped):
-            lines[lines >= line] += 1
+        # The i-th skipped line (sorted) sits before every good row whose position
+        # without skips is at least line - i; each such skip shifts the row by one.
+        skipped = np.sort(np.asarray(self.skipped, dtype=np.int64))
+        thresholds = skipped - np.arange(skipped.size, dtype=np.int64)
+        lines = positions + np.searchsorted(thresholds, positions, side="right")
         malformed, self.pending = tuple(self.pending), []
         return lines, malformed
 

@@ -68,3 +68,21 @@ def test_the_rejects_report_has_file_line_reason(tmp_path: Path) -> None:
         "file,line,reason",
         "a.csv,3,missing BilledCost",
     ]
+
+
+def test_line_numbers_survive_many_malformed_rows(
+    rules: MappingRules, tmp_path: Path
+) -> None:
+    header, good = (DATA / "bad_rows.csv").read_text().splitlines()[:2]
+    short = "5.000000,acct-9"
+    body = [good if i % 3 else short for i in range(300)]
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join([header, *body]) + "\n")
+    batches = run(path, rules, keep_lines=True)
+    lines = [
+        n for b in batches if b.lines is not None for n in b.lines["line"].to_pylist()
+    ]
+    assert lines == [i + 2 for i in range(300) if i % 3]
+    assert [r.line for b in batches for r in b.rejects] == [
+        i + 2 for i in range(300) if not i % 3
+    ]
