@@ -113,10 +113,14 @@ def _parquet_batches(
 
 
 def _null_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Replace the literal null spellings of string columns with nulls."""
+    """Plain text columns: dictionaries decoded, literal null spellings made nulls."""
     arrays = []
     for array in batch.columns:
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if pa.types.is_large_string(array.type):
+            array = array.cast(pa.string())
+        if pa.types.is_string(array.type):
             array = pc.if_else(pc.is_in(array, pa.array(NULL_STRINGS)), None, array)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)

@@ -120,3 +120,23 @@ def test_rules_can_use_custom_x_columns(tmp_path: Path) -> None:
         ("team_web", "2025-02-09", "Compute"): 4_000_000,
         ("unmapped", "2025-02-09", "Storage"): 2_000_000,
     }
+
+
+def test_parquet_with_dictionary_and_large_string_columns(
+    rules: MappingRules, tmp_path: Path
+) -> None:
+    options = pcsv.ConvertOptions(null_values=[], strings_can_be_null=False)
+    table = pcsv.read_csv(DATA / "focus_1_1.csv", convert_options=options)
+    for name in ("ProviderName", "BilledCost", "ChargePeriodStart", "Tags"):
+        index = table.schema.get_field_index(name)
+        column = table[name].cast(pa.string())
+        encoded = column.dictionary_encode() if name != "Tags" else column
+        table = table.set_column(index, name, encoded)
+    index = table.schema.get_field_index("ResourceId")
+    table = table.set_column(
+        index, "ResourceId", table["ResourceId"].cast(pa.large_string())
+    )
+    pq.write_table(table, tmp_path / "dict.parquet")
+    assert costs_of(run(tmp_path / "dict.parquet", rules)) == costs_of(
+        run(DATA / "focus_1_1.csv", rules)
+    )
