@@ -67,6 +67,18 @@ def normalize(
         )
     _write_outputs(result, output, rejects)
     print(_normalize_report(result, output))
+    _warn_absent_columns(result)
+
+
+def _warn_absent_columns(result: NormalizeResult) -> None:
+    """Name, on stderr, the columns the rules use that a file lacks (typos)."""
+    for counts in result.files:
+        if counts.absent_columns:
+            absent = ", ".join(counts.absent_columns)
+            print(
+                f"warning: {counts.file}: rules name absent columns: {absent}",
+                file=sys.stderr,
+            )
 
 
 def _normalize_report(result: NormalizeResult, output: Path) -> str:

@@ -15,7 +15,7 @@ from finops.focus.profiles import (
     to_focus_batch,
 )
 from finops.focus.readers import Progress, RawBatch, iter_batches, read_header
-from finops.focus.view import TAG_PREFIX
+from finops.focus.view import base_column
 
 __all__ = ["BillLayout", "FileIdentity", "identify_file", "open_layout", "read_bill"]
 
@@ -81,8 +81,7 @@ def _file_columns(layout: BillLayout, wanted: Iterable[str]) -> list[str]:
     """The file's own columns holding the wanted FOCUS names (tags via `Tags`)."""
     found: dict[str, None] = {}
     for name in wanted:
-        base = "Tags" if name.startswith(TAG_PREFIX) else name
-        column = layout.columns.column_for(base)
+        column = layout.columns.column_for(base_column(name))
         if column is not None:
             found[column] = None
     return list(found)

@@ -21,10 +21,11 @@ from finops.focus.readers import Progress, RawBatch
 from finops.focus.rejects import Reject
 from finops.focus.restatement import PartitionKey, partitions_of
 from finops.focus.spread import spread_over_days
-from finops.focus.view import BatchView
+from finops.focus.view import BatchView, base_column
 
 __all__ = [
     "NormalizedBatch",
+    "absent_columns",
     "costs_from_lines",
     "iter_normalized",
     "normalize_batch",
@@ -56,6 +57,7 @@ class NormalizedBatch:
     lines: pa.Table | None = None
     provider_totals: dict[str, int] = field(default_factory=dict)
     partitions: frozenset[PartitionKey] = frozenset()
+    absent_columns: tuple[str, ...] = ()
 
     @property
     def rows_accepted(self) -> int:
@@ -69,6 +71,12 @@ def wanted_columns(rules: MappingRules, *, keep_lines: bool) -> list[str]:
     if keep_lines:
         names += [candidates[-1] for candidates in FIELD_COLUMNS.values()]
     return list(dict.fromkeys(names))
+
+
+def absent_columns(rules: MappingRules, layout: BillLayout) -> tuple[str, ...]:
+    """Columns the rules name that this file lacks (likely a typo or another layout)."""
+    names = sorted(rules.referenced_columns())
+    return tuple(n for n in names if layout.columns.column_for(base_column(n)) is None)
 
 
 def normalize_file(
@@ -122,6 +130,7 @@ def normalize_batch(
         partitions=frozenset(partitions_of(lines))
         if lines is not None
         else frozenset(),
+        absent_columns=absent_columns(rules, layout),
     )
 
 

@@ -31,6 +31,7 @@ class FileCounts:
     rows_read: int
     rows_rejected: int
     provider_totals: dict[str, int] = field(default_factory=dict)
+    absent_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +91,12 @@ def _consume(
     read = rejected = 0
     layout = ""
     providers: Counter[str] = Counter()
+    absent: tuple[str, ...] = ()
     for batch in batches:
         totals.add(batch.costs)
         rejects.extend(batch.rejects)
         read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
         layout = batch.layout
         providers.update(batch.provider_totals)
-    return FileCounts(file, layout, read, rejected, dict(providers))
+        absent = batch.absent_columns
+    return FileCounts(file, layout, read, rejected, dict(providers), absent)

@@ -10,9 +10,14 @@ import pyarrow.compute as pc
 from finops.focus.columns import ColumnMap
 from finops.focus.tags import tag_values
 
-__all__ = ["TAG_PREFIX", "BatchView"]
+__all__ = ["TAG_PREFIX", "BatchView", "base_column"]
 
 TAG_PREFIX: Final = "Tags."
+
+
+def base_column(name: str) -> str:
+    """The column a name reads: `Tags` for `Tags.key`, else the name itself."""
+    return "Tags" if name.startswith(TAG_PREFIX) else name
 
 
 class BatchView:

@@ -129,3 +129,18 @@ def test_normalize_reads_parquet_and_named_provider_profiles(tmp_path: Path) -> 
     rows = costs.read_text().splitlines()
     assert "azure_lab_vms,2025-02-09,Compute,4.000000" in rows
     assert len(rows) == 1 + 2 + 2 * 31  # header, Azure, two Snowflake dimensions
+
+
+def test_rules_naming_absent_columns_are_warned_about(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - when: {ServiceCategroy: Compute}\n    node: x\n")
+    args = ["focus", "normalize", str(DATA / "focus_1_2.csv"), "--rules", str(rules)]
+    with pytest.raises(SystemExit) as exited:
+        monkeypatch.setattr(
+            "sys.argv", ["finops", *args, "--output", str(tmp_path / "c.csv")]
+        )
+        main()
+    assert exited.value.code in (0, None)
+    assert "rules name absent columns: ServiceCategroy" in capsys.readouterr().err
