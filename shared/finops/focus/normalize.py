@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -113,17 +114,23 @@ def normalize_batch(
     """Validate, map and spread one batch of rows."""
     view = BatchView(raw.table, layout.columns)
     parsed, rejects = parse_lines(raw, view, cost_column=rules.cost_column, file=file)
-    n = parsed.view.num_rows
-    nodes = assign_nodes(rules, parsed.view.text, n)
-    dimensions = render_dimension(rules, parsed.view.text, n)
+    nodes = assign_nodes(rules, parsed.view.text, parsed.view.num_rows)
+    dimensions = render_dimension(rules, parsed.view.text, parsed.view.num_rows)
     lines = None
     if keep_lines:
         lines = build_line_table(parsed, nodes, dimensions, source=source)
+    costs = spread_costs(
+        parsed.cost,
+        parsed.charge_period_start,
+        parsed.charge_period_end,
+        nodes=nodes,
+        dimensions=dimensions,
+    )
     return NormalizedBatch(
         file=file,
         layout=layout.name,
         rows_read=raw.table.num_rows + len(raw.malformed),
-        costs=_node_costs(parsed, nodes, dimensions),
+        costs=costs,
         rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
         provider_totals=_provider_totals(parsed),
@@ -136,23 +143,11 @@ def normalize_batch(
 
 def _provider_totals(parsed: ParsedLines) -> dict[str, int]:
     """Accepted cost per provider (micro-units)."""
-    table = pa.table(
-        {"provider": parsed.view.text("ProviderName"), "cost": parsed.cost}
-    )
+    provider = parsed.view.text("ProviderName")
+    table = pa.table({"provider": provider, "cost": parsed.cost})
     sums = table.group_by("provider", use_threads=False).aggregate([("cost", "sum")])
     names, amounts = sums["provider"].to_pylist(), sums["cost_sum"].to_pylist()
     return dict(zip(names, amounts, strict=True))
-
-
-def _node_costs(parsed: ParsedLines, nodes: pa.Array, dimensions: pa.Array) -> pa.Table:
-    """Costs per node, day and dimension of the accepted rows, spread over days."""
-    return spread_costs(
-        parsed.cost,
-        parsed.charge_period_start,
-        parsed.charge_period_end,
-        nodes=nodes,
-        dimensions=dimensions,
-    )
 
 
 def spread_costs(
@@ -194,8 +189,8 @@ def costs_from_lines(lines: pa.Table) -> pa.Table:
 
 
 def iter_normalized(
-    paths: Iterable[Path], rules: MappingRules, **options: object
+    paths: Iterable[Path], rules: MappingRules, **options: Any
 ) -> Iterator[NormalizedBatch]:
-    """Normalise several files one after the other."""
+    """Normalise several files one after the other (options of `normalize_file`)."""
     for path in paths:
-        yield from normalize_file(path, rules, **options)  # type: ignore[arg-type]
+        yield from normalize_file(path, rules, **options)
