@@ -165,7 +165,8 @@ def _csv_batches(
     counter = _LineCounter(str(path))
     raw = pa.OSFile(str(path))
     size = max(path.stat().st_size, 1)
-    stream = pa.CompressedInputStream(raw, "gzip") if path.suffix == ".gz" else raw
+    gzipped = path.suffix.lower() == ".gz"
+    stream = pa.CompressedInputStream(raw, "gzip") if gzipped else raw
     reader = pcsv.open_csv(stream, **_csv_options(header, columns, counter))
     with raw:
         for batch in _joined(reader, BATCH_ROWS):
