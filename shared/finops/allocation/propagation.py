@@ -9,9 +9,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from finops.allocation.plans import ParentPlan
-from finops.allocation.splitting import split_exactly, split_rows
+from finops.allocation.splitting import split_exactly
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
+
+
+# Cells (parents x parts x day-dimension cells) split at once: fast, small in memory.
+_BATCH_CELLS = 1 << 21
 
 
 @dataclass
@@ -54,25 +58,26 @@ def full_pass(state: CostState) -> None:
     for parents in _batches(state):
         plans = [state.plans[p] for p in parents]
         holistic = direct[parents] + received[parents]
-        shares = np.stack([plan.share_cells(None) for plan in plans])
+        shares = np.stack([plan.share_cells(None) for plan in plans], axis=1)
         flows = split_batch(holistic, shares)
         for i, parent in enumerate(parents):
-            state.flows[parent] = flows[i].reshape((-1, *state.direct.shape[1:]))
+            flows_i = np.ascontiguousarray(flows[:, i])
+            state.flows[parent] = flows_i.reshape((-1, *state.direct.shape[1:]))
         children = np.concatenate([plan.children for plan in plans])
-        _receive(received, children, flows.reshape(len(children), -1))
+        rows = flows.transpose(1, 0, 2).reshape(len(children), -1)
+        _receive(received, children, rows)
 
 
 def split_batch(
     amounts: NDArray[np.int64], shares: NDArray[np.float64]
 ) -> NDArray[np.int64]:
-    """split_exactly for a stack of parents: (P, n) amounts, (P, k, n) shares.
+    """split_exactly for a stack of parents: (P, n) amounts, (k, P, n) shares.
 
-    Returns the (P, k, n) parts handed on (the retained rows are dropped).
+    Returns the (k, P, n) parts handed on (the retained rows are dropped).
     """
-    count, k, n = shares.shape
-    rows = shares.transpose(0, 2, 1).reshape(count * n, k)
-    parts = split_rows(amounts.reshape(-1), rows)[:, :k]
-    return np.ascontiguousarray(parts.reshape(count, n, k).transpose(0, 2, 1))
+    k, count, n = shares.shape
+    parts = split_exactly(amounts.reshape(-1), shares.reshape(k, count * n))
+    return parts[:k].reshape(k, count, n)
 
 
 def _receive(
@@ -86,7 +91,7 @@ def _receive(
 
 
 def _batches(state: CostState) -> list[list[int]]:
-    """Parents grouped by topological level, then by out-degree."""
+    """Parents grouped by topological level and out-degree, in bounded chunks."""
     level: dict[int, int] = {}
     groups: dict[tuple[int, int], list[int]] = {}
     for node in state.order:
@@ -97,7 +102,11 @@ def _batches(state: CostState) -> list[list[int]]:
         for child in plan.children.tolist():
             level[child] = max(level.get(child, 0), depth + 1)
         groups.setdefault((depth, len(plan.children)), []).append(node)
-    return [groups[key] for key in sorted(groups)]
+    batches = []
+    for (_, k), parents in sorted(groups.items()):
+        step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
+        batches.extend(parents[i : i + step] for i in range(0, len(parents), step))
+    return batches
 
 
 def propagate(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["split_exactly", "split_rows"]
+__all__ = ["split_exactly"]
 
 # Shares that sum to 1 leave a float residue of ~1e-16 for the retained part.
 _RESIDUE = 1e-12
+# Up to this many parts, ranking by pairwise comparison beats sorting.
+_PAIRWISE_PARTS = 6
 
 
 def split_exactly(
@@ -21,26 +23,22 @@ def split_exactly(
     Each part gets the floor of its ideal amount; the leftover micro-units go one
     each to the largest fractional remainders, ties to the earlier part.
     """
-    return split_rows(amounts, np.ascontiguousarray(shares.T)).T
-
-
-def split_rows(
-    amounts: NDArray[np.int64], shares: NDArray[np.float64]
-) -> NDArray[np.int64]:
-    """split_exactly with one row per amount: shares (n, k) -> parts (n, k + 1)."""
-    retained = 1.0 - shares.sum(axis=1)
+    retained = 1.0 - shares.sum(axis=0)
     retained[retained < _RESIDUE] = 0.0
-    full = np.concatenate([shares, retained[:, np.newaxis]], axis=1)
-    ideal = full * amounts.astype(np.float64)[:, np.newaxis]
+    full = np.vstack([shares, retained[np.newaxis, :]])
+    ideal = full * amounts.astype(np.float64)
     floors = np.floor(ideal)
     parts = floors.astype(np.int64)
-    fractions = ideal - floors
+    fractions = np.subtract(ideal, floors, out=ideal)
     # Parts with no share never take a leftover unit, whatever float noise says.
     fractions[full == 0.0] = -1.0
-    leftover = amounts - parts.sum(axis=1)
-    rows = np.flatnonzero(leftover)
-    if rows.size:
-        parts[rows] += _bonus(fractions[rows], leftover[rows])
+    leftover = amounts - parts.sum(axis=0)
+    columns = np.flatnonzero(leftover)
+    if columns.size * 2 > leftover.size:
+        # Most columns have a leftover: cheaper to treat all (zero adds nothing).
+        parts += _bonus(fractions, leftover)
+    elif columns.size:
+        parts[:, columns] += _bonus(fractions[:, columns], leftover[columns])
     return parts
 
 
@@ -52,13 +50,40 @@ def _bonus(
     Float noise can make a leftover odd, so every part gets `whole` and the
     `extra` largest one more; conservation holds either way.
     """
-    n, width = fractions.shape
-    whole, extra = np.divmod(leftover, width)
-    ascending = np.sort(fractions, axis=1)
-    threshold = ascending[np.arange(n), np.maximum(width - extra, 0) % width]
-    above = fractions > threshold[:, np.newaxis]
-    tied = fractions == threshold[:, np.newaxis]
-    room = extra - above.sum(axis=1)
-    take = above | (tied & (np.cumsum(tied, axis=1) <= room[:, np.newaxis]))
-    take[extra == 0] = False
-    return take.astype(np.int64) + whole[:, np.newaxis]
+    whole, extra = np.divmod(leftover, fractions.shape[0])
+    if fractions.shape[0] <= _PAIRWISE_PARTS:
+        take = _ranks(fractions) < extra
+    else:
+        take = _largest(fractions, extra)
+    return take.astype(np.int64) + whole
+
+
+def _ranks(fractions: NDArray[np.float64]) -> NDArray[np.int16]:
+    """Rank of each part in its column: 0 is the largest, ties to the earlier part."""
+    width = fractions.shape[0]
+    ranks = np.zeros(fractions.shape, dtype=np.int16)
+    for i in range(width):
+        for j in range(width):
+            if j < i:
+                ranks[i] += fractions[j] >= fractions[i]
+            elif j > i:
+                ranks[i] += fractions[j] > fractions[i]
+    return ranks
+
+
+def _largest(
+    fractions: NDArray[np.float64], extra: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """The `extra` largest parts of each column, ties to the earlier part."""
+    width, n = fractions.shape
+    ascending = np.sort(fractions.T, axis=1)
+    threshold = ascending[np.arange(n), (width - extra) % width]
+    above = fractions > threshold
+    tied = fractions == threshold
+    room = extra - above.sum(axis=0)
+    running = np.zeros(n, dtype=np.int64)
+    for i in range(width):
+        running += tied[i]
+        above[i] |= tied[i] & (running <= room)
+    above[:, extra == 0] = False
+    return above
