@@ -43,7 +43,7 @@ UNSPECIFIED_DIMENSION: Final = "unspecified"
 class Rule(BaseModel):
     """Lines whose columns all match the globs go to `node` (a template)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
     when: dict[str, str] = Field(min_length=1)
     node: str = Field(min_length=1)
 
@@ -51,7 +51,7 @@ class Rule(BaseModel):
 class MappingRules(BaseModel):
     """A rules file: which cost, which dimension, and the rules in order."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
     cost_column: Literal[
         "BilledCost", "EffectiveCost", "ListCost", "ContractedCost"
     ] = "BilledCost"

@@ -115,3 +115,11 @@ def test_a_rule_without_conditions_is_refused(tmp_path: Path) -> None:
     path.write_text("rules:\n  - when: {}\n    node: x\n")
     with pytest.raises(ConfigError, match=r"rules\.0\.when"):
         load_rules(path)
+
+
+def test_numeric_yaml_values_are_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - when: {SubAccountId: 51738928782}\n    node: 42\n")
+    rules = load_rules(path)
+    assert rules.rules[0].when == {"SubAccountId": "51738928782"}
+    assert rules.rules[0].node == "42"
