@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,11 +20,17 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+def infrastructure() -> Iterator[Infrastructure]:
     """One real Kafka and one real PostgreSQL for the whole session."""
-    with provide_infrastructure(tmp_path_factory.mktemp("infra")) as infra:
-        print(f"\ntest infrastructure: {infra.origin}")
-        yield infra
+    # Not under pytest's basetemp: a concurrent pytest run may rotate that away, and the
+    # database's system account must be able to traverse the path.
+    root = Path(tempfile.mkdtemp(prefix="finops-test-stack-"))
+    try:
+        with provide_infrastructure(root) as infra:
+            print(f"\ntest infrastructure: {infra.origin}")
+            yield infra
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -28,15 +28,29 @@ class TopicSpec:
     compacted: bool
     key: str  # what messages are keyed by, for per-key order
     doc: str
+    retention_ms: int | None = None  # None: the broker's default; -1: forever
 
     @property
     def config(self) -> dict[str, str]:
         policy = "compact" if self.compacted else "delete"
-        return {"cleanup.policy": policy}
+        config = {"cleanup.policy": policy}
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
 
+
+# Messages carry batches or differences, so a later message never supersedes an earlier
+# one with the same key: no topic of ours is compacted (Faust's changelogs are).
+_FOREVER: Final = -1
+_THIRTY_DAYS_MS: Final = 30 * 24 * 3600 * 1000
 
 GRAPH: Final = TopicSpec(
-    "finops.graph.v1", 1, True, "graph id", "Graph changes: nodes and edges upserted or removed."
+    "finops.graph.v1",
+    1,
+    False,
+    "graph id",
+    "Graph changes in order; replayed from the start to rebuild the graph.",
+    retention_ms=_FOREVER,
 )
 COST_LINES: Final = TopicSpec(
     "finops.cost-lines.v1",
@@ -44,16 +58,23 @@ COST_LINES: Final = TopicSpec(
     False,
     "billing account",
     "Normalised FOCUS line batches; outside producers may write here directly.",
+    retention_ms=_THIRTY_DAYS_MS,
 )
 NODE_COSTS: Final = TopicSpec(
     "finops.node-costs.v1",
     6,
-    True,
+    False,
     "charge date",
     "Direct cost of nodes per day and dimension, as set by one source.",
+    retention_ms=_THIRTY_DAYS_MS,
 )
 USAGE: Final = TopicSpec(
-    "finops.usage.v1", 6, True, "charge date", "Usage figures of nodes per day and metric."
+    "finops.usage.v1",
+    6,
+    False,
+    "charge date",
+    "Usage figures of nodes per day and metric.",
+    retention_ms=_THIRTY_DAYS_MS,
 )
 ALLOCATIONS: Final = TopicSpec(
     "finops.allocations.v1",

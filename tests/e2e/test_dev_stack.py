@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,15 +25,17 @@ FINOPS = [sys.executable, "-m", "finops.cli"]
 
 
 @pytest.fixture(scope="module")
-def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def stack_env() -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items()
            if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}}
     base = free_port()
-    env.update(FINOPS_STATE_DIR=str(tmp_path_factory.mktemp("devstack") / ".finops"),
+    root = Path(tempfile.mkdtemp(prefix="finops-e2e-devstack-"))
+    env.update(FINOPS_STATE_DIR=str(root / ".finops"),
                FINOPS_KAFKA_PORT=str(free_port()), FINOPS_KAFKA_CONTROLLER_PORT=str(free_port()),
                FINOPS_POSTGRES_PORT=str(free_port()), FINOPS_SERVICE_BASE_PORT=str(base))
     yield env
     subprocess.run([*FINOPS, "dev", "down"], env=env, capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -41,7 +41,8 @@ async def test_declared_topics_are_created_with_partitions_and_policy(
         assert len(described["partitions"]) == NODE_COSTS.partitions
         configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
         entries = {e[0]: e[1] for e in configs[0].resources[0][4]}
-        assert entries["cleanup.policy"] == "compact"
+        assert entries["cleanup.policy"] == "delete"
+        assert entries["retention.ms"] == NODE_COSTS.config["retention.ms"]
     finally:
         await admin.close()
 

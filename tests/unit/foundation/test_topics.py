@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from finops.topics import ALL_TOPICS, COST_LINES, NODE_COSTS, dead_letter_of, topic_name
+from finops.topics import (
+    ALL_TOPICS,
+    COST_LINES,
+    GRAPH,
+    NODE_COSTS,
+    dead_letter_of,
+    topic_name,
+)
 
 
 def test_topic_names_are_versioned_and_unique() -> None:
@@ -17,9 +24,11 @@ def test_each_ingest_topic_has_a_dead_letter_topic() -> None:
     assert {dead_letter_of(COST_LINES).name, dead_letter_of(NODE_COSTS).name} <= names
 
 
-def test_latest_value_topics_are_compacted() -> None:
-    assert NODE_COSTS.config == {"cleanup.policy": "compact"}
-    assert COST_LINES.config == {"cleanup.policy": "delete"}
+def test_batch_topics_are_not_compacted_and_the_graph_log_is_kept() -> None:
+    # A batch keyed by date does not supersede an earlier batch with that key.
+    assert not any(t.compacted for t in ALL_TOPICS)
+    assert GRAPH.config == {"cleanup.policy": "delete", "retention.ms": "-1"}
+    assert NODE_COSTS.config["retention.ms"] == str(30 * 24 * 3600 * 1000)
 
 
 def test_namespace_prefixes_the_name() -> None:
