@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
@@ -13,10 +14,14 @@ from finops.focus.columns import FIELD_COLUMNS
 from finops.focus.parsing import to_micros_array, to_utc_array
 from finops.focus.readers import RawBatch
 from finops.focus.rejects import Check, Reject, collect_rejects
+from finops.focus.spread import DAY_MICROSECONDS
 from finops.focus.view import BatchView
 
-__all__ = ["ParsedLines", "parse_lines"]
+__all__ = ["MAX_PERIOD_DAYS", "ParsedLines", "parse_lines"]
 
+# Longer periods are data errors (a 3-year commitment is 1,096 days), and would
+# spread one line over millions of days.
+MAX_PERIOD_DAYS: Final = 3_660
 _PERIOD_FIELDS = ("billing_period_start", "charge_period_start", "charge_period_end")
 
 
@@ -68,10 +73,23 @@ def _parse_checked(
     for field in _PERIOD_FIELDS:
         arrays[field], missing, invalid = _timestamps(view, field)
         checks += [missing, invalid]
-    start, end = arrays["charge_period_start"], arrays["charge_period_end"]
-    before = np.asarray(pc.fill_null(pc.less(end, start), False), dtype=np.bool_)
-    checks.append(Check("ChargePeriodEnd is before ChargePeriodStart", before))
+    checks += _period_checks(arrays["charge_period_start"], arrays["charge_period_end"])
     return arrays, checks
+
+
+def _period_checks(start: pa.Array, end: pa.Array) -> list[Check]:
+    """A charge period must not end before it starts, nor last beyond belief."""
+    before = np.asarray(pc.fill_null(pc.less(end, start), False), dtype=np.bool_)
+    length = pc.subtract(end.cast(pa.int64()), start.cast(pa.int64()))
+    too_long = pc.fill_null(
+        pc.greater(length, MAX_PERIOD_DAYS * DAY_MICROSECONDS), False
+    )
+    return [
+        Check("ChargePeriodEnd is before ChargePeriodStart", before),
+        Check(
+            f"charge period longer than {MAX_PERIOD_DAYS} days", np.asarray(too_long)
+        ),
+    ]
 
 
 def parse_lines(

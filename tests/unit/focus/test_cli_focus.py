@@ -36,7 +36,7 @@ def test_normalize_writes_costs_and_rejects(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "12 rows from 2 file(s): 5 accepted, 7 rejected" in result.output
+    assert "13 rows from 2 file(s): 5 accepted, 8 rejected" in result.output
     assert "accepted cost by provider: AWS 21.250001" in result.output
     assert costs.read_text().splitlines() == [
         "node,date,dimension,amount",
@@ -47,7 +47,7 @@ def test_normalize_writes_costs_and_rejects(tmp_path: Path) -> None:
         "unmapped,2025-01-05,Compute,-1.250000",
     ]
     report = rejects.read_text().splitlines()
-    assert report[0] == "file,line,reason" and len(report) == 8
+    assert report[0] == "file,line,reason" and len(report) == 9
     assert report[1] == f"{DATA / 'bad_rows.csv'},3,BilledCost is not a number: 'abc'"
 
 

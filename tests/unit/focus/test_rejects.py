@@ -31,6 +31,7 @@ def test_each_bad_row_is_rejected_with_its_line_and_reason(
         Reject(str(BAD), 7, "missing ChargePeriodStart"),
         Reject(str(BAD), 8, "expected 8 fields, found 3"),
         Reject(str(BAD), 10, "missing ProviderName"),
+        Reject(str(BAD), 11, "charge period longer than 3660 days"),
     ]
 
 
@@ -40,7 +41,7 @@ def test_good_rows_of_the_same_file_go_through(rules: MappingRules) -> None:
         ("unmapped", "2024-09-01", "Compute"): 1_000_000,
         ("unmapped", "2024-09-02", "Storage"): 6_000_000,
     }
-    assert sum(b.rows_read for b in batches) == 9
+    assert sum(b.rows_read for b in batches) == 10
     assert sum(b.rows_accepted for b in batches) == 2
 
 
