@@ -242,8 +242,9 @@ def _direct_array(
     node = _node_codes(costs.node_ids, graph.index, "costs")[costs.node]
     dim = np.array([dims[d] for d in costs.dimensions], dtype=np.int64)[costs.dimension]
     t = costs.day - to_day_numbers([days.first])[0]
-    keep = (t >= 0) & (t < days.count)
+    keep = np.flatnonzero((t >= 0) & (t < days.count))
     direct = np.zeros((len(graph.ids), days.count, len(dims)), dtype=np.int64)
+    flat = (node[keep] * days.count + t[keep]) * len(dims) + dim[keep]
     # A CostTable holds one row per node, day and dimension, so plain assignment.
-    direct[node[keep], t[keep], dim[keep]] = costs.micros[keep]
+    direct.reshape(-1)[flat] = costs.micros[keep]
     return direct

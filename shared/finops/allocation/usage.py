@@ -29,7 +29,7 @@ class UsageView:
         n_days: int,
     ) -> None:
         node = node_index[table.node] if table.node.size else table.node
-        order = np.lexsort((table.value, table.metric, table.day, node))
+        order = _canonical_order(node, table)
         self._node, self._day = node[order], table.day[order]
         self._metric, self._value = table.metric[order], table.value[order]
         self._label = table.label[order]
@@ -119,3 +119,23 @@ class UsageView:
         matches = segment is None or segment.matches(edit[1])
         sums[cell[0], col] = edit[0] if matches else 0.0
         has[cell[0], col] = matches
+
+
+def _canonical_order(node: NDArray[np.int64], table: UsageTable) -> NDArray[np.int64]:
+    """Rows by node, day, metric, then value: float sums then ignore input order."""
+    if node.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    day = table.day - table.day.min()
+    key = (node * (int(day.max()) + 1) + day) * max(
+        len(table.metrics), 1
+    ) + table.metric
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    shared = np.zeros(ordered.size, dtype=bool)
+    shared[1:] = ordered[1:] == ordered[:-1]
+    shared[:-1] |= shared[1:]
+    # Only cells with several rows need their rows ordered by value.
+    spots = np.flatnonzero(shared)
+    rows = order[spots]
+    order[spots] = rows[np.lexsort((table.value[rows], key[rows]))]
+    return order
