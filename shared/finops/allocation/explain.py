@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_result
 from finops.money import format_micros
@@ -43,10 +45,26 @@ class Explanation:
 def explain(
     engine: AllocationEngine, node: str, day: date, dimension: str, *, depth: int = 8
 ) -> Explanation:
-    """The node's figures and, recursively, every non-zero flow that reached it."""
+    """The node's figures and, recursively, every non-zero flow that reached it.
+
+    A parent reached along several paths is explained once and shared.
+    """
+    return _explain(engine, node, day, dimension, depth, {})
+
+
+def _explain(
+    engine: AllocationEngine,
+    node: str,
+    day: date,
+    dimension: str,
+    depth: int,
+    seen: dict[str, Explanation],
+) -> Explanation:
+    if node in seen:
+        return seen[node]
     figures = node_result(engine, node, day, dimension)
-    inflows = [] if depth <= 0 else _inflows(engine, node, day, dimension, depth)
-    return Explanation(
+    inflows: list[Inflow] = []
+    explanation = Explanation(
         node,
         day,
         dimension,
@@ -56,49 +74,60 @@ def explain(
         figures.retained,
         inflows,
     )
+    seen[node] = explanation
+    if depth > 0:
+        inflows.extend(_inflows(engine, node, day, dimension, depth, seen))
+    return explanation
 
 
 def _inflows(
-    engine: AllocationEngine, node: str, day: date, dimension: str, depth: int
+    engine: AllocationEngine,
+    node: str,
+    day: date,
+    dimension: str,
+    depth: int,
+    seen: dict[str, Explanation],
 ) -> list[Inflow]:
     t, k = engine._day(day), engine._dim(dimension)
     child = engine.graph.index[node]
     found = []
     for parent in engine.graph.parents(node):
-        plan = engine.state.plans[engine.graph.index[parent]]
+        p = engine.graph.index[parent]
+        plan = engine.state.plans[p]
         config = int(plan.dim_config[k])
-        for row in [int(r) for r in (plan.children == child).nonzero()[0]]:
-            amount = int(engine.state.flows[engine.graph.index[parent]][row, t, k])
+        for row in np.flatnonzero(plan.children == child).tolist():
+            amount = int(engine.state.flows[p][row, t, k])
             if amount == 0:
                 continue
             rule = plan.config_rules[config][row]
             usage = None
             if rule.strategy in USAGE_BASED:
-                usage = float(
-                    engine.usage.values(rule, plan.children[row : row + 1])[0, t]
-                )
-            source = explain(engine, parent, day, dimension, depth=depth - 1)
+                values = engine.usage.values(rule, plan.children[row : row + 1])
+                usage = float(values[0, t])
+            source = _explain(engine, parent, day, dimension, depth - 1, seen)
             share = float(plan.shares[row, t, config])
+            strategy = str(rule.strategy)
             found.append(
-                Inflow(
-                    parent,
-                    str(rule.strategy),
-                    share,
-                    rule.metric,
-                    usage,
-                    amount,
-                    source,
-                )
+                Inflow(parent, strategy, share, rule.metric, usage, amount, source)
             )
     return found
 
 
-def render(explanation: Explanation, *, indent: int = 0) -> list[str]:
-    """Text lines of an explanation, one flow per line, indented by depth."""
+def render(
+    explanation: Explanation, *, indent: int = 0, shown: set[str] | None = None
+) -> list[str]:
+    """Text lines of an explanation, one flow per line, indented by depth.
+
+    A node already shown above is not expanded again.
+    """
+    shown = set() if shown is None else shown
     pad = "  " * indent
     e = explanation
-    received = e.holistic - e.direct
     head = f"{pad}{e.node} {e.day.isoformat()} {e.dimension}"
+    if e.node in shown:
+        return [f"{head}: holistic {format_micros(e.holistic)} (explained above)"]
+    shown.add(e.node)
+    received = e.holistic - e.direct
     lines = [
         f"{head}: holistic {format_micros(e.holistic)}"
         f" = direct {format_micros(e.direct)} + received {format_micros(received)};"
@@ -113,5 +142,5 @@ def render(explanation: Explanation, *, indent: int = 0) -> list[str]:
             f"{pad}  <- {format_micros(flow.amount)} from {flow.parent}"
             f" by {flow.strategy} (share {flow.share:.6f}{basis})"
         )
-        lines.extend(render(flow.source, indent=indent + 2))
+        lines.extend(render(flow.source, indent=indent + 2, shown=shown))
     return lines
