@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from finops.allocation.explain import explain, render
+
 from tests.support.allocation_builders import (
     DAY,
     edge,
@@ -32,8 +33,7 @@ def test_a_diamond_is_explained_once_per_node() -> None:
     lines = render(result)
     assert sum("r 2025-03-01 compute" in line for line in lines) == 2
     assert (
-        lines[-1].strip()
-        == "r 2025-03-01 compute: holistic 1000.000000 (explained above)"
+        lines[-1].strip() == "r 2025-03-01 compute: holistic 0.001000 (explained above)"
     )
 
 
