@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -133,7 +133,7 @@ def _label_set(text: str | None) -> dict[str, Any]:
     return labels
 
 
-def _rows(path: Path):  # type: ignore[no-untyped-def]
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     with path.open(newline="", encoding="utf-8") as handle:
         yield from enumerate(csv.DictReader(handle), start=2)
 

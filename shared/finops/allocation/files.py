@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
+from numpy.typing import NDArray
 
 from finops.allocation.columns import date_column, decimal_column, string_column
 from finops.allocation.engine import AllocationEngine
@@ -50,7 +51,9 @@ def load_engine(
     return AllocationEngine(graph, costs, usage, days=days)
 
 
-def _day_range(cost_days, first: date | None, last: date | None) -> DayRange:  # type: ignore[no-untyped-def]
+def _day_range(
+    cost_days: NDArray[np.int64], first: date | None, last: date | None
+) -> DayRange:
     epoch = date(1970, 1, 1).toordinal()
     if cost_days.size == 0 and (first is None or last is None):
         raise InputError("no costs in the files and no --from/--to range")
