@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from plain_allocator import allocate_plain
+
 from finops.allocation.files import load_engine, write_org
 from finops.allocation.synth import SynthOptions, generate_org
 from finops.money import format_micros
-from plain_allocator import allocate_plain
 
 FULL = {"speed": (5_000, 20_000, 90, 4), "year": (10_000, 50_000, 365, 5)}
 QUICK = {"speed": (1_000, 4_000, 30, 4), "year": (2_000, 10_000, 60, 5)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from finops.dag import build_graph
 from finops.errors import GraphError, InputError
-
 from tests.support.allocation_builders import edge, make_engine, make_spec, node
 
 NODES = [node("r", "resource"), node("s", "shared"), node("a"), node("b")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from finops.allocation.explain import explain, render
-
 from tests.support.allocation_builders import (
     DAY,
     edge,

@@ -6,14 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_arrays, summarize
 from finops.dag import EdgeSpec, GraphSpec
 from finops.errors import GraphError
 from finops.records import NodeCost, UsageRecord
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests.support.allocation_builders import DAY, make_engine
 
 DIMS = ["compute", "storage"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from finops.allocation.splitting import split_exactly
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from finops.allocation.splitting import split_exactly
 
 
 def _split(amount: int, shares: list[float]) -> list[int]:

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_result, summarize
 from finops.records import NodeCost, UsageRecord
-
 from tests.support.allocation_builders import (
     DAY,
     edge,

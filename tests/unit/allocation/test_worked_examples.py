@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from finops.allocation.results import node_result, summarize
 from finops.records import NodeCost
-
 from tests.support.allocation_builders import (
     DAY,
     edge,
