@@ -300,3 +300,32 @@ def test_the_day_range_limits_what_is_allocated(files, monkeypatch, capsys) -> N
     code, out, err = run([*args, "--summary-only"], monkeypatch, capsys)
     assert code == 0, err
     assert json.loads(out)["raw_total"] == "-10.000000"
+
+
+def test_shuffled_input_rows_give_the_same_output(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    org = tmp_path / "org"
+    synth_args = ["synth", "--nodes", "40", "--edges", "100", "--days", "5"]
+    code, _, err = run(
+        [*synth_args, "--seed", "3", "--out", str(org)], monkeypatch, capsys
+    )
+    assert code == 0, err
+    for name in ("costs.csv", "usage.csv"):
+        header, *rows = (org / name).read_text().splitlines()
+        __import__("random").Random(5).shuffle(rows)
+        (tmp_path / name).write_text("\n".join([header, *rows]) + "\n")
+    outputs = []
+    for folder in (org, tmp_path):
+        target = tmp_path / f"out-{len(outputs)}.json"
+        args = ["allocate", "--graph", str(org / "graph.json")]
+        args += [
+            "--costs",
+            str(folder / "costs.csv"),
+            "--usage",
+            str(folder / "usage.csv"),
+        ]
+        code, _, err = run([*args, "--output", str(target)], monkeypatch, capsys)
+        assert code == 0, err
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
