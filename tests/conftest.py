@@ -1,4 +1,4 @@
-"""Session-wide fixtures: the real broker and database, a namespace and schema per test."""
+"""Session fixtures: the real broker and database; a namespace and schema per test."""
 
 from __future__ import annotations
 
@@ -36,18 +36,24 @@ def infrastructure() -> Iterator[Infrastructure]:
 @pytest.fixture
 def kafka_settings(infrastructure: Infrastructure) -> KafkaSettings:
     """Kafka settings with a topic namespace of this test's own."""
-    return KafkaSettings(bootstrap_servers=infrastructure.bootstrap_servers,
-                         topic_namespace=f"t{uuid.uuid4().hex[:10]}")
+    return KafkaSettings(
+        bootstrap_servers=infrastructure.bootstrap_servers,
+        topic_namespace=f"t{uuid.uuid4().hex[:10]}",
+    )
 
 
 @pytest.fixture
-async def postgres_settings(infrastructure: Infrastructure) -> AsyncIterator[PostgresSettings]:
+async def postgres_settings(
+    infrastructure: Infrastructure,
+) -> AsyncIterator[PostgresSettings]:
     """A fresh schema with every migration applied; dropped after the test."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(infrastructure.database_url)
     try:
         await apply_migrations(conn, schema=schema)
-        yield PostgresSettings(DATABASE_URL=infrastructure.database_url, DATABASE_SCHEMA=schema)
+        yield PostgresSettings(
+            DATABASE_URL=infrastructure.database_url, DATABASE_SCHEMA=schema
+        )
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
@@ -56,8 +62,10 @@ async def postgres_settings(infrastructure: Infrastructure) -> AsyncIterator[Pos
 @pytest.fixture
 async def db(postgres_settings: PostgresSettings) -> AsyncIterator[asyncpg.Connection]:
     """A connection whose search_path is the test's schema."""
-    conn = await asyncpg.connect(postgres_settings.database_url,
-                                 server_settings={"search_path": postgres_settings.db_schema})
+    conn = await asyncpg.connect(
+        postgres_settings.database_url,
+        server_settings={"search_path": postgres_settings.db_schema},
+    )
     try:
         yield conn
     finally:

@@ -58,8 +58,10 @@ def _upcast(payload: dict[str, Any], error: ValidationError) -> dict[str, Any]:
         raise EventDecodeError(f"unknown event type {kind!r}")
     version = payload.get("schema_version", 1)
     if not isinstance(version, int) or version > latest or version < 1:
-        raise SchemaVersionError(f"{kind} schema_version {version!r} is not readable here "
-                                 f"(latest is {latest})")
+        raise SchemaVersionError(
+            f"{kind} schema_version {version!r} is not readable here "
+            f"(latest is {latest})"
+        )
     if version == latest:
         raise EventDecodeError(f"invalid {kind}: {error.errors()[0]['msg']}") from error
     while version < latest:

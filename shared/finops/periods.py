@@ -19,7 +19,9 @@ class ChargePeriod(BaseModel):
     @model_validator(mode="after")
     def _check_order(self) -> ChargePeriod:
         if self.end < self.start:
-            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+            raise ValueError(
+                f"period ends ({self.end}) before it starts ({self.start})"
+            )
         return self
 
     @classmethod

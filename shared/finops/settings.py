@@ -1,4 +1,4 @@
-"""Settings shared by every service and the CLI; the only place that reads the environment."""
+"""Settings of every service and the CLI: the only place that reads the environment."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ class DevStackSettings(BaseSettings):
     postgres_port: int = 15432
     service_base_port: int = 8100
     start_timeout_s: float = 120.0
-    # When set, the stack uses these servers and starts no Kafka or PostgreSQL of its own.
-    external_kafka: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    external_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    # When set, the stack uses these servers and starts no Kafka or PostgreSQL.
+    external_kafka: str | None = Field(
+        default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    external_database_url: str | None = Field(
+        default=None, validation_alias="DATABASE_URL"
+    )

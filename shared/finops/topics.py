@@ -1,4 +1,4 @@
-"""Every Kafka topic name, its partitions and its clean-up policy: the one place they live."""
+"""Every Kafka topic: name, partitions, clean-up policy. The one place they live."""
 
 from __future__ import annotations
 
@@ -84,20 +84,26 @@ ALLOCATIONS: Final = TopicSpec(
     "Allocation results for each recomputed day and dimension.",
 )
 BUDGET_ALERTS: Final = TopicSpec(
-    "finops.budget-alerts.v1", 3, False, "budget id", "Budget threshold and forecast alerts."
+    "finops.budget-alerts.v1",
+    3,
+    False,
+    "budget id",
+    "Budget threshold and forecast alerts.",
 )
 
 _SOURCES: Final = (GRAPH, COST_LINES, NODE_COSTS, USAGE, ALLOCATIONS, BUDGET_ALERTS)
 
 
 def dead_letter_of(spec: TopicSpec) -> TopicSpec:
-    """The dead-letter topic of a topic: rows or messages it could not take, with reasons."""
-    return TopicSpec(f"{spec.name}.dlq", 1, False, spec.key, f"Dead letters of {spec.name}.")
+    """The dead-letter topic of a topic: what it could not take, with reasons."""
+    return TopicSpec(
+        f"{spec.name}.dlq", 1, False, spec.key, f"Dead letters of {spec.name}."
+    )
 
 
 ALL_TOPICS: Final = (*_SOURCES, dead_letter_of(COST_LINES), dead_letter_of(NODE_COSTS))
 
 
 def topic_name(spec: TopicSpec, namespace: str = "") -> str:
-    """The topic's name in a namespace (tests use one per test); empty means as declared."""
+    """The topic's name in a namespace (tests use one each); empty: as declared."""
     return f"{namespace}.{spec.name}" if namespace else spec.name

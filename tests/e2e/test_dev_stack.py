@@ -1,4 +1,4 @@
-"""`finops dev up | status | down` on its own ports: real broker, database and services."""
+"""`finops dev up | status | down` on its own ports: real broker, database, services."""
 
 from __future__ import annotations
 
@@ -26,21 +26,34 @@ FINOPS = [sys.executable, "-m", "finops.cli"]
 
 @pytest.fixture(scope="module")
 def stack_env() -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+    }
     base = free_port()
     root = Path(tempfile.mkdtemp(prefix="finops-e2e-devstack-"))
-    env.update(FINOPS_STATE_DIR=str(root / ".finops"),
-               FINOPS_KAFKA_PORT=str(free_port()), FINOPS_KAFKA_CONTROLLER_PORT=str(free_port()),
-               FINOPS_POSTGRES_PORT=str(free_port()), FINOPS_SERVICE_BASE_PORT=str(base))
+    env.update(
+        FINOPS_STATE_DIR=str(root / ".finops"),
+        FINOPS_KAFKA_PORT=str(free_port()),
+        FINOPS_KAFKA_CONTROLLER_PORT=str(free_port()),
+        FINOPS_POSTGRES_PORT=str(free_port()),
+        FINOPS_SERVICE_BASE_PORT=str(base),
+    )
     yield env
     subprocess.run([*FINOPS, "dev", "down"], env=env, capture_output=True, check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
 def _finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*FINOPS, *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [*FINOPS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -84,14 +97,19 @@ def _check_services_answer(status: dict[str, dict[str, object]]) -> None:
     for name in ("ingest", "allocator", "governance", "api"):
         address = status[name]["address"]
         code, body = _get(f"{address}/healthz")
-        assert code == 200 and json.loads(body)["checks"] == {"kafka": True, "database": True}
+        assert code == 200 and json.loads(body)["checks"] == {
+            "kafka": True,
+            "database": True,
+        }
         code, body = _get(f"{address}/metrics")
         assert code == 200 and f"finops_{name}_events_total" in body
 
 
 def _check_clean_shutdown(logs: Path) -> None:
     for name in ("ingest", "allocator", "governance", "api"):
-        assert "Application shutdown complete" in (logs / f"{name}.log").read_text(), name
+        assert "Application shutdown complete" in (logs / f"{name}.log").read_text(), (
+            name
+        )
 
 
 async def _produce(bootstrap: str, value: bytes) -> None:
@@ -104,8 +122,12 @@ async def _produce(bootstrap: str, value: bytes) -> None:
 
 
 async def _consume_first(bootstrap: str) -> bytes | None:
-    consumer = AIOKafkaConsumer("e2e.persistence", bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        "e2e.persistence",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         batch = await consumer.getmany(timeout_ms=15_000)

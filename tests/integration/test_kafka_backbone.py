@@ -21,9 +21,15 @@ pytestmark = pytest.mark.integration
 
 
 def _costs_event(amount: int) -> NodeCostsReported:
-    cost = NodeCost(node="db", date=date(2024, 9, 1), dimension="compute", amount_micros=amount)
-    return NodeCostsReported(event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
-                             source="test", costs=[cost])
+    cost = NodeCost(
+        node="db", date=date(2024, 9, 1), dimension="compute", amount_micros=amount
+    )
+    return NodeCostsReported(
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        source="test",
+        costs=[cost],
+    )
 
 
 async def test_declared_topics_are_created_with_partitions_and_policy(
@@ -39,7 +45,9 @@ async def test_declared_topics_are_created_with_partitions_and_policy(
         name = topic_name(NODE_COSTS, ns)
         [described] = await admin.describe_topics([name])
         assert len(described["partitions"]) == NODE_COSTS.partitions
-        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name)]
+        )
         entries = {e[0]: e[1] for e in configs[0].resources[0][4]}
         assert entries["cleanup.policy"] == "delete"
         assert entries["retention.ms"] == NODE_COSTS.config["retention.ms"]
@@ -51,11 +59,14 @@ async def test_events_round_trip_through_the_broker_in_key_order(
     kafka_settings: KafkaSettings,
 ) -> None:
     ns = kafka_settings.topic_namespace
-    await ensure_topics(kafka_settings.bootstrap_servers, namespace=ns, specs=[NODE_COSTS])
+    await ensure_topics(
+        kafka_settings.bootstrap_servers, namespace=ns, specs=[NODE_COSTS]
+    )
     topic = topic_name(NODE_COSTS, ns)
     sent = [_costs_event(amount) for amount in (-1_500_000, 2, 3_000_000)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers,
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_settings.bootstrap_servers, enable_idempotence=True
+    )
     await producer.start()
     try:
         for event in sent:
@@ -67,8 +78,13 @@ async def test_events_round_trip_through_the_broker_in_key_order(
 
 
 async def _consume(bootstrap: str, topic: str, count: int) -> list[object]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"g-{uuid.uuid4().hex[:8]}", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         out = []

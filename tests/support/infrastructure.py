@@ -1,7 +1,7 @@
 """The suite's one real Kafka broker and one real PostgreSQL, chosen once per session.
 
-Order: the environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL), then testcontainers when a
-Docker engine answers, else the same launcher as `finops dev up` on free local ports.
+Order: the environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL), then testcontainers
+when a Docker engine answers, else the launcher of `finops dev up` on free local ports.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def _docker_answers() -> bool:
-    """True when a Docker engine answers a ping (docker.errors.DockerException otherwise)."""
+    """True when a Docker engine answers a ping (no DockerException)."""
     # The docker client leaves its socket to the garbage collector when the engine is
     # absent; collect it here, where that ResourceWarning is expected and silenced.
     with warnings.catch_warnings():
@@ -67,22 +67,35 @@ def _ping_docker() -> bool:
 
 
 @contextlib.contextmanager
-def _containers(need_kafka: bool, need_db: bool) -> Iterator[tuple[str | None, str | None]]:
+def _containers(
+    need_kafka: bool, need_db: bool
+) -> Iterator[tuple[str | None, str | None]]:
     from testcontainers.community.kafka import KafkaContainer
     from testcontainers.community.postgres import PostgresContainer
 
     with contextlib.ExitStack() as stack:
-        kafka = stack.enter_context(KafkaContainer().with_kraft()) if need_kafka else None
-        pg = stack.enter_context(PostgresContainer("postgres:17", driver=None)) if need_db else None
-        yield (kafka.get_bootstrap_server() if kafka else None,
-               pg.get_connection_url() if pg else None)
+        kafka = (
+            stack.enter_context(KafkaContainer().with_kraft()) if need_kafka else None
+        )
+        pg = (
+            stack.enter_context(PostgresContainer("postgres:17", driver=None))
+            if need_db
+            else None
+        )
+        yield (
+            kafka.get_bootstrap_server() if kafka else None,
+            pg.get_connection_url() if pg else None,
+        )
 
 
 @contextlib.contextmanager
 def _local(root: Path, kafka: str | None, db: str | None) -> Iterator[tuple[str, str]]:
     settings = DevStackSettings(
-        state_dir=root / "stack", kafka_port=free_port(), kafka_controller_port=free_port(),
-        postgres_port=free_port(), start_timeout_s=180,
+        state_dir=root / "stack",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+        start_timeout_s=180,
     )
     stack = Stack(settings, external_kafka=kafka, external_database=db)
     try:
@@ -100,7 +113,9 @@ def provide_infrastructure(root: Path) -> Iterator[Infrastructure]:
     origins = ["environment"] if kafka or db else []
     with contextlib.ExitStack() as stack:
         if (kafka is None or db is None) and _docker_answers():
-            tc_kafka, tc_db = stack.enter_context(_containers(kafka is None, db is None))
+            tc_kafka, tc_db = stack.enter_context(
+                _containers(kafka is None, db is None)
+            )
             kafka, db = kafka or tc_kafka, db or tc_db
             origins.append("testcontainers")
         if kafka is None or db is None:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-FORBIDDEN = {"faust", "aiokafka", "fastapi", "asyncpg", "httpx", "prometheus_client",
-             "uvicorn", "starlette", "docker", "testcontainers"}
+FORBIDDEN = {
+    "faust",
+    "aiokafka",
+    "fastapi",
+    "asyncpg",
+    "httpx",
+    "prometheus_client",
+    "uvicorn",
+    "starlette",
+    "docker",
+    "testcontainers",
+}
 # Packages of finops that are edges (adapters), not domain.
 EDGE_PACKAGES = {"adapters", "devstack", "cli", "testing"}
 FINOPS = Path(__file__).resolve().parents[2] / "shared" / "finops"
@@ -24,13 +34,18 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 def _domain_modules() -> list[Path]:
-    return [p for p in FINOPS.rglob("*.py")
-            if p.relative_to(FINOPS).parts[0] not in EDGE_PACKAGES]
+    return [
+        p
+        for p in FINOPS.rglob("*.py")
+        if p.relative_to(FINOPS).parts[0] not in EDGE_PACKAGES
+    ]
 
 
 def test_domain_modules_import_no_io_framework() -> None:
-    offenders = {str(p.relative_to(FINOPS)): sorted(_imported_roots(p) & FORBIDDEN)
-                 for p in _domain_modules()}
+    offenders = {
+        str(p.relative_to(FINOPS)): sorted(_imported_roots(p) & FORBIDDEN)
+        for p in _domain_modules()
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

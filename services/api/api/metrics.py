@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-__all__ = ["REGISTRY", "EVENTS"]
+__all__ = ["EVENTS", "REGISTRY"]
 
 REGISTRY = CollectorRegistry()
 EVENTS = Counter(

@@ -1,15 +1,18 @@
 """Entry point: `python -m governance`."""
 
 from finops.adapters.http_runtime import run_app
-
 from governance.bootstrap import create_app
 from governance.settings import GovernanceSettings
 
 
 def main() -> None:
     settings = GovernanceSettings()
-    run_app(create_app(settings), host=settings.http_host, port=settings.http_port,
-            log_level=settings.log_level)
+    run_app(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

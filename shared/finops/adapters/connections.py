@@ -1,4 +1,4 @@
-"""A service's connections: an asyncpg pool and an aiokafka producer, opened in its lifespan."""
+"""A service's connections: an asyncpg pool and an aiokafka producer."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ _log = logging.getLogger(__name__)
 class Connections:
     """Opened once at start-up, closed at shutdown; nothing connects at import time."""
 
-    def __init__(self, kafka: KafkaSettings, postgres: PostgresSettings, *, client_id: str) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, postgres: PostgresSettings, *, client_id: str
+    ) -> None:
         self._kafka = kafka
         self._postgres = postgres
         self._client_id = client_id
@@ -40,19 +42,23 @@ class Connections:
 
     async def open(self) -> None:
         """Create topics that are missing, then the pool and the producer."""
-        created = await ensure_topics(self._kafka.bootstrap_servers,
-                                      namespace=self._kafka.topic_namespace)
+        created = await ensure_topics(
+            self._kafka.bootstrap_servers, namespace=self._kafka.topic_namespace
+        )
         if created:
             _log.info("created topics %s", ", ".join(created))
         self._pool = await asyncpg.create_pool(
-            self._postgres.database_url, min_size=self._postgres.min_pool_size,
+            self._postgres.database_url,
+            min_size=self._postgres.min_pool_size,
             max_size=self._postgres.max_pool_size,
             server_settings={"search_path": self._postgres.db_schema},
         )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             client_id=f"{self._kafka.client_id}-{self._client_id}",
-            enable_idempotence=True, acks="all", linger_ms=5,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
         )
         await self._producer.start()
 

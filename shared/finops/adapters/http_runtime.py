@@ -1,4 +1,4 @@
-"""What every service's HTTP side shares: /healthz, /metrics, and a clean SIGTERM stop."""
+"""What every service's HTTP side shares: /healthz, /metrics, a clean SIGTERM stop."""
 
 from __future__ import annotations
 
@@ -34,7 +34,11 @@ def add_health_routes(
         results = {name: await check() for name, check in checks.items()}
         healthy = all(results.values())
         response.status_code = 200 if healthy else 503
-        return {"service": service, "status": "ok" if healthy else "degraded", "checks": results}
+        return {
+            "service": service,
+            "status": "ok" if healthy else "degraded",
+            "checks": results,
+        }
 
     @app.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
     async def metrics() -> Response:
@@ -42,11 +46,18 @@ def add_health_routes(
 
 
 def run_app(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve until SIGTERM or SIGINT; uvicorn finishes requests and runs the lifespan's exit."""
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
-                            lifespan="on", access_log=False)
+    """Serve until SIGTERM or SIGINT; requests finish and the lifespan's exit runs."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        lifespan="on",
+        access_log=False,
+    )
     uvicorn.Server(config).run()
 
 
@@ -57,7 +68,7 @@ def create_service_app(
     postgres: PostgresSettings,
     registry: CollectorRegistry,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan opens the service's connections; health checks both."""
+    """An app whose lifespan opens the service's connections; /healthz checks both."""
     connections = Connections(kafka, postgres, client_id=service)
 
     @asynccontextmanager
@@ -70,6 +81,10 @@ def create_service_app(
             await connections.close()
 
     app = FastAPI(title=f"finops {service}", lifespan=lifespan)
-    add_health_routes(app, service=service, registry=registry,
-                      checks={"kafka": connections.kafka_ok, "database": connections.database_ok})
+    add_health_routes(
+        app,
+        service=service,
+        registry=registry,
+        checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
+    )
     return app

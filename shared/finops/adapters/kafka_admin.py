@@ -1,8 +1,9 @@
-"""Kafka administration: readiness and topic creation from the specs in finops.topics."""
+"""Kafka administration: readiness, and topics created from finops.topics."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 
@@ -22,13 +23,18 @@ async def ensure_topics(
     specs: Iterable[TopicSpec] = ALL_TOPICS,
 ) -> list[str]:
     """Create the declared topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="finops-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [(topic_name(s, namespace), s) for s in specs]
-        missing = [NewTopic(name, s.partitions, 1, topic_configs=s.config)
-                   for name, s in wanted if name not in existing]
+        missing = [
+            NewTopic(name, s.partitions, 1, topic_configs=s.config)
+            for name, s in wanted
+            if name not in existing
+        ]
         if missing:
             await _create(admin, missing)
         return [t.name for t in missing]
@@ -37,14 +43,15 @@ async def ensure_topics(
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
-    try:
+    # Created concurrently by another service: what we wanted.
+    with contextlib.suppress(TopicAlreadyExistsError):
         await admin.create_topics(topics)
-    except TopicAlreadyExistsError:
-        pass  # created concurrently by another service: what we wanted
 
 
 async def _probe(bootstrap_servers: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=3000
+    )
     await admin.start()
     try:
         await admin.list_topics()
@@ -63,4 +70,6 @@ def wait_until_ready(bootstrap_servers: str, *, timeout_s: float) -> None:
         except (KafkaError, OSError, TimeoutError) as exc:
             last = exc
             time.sleep(0.3)
-    raise StackError(f"Kafka at {bootstrap_servers} not ready in {timeout_s:.0f}s: {last}")
+    raise StackError(
+        f"Kafka at {bootstrap_servers} not ready in {timeout_s:.0f}s: {last}"
+    )

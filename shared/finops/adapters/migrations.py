@@ -1,4 +1,4 @@
-"""Versioned plain-SQL migrations from deploy/migrations, applied once each, in order."""
+"""Versioned SQL migrations from deploy/migrations, each applied once, in order."""
 
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ async def apply_migrations(
         for migration in pending:
             async with conn.transaction():
                 await conn.execute(migration.sql)
-                await conn.execute(_RECORD, migration.version, migration.name,
-                                   migration.checksum)
+                await conn.execute(
+                    _RECORD, migration.version, migration.name, migration.checksum
+                )
         return pending
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
@@ -84,8 +85,8 @@ def _is_pending(migration: Migration, applied: dict[int, str]) -> bool:
         return True
     if known != migration.checksum:
         raise StoreConflictError(
-            f"migration {migration.version:04d}_{migration.name} was changed after it was "
-            "applied; add a new migration instead"
+            f"migration {migration.version:04d}_{migration.name} was changed after it "
+            "was applied; add a new migration instead"
         )
     return False
 

@@ -18,7 +18,9 @@ db_app = typer.Typer(help="Database schema.")
 
 @db_app.command(help="Apply the migrations under deploy/migrations not applied yet.")
 def migrate(
-    schema: str | None = typer.Option(None, help="Target schema (default: DATABASE_SCHEMA)."),
+    schema: str | None = typer.Option(
+        None, help="Target schema (default: DATABASE_SCHEMA)."
+    ),
 ) -> None:
     settings = PostgresSettings()
     applied = asyncio.run(_migrate(settings.database_url, schema or settings.db_schema))
@@ -33,8 +35,10 @@ async def _migrate(url: str, schema: str) -> list[str]:
     try:
         conn = await asyncpg.connect(url, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise StackError(f"cannot connect to PostgreSQL ({exc}); is `finops dev up` running "
-                         "or DATABASE_URL set?") from exc
+        raise StackError(
+            f"cannot connect to PostgreSQL ({exc}); is `finops dev up` running "
+            "or DATABASE_URL set?"
+        ) from exc
     try:
         done = await apply_migrations(conn, schema=schema)
     finally:

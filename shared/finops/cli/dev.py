@@ -14,21 +14,32 @@ from finops.settings import DevStackSettings
 
 __all__ = ["register"]
 
-dev_app = typer.Typer(help="Run a local stack: real Kafka (KRaft), PostgreSQL, the services.")
+dev_app = typer.Typer(
+    help="Run a local stack: real Kafka (KRaft), PostgreSQL, the services."
+)
 _err = Console(stderr=True)
 
 
 def _stack() -> Stack:
     settings = DevStackSettings()
-    return Stack(settings, external_kafka=settings.external_kafka,
-                 external_database=settings.external_database_url)
+    return Stack(
+        settings,
+        external_kafka=settings.external_kafka,
+        external_database=settings.external_database_url,
+    )
 
 
-@dev_app.command(help="Start Kafka, PostgreSQL and the services (what is not running yet).")
+@dev_app.command(
+    help="Start Kafka, PostgreSQL and the services (what is not running yet)."
+)
 def up(
-    services: bool = typer.Option(True, "--services/--no-services", help="Start the services."),
+    services: bool = typer.Option(
+        True, "--services/--no-services", help="Start the services."
+    ),
 ) -> None:
-    report = _stack().up(services=services, progress=lambda m: _err.print(f"[dim]{m}[/dim]"))
+    report = _stack().up(
+        services=services, progress=lambda m: _err.print(f"[dim]{m}[/dim]")
+    )
     for name, seconds in report.seconds.items():
         _err.print(f"{name:<11} ready in {seconds:6.2f}s")
     _print_status(report.components)
@@ -37,7 +48,9 @@ def up(
 @dev_app.command(help="Stop everything `up` started, by process id; data is kept.")
 def down() -> None:
     stopped = _stack().down(progress=lambda m: _err.print(m))
-    _err.print(f"stopped {len(stopped)} component(s)" if stopped else "nothing was running")
+    _err.print(
+        f"stopped {len(stopped)} component(s)" if stopped else "nothing was running"
+    )
 
 
 @dev_app.command(help="Show what runs where.")
@@ -53,8 +66,13 @@ def _print_status(rows: list[ComponentStatus]) -> None:
     table = Table("component", "state", "address", "pid", "log")
     for row in rows:
         colour = {"running": "green", "external": "cyan"}.get(row.state, "red")
-        table.add_row(row.name, f"[{colour}]{row.state}[/{colour}]", row.address,
-                      str(row.pid or "-"), row.log)
+        table.add_row(
+            row.name,
+            f"[{colour}]{row.state}[/{colour}]",
+            row.address,
+            str(row.pid or "-"),
+            row.log,
+        )
     Console().print(table)
 
 

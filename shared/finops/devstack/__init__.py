@@ -1,4 +1,4 @@
-"""The local development stack: a real Kafka broker, a real PostgreSQL and the services."""
+"""The local development stack: real Kafka, real PostgreSQL and the services."""
 
 from finops.devstack.stack import ComponentStatus, Stack, StartReport
 

@@ -1,4 +1,4 @@
-"""A real Apache Kafka broker (KRaft, single node) run with java from the official jars."""
+"""A real Apache Kafka broker (KRaft, one node) run with java from the official jars."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finops.devstack.layout import StackLayout, deploy_dir
-from finops.devstack.processes import is_alive, log_tail, port_is_open, spawn, wait_for_port
+from finops.devstack.processes import (
+    is_alive,
+    log_tail,
+    port_is_open,
+    spawn,
+    wait_for_port,
+)
 from finops.errors import StackError
 
 __all__ = ["KafkaBroker", "KafkaConfig", "ensure_kafka_jars"]
@@ -47,7 +53,7 @@ class KafkaConfig:
 
 
 def ensure_kafka_jars(cache_dir: Path) -> tuple[Path, bool]:
-    """Fetch Kafka's runtime classpath with Maven once; returns (libs dir, fetched now)."""
+    """Fetch Kafka's runtime classpath with Maven once; returns (libs, fetched now)."""
     pom = deploy_dir() / "kafka" / "pom.xml"
     if not pom.is_file():
         raise StackError(f"missing {pom}: run from a checkout or set FINOPS_DEPLOY_DIR")
@@ -64,8 +70,16 @@ def _copy_dependencies(pom: Path, libs: Path) -> None:
         raise StackError("Maven (mvn) is not on PATH; it fetches the Kafka jars once")
     libs.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
-    cmd = ["mvn", "-q", "-B", "-f", str(pom), f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
-           "-DincludeScope=runtime", f"-DoutputDirectory={staging}"]
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={staging}",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
@@ -95,12 +109,16 @@ class KafkaBroker:
     def start(self, libs: Path, *, timeout_s: float) -> int:
         """Start the broker and wait until it accepts connections; returns its pid."""
         if port_is_open(_HOST, self._config.port):
-            raise StackError(f"port {self._config.port} is in use; set FINOPS_KAFKA_PORT")
+            raise StackError(
+                f"port {self._config.port} is in use; set FINOPS_KAFKA_PORT"
+            )
         properties = self._write_config()
         if not (self._dir / "data" / "meta.properties").is_file():
             self._format(libs, properties)
         pid = spawn(self._java(libs, "kafka.Kafka", str(properties)), log=self._log)
-        wait_for_port(_HOST, self._config.port, pid=pid, log=self._log, timeout_s=timeout_s)
+        wait_for_port(
+            _HOST, self._config.port, pid=pid, log=self._log, timeout_s=timeout_s
+        )
         return pid
 
     def is_running(self, pid: int | None) -> bool:
@@ -109,16 +127,35 @@ class KafkaBroker:
     def _java(self, libs: Path, main: str, *args: str) -> list[str]:
         heap = self._config.heap
         log4j = self._dir / "log4j2.yaml"
-        return ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC",
-                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", main, *args]
+        return [
+            "java",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{libs}/*",
+            main,
+            *args,
+        ]
 
     def _format(self, libs: Path, properties: Path) -> None:
         cluster_id = uuid.uuid4().hex[:22]
-        argv = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                          "-c", str(properties), "--standalone")
+        argv = self._java(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(properties),
+            "--standalone",
+        )
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise StackError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
+            raise StackError(
+                f"kafka storage format failed:\n{done.stdout}{done.stderr}"
+            )
 
     def _write_config(self) -> Path:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +187,7 @@ def _server_properties(config: KafkaConfig, data: Path) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
-        # A restarted single node waits out its previous session before it registers again.
+        # A restarted single node waits out its old session before it registers.
         "broker.session.timeout.ms": "2000",
         "broker.heartbeat.interval.ms": "500",
         "auto.create.topics.enable": "true",

@@ -1,4 +1,4 @@
-"""Where the stack keeps its state, logs and cached jars, and where the repo's deploy/ is."""
+"""Where the stack keeps state, logs and cached jars; where the repo's deploy/ is."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def deploy_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class StackLayout:
-    """Paths of one stack instance; `dev up` uses .finops/, tests a folder of their own."""
+    """Paths of one stack; `dev up` uses .finops/, tests a folder of their own."""
 
     state_dir: Path
     cache_dir: Path

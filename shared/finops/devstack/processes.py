@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -93,10 +94,8 @@ def _reap(pid: int) -> None:
         if child.poll() is not None:
             del _CHILDREN[pid]
         return
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def port_is_open(host: str, port: int) -> bool:
@@ -108,14 +107,18 @@ def port_is_open(host: str, port: int) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, *, pid: int, log: Path, timeout_s: float) -> None:
-    """Wait until the port answers; fail early, with the log's tail, if the process dies."""
+def wait_for_port(
+    host: str, port: int, *, pid: int, log: Path, timeout_s: float
+) -> None:
+    """Wait until the port answers; fail early, with the log's tail, if it dies."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if port_is_open(host, port):
             return
         if not is_alive(pid):
-            raise StackError(f"process {pid} exited while starting; see {log}:\n{log_tail(log)}")
+            raise StackError(
+                f"process {pid} exited while starting; see {log}:\n{log_tail(log)}"
+            )
         time.sleep(0.2)
     raise StackError(f"{host}:{port} did not answer within {timeout_s:.0f}s; see {log}")
 

@@ -26,11 +26,15 @@ class ServiceProcess:
     env_prefix: str
     port_offset: int
 
-    def start(self, *, port: int, log: Path, env: dict[str, str], timeout_s: float) -> int:
+    def start(
+        self, *, port: int, log: Path, env: dict[str, str], timeout_s: float
+    ) -> int:
         """Start the service and wait until /healthz answers 200; returns its pid."""
         full_env = {**os.environ, **env, f"{self.env_prefix}HTTP_PORT": str(port)}
         pid = spawn([sys.executable, "-m", self.module], log=log, env=full_env)
-        _wait_healthy(f"http://127.0.0.1:{port}/healthz", pid=pid, log=log, timeout_s=timeout_s)
+        _wait_healthy(
+            f"http://127.0.0.1:{port}/healthz", pid=pid, log=log, timeout_s=timeout_s
+        )
         return pid
 
 
@@ -46,7 +50,9 @@ def _wait_healthy(url: str, *, pid: int, log: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not is_alive(pid):
-            raise StackError(f"service exited while starting; see {log}:\n{log_tail(log)}")
+            raise StackError(
+                f"service exited while starting; see {log}:\n{log_tail(log)}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:

@@ -42,7 +42,7 @@ class StartReport:
 
 
 class Stack:
-    """The local stack; external Kafka or PostgreSQL (by URL) are used, never started."""
+    """The local stack; an external Kafka or PostgreSQL is used, never started."""
 
     def __init__(
         self,
@@ -57,10 +57,13 @@ class Stack:
         self._external_db = external_database
         self._kafka = KafkaBroker(
             self._layout,
-            KafkaConfig(settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap),
+            KafkaConfig(
+                settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap
+            ),
         )
         self._postgres = PostgresServer(
-            self._layout.postgres_dir, PostgresConfig(settings.postgres_port),
+            self._layout.postgres_dir,
+            PostgresConfig(settings.postgres_port),
             self._layout.log("postgres"),
         )
 
@@ -81,7 +84,11 @@ class Stack:
         self._save_state(state)
         if services:
             for spec in SERVICES:
-                self._timed(report, spec.name, lambda s=spec: self._up_service(s, state, progress))
+                self._timed(
+                    report,
+                    spec.name,
+                    lambda s=spec: self._up_service(s, state, progress),
+                )
                 self._save_state(state)
         report.components = self.status()
         return report
@@ -89,8 +96,11 @@ class Stack:
     def down(self, *, progress: Progress = print) -> list[str]:
         """Stop everything this stack started, services first; data stays."""
         state = self._load_state()
-        stopped = [name for name in [s.name for s in SERVICES] + ["kafka"]
-                   if self._stop_component(state, name, progress)]
+        stopped = [
+            name
+            for name in [s.name for s in SERVICES] + ["kafka"]
+            if self._stop_component(state, name, progress)
+        ]
         if self._postgres.stop():
             progress("stopped postgres")
             stopped.append("postgres")
@@ -106,12 +116,20 @@ class Stack:
             entry = state.get(spec.name, {})
             pid = entry.get("pid")
             alive = is_alive(pid)
-            rows.append(ComponentStatus(spec.name, "running" if alive else "stopped",
-                                        entry.get("address", "-"), pid if alive else None,
-                                        entry.get("log", "")))
+            rows.append(
+                ComponentStatus(
+                    spec.name,
+                    "running" if alive else "stopped",
+                    entry.get("address", "-"),
+                    pid if alive else None,
+                    entry.get("log", ""),
+                )
+            )
         return rows
 
-    def _up_kafka(self, state: dict[str, dict], report: StartReport, progress: Progress) -> None:
+    def _up_kafka(
+        self, state: dict[str, dict], report: StartReport, progress: Progress
+    ) -> None:
         if self._external_kafka:
             progress(f"kafka: using {self._external_kafka}")
             return
@@ -120,13 +138,20 @@ class Stack:
             return
         libs, fetched = ensure_kafka_jars(self._layout.cache_dir)
         report.jars_fetched = fetched
-        progress("kafka: jars fetched with Maven" if fetched else "kafka: cached jars reused")
+        progress(
+            "kafka: jars fetched with Maven" if fetched else "kafka: cached jars reused"
+        )
         pid = self._kafka.start(libs, timeout_s=self._settings.start_timeout_s)
         from finops.adapters.kafka_admin import wait_until_ready
 
-        wait_until_ready(self._kafka.bootstrap_servers, timeout_s=self._settings.start_timeout_s)
-        state["kafka"] = {"pid": pid, "address": self._kafka.bootstrap_servers,
-                          "log": str(self._kafka.log)}
+        wait_until_ready(
+            self._kafka.bootstrap_servers, timeout_s=self._settings.start_timeout_s
+        )
+        state["kafka"] = {
+            "pid": pid,
+            "address": self._kafka.bootstrap_servers,
+            "log": str(self._kafka.log),
+        }
 
     def _up_postgres(self, state: dict[str, dict], progress: Progress) -> None:
         if self._external_db:
@@ -137,23 +162,37 @@ class Stack:
             return
         self._postgres.start(timeout_s=self._settings.start_timeout_s)
 
-    def _up_service(self, spec: ServiceProcess, state: dict[str, dict], progress: Progress) -> None:
+    def _up_service(
+        self, spec: ServiceProcess, state: dict[str, dict], progress: Progress
+    ) -> None:
         entry = state.get(spec.name, {})
         if is_alive(entry.get("pid")):
             progress(f"{spec.name}: already running at {entry['address']}")
             return
         port = self._settings.service_base_port + spec.port_offset
         log = self._layout.log(spec.name)
-        pid = spec.start(port=port, log=log, env=self._service_env(),
-                         timeout_s=self._settings.start_timeout_s)
-        state[spec.name] = {"pid": pid, "address": f"http://127.0.0.1:{port}", "log": str(log)}
+        pid = spec.start(
+            port=port,
+            log=log,
+            env=self._service_env(),
+            timeout_s=self._settings.start_timeout_s,
+        )
+        state[spec.name] = {
+            "pid": pid,
+            "address": f"http://127.0.0.1:{port}",
+            "log": str(log),
+        }
 
     def _service_env(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                "DATABASE_URL": self.database_url,
-                "FINOPS_STATE_DIR": str(self._layout.state_dir)}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            "FINOPS_STATE_DIR": str(self._layout.state_dir),
+        }
 
-    def _stop_component(self, state: dict[str, dict], name: str, progress: Progress) -> bool:
+    def _stop_component(
+        self, state: dict[str, dict], name: str, progress: Progress
+    ) -> bool:
         pid = state.get(name, {}).get("pid")
         if pid and stop_pid(pid, timeout_s=60):
             progress(f"stopped {name} (pid {pid})")
@@ -165,16 +204,27 @@ class Stack:
             return ComponentStatus("kafka", "external", self._external_kafka)
         pid = state.get("kafka", {}).get("pid")
         running = self._kafka.is_running(pid)
-        return ComponentStatus("kafka", "running" if running else "stopped",
-                               self._kafka.bootstrap_servers, pid if running else None,
-                               str(self._kafka.log))
+        return ComponentStatus(
+            "kafka",
+            "running" if running else "stopped",
+            self._kafka.bootstrap_servers,
+            pid if running else None,
+            str(self._kafka.log),
+        )
 
     def _postgres_status(self) -> ComponentStatus:
         if self._external_db:
-            return ComponentStatus("postgres", "external", _hide_password(self._external_db))
+            return ComponentStatus(
+                "postgres", "external", _hide_password(self._external_db)
+            )
         pid = self._postgres.pid()
-        return ComponentStatus("postgres", "running" if pid else "stopped", self._postgres.url,
-                               pid, str(self._postgres.log))
+        return ComponentStatus(
+            "postgres",
+            "running" if pid else "stopped",
+            self._postgres.url,
+            pid,
+            str(self._postgres.log),
+        )
 
     @staticmethod
     def _timed(report: StartReport, name: str, step: Callable[[], None]) -> None:
@@ -188,7 +238,9 @@ class Stack:
         except FileNotFoundError:
             return {}
         except json.JSONDecodeError as exc:
-            raise StackError(f"{self._layout.state_file} is not valid JSON: {exc}") from exc
+            raise StackError(
+                f"{self._layout.state_file} is not valid JSON: {exc}"
+            ) from exc
         return loaded
 
     def _save_state(self, state: dict[str, dict]) -> None:

@@ -35,33 +35,96 @@ def _base() -> dict[str, object]:
 
 
 def _line() -> CostRecord:
-    return CostRecord(source="f.csv", line=2, provider="AWS", billing_account_id="1",
-                      billing_period_start=NOW, charge_period_start=NOW, charge_period_end=NOW,
-                      billed_cost=Decimal("-0.000001"), tags={"team": "a"})
+    return CostRecord(
+        source="f.csv",
+        line=2,
+        provider="AWS",
+        billing_account_id="1",
+        billing_period_start=NOW,
+        charge_period_start=NOW,
+        charge_period_end=NOW,
+        billed_cost=Decimal("-0.000001"),
+        tags={"team": "a"},
+    )
 
 
 EXAMPLES = [
-    GraphChanged(**_base(), version=2, digest="abc",
-                 nodes_upserted=[NodeSpec(id="db", type=NodeType.SHARED)],
-                 edges_upserted=[EdgeSpec.model_validate(
-                     {"from": "db", "to": "shop", "strategy": "equal"})],
-                 edges_removed=[EdgeRef.model_validate({"from": "db", "to": "old"})]),
-    NodeCostsReported(**_base(), source="s", costs=[NodeCost(
-        node="db", date=DAY, dimension="compute", amount_micros=-7)]),
-    UsageReported(**_base(), source="s", usage=[UsageRecord(
-        node="shop", date=DAY, metric="requests", value=1.5, labels={"env": "prod"})]),
-    CostLinesNormalized(**_base(), source="s", ingest_id=uuid.uuid4(),
-                        billing_period_start=NOW, lines=[_line()]),
+    GraphChanged(
+        **_base(),
+        version=2,
+        digest="abc",
+        nodes_upserted=[NodeSpec(id="db", type=NodeType.SHARED)],
+        edges_upserted=[
+            EdgeSpec.model_validate({"from": "db", "to": "shop", "strategy": "equal"})
+        ],
+        edges_removed=[EdgeRef.model_validate({"from": "db", "to": "old"})],
+    ),
+    NodeCostsReported(
+        **_base(),
+        source="s",
+        costs=[NodeCost(node="db", date=DAY, dimension="compute", amount_micros=-7)],
+    ),
+    UsageReported(
+        **_base(),
+        source="s",
+        usage=[
+            UsageRecord(
+                node="shop",
+                date=DAY,
+                metric="requests",
+                value=1.5,
+                labels={"env": "prod"},
+            )
+        ],
+    ),
+    CostLinesNormalized(
+        **_base(),
+        source="s",
+        ingest_id=uuid.uuid4(),
+        billing_period_start=NOW,
+        lines=[_line()],
+    ),
     RowRejected(**_base(), source="f.csv", line=7, reason="BilledCost is not a number"),
-    AllocationComputed(**_base(), charge_date=DAY, dimension="compute", graph_version=1,
-                       run_id=uuid.uuid4(),
-                       nodes=[NodeResult(node="db", direct=10, indirect=0, holistic=10,
-                                         allocated_out=10, retained=0)],
-                       flows=[FlowResult.model_validate({"from": "db", "to": "shop",
-                              "amount": 10, "strategy": "equal", "share": 1.0})]),
-    BudgetAlertRaised(**_base(), budget_id="b1", node="shop", kind="forecast",
-                      threshold_percent=80, period_start=DAY, period_end=date(2024, 9, 30),
-                      spent_micros=5, budget_micros=10, forecast_micros=12),
+    AllocationComputed(
+        **_base(),
+        charge_date=DAY,
+        dimension="compute",
+        graph_version=1,
+        run_id=uuid.uuid4(),
+        nodes=[
+            NodeResult(
+                node="db",
+                direct=10,
+                indirect=0,
+                holistic=10,
+                allocated_out=10,
+                retained=0,
+            )
+        ],
+        flows=[
+            FlowResult.model_validate(
+                {
+                    "from": "db",
+                    "to": "shop",
+                    "amount": 10,
+                    "strategy": "equal",
+                    "share": 1.0,
+                }
+            )
+        ],
+    ),
+    BudgetAlertRaised(
+        **_base(),
+        budget_id="b1",
+        node="shop",
+        kind="forecast",
+        threshold_percent=80,
+        period_start=DAY,
+        period_end=date(2024, 9, 30),
+        spent_micros=5,
+        budget_micros=10,
+        forecast_micros=12,
+    ),
 ]
 
 

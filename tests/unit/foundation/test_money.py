@@ -9,10 +9,18 @@ import pytest
 from finops.money import Money, format_micros, from_micros, parse_decimal, to_micros
 
 
-@pytest.mark.parametrize(("text", "micros"), [
-    ("1", 1_000_000), ("-0.000001", -1), ("0.0000005", 0), ("0.0000015", 2),
-    ("-0.0000025", -2), ("123456789.123456", 123_456_789_123_456), ("1e-6", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("1", 1_000_000),
+        ("-0.000001", -1),
+        ("0.0000005", 0),
+        ("0.0000015", 2),
+        ("-0.0000025", -2),
+        ("123456789.123456", 123_456_789_123_456),
+        ("1e-6", 1),
+    ],
+)
 def test_amounts_round_half_to_even(text: str, micros: int) -> None:
     assert to_micros(text) == micros
 

@@ -15,8 +15,10 @@ from finops.topics import (
 def test_topic_names_are_versioned_and_unique() -> None:
     names = [t.name for t in ALL_TOPICS]
     assert len(set(names)) == len(names)
-    assert all(n.startswith("finops.") and (n.endswith(".v1") or n.endswith(".v1.dlq"))
-               for n in names)
+    assert all(
+        n.startswith("finops.") and (n.endswith(".v1") or n.endswith(".v1.dlq"))
+        for n in names
+    )
 
 
 def test_each_ingest_topic_has_a_dead_letter_topic() -> None:
