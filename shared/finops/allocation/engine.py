@@ -46,8 +46,8 @@ class AllocationEngine:
     ) -> None:
         self.graph = graph
         self.days = days or _cost_days(costs)
-        self.dimensions = list(
-            dimensions if dimensions is not None else costs.dimensions
+        self.dimensions = (
+            list(dimensions) if dimensions is not None else sorted(costs.dimensions)
         )
         self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
         self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
