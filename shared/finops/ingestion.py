@@ -1,0 +1,279 @@
+"""Ingest deliveries: formats, keys, node-cost files as lines, events by charge date."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Final, TypeVar
+from uuid import UUID
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from finops.errors import InputError
+from finops.events import DateScope, NodeCostsReported, UsageReported
+from finops.focus.aggregate import sum_costs
+from finops.focus.normalize import NormalizedBatch, costs_from_lines
+from finops.focus.parsing import to_micros_array, to_utc_array
+from finops.focus.readers import RawBatch, iter_batches, read_header
+from finops.focus.rejects import Check, collect_rejects
+from finops.focus.restatement import PartitionKey
+from finops.focus.spread import DAY_MICROSECONDS
+from finops.records import NodeCost, UsageRecord
+
+__all__ = [
+    "NODE_COST_COLUMNS",
+    "IngestFormat",
+    "costs_by_partition",
+    "delivery_key",
+    "month_start",
+    "node_cost_batches",
+    "node_cost_events",
+    "statement_source",
+    "usage_by_partition",
+    "usage_events",
+]
+
+NODE_COST_COLUMNS: Final = ("node", "date", "dimension", "amount")
+_UTC_US: Final = pa.timestamp("us", tz="UTC")
+_TEXT_FIELDS: Final = (
+    "billing_account_id",
+    "sub_account_id",
+    "charge_category",
+    "service_category",
+    "service_name",
+    "resource_id",
+    "region_id",
+)
+_OTHER_COSTS: Final = ("effective_cost", "list_cost", "contracted_cost")
+
+EventIds = Callable[[], UUID]
+T = TypeVar("T")
+
+
+class IngestFormat(StrEnum):
+    """What a delivered file holds."""
+
+    FOCUS = "focus"  # FOCUS 1.0-1.3 or a provider CSV (with a profile)
+    NODE_COSTS = "node-costs"  # node,date,dimension,amount
+    USAGE = "usage"  # node,date,metric,value[,labels]
+
+
+def delivery_key(
+    content_hash: str,
+    *,
+    fmt: str,
+    source: str | None,
+    rules_id: str | None,
+    profile: str | None = None,
+) -> str:
+    """Identity of a delivery: the same bytes read the same way give the same key."""
+    parts = (content_hash, fmt, source or "", rules_id or "", profile or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def month_start(day: date) -> date:
+    """The first day of a day's month (lines are stored by billing month)."""
+    return day.replace(day=1)
+
+
+def statement_source(key: PartitionKey) -> str:
+    """The node-cost source of one (source, billing period): replaced as one unit."""
+    source, period = key
+    return f"{source}/{period.isoformat()}"
+
+
+def costs_by_partition(batch: NormalizedBatch) -> dict[PartitionKey, pa.Table]:
+    """Node costs of a batch's lines, per (source, billing period) they state."""
+    if batch.lines is None or not batch.partitions:
+        return {}
+    if len(batch.partitions) == 1:
+        return {next(iter(batch.partitions)): batch.costs}
+    periods = pc.cast(batch.lines["billing_period_start"], pa.date32())
+    found = {}
+    for key in batch.partitions:
+        mask = pc.and_(
+            pc.equal(batch.lines["source"], key[0]), pc.equal(periods, key[1])
+        )
+        found[key] = costs_from_lines(batch.lines.filter(mask))
+    return found
+
+
+def node_cost_batches(path: Path, *, source: str) -> Iterator[NormalizedBatch]:
+    """Stream a `node,date,dimension,amount` CSV as batches of one-day lines."""
+    missing = [c for c in NODE_COST_COLUMNS if c not in read_header(path)]
+    if missing:
+        raise InputError(
+            f"not a node-costs file; missing columns: {', '.join(missing)}",
+            file=str(path),
+        )
+    for raw in iter_batches(path, NODE_COST_COLUMNS):
+        yield _node_cost_batch(raw, file=str(path), source=source)
+
+
+def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatch:
+    """Validate one batch of node-cost rows; good rows become lines with costs."""
+    table = pa.Table.from_batches([raw.table])
+    amount, bad_amount = to_micros_array(table["amount"].combine_chunks())
+    start, bad_date = to_utc_array(table["date"].combine_chunks())
+    checks = [
+        Check(f"missing {c}", np.asarray(pc.is_null(table[c])))
+        for c in NODE_COST_COLUMNS
+    ]
+    checks += [
+        Check("date is not a valid date", bad_date, table["date"].combine_chunks()),
+        Check("amount is not a number", bad_amount, table["amount"].combine_chunks()),
+    ]
+    rejected, rejects = collect_rejects(file, raw.lines, checks)
+    keep = pa.array(~rejected)
+    lines = _node_cost_lines(
+        table.filter(keep),
+        amount.filter(keep),
+        start.filter(keep),
+        raw.lines[~rejected],
+        source=source,
+    )
+    costs = _one_day_costs(lines)
+    totals = {source: int(pc.sum(lines["cost_micros"]).as_py() or 0)}
+    partitions = {
+        (source, p)
+        for p in pc.unique(
+            pc.cast(lines["billing_period_start"], pa.date32())
+        ).to_pylist()
+    }
+    return NormalizedBatch(
+        file=file,
+        layout="node costs",
+        rows_read=len(raw.lines) + len(raw.malformed),
+        costs=costs,
+        rejects=tuple(sorted((*raw.malformed, *rejects))),
+        lines=lines,
+        provider_totals=totals if lines.num_rows else {},
+        partitions=frozenset(partitions),
+    )
+
+
+def _node_cost_lines(
+    table: pa.Table,
+    amount: pa.Array,
+    start: pa.Array,
+    numbers: np.ndarray,
+    *,
+    source: str,
+) -> pa.Table:
+    """Line-table rows (as `normalize_file` makes them) of node-cost rows."""
+    start = pc.floor_temporal(start.cast(_UTC_US), unit="day")
+    micros = start.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    month = pc.floor_temporal(start, unit="month")
+    rows = table.num_rows
+    text = pa.nulls(rows, pa.string())
+    columns: dict[str, pa.Array] = {
+        "line": pa.array(numbers, pa.int64()),
+        "source": pc.fill_null(text, source),
+        "provider": pc.fill_null(text, source),
+        **{name: text for name in _TEXT_FIELDS},
+        "billing_currency": pc.fill_null(text, "USD"),
+        "billing_period_start": month,
+        "charge_period_start": start,
+        "charge_period_end": pa.array(micros + DAY_MICROSECONDS, pa.int64()).cast(
+            _UTC_US
+        ),
+        "cost_micros": amount.cast(pa.int64()),
+        "billed_cost_micros": amount.cast(pa.int64()),
+        **{f"{name}_micros": pa.nulls(rows, pa.int64()) for name in _OTHER_COSTS},
+        "tags": text,
+        "node": table["node"].combine_chunks(),
+        "dimension": table["dimension"].combine_chunks(),
+    }
+    return pa.table(columns)
+
+
+def _one_day_costs(lines: pa.Table) -> pa.Table:
+    """Node costs of one-day lines, summed per node, date and dimension."""
+    return sum_costs(
+        pa.table(
+            {
+                "node": lines["node"],
+                "date": pc.cast(lines["charge_period_start"], pa.date32()),
+                "dimension": lines["dimension"],
+                "amount_micros": lines["cost_micros"],
+            }
+        )
+    )
+
+
+def usage_by_partition(
+    records: Iterable[UsageRecord], source: str
+) -> dict[PartitionKey, list[UsageRecord]]:
+    """Usage records grouped by (source, month): the unit a re-delivery replaces."""
+    found: dict[PartitionKey, list[UsageRecord]] = {}
+    for record in records:
+        found.setdefault((source, month_start(record.date)), []).append(record)
+    return found
+
+
+def node_cost_events(
+    source: str,
+    costs: Mapping[date, list[NodeCost]],
+    dates: Iterable[date],
+    *,
+    chunk: int,
+    now: datetime,
+    new_id: EventIds,
+) -> Iterator[tuple[date, NodeCostsReported]]:
+    """Events stating a source's whole cost on each date, keyed by that date.
+
+    The first event of a date replaces that date (`replaces`), the next ones add to it;
+    a date with no cost left gets one empty replacing event.
+    """
+    for day in sorted(set(dates)):
+        for index, part in enumerate(_chunks(costs.get(day, []), chunk)):
+            scope = DateScope(first=day, last=day) if index == 0 else None
+            yield (
+                day,
+                NodeCostsReported(
+                    event_id=new_id(),
+                    occurred_at=now,
+                    source=source,
+                    replaces=scope,
+                    costs=part,
+                ),
+            )
+
+
+def usage_events(
+    source: str,
+    usage: Mapping[date, list[UsageRecord]],
+    dates: Iterable[date],
+    *,
+    chunk: int,
+    now: datetime,
+    new_id: EventIds,
+) -> Iterator[tuple[date, UsageReported]]:
+    """Events stating a source's whole usage on each date, keyed by that date."""
+    for day in sorted(set(dates)):
+        for index, part in enumerate(_chunks(usage.get(day, []), chunk)):
+            scope = DateScope(first=day, last=day) if index == 0 else None
+            yield (
+                day,
+                UsageReported(
+                    event_id=new_id(),
+                    occurred_at=now,
+                    source=source,
+                    replaces=scope,
+                    usage=part,
+                ),
+            )
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    """Slices of at most `size` items; an empty list gives one empty slice."""
+    if not items:
+        yield []
+        return
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
