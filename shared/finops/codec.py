@@ -21,6 +21,7 @@ CURRENT_VERSIONS: Final[dict[str, int]] = {
     "cost_lines_normalized": 1,
     "row_rejected": 1,
     "allocation_computed": 1,
+    "day_inputs_routed": 1,
     "budget_alert_raised": 1,
 }
 # (type, from_version) -> function turning that payload into the next version's payload.

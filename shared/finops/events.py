@@ -17,6 +17,7 @@ __all__ = [
     "BudgetAlertRaised",
     "CostLinesNormalized",
     "DateScope",
+    "DayInputsRouted",
     "EdgeRef",
     "Event",
     "EventBase",
@@ -106,7 +107,9 @@ class RowRejected(EventBase):
     type: Literal["row_rejected"] = "row_rejected"
     schema_version: Literal[1] = 1
     source: str = Field(description="File name or topic the row came from.")
-    line: int | None = Field(default=None, description="Line in the file; the header is 1.")
+    line: int | None = Field(
+        default=None, description="Line in the file; the header is 1."
+    )
     reason: str
     raw: str | None = None
     ingest_id: UUID | None = None
@@ -149,6 +152,28 @@ class AllocationComputed(EventBase):
     flows: list[FlowResult] = Field(default_factory=list)
 
 
+class DayInputsRouted(EventBase):
+    """The allocator's own re-keyed input: what one event says about one charge date.
+
+    Usage rows are copied to every date whose weighted_average window they fall in.
+    """
+
+    type: Literal["day_inputs_routed"] = "day_inputs_routed"
+    schema_version: Literal[1] = 1
+    charge_date: date
+    source: str
+    origin: str = Field(description="topic/partition/offset of the event routed here.")
+    ingested_at: AwareDatetime = Field(description="When the routed event occurred.")
+    costs_replace: bool = Field(
+        default=False, description="The source's costs on charge_date are replaced."
+    )
+    usage_replaces: DateScope | None = Field(
+        default=None, description="Days whose usage from the source is replaced."
+    )
+    costs: list[NodeCost] = Field(default_factory=list)
+    usage: list[UsageRecord] = Field(default_factory=list)
+
+
 class BudgetAlertRaised(EventBase):
     """A budget crossed a threshold, or is forecast to."""
 
@@ -173,7 +198,10 @@ Event = Annotated[
     | CostLinesNormalized
     | RowRejected
     | AllocationComputed
+    | DayInputsRouted
     | BudgetAlertRaised,
     Field(discriminator="type"),
 ]
-EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)  # built once; used by codec.py
+EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(
+    Event
+)  # built once; used by codec.py

@@ -7,6 +7,7 @@ from typing import Final
 
 __all__ = [
     "ALLOCATIONS",
+    "ALLOCATOR_INPUTS",
     "ALL_TOPICS",
     "BUDGET_ALERTS",
     "COST_LINES",
@@ -83,6 +84,14 @@ ALLOCATIONS: Final = TopicSpec(
     "charge date",
     "Allocation results for each recomputed day and dimension.",
 )
+ALLOCATOR_INPUTS: Final = TopicSpec(
+    "finops.allocator-inputs.v1",
+    6,
+    False,
+    "charge date",
+    "The allocator's costs and usage re-keyed by the charge date they affect.",
+    retention_ms=_THIRTY_DAYS_MS,
+)
 BUDGET_ALERTS: Final = TopicSpec(
     "finops.budget-alerts.v1",
     3,
@@ -91,7 +100,15 @@ BUDGET_ALERTS: Final = TopicSpec(
     "Budget threshold and forecast alerts.",
 )
 
-_SOURCES: Final = (GRAPH, COST_LINES, NODE_COSTS, USAGE, ALLOCATIONS, BUDGET_ALERTS)
+_SOURCES: Final = (
+    GRAPH,
+    COST_LINES,
+    NODE_COSTS,
+    USAGE,
+    ALLOCATIONS,
+    ALLOCATOR_INPUTS,
+    BUDGET_ALERTS,
+)
 
 
 def dead_letter_of(spec: TopicSpec) -> TopicSpec:

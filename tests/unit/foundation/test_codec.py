@@ -16,6 +16,8 @@ from finops.events import (
     AllocationComputed,
     BudgetAlertRaised,
     CostLinesNormalized,
+    DateScope,
+    DayInputsRouted,
     EdgeRef,
     FlowResult,
     GraphChanged,
@@ -112,6 +114,16 @@ EXAMPLES = [
                 }
             )
         ],
+    ),
+    DayInputsRouted(
+        **_base(),
+        charge_date=DAY,
+        source="s",
+        origin="finops.node-costs.v1/0/7",
+        ingested_at=NOW,
+        costs_replace=True,
+        usage_replaces=DateScope(first=DAY, last=DAY),
+        costs=[NodeCost(node="db", date=DAY, dimension="compute", amount_micros=3)],
     ),
     BudgetAlertRaised(
         **_base(),
