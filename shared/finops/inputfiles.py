@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from finops.allocation.tables import CostTable, UsageTable, to_day_numbers
 from finops.errors import InputError
 from finops.money import parse_decimal, to_micros
+from finops.records import UsageRecord
 
 __all__ = [
     "COST_COLUMNS",
@@ -198,32 +199,27 @@ def _node(
 
 def _usage_slowly(path: Path, known: Collection[str] | None) -> UsageTable:
     """Row by row; names the first bad line."""
-    from finops.records import UsageRecord
-
-    records = []
-    for line, row in _rows(path):
-        node = _node(path, line, row, known)
-        day = _day(path, line, row)
-        metric = _field(path, line, row, "metric")
-        text = _field(path, line, row, "value")
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not np.isfinite(value) or value < 0:
-            raise InputError(
-                f"malformed usage value {text!r}",
-                file=str(path),
-                line=line,
-                field="value",
-            )
-        try:
-            labels = _label_set(row.get("labels"))
-        except ValueError as exc:
-            raise InputError(
-                str(exc), file=str(path), line=line, field="labels"
-            ) from None
-        records.append(
-            UsageRecord(node=node, date=day, metric=metric, value=value, labels=labels)
-        )
+    records = [_usage_row(path, line, row, known) for line, row in _rows(path)]
     return UsageTable.from_records(records)
+
+
+def _usage_row(
+    path: Path, line: int, row: dict[str, str], known: Collection[str] | None
+) -> UsageRecord:
+    node = _node(path, line, row, known)
+    day = _day(path, line, row)
+    metric = _field(path, line, row, "metric")
+    text = _field(path, line, row, "value")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise InputError(
+            f"malformed usage value {text!r}", file=str(path), line=line, field="value"
+        )
+    try:
+        labels = _label_set(row.get("labels"))
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path), line=line, field="labels") from None
+    return UsageRecord(node=node, date=day, metric=metric, value=value, labels=labels)

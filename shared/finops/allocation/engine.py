@@ -60,17 +60,8 @@ class AllocationEngine:
             n_days=self.days.count,
         )
         direct = _direct_array(costs, graph, self.days, self._dim_index)
-        parents = list(graph.out_edges)
-        built = build_plans(
-            [graph.out_edges[p] for p in parents],
-            index=graph.index,
-            dimensions=self.dimensions,
-            usage=self.usage,
-            days=self._day_numbers,
-        )
-        plans = {graph.index[p]: plan for p, plan in zip(parents, built, strict=True)}
         order = [graph.index[n] for n in graph.order]
-        self.state = CostState(direct, np.zeros_like(direct), plans, order)
+        self.state = CostState(direct, np.zeros_like(direct), self._all_plans(), order)
         full_pass(self.state)
 
     @classmethod
@@ -182,6 +173,20 @@ class AllocationEngine:
             for c in np.flatnonzero(touched)
         )
         return ChangeSet(cells)
+
+    def _all_plans(self) -> dict[int, ParentPlan]:
+        """Plans of every parent, computed in strategy batches."""
+        parents = list(self.graph.out_edges)
+        built = build_plans(
+            [self.graph.out_edges[p] for p in parents],
+            index=self.graph.index,
+            dimensions=self.dimensions,
+            usage=self.usage,
+            days=self._day_numbers,
+        )
+        return {
+            self.graph.index[p]: plan for p, plan in zip(parents, built, strict=True)
+        }
 
     def _plan(self, parent: str) -> ParentPlan:
         return build_plan(
