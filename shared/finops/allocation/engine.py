@@ -86,10 +86,10 @@ class AllocationEngine:
         self, node: str, day: date, amounts: Mapping[str, int]
     ) -> ChangeSet:
         """Replace one node's direct costs on one day, per dimension."""
-        n, t = self._node(node), self._day(day)
+        n, t = self.node_index(node), self.day_index(day)
         mask = np.zeros(self.state.cells, dtype=bool)
         for dimension, micros in amounts.items():
-            k = self._dim(dimension)
+            k = self.dimension_index(dimension)
             self.state.direct[n, t, k] = micros
             mask[t * len(self.dimensions) + k] = True
         return self._apply({n: mask})
@@ -105,7 +105,7 @@ class AllocationEngine:
         """Replace one node's usage rows of one metric on one day by one value."""
         if value < 0 or not np.isfinite(value):
             raise InputError(f"usage of {node} on {day}: bad value {value}")
-        n = self._node(node)
+        n = self.node_index(node)
         self.usage.set_value(n, (day - _EPOCH).days, metric, value, dict(labels or {}))
         seeds: dict[int, NDArray[np.bool_]] = {}
         for parent in self.graph.parents(node):
@@ -197,19 +197,22 @@ class AllocationEngine:
             days=self._day_numbers,
         )
 
-    def _node(self, node: str) -> int:
+    def node_index(self, node: str) -> int:
+        """Array index of a node; InputError if the graph has no such node."""
         if node not in self.graph.index:
             raise InputError(f"unknown node {node!r}")
         return self.graph.index[node]
 
-    def _day(self, day: date) -> int:
+    def day_index(self, day: date) -> int:
+        """Array index of a day; InputError outside the engine's range."""
         if not self.days.first <= day <= self.days.last:
             raise InputError(
                 f"day {day} is outside {self.days.first}..{self.days.last}"
             )
         return self.days.index_of(day)
 
-    def _dim(self, dimension: str) -> int:
+    def dimension_index(self, dimension: str) -> int:
+        """Array index of a dimension; InputError if unknown."""
         if dimension not in self._dim_index:
             raise InputError(f"unknown dimension {dimension!r}")
         return self._dim_index[dimension]

@@ -88,7 +88,7 @@ def _inflows(
     depth: int,
     seen: dict[str, Explanation],
 ) -> list[Inflow]:
-    t, k = engine._day(day), engine._dim(dimension)
+    t, k = engine.day_index(day), engine.dimension_index(dimension)
     child = engine.graph.index[node]
     found = []
     for parent in engine.graph.parents(node):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -14,11 +14,13 @@ from finops.dag import NodeType
 from finops.money import format_micros
 
 __all__ = [
+    "Flow",
     "FlowColumns",
     "NodeArrays",
     "NodeResult",
     "Summary",
     "flow_columns",
+    "flows_from",
     "node_arrays",
     "node_result",
     "summarize",
@@ -118,7 +120,11 @@ def node_result(
     engine: AllocationEngine, node: str, day: date, dimension: str
 ) -> NodeResult:
     """Figures of one node, day and dimension."""
-    n, t, k = engine._node(node), engine._day(day), engine._dim(dimension)
+    n, t, k = (
+        engine.node_index(node),
+        engine.day_index(day),
+        engine.dimension_index(dimension),
+    )
     state = engine.state
     direct, indirect = int(state.direct[n, t, k]), int(state.received[n, t, k])
     flows = state.flows.get(n)
@@ -157,6 +163,32 @@ def flow_columns(engine: AllocationEngine) -> FlowColumns:
     return FlowColumns(**arrays)
 
 
-def day_of(engine: AllocationEngine, t: int) -> date:
-    """The date of a day index."""
-    return engine.days.first + timedelta(days=int(t))
+@dataclass(frozen=True)
+class Flow:
+    """What one edge carried on one day in one dimension."""
+
+    child: str
+    amount: int
+    strategy: str
+    share: float
+
+
+def flows_from(
+    engine: AllocationEngine, parent: str, day: date, dimension: str
+) -> list[Flow]:
+    """Every out-edge flow of a parent on a day in a dimension, by child id."""
+    p = engine.node_index(parent)
+    t, k = engine.day_index(day), engine.dimension_index(dimension)
+    plan = engine.state.plans.get(p)
+    if plan is None:
+        return []
+    config = int(plan.dim_config[k])
+    return [
+        Flow(
+            engine.graph.ids[int(child)],
+            int(engine.state.flows[p][row, t, k]),
+            str(plan.config_rules[config][row].strategy),
+            float(plan.shares[row, t, config]),
+        )
+        for row, child in enumerate(plan.children)
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finops.allocation.results import node_result, summarize
+from finops.allocation.results import flows_from, node_result, summarize
 from finops.records import NodeCost
 from tests.support.allocation_builders import (
     DAY,
@@ -86,3 +86,16 @@ def test_node_figures_add_up() -> None:
         60,
         60,
     )
+
+
+def test_flows_from_lists_each_out_edge() -> None:
+    spec = make_spec(
+        [node("s", "shared"), node("a"), node("b")],
+        [edge("s", "a", "fixed_percent", percent=25), edge("s", "b")],
+    )
+    engine = make_engine(spec, {"s": 1000})
+    flows = flows_from(engine, "s", DAY, "compute")
+    assert [(f.child, f.amount, f.strategy, f.share) for f in flows] == [
+        ("a", 250, "fixed_percent", 0.25),
+        ("b", 750, "equal", 0.75),
+    ]
