@@ -32,11 +32,6 @@ class ParentPlan:
     config_rules: list[tuple[AllocationRule, ...]]
     shares: NDArray[np.float64]
 
-    @property
-    def has_repeated_child(self) -> bool:
-        """Whether two edges (with disjoint windows) reach the same child."""
-        return len(set(self.children.tolist())) < len(self.children)
-
     def share_cells(self, cells: NDArray[np.int64] | None) -> NDArray[np.float64]:
         """Shares (k, n) for flat day-by-dimension cells; None means every cell."""
         if cells is None:
