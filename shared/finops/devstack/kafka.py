@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,9 @@ class KafkaConfig:
         return f"{_HOST}:{self.port}"
 
 
-def ensure_kafka_jars(cache_dir: Path) -> tuple[Path, bool]:
+def ensure_kafka_jars(
+    cache_dir: Path, *, on_fetch: Callable[[], None] | None = None
+) -> tuple[Path, bool]:
     """Fetch Kafka's runtime classpath with Maven once; returns (libs, fetched now)."""
     pom = deploy_dir() / "kafka" / "pom.xml"
     if not pom.is_file():
@@ -61,6 +64,8 @@ def ensure_kafka_jars(cache_dir: Path) -> tuple[Path, bool]:
     libs = cache_dir / f"kafka-{digest}" / "libs"
     if (libs / ".complete").is_file():
         return libs, False
+    if on_fetch is not None:
+        on_fetch()
     _copy_dependencies(pom, libs)
     return libs, True
 

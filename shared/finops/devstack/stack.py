@@ -136,11 +136,15 @@ class Stack:
         if self._kafka.is_running(state.get("kafka", {}).get("pid")):
             progress(f"kafka: already running at {self._kafka.bootstrap_servers}")
             return
-        libs, fetched = ensure_kafka_jars(self._layout.cache_dir)
-        report.jars_fetched = fetched
-        progress(
-            "kafka: jars fetched with Maven" if fetched else "kafka: cached jars reused"
+        libs, fetched = ensure_kafka_jars(
+            self._layout.cache_dir,
+            on_fetch=lambda: progress(
+                "kafka: fetching the jars with Maven (first run)"
+            ),
         )
+        report.jars_fetched = fetched
+        if not fetched:
+            progress("kafka: cached jars reused")
         pid = self._kafka.start(libs, timeout_s=self._settings.start_timeout_s)
         from finops.adapters.kafka_admin import wait_until_ready
 
