@@ -33,6 +33,7 @@ __all__ = [
     "month_start",
     "node_cost_batches",
     "node_cost_events",
+    "sniff_format",
     "statement_source",
     "usage_by_partition",
     "usage_events",
@@ -277,3 +278,15 @@ def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
         return
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def sniff_format(path: Path) -> IngestFormat:
+    """Guess a file's format from its name and header (drop folder, `auto`)."""
+    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        return IngestFormat.USAGE
+    header = set(read_header(path))
+    if {"node", "date", "metric", "value"} <= header:
+        return IngestFormat.USAGE
+    if set(NODE_COST_COLUMNS) <= header:
+        return IngestFormat.NODE_COSTS
+    return IngestFormat.FOCUS

@@ -1,15 +1,18 @@
 """Entry point: `python -m ingest`."""
 
 from finops.adapters.http_runtime import run_app
-
 from ingest.bootstrap import create_app
 from ingest.settings import IngestSettings
 
 
 def main() -> None:
     settings = IngestSettings()
-    run_app(create_app(settings), host=settings.http_host, port=settings.http_port,
-            log_level=settings.log_level)
+    run_app(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

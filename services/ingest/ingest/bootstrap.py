@@ -1,18 +1,106 @@
-"""Builds the ingest service's app and its collaborators."""
+"""Builds the ingest service's app and its collaborators (in the lifespan)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
 from fastapi import FastAPI
 
-from finops.adapters.http_runtime import create_service_app
-
+from finops.adapters.connections import Connections
+from finops.adapters.http_runtime import add_health_routes
+from finops.focus.mapping import MappingRules, load_rules
+from finops.topics import COST_LINES, topic_name
+from ingest.consumer import CostLinesConsumer
+from ingest.dropfolder import DropFolder
 from ingest.metrics import REGISTRY
+from ingest.publisher import KafkaPublisher
+from ingest.routes import router
+from ingest.service import IngestService
 from ingest.settings import IngestSettings
+from ingest.store import PgIngestStore
+from ingest.topiclines import CostLinesHandler
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
     """The service's HTTP app; connections open in its lifespan."""
-    return create_service_app("ingest", kafka=settings.kafka, postgres=settings.postgres,
-                              registry=REGISTRY)
+    connections = Connections(settings.kafka, settings.postgres, client_id="ingest")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await connections.open()
+            stack.push_async_callback(connections.close)
+            await _start_parts(app, settings, connections, stack)
+            yield
+
+    app = FastAPI(title="finops ingest", lifespan=lifespan)
+    add_health_routes(
+        app,
+        service="ingest",
+        registry=REGISTRY,
+        checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
+    )
+    app.include_router(router)
+    return app
+
+
+async def _start_parts(
+    app: FastAPI,
+    settings: IngestSettings,
+    connections: Connections,
+    stack: AsyncExitStack,
+) -> None:
+    """The service, the drop folder and the cost-lines consumer; stopped in reverse."""
+    publisher = KafkaPublisher(
+        connections.producer, namespace=settings.kafka.topic_namespace
+    )
+    service = IngestService(
+        PgIngestStore(connections.pool), publisher, event_batch=settings.event_batch
+    )
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    app.state.service, app.state.spool_dir = service, settings.spool_dir
+    rules_id = None
+    if settings.drop_rules is not None:
+        rules_id = await service.save_rules(
+            settings.drop_rules.read_text(encoding="utf-8")
+        )
+    drop = DropFolder(
+        service.ingest,
+        root=settings.drop_dir,
+        poll_s=settings.drop_poll_s,
+        source=settings.drop_source,
+        rules_id=rules_id,
+    )
+    await drop.start()
+    stack.push_async_callback(drop.stop)
+    if settings.consume_cost_lines:
+        consumer = _consumer(settings, service, publisher)
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)
+
+
+def _consumer(
+    settings: IngestSettings, service: IngestService, publisher: KafkaPublisher
+) -> CostLinesConsumer:
+    namespace = settings.kafka.topic_namespace
+    rules = (
+        MappingRules()
+        if settings.topic_rules is None
+        else load_rules(settings.topic_rules)
+    )
+    handler = CostLinesHandler(service, spool_dir=settings.spool_dir, rules=rules)
+    group = (
+        f"{namespace}.{settings.consumer_group}"
+        if namespace
+        else settings.consumer_group
+    )
+    return CostLinesConsumer(
+        handler,
+        publisher,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        topic=topic_name(COST_LINES, namespace),
+        group_id=group,
+    )

@@ -1,0 +1,89 @@
+"""One cost delivery inside one transaction: partitions replaced whole, lines, costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from finops.focus.normalize import NormalizedBatch
+from finops.focus.restatement import PartitionKey
+from finops.ingestion import costs_by_partition, month_start, statement_source
+from finops.money import from_micros
+from ingest.models import IngestResult
+from ingest.ports import Writer
+
+__all__ = ["CostDelivery", "replace_run"]
+
+
+@dataclass
+class CostDelivery:
+    """What a delivery did so far; `touched`: dates to republish per source key."""
+
+    run: IngestResult
+    holder_key: str  # names the delivery that states the partitions it replaces
+    rows_read: int = 0
+    rejected: int = 0
+    layout: str | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    partitions: set[PartitionKey] = field(default_factory=set)
+    touched: dict[str, set[date]] = field(default_factory=dict)
+
+    async def apply(self, writer: Writer, batch: NormalizedBatch) -> None:
+        """Store one batch; a partition another delivery states is first cleared."""
+        await writer.ensure_months({month_start(p) for _, p in batch.partitions})
+        for key in sorted(batch.partitions - self.partitions):
+            await self._take(writer, key)
+        if batch.lines is not None and batch.lines.num_rows:
+            await writer.copy_lines(self.run.ingest_id, batch.lines)
+        for key, costs in costs_by_partition(batch).items():
+            await writer.add_node_costs(statement_source(key), costs)
+            self._touch(statement_source(key), costs["date"].to_pylist())
+        rejects = [r._replace(file=self.run.file_name) for r in batch.rejects]
+        await writer.add_rejects(self.run.ingest_id, rejects, self.rejected)
+        self._count(batch)
+
+    async def _take(self, writer: Writer, key: PartitionKey) -> None:
+        """Hold a partition; what another delivery said for it is deleted first.
+
+        The holder itself appends (a producer's delivery spread over many messages).
+        """
+        self.partitions.add(key)
+        held = await writer.held_partition("cost", key)
+        if held == self.holder_key:
+            return
+        if held is not None:
+            old = await writer.clear_cost_partition(key, statement_source(key))
+            self._touch(statement_source(key), old)
+        await writer.hold_partition("cost", key, self.holder_key, self.run.ingest_id)
+
+    def _touch(self, source_key: str, dates: object) -> None:
+        self.touched.setdefault(source_key, set()).update(dates)  # type: ignore[arg-type]
+
+    def _count(self, batch: NormalizedBatch) -> None:
+        self.rows_read += batch.rows_read
+        self.rejected += len(batch.rejects)
+        self.layout = self.layout or batch.layout
+        for provider, micros in batch.provider_totals.items():
+            self.totals[provider] = self.totals.get(provider, 0) + micros
+
+    def result(self, finished_at: datetime) -> IngestResult:
+        """The run with its final counts."""
+        totals: dict[str, Decimal] = {
+            k: from_micros(v) for k, v in sorted(self.totals.items())
+        }
+        return replace_run(
+            self.run,
+            layout=self.layout,
+            rows_read=self.rows_read,
+            rows_accepted=self.rows_read - self.rejected,
+            rows_rejected=self.rejected,
+            provider_totals=totals,
+            billing_periods=sorted({p for _, p in self.partitions}),
+            finished_at=finished_at,
+        )
+
+
+def replace_run(run: IngestResult, **changes: object) -> IngestResult:
+    """A copy of a run with some fields changed (validated)."""
+    return IngestResult.model_validate({**run.model_dump(), **changes})

@@ -1,0 +1,72 @@
+"""Normalised line tables as CSV for PostgreSQL's COPY, written by Arrow."""
+
+from __future__ import annotations
+
+import io
+from typing import Final
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+__all__ = ["LINE_COLUMNS", "lines_to_csv"]
+
+_TEXT: Final = (
+    "source",
+    "provider",
+    "billing_account_id",
+    "sub_account_id",
+    "charge_category",
+    "service_category",
+    "service_name",
+    "resource_id",
+    "region_id",
+    "billing_currency",
+)
+_TIMES: Final = ("billing_period_start", "charge_period_start", "charge_period_end")
+_COSTS: Final = (
+    "cost",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+)
+LINE_COLUMNS: Final = [
+    "billing_month",
+    "ingest_id",
+    "line",
+    *_TEXT,
+    *_TIMES,
+    *_COSTS,
+    "tags",
+    "node",
+    "dimension",
+]
+_MONEY: Final = pa.decimal128(24, 6)
+_OPTIONS: Final = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def _money(micros: pa.ChunkedArray) -> pa.Array:
+    """Exact decimals of micro-units: the same integers read with six decimals."""
+    whole = micros.combine_chunks().cast(pa.decimal128(24, 0))
+    return whole.view(_MONEY)
+
+
+def lines_to_csv(lines: pa.Table, ingest_id: UUID) -> bytes:
+    """CSV rows in LINE_COLUMNS order; nulls are empty, empty text is quoted."""
+    rows = lines.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "billing_month": pc.cast(
+            pc.floor_temporal(lines["billing_period_start"], unit="month"), pa.date32()
+        ),
+        "ingest_id": pc.fill_null(pa.nulls(rows, pa.string()), str(ingest_id)),
+        "line": lines["line"],
+    }
+    columns |= {name: lines[name] for name in (*_TEXT, *_TIMES)}
+    columns["cost"] = _money(lines["cost_micros"])
+    columns |= {name: _money(lines[f"{name}_micros"]) for name in _COSTS[1:]}
+    columns |= {name: lines[name] for name in ("tags", "node", "dimension")}
+    out = io.BytesIO()
+    pcsv.write_csv(pa.table(columns), out, _OPTIONS)
+    return out.getvalue()

@@ -1,0 +1,134 @@
+"""HTTP routes: uploads, rules, runs, rejects, lines and tracing. Thin by design."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from finops.errors import ConfigError, InputError
+from finops.ingestion import IngestFormat, sniff_format
+from ingest.metrics import observe_delivery
+from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
+from ingest.service import IngestService
+from ingest.uploads import remove_spooled, safe_file_name, spool
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _service(request: Request) -> IngestService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+@router.put("/rules", summary="Keep a mapping-rules YAML; returns its id.")
+async def put_rules(request: Request) -> dict[str, str]:
+    try:
+        rules_id = await _service(request).save_rules((await request.body()).decode())
+    except (ConfigError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"rules_id": rules_id}
+
+
+@router.post(
+    "/ingests",
+    summary="Ingest the request body (a file), streamed to disk.",
+    response_model=IngestResult,
+    status_code=201,
+)
+async def post_ingest(
+    request: Request,
+    response: Response,
+    filename: Annotated[str, Query(description="The file's name (suffix matters).")],
+    format: Annotated[
+        str, Query(description="focus, node-costs, usage or auto")
+    ] = "auto",
+    source: str | None = None,
+    rules: Annotated[str | None, Query(description="Rules id from PUT /rules.")] = None,
+    profile: str | None = None,
+) -> IngestResult:
+    started = time.perf_counter()
+    spooled = await spool(request.stream(), request.app.state.spool_dir, filename)
+    try:
+        fmt = IngestFormat(format) if format != "auto" else sniff_format(spooled.path)
+        delivery = Delivery(
+            path=spooled.path,
+            file_name=safe_file_name(filename),
+            fmt=fmt,
+            content_hash=spooled.content_hash,
+            source=source,
+            rules_id=rules,
+            profile=profile,
+        )
+        result = await _service(request).ingest(delivery)
+    except (ValueError, InputError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    finally:
+        remove_spooled(spooled)
+    observe_delivery(result, time.perf_counter() - started)
+    response.status_code = (
+        422 if result.status == "refused" else (200 if result.duplicate else 201)
+    )
+    return result
+
+
+@router.get(
+    "/ingests/{ingest_id}", summary="One ingest run.", response_model=IngestResult
+)
+async def get_ingest(request: Request, ingest_id: UUID) -> IngestResult:
+    found = await _service(request).get(ingest_id)
+    if found is None:
+        raise HTTPException(404, f"no ingest {ingest_id}")
+    return found
+
+
+@router.get(
+    "/ingests/{ingest_id}/rejects",
+    summary="Refused rows (JSON, or CSV).",
+    response_model=list[RejectRow],
+)
+async def get_rejects(
+    request: Request,
+    ingest_id: UUID,
+    as_csv: Annotated[bool, Query(alias="csv")] = False,
+) -> object:
+    rows = await _service(request).rejects(ingest_id)
+    if not as_csv:
+        return rows
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("file", "line", "reason"))
+    writer.writerows((r.file, r.line, r.reason) for r in rows)
+    return Response(out.getvalue(), media_type="text/csv")
+
+
+@router.get(
+    "/ingests/{ingest_id}/lines",
+    summary="Stored lines of a run.",
+    response_model=list[TracedLine],
+)
+async def get_lines(
+    request: Request, ingest_id: UUID, limit: int = 1000, offset: int = 0
+) -> list[TracedLine]:
+    return await _service(request).lines(ingest_id, limit=limit, offset=offset)
+
+
+@router.get(
+    "/trace",
+    summary="The lines behind a node's cost on a day in a dimension.",
+    response_model=list[TracedLine],
+)
+async def trace(
+    request: Request,
+    node: str,
+    day: Annotated[date, Query(alias="date")],
+    dimension: str,
+    limit: int = 1000,
+) -> list[TracedLine]:
+    return await _service(request).trace(node, day, dimension, limit=limit)

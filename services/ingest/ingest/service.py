@@ -1,0 +1,307 @@
+"""The ingest service: deliveries in, lines and node costs stored, events out."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
+from datetime import UTC, date, datetime
+from typing import Final
+from uuid import UUID
+
+import yaml
+
+from finops.errors import ConfigError, InputError, StoreConflictError
+from finops.events import RowRejected
+from finops.focus.mapping import MappingRules
+from finops.focus.normalize import NormalizedBatch, normalize_file
+from finops.focus.usage import read_usage
+from finops.ingestion import (
+    IngestFormat,
+    delivery_key,
+    node_cost_batches,
+    node_cost_events,
+    statement_source,
+    usage_by_partition,
+    usage_events,
+)
+from finops.topics import COST_LINES, NODE_COSTS, dead_letter_of
+from ingest.delivery import CostDelivery, replace_run
+from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
+from ingest.ports import Publisher, Store, Writer
+from ingest.threads import iterate_in_thread
+
+__all__ = ["IngestService", "Published"]
+
+Clock = Callable[[], datetime]
+Published = dict[str, set[date]]  # source key -> dates to republish
+_MAX_TRACE: Final = 10_000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IngestService:
+    """Takes deliveries (files, topic batches), stores them, publishes what changed."""
+
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        *,
+        clock: Clock = _utc_now,
+        new_id: Callable[[], UUID] = uuid.uuid4,
+        event_batch: int = 5000,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._clock = clock
+        self._new_id = new_id
+        self._event_batch = event_batch
+
+    async def save_rules(self, text: str) -> str:
+        """Validate and keep a rules YAML; returns its id (sha256 of the text)."""
+        parse_rules(text)
+        rules_id = hashlib.sha256(text.encode()).hexdigest()
+        await self._store.save_rules(rules_id, text)
+        return rules_id
+
+    async def ingest(self, delivery: Delivery) -> IngestResult:
+        """Ingest one file; the same delivery again returns the first result."""
+        key = delivery_key(
+            delivery.content_hash,
+            fmt=delivery.fmt,
+            source=delivery.source,
+            rules_id=delivery.rules_id,
+            profile=delivery.profile,
+        )
+        found = await self.find(key)
+        if found is not None:
+            return found
+        run = self._new_run(delivery)
+        try:
+            if delivery.fmt is IngestFormat.USAGE:
+                return await self._ingest_usage(run, key, delivery)
+            rules = await self._rules(delivery.rules_id)
+            batches = iterate_in_thread(lambda: self._batches(delivery, rules))
+            return await self.ingest_batches(run, batches, run_key=key, holder_key=key)
+        except (InputError, ConfigError) as exc:
+            return await self._refuse(run, key, exc)
+        except StoreConflictError:
+            return await self._taken_meanwhile(key)
+
+    async def ingest_batches(
+        self,
+        run: IngestResult,
+        batches: AsyncIterator[NormalizedBatch],
+        *,
+        run_key: str,
+        holder_key: str,
+    ) -> IngestResult:
+        """Store normalised batches in one transaction, then publish what changed."""
+        delivery = CostDelivery(run, holder_key)
+        async with aclosing(batches), self._store.transaction() as writer:
+            await writer.insert_run(run, run_key)
+            async for batch in batches:
+                await delivery.apply(writer, batch)
+            result = delivery.result(self._clock())
+            await writer.finish_run(result)
+        await self._publish_costs(delivery.touched)
+        await self._publish_rejects(result)
+        return result
+
+    async def find(self, run_key: str) -> IngestResult | None:
+        """The result of a delivery taken before, marked as a duplicate."""
+        found = await self._store.find_delivery(run_key)
+        return None if found is None else found.model_copy(update={"duplicate": True})
+
+    async def get(self, ingest_id: UUID) -> IngestResult | None:
+        """One run by id."""
+        return await self._store.get_run(ingest_id)
+
+    async def rejects(self, ingest_id: UUID) -> list[RejectRow]:
+        """The rows a run refused."""
+        return await self._store.rejects(ingest_id)
+
+    async def lines(
+        self, ingest_id: UUID, *, limit: int, offset: int
+    ) -> list[TracedLine]:
+        """Stored lines of a run, by line number."""
+        return await self._store.run_lines(
+            ingest_id, limit=min(limit, _MAX_TRACE), offset=offset
+        )
+
+    async def trace(
+        self, node: str, day: date, dimension: str, *, limit: int = 1000
+    ) -> list[TracedLine]:
+        """The stored lines a node's cost on a day in a dimension comes from."""
+        return await self._store.trace(
+            node, day, dimension, limit=min(limit, _MAX_TRACE)
+        )
+
+    def new_run(self, **fields: object) -> IngestResult:
+        """A run record started now (status succeeded until told otherwise)."""
+        base = {
+            "ingest_id": self._new_id(),
+            "status": "succeeded",
+            "started_at": self._clock(),
+        }
+        return IngestResult.model_validate(base | fields)
+
+    def _new_run(self, delivery: Delivery) -> IngestResult:
+        return self.new_run(
+            origin=delivery.origin,
+            format=str(delivery.fmt),
+            source=delivery.source,
+            file_name=delivery.file_name,
+            content_hash=delivery.content_hash,
+            rules_id=delivery.rules_id,
+        )
+
+    async def _rules(self, rules_id: str | None) -> MappingRules:
+        """The rules a delivery names (the defaults when it names none)."""
+        if rules_id is None:
+            return MappingRules()
+        text = await self._store.rules_body(rules_id)
+        if text is None:
+            raise ConfigError(f"unknown rules id {rules_id!r}; PUT the rules first")
+        return parse_rules(text)
+
+    def _batches(
+        self, delivery: Delivery, rules: MappingRules
+    ) -> Iterator[NormalizedBatch]:
+        if delivery.fmt is IngestFormat.NODE_COSTS:
+            return node_cost_batches(
+                delivery.path, source=delivery.source or delivery.file_name
+            )
+        return normalize_file(
+            delivery.path,
+            rules,
+            source=delivery.source,
+            profile=delivery.profile,
+            keep_lines=True,
+        )
+
+    async def _ingest_usage(
+        self, run: IngestResult, key: str, delivery: Delivery
+    ) -> IngestResult:
+        """Usage figures: each (source, month) they cover is replaced whole."""
+        records, rejects = await asyncio.to_thread(read_usage, delivery.path)
+        touched: Published = {}
+        async with self._store.transaction() as writer:
+            await writer.insert_run(run, key)
+            parts = usage_by_partition(records, delivery.source or delivery.file_name)
+            for partition, part in sorted(parts.items()):
+                source_key = statement_source(partition)
+                old = await _take_usage(writer, partition, key, run.ingest_id)
+                await writer.add_usage(source_key, part)
+                touched[source_key] = old | {r.date for r in part}
+            named = [r._replace(file=run.file_name) for r in rejects]
+            await writer.add_rejects(run.ingest_id, named, 0)
+            result = replace_run(
+                run,
+                layout="usage",
+                rows_read=len(records) + len(rejects),
+                rows_accepted=len(records),
+                rows_rejected=len(rejects),
+                billing_periods=sorted(p for _, p in parts),
+                finished_at=self._clock(),
+            )
+            await writer.finish_run(result)
+        await self._publish_usage(touched)
+        await self._publish_rejects(result)
+        return result
+
+    async def _refuse(
+        self, run: IngestResult, key: str, exc: Exception
+    ) -> IngestResult:
+        """Record a refused file; nothing it said was kept."""
+        refused = replace_run(
+            run, status="refused", error=str(exc), finished_at=self._clock()
+        )
+        await self._store.record_run(refused, key)
+        return refused
+
+    async def _taken_meanwhile(self, key: str) -> IngestResult:
+        """The same delivery was stored concurrently: its result."""
+        found = await self._store.find_delivery(key)
+        if found is None:
+            raise StoreConflictError(f"delivery {key} conflicted and is not stored")
+        return found.model_copy(update={"duplicate": True})
+
+    async def _publish_costs(self, touched: Published) -> None:
+        """Each touched date's whole cost per source key, replacing that date."""
+        now = self._clock()
+        for source_key, dates in sorted(touched.items()):
+            costs = await self._store.node_costs(source_key, dates)
+            await self._publisher.node_costs(
+                node_cost_events(
+                    source_key,
+                    costs,
+                    dates,
+                    chunk=self._event_batch,
+                    now=now,
+                    new_id=self._new_id,
+                )
+            )
+
+    async def _publish_usage(self, touched: Published) -> None:
+        now = self._clock()
+        for source_key, dates in sorted(touched.items()):
+            usage = await self._store.usage(source_key, dates)
+            await self._publisher.usage(
+                usage_events(
+                    source_key,
+                    usage,
+                    dates,
+                    chunk=self._event_batch,
+                    now=now,
+                    new_id=self._new_id,
+                )
+            )
+
+    async def _publish_rejects(self, run: IngestResult) -> None:
+        """Refused rows to the dead-letter topic of what the file would have fed."""
+        if not run.rows_rejected:
+            return
+        spec = dead_letter_of(
+            COST_LINES if run.format == IngestFormat.FOCUS else NODE_COSTS
+        )
+        now = self._clock()
+        events = (
+            RowRejected(
+                event_id=self._new_id(),
+                occurred_at=now,
+                source=r.file,
+                line=r.line,
+                reason=r.reason,
+                ingest_id=run.ingest_id,
+            )
+            for r in await self._store.rejects(run.ingest_id)
+        )
+        await self._publisher.dead_letters(spec, events)
+
+
+async def _take_usage(
+    writer: Writer, partition: tuple[str, date], key: str, ingest_id: UUID
+) -> set[date]:
+    """Hold a usage partition, clearing what another delivery said; old dates."""
+    held = await writer.held_partition("usage", partition)
+    old = set()
+    if held is not None and held != key:
+        old = await writer.clear_usage(statement_source(partition))
+    await writer.hold_partition("usage", partition, key, ingest_id)
+    return old
+
+
+def parse_rules(text: str) -> MappingRules:
+    """Rules from YAML text; ConfigError says what is wrong."""
+    try:
+        return MappingRules.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"rules are not valid YAML: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid rules: {exc}") from None

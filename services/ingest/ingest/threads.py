@@ -1,0 +1,29 @@
+"""Blocking iterators (Arrow readers) consumed from the event loop, one batch ahead."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Final, TypeVar
+
+__all__ = ["iterate_in_thread"]
+
+T = TypeVar("T")
+_END: Final = object()
+
+
+async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Items of a blocking iterator, each read in a worker thread.
+
+    The next item is read while the caller handles the current one, so reading and
+    writing overlap; an error of the iterator is raised where the item would be.
+    """
+    iterator = await asyncio.to_thread(make)
+    pending = asyncio.ensure_future(asyncio.to_thread(next, iterator, _END))
+    try:
+        while (item := await pending) is not _END:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, iterator, _END))
+            yield item  # type: ignore[misc]
+    finally:
+        if not pending.done():
+            await asyncio.wait([pending])
