@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from finops.allocation.columns import date_column, decimal_column, string_column
 from finops.allocation.engine import AllocationEngine
-from finops.allocation.results import flow_columns, node_arrays, summarize
+from finops.allocation.jsonout import FIGURES, nonzero_node_rows, write_json
 from finops.allocation.tables import to_day_numbers
 from finops.errors import InputError
-from finops.money import format_micros
 
 __all__ = [
     "FIGURES",
@@ -29,7 +25,6 @@ __all__ = [
     "write_result",
 ]
 
-FIGURES = ("direct", "indirect", "holistic", "allocated_out", "retained")
 OUTPUT_SUFFIXES = (".json", ".csv", ".parquet")
 
 
@@ -45,12 +40,13 @@ def write_result(engine: AllocationEngine, path: Path) -> None:
     """Write the result in the format named by the suffix, atomically."""
     check_output_path(path)
     writers: dict[str, Callable[[Path], None]] = {
-        ".json": lambda tmp: tmp.write_text(json.dumps(result_document(engine))),
+        ".json": lambda tmp: _with_handle(tmp, engine),
         ".csv": lambda tmp: pcsv.write_csv(node_table(engine), tmp),
         ".parquet": lambda tmp: pq.write_table(node_table(engine), tmp),
     }
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(name, 0o644)
     try:
         writers[path.suffix](Path(name))
         os.replace(name, path)
@@ -59,11 +55,14 @@ def write_result(engine: AllocationEngine, path: Path) -> None:
             os.unlink(name)
 
 
+def _with_handle(path: Path, engine: AllocationEngine) -> None:
+    with path.open("wb") as handle:
+        write_json(engine, handle)
+
+
 def node_table(engine: AllocationEngine) -> pa.Table:
     """Node rows with any non-zero figure, amounts as exact decimals."""
-    arrays = node_arrays(engine)
-    figures = [getattr(arrays, name) for name in FIGURES]
-    nodes, days, dims = np.nonzero(np.any([f != 0 for f in figures], axis=0))
+    nodes, days, dims, figures = nonzero_node_rows(engine)
     first = to_day_numbers([engine.days.first])[0]
     columns: dict[str, pa.Array] = {
         "node": string_column(nodes, engine.graph.ids),
@@ -71,52 +70,5 @@ def node_table(engine: AllocationEngine) -> pa.Table:
         "dimension": string_column(dims, engine.dimensions),
     }
     for name, figure in zip(FIGURES, figures, strict=True):
-        columns[name] = decimal_column(figure[nodes, days, dims])
+        columns[name] = decimal_column(figure)
     return pa.table(columns)
-
-
-def result_document(engine: AllocationEngine) -> dict[str, Any]:
-    """The JSON output: summary, node rows and flows."""
-    return {
-        "summary": summarize(engine).to_json(),
-        "nodes": _node_records(engine),
-        "flows": _flow_records(engine),
-    }
-
-
-def _node_records(engine: AllocationEngine) -> list[dict[str, str]]:
-    table = node_table(engine)
-    rows = []
-    for row in table.to_pylist():
-        row["date"] = row["date"].isoformat()
-        for name in FIGURES:
-            row[name] = f"{row[name]:.6f}"
-        rows.append(row)
-    return rows
-
-
-def _flow_records(engine: AllocationEngine) -> list[dict[str, Any]]:
-    flows = flow_columns(engine)
-    ids = engine.graph.ids
-    dates = [d.isoformat() for d in engine.days.days()]
-    return [
-        {
-            "from": ids[p],
-            "to": ids[c],
-            "date": dates[t],
-            "dimension": engine.dimensions[k],
-            "amount": format_micros(int(a)),
-            "strategy": s,
-            "share": float(sh),
-        }
-        for p, c, t, k, a, s, sh in zip(
-            flows.parent.tolist(),
-            flows.child.tolist(),
-            flows.day.tolist(),
-            flows.dimension.tolist(),
-            flows.amount.tolist(),
-            flows.strategy,
-            flows.share.tolist(),
-            strict=True,
-        )
-    ]

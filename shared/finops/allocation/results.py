@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,8 +13,10 @@ from numpy.typing import NDArray
 from finops.allocation.engine import AllocationEngine
 from finops.dag import NodeType
 from finops.money import format_micros
+from finops.rules import StrategyName
 
 __all__ = [
+    "STRATEGY_NAMES",
     "Flow",
     "FlowColumns",
     "NodeArrays",
@@ -21,6 +24,7 @@ __all__ = [
     "Summary",
     "flow_columns",
     "flows_from",
+    "iter_flow_columns",
     "node_arrays",
     "node_result",
     "summarize",
@@ -72,9 +76,13 @@ class NodeArrays:
     retained: NDArray[np.int64]
 
 
+STRATEGY_NAMES: list[str] = [s.value for s in StrategyName]
+_STRATEGY_CODE = {s: i for i, s in enumerate(StrategyName)}
+
+
 @dataclass(frozen=True)
 class FlowColumns:
-    """Non-zero flows as columns: parent, child, day, dim indices, amount, share."""
+    """Flows as columns: parent, child, day, dim indices, amount, share, strategy."""
 
     parent: NDArray[np.int64]
     child: NDArray[np.int64]
@@ -82,7 +90,15 @@ class FlowColumns:
     dimension: NDArray[np.int64]
     amount: NDArray[np.int64]
     share: NDArray[np.float64]
-    strategy: list[str]
+    strategy_code: NDArray[np.int64]
+
+    @property
+    def strategy(self) -> list[str]:
+        """Strategy name of each flow (codes index STRATEGY_NAMES)."""
+        return [STRATEGY_NAMES[c] for c in self.strategy_code.tolist()]
+
+    def __len__(self) -> int:
+        return int(self.parent.size)
 
 
 def _allocated_out(engine: AllocationEngine) -> NDArray[np.int64]:
@@ -135,32 +151,53 @@ def node_result(
 
 def flow_columns(engine: AllocationEngine) -> FlowColumns:
     """Every flow with a non-zero amount or share, ordered by parent and child."""
-    parts: dict[str, list[Any]] = {key: [] for key in FlowColumns.__dataclass_fields__}
+    return _concat(list(iter_flow_columns(engine)))
+
+
+def iter_flow_columns(
+    engine: AllocationEngine, *, chunk_rows: int = 1 << 20
+) -> Iterator[FlowColumns]:
+    """flow_columns in chunks of about chunk_rows flows, to bound memory."""
+    buffer: list[FlowColumns] = []
+    size = 0
     for parent in sorted(engine.state.flows):
-        plan = engine.state.plans[parent]
-        flows = engine.state.flows[parent]
-        shares = plan.shares[:, :, plan.dim_config]
-        rows, days, dims = np.nonzero((flows != 0) | (shares > 0))
-        parts["parent"].append(np.full(rows.size, parent))
-        parts["child"].append(plan.children[rows])
-        parts["day"].append(days)
-        parts["dimension"].append(dims)
-        parts["amount"].append(flows[rows, days, dims])
-        parts["share"].append(shares[rows, days, dims])
-        names = [[str(r.strategy) for r in rules] for rules in plan.config_rules]
-        configs = plan.dim_config[dims]
-        parts["strategy"].extend(
-            names[c][r] for r, c in zip(rows, configs, strict=True)
-        )
-    arrays = {
-        k: np.concatenate(v) if v and k != "strategy" else v for k, v in parts.items()
-    }
-    for key in ("parent", "child", "day", "dimension", "amount"):
-        if not parts[key]:
-            arrays[key] = np.zeros(0, dtype=np.int64)
-    if not parts["share"]:
-        arrays["share"] = np.zeros(0)
-    return FlowColumns(**arrays)
+        part = _parent_flows(engine, parent)
+        buffer.append(part)
+        size += len(part)
+        if size >= chunk_rows:
+            yield _concat(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield _concat(buffer)
+
+
+def _parent_flows(engine: AllocationEngine, parent: int) -> FlowColumns:
+    plan = engine.state.plans[parent]
+    flows = engine.state.flows[parent]
+    shares = plan.shares[:, :, plan.dim_config]
+    rows, days, dims = np.nonzero((flows != 0) | (shares > 0))
+    codes = np.array(
+        [[_STRATEGY_CODE[r.strategy] for r in rules] for rules in plan.config_rules]
+    )
+    return FlowColumns(
+        parent=np.full(rows.size, parent, dtype=np.int64),
+        child=plan.children[rows],
+        day=days,
+        dimension=dims,
+        amount=flows[rows, days, dims],
+        share=shares[rows, days, dims],
+        strategy_code=codes[plan.dim_config[dims], rows],
+    )
+
+
+def _concat(parts: list[FlowColumns]) -> FlowColumns:
+    if not parts:
+        none = np.zeros(0, dtype=np.int64)
+        return FlowColumns(none, none, none, none, none, np.zeros(0), none)
+    fields = FlowColumns.__dataclass_fields__
+    return FlowColumns(
+        **{k: np.concatenate([getattr(p, k) for p in parts]) for k in fields}
+    )
 
 
 @dataclass(frozen=True)
