@@ -2,7 +2,6 @@
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -109,11 +108,8 @@ def synth(
         seed=seed,
         start=first,
     )
-    began = time.perf_counter()
-    paths = write_org(generate_org(options), out)
-    took = time.perf_counter() - began
+    paths = _step(
+        "writing synthetic organisation", lambda: write_org(generate_org(options), out)
+    )
     for path in paths:
         print(path)
-    Console(stderr=True).print(
-        f"synth: wrote {len(paths)} files in {took:.1f}s"
-    ) if sys.stderr.isatty() else None
