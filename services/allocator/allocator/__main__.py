@@ -1,15 +1,18 @@
 """Entry point: `python -m allocator`."""
 
-from finops.adapters.http_runtime import run_app
-
 from allocator.bootstrap import create_app
 from allocator.settings import AllocatorSettings
+from finops.adapters.http_runtime import run_app
 
 
 def main() -> None:
     settings = AllocatorSettings()
-    run_app(create_app(settings), host=settings.http_host, port=settings.http_port,
-            log_level=settings.log_level)
+    run_app(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

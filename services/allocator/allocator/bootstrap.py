@@ -1,18 +1,81 @@
-"""Builds the allocator service's app and its collaborators."""
+"""Builds the allocator: connections, store, Faust app and service, in one lifespan."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
+from faust.contrib.asgi import faust_app_running
 
-from finops.adapters.http_runtime import create_service_app
-
+from allocator.daystate import InputState
 from allocator.metrics import REGISTRY
+from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
+from allocator.store import PostgresResultStore
+from allocator.streams import PARTITIONS, AllocatorStreams
+from finops.adapters.connections import Connections
+from finops.adapters.graphlog import follow_graph
+from finops.adapters.http_runtime import add_health_routes
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: AllocatorSettings) -> FastAPI:
-    """The service's HTTP app; connections open in its lifespan."""
-    return create_service_app("allocator", kafka=settings.kafka, postgres=settings.postgres,
-                              registry=REGISTRY)
+    """The HTTP app (/healthz, /metrics); its lifespan runs the Faust worker."""
+    connections = Connections(settings.kafka, settings.postgres, client_id="allocator")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await connections.open()
+        try:
+            async with _running(settings, connections):
+                yield
+        finally:
+            await connections.close()
+
+    app = FastAPI(title="finops allocator", lifespan=lifespan)
+    add_health_routes(
+        app,
+        service="allocator",
+        registry=REGISTRY,
+        checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
+    )
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    settings: AllocatorSettings, connections: Connections
+) -> AsyncIterator[AllocatorService]:
+    """The Faust app and the graph follower, stopped in reverse order."""
+    streams = AllocatorStreams(settings)
+    state = InputState(streams.costs, streams.usage, streams.applied)
+    service = AllocatorService(
+        state,
+        PostgresResultStore(connections.pool),
+        streams.publisher,
+        partitions=PARTITIONS,
+        snapshot_days=settings.snapshot_days,
+    )
+    streams.wire(service)
+    follower = asyncio.create_task(_follow(settings, service, streams.ready))
+    try:
+        async with faust_app_running(streams.app, stop_timeout=30):
+            yield service
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+
+
+async def _follow(
+    settings: AllocatorSettings, service: AllocatorService, ready: asyncio.Event
+) -> None:
+    """Replay the graph topic, then follow it; ready once caught up."""
+    async for change in follow_graph(settings.kafka):
+        if change is None:
+            ready.set()
+        else:
+            await service.apply_graph(change)

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["REGISTRY", "EVENTS"]
+__all__ = [
+    "CONSUMER_LAG",
+    "DAYS_STORED",
+    "EVENTS",
+    "INGEST_TO_STORED",
+    "RECOMPUTE_SECONDS",
+    "REGISTRY",
+    "ROWS_SKIPPED",
+]
 
 REGISTRY = CollectorRegistry()
 EVENTS = Counter(
     "finops_allocator_events_total",
     "Events handled, by topic and outcome.",
     ["topic", "outcome"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "finops_allocator_consumer_lag_messages",
+    "Messages not yet processed on the partitions this worker owns, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+RECOMPUTE_SECONDS = Histogram(
+    "finops_allocator_recompute_duration_seconds",
+    "Time to allocate one charge date and store its results.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+INGEST_TO_STORED = Histogram(
+    "finops_allocator_ingest_to_stored_seconds",
+    "From the input event's occurred_at to its charge date's results being stored.",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+DAYS_STORED = Counter(
+    "finops_allocator_days_stored_total",
+    "Charge dates recomputed and stored, by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ROWS_SKIPPED = Counter(
+    "finops_allocator_rows_skipped_total",
+    "Cost and usage rows naming nodes the graph does not have (yet).",
     registry=REGISTRY,
 )

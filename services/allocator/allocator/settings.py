@@ -14,3 +14,8 @@ class AllocatorSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="ALLOCATOR_", extra="ignore")
     http_port: int = 8101
+    app_id: str = (
+        "finops-allocator"  # the consumer group; the topic namespace prefixes it
+    )
+    snapshot_days: int = 32  # dates whose last results are kept to write only changes
+    data_dir: str = ""  # Faust's data directory; empty: under the system temp directory

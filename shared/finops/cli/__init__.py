@@ -13,7 +13,7 @@ from finops.errors import FinopsError
 __all__ = ["app", "main"]
 
 # Modules that define `register(app)`; each owns one group of commands.
-COMMAND_MODULES: Final[tuple[str, ...]] = ("dev", "db", "focus", "allocation")
+COMMAND_MODULES: Final[tuple[str, ...]] = ("dev", "db", "focus", "allocation", "graph", "results", "ingest")
 
 app = typer.Typer(
     name="finops",
@@ -22,7 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
 
 
 @app.callback()
@@ -48,4 +47,3 @@ def main() -> None:
     except FinopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-

@@ -1,0 +1,225 @@
+"""Orchestration of the allocator: route inputs, fold them in, recompute dirty dates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from allocator import metrics
+from allocator.dayresults import DayDelta, DayResult, allocate_day, diff_days
+from allocator.daystate import DayInputs, InputState
+from allocator.routing import max_window_days, partition_of, route_event
+from finops.adapters.graphlog import GraphLog
+from finops.dag import CostGraph, build_graph
+from finops.errors import FinopsError
+from finops.events import (
+    AllocationComputed,
+    DayInputsRouted,
+    FlowResult,
+    GraphChanged,
+    NodeCostsReported,
+    NodeResult,
+    UsageReported,
+)
+
+__all__ = ["AllocatorService", "Publisher", "ResultStore"]
+
+_log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class ResultStore(Protocol):
+    """Where results go (PostgreSQL in production)."""
+
+    async def write_day(
+        self,
+        day: date,
+        delta: DayDelta,
+        *,
+        run_id: uuid.UUID,
+        graph_version: int,
+        offsets: dict[str, Any],
+    ) -> None: ...
+
+    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]: ...
+
+    async def write_nodes(self, spec: Any, version: int) -> None: ...
+
+
+class Publisher(Protocol):
+    """Sends routed inputs and results (Kafka in production)."""
+
+    async def forward(self, partition: int, piece: DayInputsRouted) -> None: ...
+
+    async def publish(self, event: AllocationComputed) -> None: ...
+
+
+class AllocatorService:
+    """Owns some charge-date partitions; keeps their results equal to a full run."""
+
+    def __init__(
+        self,
+        state: InputState,
+        store: ResultStore,
+        publisher: Publisher,
+        *,
+        partitions: int,
+        clock: Clock = lambda: datetime.now(UTC),
+        snapshot_days: int = 32,
+    ) -> None:
+        self.state, self._store, self._publisher = state, store, publisher
+        self._partitions, self._clock = partitions, clock
+        self.graph = GraphLog()
+        self._cost_graph: CostGraph | None = None
+        self._window = 1
+        self.owned: set[int] = set()
+        self.dirty: dict[date, list[datetime]] = {}
+        self._snapshots: OrderedDict[date, DayResult] = OrderedDict()
+        self._snapshot_days = snapshot_days
+        self._lock = asyncio.Lock()
+        self.changed = asyncio.Event()
+
+    def owns(self, day: date) -> bool:
+        """Whether this worker owns the date's partition."""
+        return partition_of(day, self._partitions) in self.owned
+
+    async def route(self, event: NodeCostsReported | UsageReported, origin: str) -> int:
+        """Forward one piece per affected charge date; returns how many."""
+        pieces = route_event(event, origin=origin, window_days=self._window)
+        for piece in pieces:
+            await self._publisher.forward(
+                partition_of(piece.charge_date, self._partitions), piece
+            )
+        return len(pieces)
+
+    def apply(self, piece: DayInputsRouted, *, partition: int, offset: int) -> None:
+        """Fold a routed piece into the state; its date becomes dirty."""
+        self.state.apply(piece, f"{partition}/{offset}")
+        self.dirty.setdefault(piece.charge_date, []).append(piece.ingested_at)
+        self.changed.set()
+
+    async def apply_graph(self, change: GraphChanged) -> None:
+        """A new graph version: every owned date with inputs is recomputed."""
+        if not self.graph.apply(change):
+            return
+        self._cost_graph = build_graph(self.graph.spec)
+        self._window = max_window_days(self.graph.spec)
+        await self._store.write_nodes(self.graph.spec, self.graph.version)
+        for day in self.state.days:
+            self.dirty.setdefault(day, [])
+        self.changed.set()
+
+    async def assign(self, partitions: set[int]) -> None:
+        """After a rebalance: rebuild the owned dates, recompute those stored stale."""
+        async with self._lock:
+            self.owned = set(partitions)
+            self.state.rebuild(self.owns)
+            self._snapshots.clear()
+            self.dirty = {d: w for d, w in self.dirty.items() if self.owns(d)}
+            stored = await self._store.stored_days()
+            for day in self.state.days:
+                if stored.get(day) != (self.graph.version, self._offsets(day)):
+                    self.dirty.setdefault(day, [])
+            self.changed.set()
+
+    def _offsets(self, day: date) -> dict[str, Any]:
+        return self.state.position(day)
+
+    async def recompute_due(self) -> int:
+        """Allocate and store every dirty date; returns how many were stored."""
+        if self._cost_graph is None:
+            return 0
+        async with self._lock:
+            self.changed.clear()
+            days = sorted(d for d in self.dirty if self.owns(d))
+            for day in days:
+                await self._recompute(day, self.dirty.pop(day))
+            return len(days)
+
+    async def _recompute(self, day: date, waits: list[datetime]) -> None:
+        graph, version = self._cost_graph, self.graph.version
+        assert graph is not None
+        began = time.perf_counter()
+        inputs = self.state.days.get(day) or DayInputs()
+        try:
+            result, skipped = allocate_day(
+                graph, day, inputs.node_costs(day), inputs.usage_rows()
+            )
+        except FinopsError as exc:
+            _log.error("charge date %s not allocated: %s", day, exc)
+            metrics.DAYS_STORED.labels("error").inc()
+            return
+        metrics.ROWS_SKIPPED.inc(skipped)
+        delta = diff_days(self._snapshots.pop(day, None), result)
+        run_id = uuid.uuid4()
+        await self._store.write_day(
+            day,
+            delta,
+            run_id=run_id,
+            graph_version=version,
+            offsets=self._offsets(day),
+        )
+        self._remember(day, result)
+        await self._announce(day, delta, run_id, version)
+        self._observe(began, waits)
+
+    def _remember(self, day: date, result: DayResult) -> None:
+        self._snapshots[day] = result
+        while len(self._snapshots) > self._snapshot_days:
+            self._snapshots.popitem(last=False)
+
+    def _observe(self, began: float, waits: list[datetime]) -> None:
+        metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - began)
+        metrics.DAYS_STORED.labels("stored").inc()
+        now = self._clock()
+        for ingested in waits:
+            metrics.INGEST_TO_STORED.observe((now - ingested).total_seconds())
+
+    async def _announce(
+        self, day: date, delta: DayDelta, run_id: uuid.UUID, version: int
+    ) -> None:
+        """One AllocationComputed per dimension: the rows that changed."""
+        offsets = self._offsets(day)
+        marks = {
+            f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
+            for k, v in offsets.items()
+        }
+        for dimension in delta.dimensions:
+            nodes = [
+                NodeResult(
+                    node=n,
+                    direct=r[0],
+                    indirect=r[1],
+                    holistic=r[2],
+                    allocated_out=r[3],
+                    retained=r[4],
+                )
+                for (n, k), r in delta.nodes.items()
+                if k == dimension
+            ]
+            flows = [
+                FlowResult.model_validate(
+                    {"from": f, "to": t, "amount": a, "strategy": s, "share": sh}
+                )
+                for (f, t, k), (a, s, sh) in delta.flows.items()
+                if k == dimension
+            ]
+            await self._publisher.publish(
+                AllocationComputed(
+                    event_id=uuid.uuid4(),
+                    occurred_at=self._clock(),
+                    charge_date=day,
+                    dimension=dimension,
+                    graph_version=version,
+                    run_id=run_id,
+                    input_offsets=marks,
+                    nodes=nodes,
+                    flows=flows,
+                )
+            )

@@ -1,0 +1,138 @@
+"""asyncpg SQL of the allocator: results and flows per date, runs, the graph's nodes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from allocator.dayresults import DayDelta
+from finops.dag import GraphSpec
+
+__all__ = ["PostgresResultStore"]
+
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS tmp_results (
+    node_id TEXT, dimension TEXT, direct BIGINT, indirect BIGINT, holistic BIGINT,
+    allocated_out BIGINT, retained BIGINT) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS tmp_flows (
+    from_node TEXT, to_node TEXT, dimension TEXT, amount BIGINT, strategy TEXT,
+    share DOUBLE PRECISION) ON COMMIT DELETE ROWS;
+"""
+_RUN = """
+INSERT INTO computation_runs (run_id, kind, graph_version, first_date, last_date,
+                              input_offsets, status, finished_at)
+VALUES ($1, 'incremental', $2, $3, $3, $4::jsonb, 'succeeded', now())"""
+_CLEAR_RESULTS = "DELETE FROM allocation_results WHERE charge_date = $1"
+_CLEAR_FLOWS = "DELETE FROM allocation_contributions WHERE charge_date = $1"
+_REMOVE_RESULTS = """
+DELETE FROM allocation_results WHERE charge_date = $1
+  AND (node_id, dimension) IN (SELECT * FROM unnest($2::text[], $3::text[]))"""
+_REMOVE_FLOWS = """
+DELETE FROM allocation_contributions WHERE charge_date = $1
+  AND (from_node, to_node, dimension) IN
+      (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))"""
+_M = "::numeric / 1000000"
+_UPSERT_RESULTS = f"""
+INSERT INTO allocation_results (node_id, charge_date, dimension, direct, indirect,
+    holistic, allocated_out, retained, run_id, graph_version, input_offsets)
+SELECT node_id, $1, dimension, direct{_M}, indirect{_M}, holistic{_M},
+       allocated_out{_M}, retained{_M}, $2, $3, $4::jsonb FROM tmp_results
+ON CONFLICT (node_id, charge_date, dimension) DO UPDATE SET
+    direct = EXCLUDED.direct, indirect = EXCLUDED.indirect,
+    holistic = EXCLUDED.holistic, allocated_out = EXCLUDED.allocated_out,
+    retained = EXCLUDED.retained, run_id = EXCLUDED.run_id,
+    graph_version = EXCLUDED.graph_version, input_offsets = EXCLUDED.input_offsets,
+    updated_at = now()"""
+_UPSERT_FLOWS = f"""
+INSERT INTO allocation_contributions (from_node, to_node, charge_date, dimension,
+    amount, strategy, share, run_id)
+SELECT from_node, to_node, $1, dimension, amount{_M}, strategy, share, $2
+FROM tmp_flows
+ON CONFLICT (from_node, to_node, charge_date, dimension) DO UPDATE SET
+    amount = EXCLUDED.amount, strategy = EXCLUDED.strategy, share = EXCLUDED.share,
+    run_id = EXCLUDED.run_id"""
+_DAY = """
+INSERT INTO allocator_days (charge_date, graph_version, input_offsets, run_id)
+VALUES ($1, $2, $3::jsonb, $4)
+ON CONFLICT (charge_date) DO UPDATE SET graph_version = EXCLUDED.graph_version,
+    input_offsets = EXCLUDED.input_offsets, run_id = EXCLUDED.run_id,
+    stored_at = now()"""
+_DAYS = "SELECT charge_date, graph_version, input_offsets FROM allocator_days"
+_NODE = """
+INSERT INTO cost_nodes (node_id, node_type, labels, graph_version)
+VALUES ($1, $2, $3::jsonb, $4)
+ON CONFLICT (node_id) DO UPDATE SET node_type = EXCLUDED.node_type,
+    labels = EXCLUDED.labels, graph_version = EXCLUDED.graph_version, updated_at = now()
+WHERE cost_nodes.graph_version <= EXCLUDED.graph_version"""
+
+
+class PostgresResultStore:
+    """Writes one date's results in one transaction; replaces, never adds twice."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write_day(
+        self,
+        day: date,
+        delta: DayDelta,
+        *,
+        run_id: UUID,
+        graph_version: int,
+        offsets: dict[str, Any],
+    ) -> None:
+        """Store a date's changed rows, its run and the offsets it reflects."""
+        marks = json.dumps(offsets)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_TEMP)
+            await conn.execute(_RUN, run_id, graph_version, day, marks)
+            await self._remove(conn, day, delta)
+            await _copy(conn, "tmp_results", _result_records(delta))
+            await _copy(conn, "tmp_flows", _flow_records(delta))
+            await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
+            await conn.execute(_UPSERT_FLOWS, day, run_id)
+            await conn.execute(_DAY, day, graph_version, marks, run_id)
+
+    @staticmethod
+    async def _remove(conn: asyncpg.Connection, day: date, delta: DayDelta) -> None:
+        if delta.complete:
+            await conn.execute(_CLEAR_RESULTS, day)
+            await conn.execute(_CLEAR_FLOWS, day)
+            return
+        if delta.nodes_removed:
+            nodes, dims = zip(*delta.nodes_removed, strict=True)
+            await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
+        if delta.flows_removed:
+            froms, tos, dims = zip(*delta.flows_removed, strict=True)
+            await conn.execute(_REMOVE_FLOWS, day, list(froms), list(tos), list(dims))
+
+    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
+        """Graph version and offsets of every stored date."""
+        rows = await self._pool.fetch(_DAYS)
+        return {
+            r["charge_date"]: (r["graph_version"], json.loads(r["input_offsets"]))
+            for r in rows
+        }
+
+    async def write_nodes(self, spec: GraphSpec, version: int) -> None:
+        """Record the graph's nodes (type and labels), for `finops results`."""
+        rows = [(n.id, str(n.type), json.dumps(n.labels), version) for n in spec.nodes]
+        async with self._pool.acquire() as conn:
+            await conn.executemany(_NODE, rows)
+
+
+async def _copy(conn: asyncpg.Connection, table: str, records: list[tuple]) -> None:  # type: ignore[type-arg]
+    if records:
+        await conn.copy_records_to_table(table, records=records)
+
+
+def _result_records(delta: DayDelta) -> list[tuple]:  # type: ignore[type-arg]
+    return [(node, dim, *row) for (node, dim), row in delta.nodes.items()]
+
+
+def _flow_records(delta: DayDelta) -> list[tuple]:  # type: ignore[type-arg]
+    return [(f, t, k, *row) for (f, t, k), row in delta.flows.items()]

@@ -1,0 +1,150 @@
+"""The Faust app: topics, changelog-backed tables, the agents that feed the service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from allocator import metrics
+from allocator.service import AllocatorService
+from allocator.settings import AllocatorSettings
+from finops.codec import decode_event, encode_event
+from finops.events import (
+    AllocationComputed,
+    DayInputsRouted,
+    NodeCostsReported,
+    UsageReported,
+)
+from finops.topics import ALLOCATIONS, ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
+
+__all__ = ["AllocatorStreams", "FaustPublisher"]
+
+_log = logging.getLogger(__name__)
+PARTITIONS = ALLOCATOR_INPUTS.partitions
+
+
+class FaustPublisher:
+    """Sends routed pieces to the inputs topic and results to the allocations topic."""
+
+    def __init__(self, inputs: faust.TopicT, allocations: faust.TopicT) -> None:
+        self._inputs, self._allocations = inputs, allocations
+
+    async def forward(self, partition: int, piece: DayInputsRouted) -> None:
+        key = piece.charge_date.isoformat().encode()
+        await self._inputs.send(key=key, value=encode_event(piece), partition=partition)
+
+    async def publish(self, event: AllocationComputed) -> None:
+        key = event.charge_date.isoformat().encode()
+        await self._allocations.send(key=key, value=encode_event(event))
+
+
+class AllocatorStreams:
+    """Builds the Faust app around a service factory; tables are the durable state."""
+
+    def __init__(self, settings: AllocatorSettings) -> None:
+        namespace = settings.kafka.topic_namespace
+        self.app_id = f"{namespace}-{settings.app_id}" if namespace else settings.app_id
+        self.app = faust.App(
+            self.app_id,
+            broker=f"kafka://{settings.kafka.bootstrap_servers}",
+            store="memory://",
+            topic_partitions=PARTITIONS,
+            topic_replication_factor=1,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=1.0,
+            web_enabled=False,
+            datadir=settings.data_dir or Path(tempfile.gettempdir()) / self.app_id,
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.sources = self.app.topic(
+            topic_name(NODE_COSTS, namespace), topic_name(USAGE, namespace), **raw
+        )
+        self.inputs_name = topic_name(ALLOCATOR_INPUTS, namespace)
+        self.inputs = self.app.topic(self.inputs_name, partitions=PARTITIONS, **raw)
+        allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
+        self.publisher = FaustPublisher(self.inputs, allocations)
+        tables = {"partitions": PARTITIONS, "key_type": str}
+        self.costs = self.app.Table("costs", default=None, **tables)
+        self.usage = self.app.Table("usage", default=None, **tables)
+        self.applied = self.app.Table("applied", default=None, **tables)
+        self.ready = asyncio.Event()
+        self.positions: dict[TP, int] = {}
+
+    def wire(self, service: AllocatorService) -> None:
+        """Register the agents, the recovery hook and the recompute loop."""
+        self.app.agent(self.sources, name="route")(self._router(service))
+        self.app.agent(self.inputs, name="apply")(self._applier(service))
+        self.applied.on_recover(self._on_recover(service))
+        self.app.task(self._recompute_loop(service))
+        self.app.timer(1.0)(self._measure_lag)
+
+    def _router(self, service: AllocatorService) -> Any:
+        async def route(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self.ready.wait()
+                message = event.message
+                self.positions[message.tp] = message.offset
+                decoded = decode_event(event.value)
+                if isinstance(decoded, NodeCostsReported | UsageReported):
+                    origin = f"{message.topic}/{message.partition}/{message.offset}"
+                    await service.route(decoded, origin)
+                    metrics.EVENTS.labels(message.topic, "routed").inc()
+                else:
+                    metrics.EVENTS.labels(message.topic, "ignored").inc()
+                yield None
+
+        return route
+
+    def _applier(self, service: AllocatorService) -> Any:
+        async def apply(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self.ready.wait()
+                message = event.message
+                self.positions[message.tp] = message.offset
+                piece = decode_event(event.value)
+                assert isinstance(piece, DayInputsRouted)
+                service.apply(piece, partition=message.partition, offset=message.offset)
+                metrics.EVENTS.labels(message.topic, "applied").inc()
+                yield None
+
+        return apply
+
+    def _on_recover(self, service: AllocatorService) -> Any:
+        async def recovered() -> None:
+            await self.ready.wait()
+            actives = self.app.assignor.assigned_actives()
+            owned = {tp.partition for tp in actives if tp.topic == self.inputs_name}
+            await service.assign(owned)
+            _log.info("allocator owns partitions %s", sorted(owned))
+
+        return recovered
+
+    def _recompute_loop(self, service: AllocatorService) -> Any:
+        async def recompute() -> None:
+            await self.ready.wait()
+            while True:
+                await service.changed.wait()
+                await asyncio.sleep(0.05)  # let a burst of inputs land first
+                await service.recompute_due()
+
+        return recompute
+
+    async def _measure_lag(self) -> None:
+        consumer = self.app.consumer
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            if tp.topic.endswith("-changelog"):
+                continue
+            high = consumer.highwater(tp)
+            done = self.positions.get(tp, -1) + 1
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, (high or 0) - done)
+        for topic, value in lag.items():
+            metrics.CONSUMER_LAG.labels(topic).set(value)

@@ -1,0 +1,162 @@
+"""Publishing cost and usage files as NodeCostsReported / UsageReported events."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from finops.allocation.tables import CostTable, UsageTable
+from finops.codec import encode_event
+from finops.costfile import load_costs
+from finops.events import DateScope, NodeCostsReported, UsageReported
+from finops.inputfiles import load_usage
+from finops.records import NodeCost, UsageRecord
+from finops.settings import KafkaSettings
+from finops.topics import NODE_COSTS, USAGE, topic_name
+
+__all__ = [
+    "cost_events",
+    "cost_records",
+    "publish_events",
+    "publish_files",
+    "usage_events",
+    "usage_records",
+]
+
+_EPOCH = date(1970, 1, 1)
+_CHUNK = 1000  # rows per event, well under the broker's 1 MiB message limit
+
+
+def cost_records(table: CostTable) -> list[NodeCost]:
+    """Rows of a cost table as records."""
+    return [
+        NodeCost(
+            node=table.node_ids[n],
+            date=_EPOCH + timedelta(days=d),
+            dimension=table.dimensions[k],
+            amount_micros=m,
+        )
+        for n, d, k, m in zip(
+            table.node.tolist(),
+            table.day.tolist(),
+            table.dimension.tolist(),
+            table.micros.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def usage_records(table: UsageTable) -> list[UsageRecord]:
+    """Rows of a usage table as records."""
+    return [
+        UsageRecord(
+            node=table.node_ids[n],
+            date=_EPOCH + timedelta(days=d),
+            metric=table.metrics[m],
+            value=v,
+            labels=table.label_sets[lab],
+        )
+        for n, d, m, v, lab in zip(
+            table.node.tolist(),
+            table.day.tolist(),
+            table.metric.tolist(),
+            table.value.tolist(),
+            table.label.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _by_day(records: Iterable[NodeCost | UsageRecord]) -> list[tuple[date, list, bool]]:  # type: ignore[type-arg]
+    """(day, rows, first chunk of the day) in chunks of at most _CHUNK rows."""
+    days: dict[date, list] = defaultdict(list)  # type: ignore[type-arg]
+    for record in records:
+        days[record.date].append(record)
+    return [
+        (day, rows[i : i + _CHUNK], i == 0)
+        for day, rows in sorted(days.items())
+        for i in range(0, len(rows), _CHUNK)
+    ]
+
+
+def cost_events(
+    records: Iterable[NodeCost], *, source: str, replace: bool = True
+) -> list[NodeCostsReported]:
+    """One event per day; with `replace` each replaces what the source said that day."""
+    now = datetime.now(UTC)
+    return [
+        NodeCostsReported(
+            event_id=uuid.uuid4(),
+            occurred_at=now,
+            source=source,
+            costs=rows,
+            replaces=DateScope(first=day, last=day) if replace and first else None,
+        )
+        for day, rows, first in _by_day(records)
+    ]
+
+
+def usage_events(
+    records: Iterable[UsageRecord], *, source: str, replace: bool = True
+) -> list[UsageReported]:
+    """One event per day; with `replace` each replaces the source's usage that day."""
+    now = datetime.now(UTC)
+    return [
+        UsageReported(
+            event_id=uuid.uuid4(),
+            occurred_at=now,
+            source=source,
+            usage=rows,
+            replaces=DateScope(first=day, last=day) if replace and first else None,
+        )
+        for day, rows, first in _by_day(records)
+    ]
+
+
+async def publish_events(
+    kafka: KafkaSettings, events: Iterable[NodeCostsReported | UsageReported]
+) -> int:
+    """Send events to their topic, keyed by their first charge date; returns a count."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_request_size=16 * 1024 * 1024,
+    )
+    await producer.start()
+    count = 0
+    try:
+        for event in events:
+            spec = NODE_COSTS if isinstance(event, NodeCostsReported) else USAGE
+            rows = event.costs if isinstance(event, NodeCostsReported) else event.usage
+            key = rows[0].date.isoformat().encode() if rows else None
+            await producer.send(
+                topic_name(spec, kafka.topic_namespace), encode_event(event), key=key
+            )
+            count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count
+
+
+async def publish_files(
+    kafka: KafkaSettings,
+    *,
+    costs: Path,
+    usage: Path | None,
+    known: Collection[str] | None,
+    source: str = "files",
+) -> int:
+    """Publish a costs CSV and a usage CSV (the inputs of `finops allocate`)."""
+    events: list[NodeCostsReported | UsageReported] = []
+    if usage is not None:
+        events += usage_events(usage_records(load_usage(usage, known)), source=source)
+    events += cost_events(cost_records(load_costs(costs, known)), source=source)
+    return await publish_events(kafka, events)
