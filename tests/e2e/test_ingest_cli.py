@@ -1,0 +1,103 @@
+"""`finops ingest` against the ingest service running as a process (real Kafka, PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from finops.settings import KafkaSettings, PostgresSettings
+from tests.support.infrastructure import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT.parent / "shared" / "data" / "focus-1.0-sample" / "focus_sample.csv"
+RULES = ROOT / "examples" / "rules" / "focus_sample.yaml"
+FINOPS = [sys.executable, "-m", "finops.cli"]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(600):
+        assert process.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"ingest did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture
+def ingest_url(
+    kafka_settings: KafkaSettings, postgres_settings: PostgresSettings, tmp_path: Path
+) -> Iterator[str]:
+    """The ingest service as a process on a free port; stopped with SIGTERM after."""
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+           "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
+           "DATABASE_URL": postgres_settings.database_url,
+           "DATABASE_SCHEMA": postgres_settings.db_schema, "INGEST_HTTP_PORT": str(port),
+           "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
+           "INGEST_DROP_DIR": str(tmp_path / "drop")}
+    log = tmp_path / "ingest.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert "Application shutdown complete" in log.read_text()
+
+
+def _finops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FINOPS, *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_finops_ingest_uploads_and_prints_counts(ingest_url: str, tmp_path: Path) -> None:
+    done = _finops("ingest", "--format", "focus", str(SAMPLE), "--rules", str(RULES),
+                   "--source", "sample", "--url", ingest_url)
+    assert done.returncode == 0, done.stderr
+    assert "focus_sample.csv: 1000 rows read, 1000 accepted, 0 rejected" in done.stdout
+    assert "AWS 18.006628" in done.stdout
+    again = _finops("ingest", "--format", "focus", str(SAMPLE), "--rules", str(RULES),
+                    "--source", "sample", "--url", ingest_url)
+    assert again.returncode == 0 and "already ingested" in again.stdout
+    costs = tmp_path / "costs.csv"
+    costs.write_text("node,date,dimension,amount\nweb,2024-09-01,compute,1.5\n")
+    usage = ROOT / "tests" / "data" / "focus" / "usage.csv"
+    assert _finops("ingest", "--format", "node-costs", str(costs), "--url",
+                   ingest_url).returncode == 0
+    assert _finops("ingest", "--format", "usage", str(usage), "--url",
+                   ingest_url).returncode == 0
+
+
+def test_finops_ingest_refuses_bad_input_with_one_line(ingest_url: str) -> None:
+    unknown = ROOT / "tests" / "data" / "focus" / "unknown_layout.csv"
+    refused = _finops("ingest", "--format", "focus", str(unknown), "--url", ingest_url)
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "missing" in refused.stderr
+    missing = _finops("ingest", "--format", "focus", "no-such.csv", "--url", ingest_url)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_finops_ingest_says_when_the_stack_is_not_running() -> None:
+    down = _finops("ingest", "--format", "focus", str(SAMPLE),
+                   "--url", f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 2
+    assert down.stderr.count("\n") == 1 and "finops dev up" in down.stderr
