@@ -1,4 +1,4 @@
-"""`finops ingest` against the ingest service running as a process (real Kafka, PostgreSQL)."""
+"""`finops ingest` against the ingest service as a process (real Kafka, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -44,16 +44,24 @@ def ingest_url(
 ) -> Iterator[str]:
     """The ingest service as a process on a free port; stopped with SIGTERM after."""
     port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-           "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
-           "DATABASE_URL": postgres_settings.database_url,
-           "DATABASE_SCHEMA": postgres_settings.db_schema, "INGEST_HTTP_PORT": str(port),
-           "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
-           "INGEST_DROP_DIR": str(tmp_path / "drop")}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
+        "DATABASE_URL": postgres_settings.database_url,
+        "DATABASE_SCHEMA": postgres_settings.db_schema,
+        "INGEST_HTTP_PORT": str(port),
+        "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
+        "INGEST_DROP_DIR": str(tmp_path / "drop"),
+    }
     log = tmp_path / "ingest.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingest"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)
@@ -65,26 +73,57 @@ def ingest_url(
 
 
 def _finops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FINOPS, *args], capture_output=True, text=True, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [*FINOPS, *args], capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-def test_finops_ingest_uploads_and_prints_counts(ingest_url: str, tmp_path: Path) -> None:
-    done = _finops("ingest", "--format", "focus", str(SAMPLE), "--rules", str(RULES),
-                   "--source", "sample", "--url", ingest_url)
+def test_finops_ingest_uploads_and_prints_counts(
+    ingest_url: str, tmp_path: Path
+) -> None:
+    done = _finops(
+        "ingest",
+        "--format",
+        "focus",
+        str(SAMPLE),
+        "--rules",
+        str(RULES),
+        "--source",
+        "sample",
+        "--url",
+        ingest_url,
+    )
     assert done.returncode == 0, done.stderr
     assert "focus_sample.csv: 1000 rows read, 1000 accepted, 0 rejected" in done.stdout
     assert "AWS 18.006628" in done.stdout
-    again = _finops("ingest", "--format", "focus", str(SAMPLE), "--rules", str(RULES),
-                    "--source", "sample", "--url", ingest_url)
+    again = _finops(
+        "ingest",
+        "--format",
+        "focus",
+        str(SAMPLE),
+        "--rules",
+        str(RULES),
+        "--source",
+        "sample",
+        "--url",
+        ingest_url,
+    )
     assert again.returncode == 0 and "already ingested" in again.stdout
     costs = tmp_path / "costs.csv"
     costs.write_text("node,date,dimension,amount\nweb,2024-09-01,compute,1.5\n")
     usage = ROOT / "tests" / "data" / "focus" / "usage.csv"
-    assert _finops("ingest", "--format", "node-costs", str(costs), "--url",
-                   ingest_url).returncode == 0
-    assert _finops("ingest", "--format", "usage", str(usage), "--url",
-                   ingest_url).returncode == 0
+    assert (
+        _finops(
+            "ingest", "--format", "node-costs", str(costs), "--url", ingest_url
+        ).returncode
+        == 0
+    )
+    assert (
+        _finops(
+            "ingest", "--format", "usage", str(usage), "--url", ingest_url
+        ).returncode
+        == 0
+    )
 
 
 def test_finops_ingest_refuses_bad_input_with_one_line(ingest_url: str) -> None:
@@ -97,7 +136,13 @@ def test_finops_ingest_refuses_bad_input_with_one_line(ingest_url: str) -> None:
 
 
 def test_finops_ingest_says_when_the_stack_is_not_running() -> None:
-    down = _finops("ingest", "--format", "focus", str(SAMPLE),
-                   "--url", f"http://127.0.0.1:{free_port()}")
+    down = _finops(
+        "ingest",
+        "--format",
+        "focus",
+        str(SAMPLE),
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+    )
     assert down.returncode == 2
     assert down.stderr.count("\n") == 1 and "finops dev up" in down.stderr

@@ -1,4 +1,4 @@
-"""Restatement, duplicate delivery and refused files against the real broker and database."""
+"""Restatement, duplicate delivery and refused files (real broker and database)."""
 
 from __future__ import annotations
 
@@ -35,19 +35,25 @@ web,2024-09-02,compute,-2.25
 async def client(
     kafka_settings: KafkaSettings, postgres_settings: PostgresSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ingest_settings(kafka_settings, postgres_settings, tmp_path,
-                               consume_cost_lines=False)
+    settings = ingest_settings(
+        kafka_settings, postgres_settings, tmp_path, consume_cost_lines=False
+    )
     async with ingest_client(settings) as http:
         yield http
 
 
-async def _post(client: httpx.AsyncClient, body: bytes, name: str,
-                **params: str) -> httpx.Response:
-    return await client.post("/ingests", params={"filename": name, **params}, content=body)
+async def _post(
+    client: httpx.AsyncClient, body: bytes, name: str, **params: str
+) -> httpx.Response:
+    return await client.post(
+        "/ingests", params={"filename": name, **params}, content=body
+    )
 
 
 async def _costs(db: asyncpg.Connection) -> dict[tuple[str, date], Decimal]:
-    rows = await db.fetch("SELECT node_id, charge_date, amount FROM node_costs_by_dimension")
+    rows = await db.fetch(
+        "SELECT node_id, charge_date, amount FROM node_costs_by_dimension"
+    )
     return {(r["node_id"], r["charge_date"]): r["amount"] for r in rows}
 
 
@@ -66,33 +72,46 @@ async def _end_offsets(kafka: KafkaSettings) -> int:
 async def test_restatement_replaces_what_the_source_said_for_the_period(
     client: httpx.AsyncClient, kafka_settings: KafkaSettings, db: asyncpg.Connection
 ) -> None:
-    first = await _post(client, FIRST.encode(), "costs.csv", format="node-costs",
-                        source="team-a")
+    first = await _post(
+        client, FIRST.encode(), "costs.csv", format="node-costs", source="team-a"
+    )
     assert first.status_code == 201, first.text
-    again = await _post(client, CORRECTED.encode(), "costs-v2.csv", format="node-costs",
-                        source="team-a")
-    assert again.status_code == 201 and again.json()["ingest_id"] != first.json()["ingest_id"]
-    assert await _costs(db) == {("db", date(2024, 9, 1)): Decimal("11.000000"),
-                                ("web", date(2024, 9, 2)): Decimal("-2.250000")}
+    again = await _post(
+        client, CORRECTED.encode(), "costs-v2.csv", format="node-costs", source="team-a"
+    )
+    assert (
+        again.status_code == 201
+        and again.json()["ingest_id"] != first.json()["ingest_id"]
+    )
+    assert await _costs(db) == {
+        ("db", date(2024, 9, 1)): Decimal("11.000000"),
+        ("web", date(2024, 9, 2)): Decimal("-2.250000"),
+    }
     assert await db.fetchval("SELECT count(*) FROM cost_lines") == 2
     events = await read_topic(kafka_settings, NODE_COSTS, count=4)
     last = {}
     for key, event in events:
         assert isinstance(event, NodeCostsReported) and event.replaces is not None
         assert key == event.replaces.first.isoformat().encode()
-        last[event.replaces.first] = sorted((c.node, c.amount_micros) for c in event.costs)
-    assert last == {date(2024, 9, 1): [("db", 11_000_000)],
-                    date(2024, 9, 2): [("web", -2_250_000)]}
+        last[event.replaces.first] = sorted(
+            (c.node, c.amount_micros) for c in event.costs
+        )
+    assert last == {
+        date(2024, 9, 1): [("db", 11_000_000)],
+        date(2024, 9, 2): [("web", -2_250_000)],
+    }
 
 
 async def test_the_same_file_twice_changes_nothing_and_republishes_nothing(
     client: httpx.AsyncClient, kafka_settings: KafkaSettings, db: asyncpg.Connection
 ) -> None:
-    first = await _post(client, FIRST.encode(), "costs.csv", format="node-costs",
-                        source="team-a")
+    first = await _post(
+        client, FIRST.encode(), "costs.csv", format="node-costs", source="team-a"
+    )
     before, offsets = await _costs(db), await _end_offsets(kafka_settings)
-    second = await _post(client, FIRST.encode(), "renamed.csv", format="node-costs",
-                         source="team-a")
+    second = await _post(
+        client, FIRST.encode(), "renamed.csv", format="node-costs", source="team-a"
+    )
     assert second.status_code == 200
     assert second.json()["duplicate"] is True
     assert second.json()["ingest_id"] == first.json()["ingest_id"]
@@ -111,21 +130,32 @@ async def test_focus_redelivery_replaces_lines_of_that_source_only(
     header, *rows = body.decode().splitlines(keepends=True)
     shorter = (header + "".join(rows[:-1])).encode()
     await _post(client, shorter, "a-v2.csv", format="focus", source="acme")
-    assert await db.fetchval("SELECT count(*) FROM cost_lines WHERE source = 'acme'") == (
-        lines // 2 - 1)
-    assert await db.fetchval("SELECT count(*) FROM cost_lines WHERE source = 'other'") == (
-        lines // 2)
+    assert await db.fetchval(
+        "SELECT count(*) FROM cost_lines WHERE source = 'acme'"
+    ) == (lines // 2 - 1)
+    assert await db.fetchval(
+        "SELECT count(*) FROM cost_lines WHERE source = 'other'"
+    ) == (lines // 2)
 
 
 async def test_a_refused_file_changes_nothing(
     client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    await _post(client, FIRST.encode(), "costs.csv", format="node-costs", source="team-a")
+    await _post(
+        client, FIRST.encode(), "costs.csv", format="node-costs", source="team-a"
+    )
     before = await _costs(db)
-    refused = await _post(client, (DATA / "unknown_layout.csv").read_bytes(),
-                          "unknown_layout.csv", format="focus", source="team-a")
+    refused = await _post(
+        client,
+        (DATA / "unknown_layout.csv").read_bytes(),
+        "unknown_layout.csv",
+        format="focus",
+        source="team-a",
+    )
     assert refused.status_code == 422
-    assert "missing" in refused.json()["error"] and refused.json()["status"] == "refused"
+    assert (
+        "missing" in refused.json()["error"] and refused.json()["status"] == "refused"
+    )
     assert await _costs(db) == before
     assert await db.fetchval("SELECT count(*) FROM cost_lines") == 3
     stored = await client.get(f"/ingests/{refused.json()['ingest_id']}")

@@ -29,13 +29,16 @@ SAMPLE_RULES = ROOT / "examples" / "rules" / "focus_sample.yaml"
 async def client(
     kafka_settings: KafkaSettings, postgres_settings: PostgresSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ingest_settings(kafka_settings, postgres_settings, tmp_path,
-                               consume_cost_lines=False)
+    settings = ingest_settings(
+        kafka_settings, postgres_settings, tmp_path, consume_cost_lines=False
+    )
     async with ingest_client(settings) as http:
         yield http
 
 
-async def _upload(client: httpx.AsyncClient, path: Path, **params: str) -> httpx.Response:
+async def _upload(
+    client: httpx.AsyncClient, path: Path, **params: str
+) -> httpx.Response:
     query = {"filename": path.name, **params}
     return await client.post("/ingests", params=query, content=path.read_bytes())
 
@@ -51,7 +54,9 @@ def _independent_totals(path: Path) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = defaultdict(Decimal)
     with path.open(newline="", encoding="utf-8-sig") as data:
         for row in csv.DictReader(data):
-            cost = Decimal(row["BilledCost"]).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+            cost = Decimal(row["BilledCost"]).quantize(
+                Decimal("0.000001"), ROUND_HALF_EVEN
+            )
             totals[row["ProviderName"]] += cost
     return dict(totals)
 
@@ -61,7 +66,8 @@ def _count_credits(path: Path) -> int:
     with path.open(newline="", encoding="utf-8-sig") as data:
         return sum(
             Decimal(r["BilledCost"]).quantize(Decimal("0.000001"), ROUND_HALF_EVEN) < 0
-            for r in csv.DictReader(data))
+            for r in csv.DictReader(data)
+        )
 
 
 async def test_focus_sample_upload_counts_totals_credits_and_events(
@@ -72,15 +78,21 @@ async def test_focus_sample_upload_counts_totals_credits_and_events(
     assert response.status_code == 201, response.text
     result = response.json()
     assert (result["rows_read"], result["rows_accepted"], result["rows_rejected"]) == (
-        1000, 1000, 0)
+        1000,
+        1000,
+        0,
+    )
     totals = {k: Decimal(v) for k, v in result["provider_totals"].items()}
     assert totals == _independent_totals(SAMPLE)
     credits = await db.fetch("SELECT line, cost FROM cost_lines WHERE billed_cost < 0")
-    assert len(credits) == _count_credits(SAMPLE) and all(c["cost"] < 0 for c in credits)
+    assert len(credits) == _count_credits(SAMPLE) and all(
+        c["cost"] < 0 for c in credits
+    )
     assert await db.fetchval("SELECT count(*) FROM cost_lines") == 1000
     assert (await client.get(f"/ingests/{result['ingest_id']}")).json() == result
     pairs = await db.fetch(
-        "SELECT DISTINCT source, charge_date FROM node_costs_by_dimension")
+        "SELECT DISTINCT source, charge_date FROM node_costs_by_dimension"
+    )
     events = await read_topic(kafka_settings, NODE_COSTS, count=len(pairs))
     assert all(isinstance(e, NodeCostsReported) for _, e in events)
     costs = [(k, c) for k, e in events for c in e.costs]  # type: ignore[union-attr]
@@ -96,9 +108,13 @@ async def test_a_node_cost_traces_back_to_its_lines(
     await _upload(client, SAMPLE, format="focus", rules=rules_id)
     cost = await db.fetchrow(
         "SELECT node_id, charge_date, dimension, amount FROM node_costs_by_dimension "
-        "WHERE node_id = 'shared_databases' ORDER BY charge_date LIMIT 1")
-    params = {"node": cost["node_id"], "date": cost["charge_date"].isoformat(),
-              "dimension": cost["dimension"]}
+        "WHERE node_id = 'shared_databases' ORDER BY charge_date LIMIT 1"
+    )
+    params = {
+        "node": cost["node_id"],
+        "date": cost["charge_date"].isoformat(),
+        "dimension": cost["dimension"],
+    }
     traced = (await client.get("/trace", params=params)).json()
     assert traced and {t["node"] for t in traced} == {"shared_databases"}
     assert sum(Decimal(t["cost"]) for t in traced) == cost["amount"]  # hourly lines
@@ -114,20 +130,25 @@ async def test_rejected_rows_go_to_the_dead_letter_topic_and_good_rows_pass(
     assert len(report) == result["rows_rejected"]
     assert all(r["file"] == "bad_rows.csv" and r["line"] >= 2 for r in report)
     assert any("BilledCost is not a number" in r["reason"] for r in report)
-    dead = await read_topic(kafka_settings, dead_letter_of(COST_LINES), count=len(report))
+    dead = await read_topic(
+        kafka_settings, dead_letter_of(COST_LINES), count=len(report)
+    )
     letters = [e for _, e in dead if isinstance(e, RowRejected)]
     assert [(e.source, e.line, e.reason) for e in letters] == [
-        (r["file"], r["line"], r["reason"]) for r in report]
-    as_csv = await client.get(f"/ingests/{result['ingest_id']}/rejects",
-                              params={"csv": "true"})
+        (r["file"], r["line"], r["reason"]) for r in report
+    ]
+    as_csv = await client.get(
+        f"/ingests/{result['ingest_id']}/rejects", params={"csv": "true"}
+    )
     assert as_csv.text.splitlines()[0] == "file,line,reason"
 
 
 async def test_usage_upload_publishes_usage_keyed_by_date(
     client: httpx.AsyncClient, kafka_settings: KafkaSettings
 ) -> None:
-    result = (await _upload(client, DATA / "usage.csv", format="usage",
-                            source="metrics")).json()
+    result = (
+        await _upload(client, DATA / "usage.csv", format="usage", source="metrics")
+    ).json()
     assert result["status"] == "succeeded" and result["rows_accepted"] > 0
     dates = {r.date for r in await _usage_rows(DATA / "usage.csv")}
     events = await read_topic(kafka_settings, USAGE, count=len(dates))

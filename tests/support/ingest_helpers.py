@@ -20,41 +20,52 @@ from ingest.settings import IngestSettings
 __all__ = ["ingest_client", "ingest_settings", "read_topic"]
 
 
-def ingest_settings(kafka: KafkaSettings, postgres: PostgresSettings, root: Path,
-                    **overrides: object) -> IngestSettings:
+def ingest_settings(
+    kafka: KafkaSettings, postgres: PostgresSettings, root: Path, **overrides: object
+) -> IngestSettings:
     """Settings of an ingest service of one test: its own folders, namespace, schema."""
     fields: dict[str, object] = {
-        "kafka": kafka, "postgres": postgres, "spool_dir": root / "spool",
-        "drop_dir": root / "drop", "drop_poll_s": 0.1,
+        "kafka": kafka,
+        "postgres": postgres,
+        "spool_dir": root / "spool",
+        "drop_dir": root / "drop",
+        "drop_poll_s": 0.1,
     }
     return IngestSettings(**(fields | overrides))
 
 
 @asynccontextmanager
 async def ingest_client(settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the service app, its lifespan (connections, workers) running."""
+    """An HTTP client on the service app, with its lifespan (connections, workers)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest",
-                                     timeout=120) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ingest", timeout=120
+        ) as client:
             yield client
 
 
-async def read_topic(kafka: KafkaSettings, spec: TopicSpec, *, count: int,
-                     timeout_ms: int = 20_000) -> list[tuple[bytes, Event]]:
+async def read_topic(
+    kafka: KafkaSettings, spec: TopicSpec, *, count: int, timeout_ms: int = 20_000
+) -> list[tuple[bytes, Event]]:
     """The first `count` (key, event) pairs of a topic of this test's namespace."""
     consumer = AIOKafkaConsumer(
-        topic_name(spec, kafka.topic_namespace), bootstrap_servers=kafka.bootstrap_servers,
-        auto_offset_reset="earliest", group_id=f"g-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False)
+        topic_name(spec, kafka.topic_namespace),
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         found: list[tuple[bytes, Event]] = []
         while len(found) < count:
             batch = await consumer.getmany(timeout_ms=timeout_ms)
             assert batch, f"{len(found)} of {count} events arrived on {spec.name}"
-            found += [(m.key, decode_event(m.value)) for ms in batch.values() for m in ms]
+            found += [
+                (m.key, decode_event(m.value)) for ms in batch.values() for m in ms
+            ]
         return found
     finally:
         await consumer.stop()

@@ -60,8 +60,8 @@ async def _start_parts(
     service = IngestService(
         PgIngestStore(connections.pool), publisher, event_batch=settings.event_batch
     )
-    settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    app.state.service, app.state.spool_dir = service, settings.spool_dir
+    settings.spool_folder.mkdir(parents=True, exist_ok=True)
+    app.state.service, app.state.spool_dir = service, settings.spool_folder
     rules_id = None
     if settings.drop_rules is not None:
         rules_id = await service.save_rules(
@@ -69,7 +69,7 @@ async def _start_parts(
         )
     drop = DropFolder(
         service.ingest,
-        root=settings.drop_dir,
+        root=settings.drop_folder,
         poll_s=settings.drop_poll_s,
         source=settings.drop_source,
         rules_id=rules_id,
@@ -91,7 +91,7 @@ def _consumer(
         if settings.topic_rules is None
         else load_rules(settings.topic_rules)
     )
-    handler = CostLinesHandler(service, spool_dir=settings.spool_dir, rules=rules)
+    handler = CostLinesHandler(service, spool_dir=settings.spool_folder, rules=rules)
     group = (
         f"{namespace}.{settings.consumer_group}"
         if namespace

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from finops.deliveries import IngestResult
 from finops.focus.normalize import NormalizedBatch
 from finops.focus.restatement import PartitionKey
 from finops.ingestion import costs_by_partition, month_start, statement_source
 from finops.money import from_micros
-from ingest.models import IngestResult
 from ingest.ports import Writer
 
 __all__ = ["CostDelivery", "replace_run"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ingest.models import IngestResult
+from finops.deliveries import IngestResult
 
 __all__ = ["DELIVERIES", "DURATION", "EVENTS", "REGISTRY", "ROWS", "observe_delivery"]
 

@@ -10,12 +10,12 @@ from uuid import UUID
 
 import pyarrow as pa
 
+from finops.deliveries import IngestResult, RejectRow, TracedLine
 from finops.events import NodeCostsReported, RowRejected, UsageReported
 from finops.focus.rejects import Reject
 from finops.focus.restatement import PartitionKey
 from finops.records import NodeCost, UsageRecord
 from finops.topics import TopicSpec
-from ingest.models import IngestResult, RejectRow, TracedLine
 
 __all__ = ["Publisher", "Store", "Writer"]
 

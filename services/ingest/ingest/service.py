@@ -13,6 +13,7 @@ from uuid import UUID
 
 import yaml
 
+from finops.deliveries import Delivery, IngestResult, RejectRow, TracedLine
 from finops.errors import ConfigError, InputError, StoreConflictError
 from finops.events import RowRejected
 from finops.focus.mapping import MappingRules
@@ -29,7 +30,6 @@ from finops.ingestion import (
 )
 from finops.topics import COST_LINES, NODE_COSTS, dead_letter_of
 from ingest.delivery import CostDelivery, replace_run
-from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.ports import Publisher, Store, Writer
 from ingest.threads import iterate_in_thread
 

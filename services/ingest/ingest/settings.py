@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from finops.settings import ServiceSettings
@@ -16,10 +17,14 @@ class IngestSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
     http_port: int = 8100
+    # The local stack's state folder; the spool and drop folders default to under it.
+    state_dir: Path = Field(
+        default=Path(".finops"), validation_alias="FINOPS_STATE_DIR"
+    )
     # Uploads are streamed here before they are read in batches.
-    spool_dir: Path = Path(".finops/ingest/spool")
+    spool_dir: Path | None = None
     # Watched folder: files dropped here are ingested, then moved to done/ or failed/.
-    drop_dir: Path = Path(".finops/ingest/drop")
+    drop_dir: Path | None = None
     drop_poll_s: float = 1.0
     drop_source: str | None = None  # restatement source of dropped files
     drop_rules: Path | None = None  # mapping rules of dropped FOCUS files
@@ -29,3 +34,13 @@ class IngestSettings(ServiceSettings):
     consumer_group: str = "finops-ingest"
     # Node costs (or usage figures) per event; events are keyed by charge date.
     event_batch: int = 5000
+
+    @property
+    def spool_folder(self) -> Path:
+        """Where uploads are spooled (INGEST_SPOOL_DIR, else under the state folder)."""
+        return self.spool_dir or self.state_dir / "ingest" / "spool"
+
+    @property
+    def drop_folder(self) -> Path:
+        """The watched folder (INGEST_DROP_DIR, else under the state folder)."""
+        return self.drop_dir or self.state_dir / "ingest" / "drop"

@@ -13,12 +13,12 @@ from uuid import UUID
 import asyncpg
 import pyarrow as pa
 
+from finops.deliveries import IngestResult, RejectRow, TracedLine
 from finops.errors import StoreConflictError
 from finops.focus.rejects import Reject
 from finops.focus.restatement import PartitionKey
 from finops.records import NodeCost, UsageRecord
 from ingest.linecopy import LINE_COLUMNS, lines_to_csv
-from ingest.models import IngestResult, RejectRow, TracedLine
 
 __all__ = ["IngestWriter", "PgIngestStore"]
 

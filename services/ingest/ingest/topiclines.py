@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 
 from finops.costlines import records_to_focus_csv
+from finops.deliveries import IngestResult
 from finops.events import CostLinesNormalized
 from finops.focus.mapping import MappingRules
 from finops.focus.normalize import NormalizedBatch, normalize_file
-from ingest.models import IngestResult
 from ingest.service import IngestService
 from ingest.threads import iterate_in_thread
 

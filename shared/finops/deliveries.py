@@ -1,4 +1,4 @@
-"""What the ingest service takes and returns: deliveries, run results, traced lines."""
+"""Ingest deliveries and their outcomes: run results, refused rows, traced lines."""
 
 from __future__ import annotations
 
