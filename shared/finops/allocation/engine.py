@@ -85,13 +85,17 @@ class AllocationEngine:
     def set_node_costs(
         self, node: str, day: date, amounts: Mapping[str, int]
     ) -> ChangeSet:
-        """Replace one node's direct costs on one day, per dimension."""
+        """Replace one node's direct costs on one day, per dimension.
+
+        Values replace, never add, so replaying an update changes nothing.
+        """
         n, t = self.node_index(node), self.day_index(day)
         mask = np.zeros(self.state.cells, dtype=bool)
         for dimension, micros in amounts.items():
             k = self.dimension_index(dimension)
-            self.state.direct[n, t, k] = micros
-            mask[t * len(self.dimensions) + k] = True
+            if self.state.direct[n, t, k] != micros:
+                self.state.direct[n, t, k] = micros
+                mask[t * len(self.dimensions) + k] = True
         return self._apply({n: mask})
 
     def set_usage(

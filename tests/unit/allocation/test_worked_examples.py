@@ -99,3 +99,15 @@ def test_flows_from_lists_each_out_edge() -> None:
         ("a", 250, "fixed_percent", 0.25),
         ("b", 750, "equal", 0.75),
     ]
+
+
+def test_replaying_an_update_changes_nothing() -> None:
+    spec = make_spec(
+        [node("s", "shared"), node("a"), node("b")], [edge("s", "a"), edge("s", "b")]
+    )
+    engine = make_engine(spec, {"s": 1000})
+    first = engine.set_node_cost("s", DAY, "compute", 2001)
+    again = engine.set_node_cost("s", DAY, "compute", 2001)
+    assert first.cells == frozenset({(DAY, "compute")})
+    assert again.cells == frozenset()
+    assert summarize(engine).allocated_to_products == 2001
