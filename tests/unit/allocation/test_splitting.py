@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,3 +52,38 @@ def test_split_conserves_every_micro_unit(
     assert parts.sum(axis=0).tolist() == amounts
     ideal = np.array(amounts, dtype=float) * matrix
     assert np.all(np.abs(parts[:-1] - ideal) <= 1 + np.abs(ideal) * 1e-9)
+
+
+def _reference(amount: int, shares: list[float]) -> list[int]:
+    """The rule in plain Python: floors, then leftovers to the largest remainders."""
+    rest = 1.0 - sum(shares)
+    rest = 0.0 if rest < 1e-12 else rest
+    full = [*shares, rest]
+    ideal = [amount * s for s in full]
+    parts = [math.floor(x) for x in ideal]
+    fractions = [
+        x - p if s else -1.0 for x, p, s in zip(ideal, parts, full, strict=True)
+    ]
+    ranked = sorted(range(len(parts)), key=lambda i: (-fractions[i], i))
+    for i in ranked[: amount - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amount=st.integers(-(10**12), 10**12),
+    weights=st.lists(st.integers(0, 3), min_size=1, max_size=14),
+)
+def test_split_matches_the_rule_for_few_and_many_parts(
+    amount: int, weights: list[int]
+) -> None:
+    # Sixteenths are exact in binary floats, so ties are real ties.
+    shares = [w / 16 for w in weights]
+    if sum(weights) > 16:
+        shares = [w / 64 for w in weights]
+    assert _split(amount, shares) == _reference(amount, shares)
+
+
+def test_many_equal_parts_give_leftovers_to_the_earliest() -> None:
+    assert _split(10, [1 / 8] * 8) == [2, 2, 1, 1, 1, 1, 1, 1, 0]
