@@ -30,11 +30,11 @@ from typing import Final
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_normalize import make_focus_csv  # noqa: E402
+from bench_normalize import make_focus_csv
 
-from finops.codec import decode_event  # noqa: E402
-from finops.events import NodeCostsReported  # noqa: E402
-from finops.topics import NODE_COSTS, topic_name  # noqa: E402
+from finops.codec import decode_event
+from finops.events import NodeCostsReported
+from finops.topics import NODE_COSTS, topic_name
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 RULES: Final = ROOT / "examples" / "rules" / "focus_sample.yaml"
@@ -110,6 +110,8 @@ def _ingest_service(env: dict[str, str], root: Path) -> Iterator[tuple[str, int]
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         log.close()
+        if os.environ.get("BENCH_LOG"):
+            print((root / "ingest.log").read_text(), file=sys.stderr)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -210,8 +212,8 @@ def _print(
     )
     print(
         f"  last node-cost event appended {to_events:.2f} s after the upload began; "
-        f"{count:,} events, their total {'equals' if total == stated else 'DIFFERS from'}"
-        " the accepted provider totals"
+        f"{count:,} events, their total "
+        f"{'equals' if total == stated else 'DIFFERS from'} the accepted totals"
     )
     print(f"  ingest service peak RSS {rss} MiB")
 

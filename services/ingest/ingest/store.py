@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -106,8 +106,7 @@ SELECT l.ingest_id, r.file_name, l.line, l.source, l.provider, l.billing_account
     l.node, l.dimension
 FROM cost_lines l JOIN ingest_runs r USING (ingest_id)
 WHERE l.ingest_id = $1 ORDER BY l.line LIMIT $2 OFFSET $3"""
-MARK_EVENT: Final = """
-INSERT INTO processed_events (event_id, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING"""
+_COPY_ROWS: Final = 16_384
 
 
 class IngestWriter:
@@ -176,9 +175,11 @@ class IngestWriter:
 
     async def copy_lines(self, ingest_id: UUID, lines: pa.Table) -> None:
         """Bulk-insert normalised lines (COPY, CSV made by Arrow)."""
-        data = lines_to_csv(lines, ingest_id)
         await self._conn.copy_to_table(
-            "cost_lines", source=io.BytesIO(data), columns=LINE_COLUMNS, format="csv"
+            "cost_lines",
+            source=_csv_chunks(lines, ingest_id),
+            columns=LINE_COLUMNS,
+            format="csv",
         )
 
     async def add_node_costs(self, source_key: str, costs: pa.Table) -> None:
@@ -209,10 +210,6 @@ class IngestWriter:
                 records=rows,
                 columns=["ingest_id", "seq", "file", "line", "reason"],
             )
-
-    async def mark_event(self, event_id: UUID, topic: str) -> bool:
-        """Record a consumed event; False if it was handled before."""
-        return await self._conn.execute(MARK_EVENT, event_id, topic) == "INSERT 0 1"
 
 
 class PgIngestStore:
@@ -292,6 +289,13 @@ class PgIngestStore:
             )
             found.setdefault(record.date, []).append(record)
         return found
+
+
+async def _csv_chunks(lines: pa.Table, ingest_id: UUID) -> AsyncIterator[bytes]:
+    """CSV of the lines in slices (a few MB each), made off the event loop."""
+    for start in range(0, lines.num_rows, _COPY_ROWS):
+        part = lines.slice(start, _COPY_ROWS)
+        yield await asyncio.to_thread(lines_to_csv, part, ingest_id)
 
 
 def _usage_row(record: UsageRecord) -> tuple[Any, ...]:

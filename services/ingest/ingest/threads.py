@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 __all__ = ["iterate_in_thread"]
@@ -18,12 +19,15 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]
     The next item is read while the caller handles the current one, so reading and
     writing overlap; an error of the iterator is raised where the item would be.
     """
-    iterator = await asyncio.to_thread(make)
-    pending = asyncio.ensure_future(asyncio.to_thread(next, iterator, _END))
-    try:
-        while (item := await pending) is not _END:
-            pending = asyncio.ensure_future(asyncio.to_thread(next, iterator, _END))
-            yield item  # type: ignore[misc]
-    finally:
-        if not pending.done():
-            await asyncio.wait([pending])
+    loop = asyncio.get_running_loop()
+    # One thread per iterator: its buffers stay in one malloc arena.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader") as thread:
+        iterator = await loop.run_in_executor(thread, make)
+        pending = loop.run_in_executor(thread, next, iterator, _END)
+        try:
+            while (item := await pending) is not _END:
+                pending = loop.run_in_executor(thread, next, iterator, _END)
+                yield item  # type: ignore[misc]
+        finally:
+            if not pending.done():
+                await asyncio.wait([pending])
