@@ -5,15 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import UUID
+
+import yaml
 
 from finops.deliveries import IngestResult
+from finops.errors import ConfigError
+from finops.focus.mapping import MappingRules
 from finops.focus.normalize import NormalizedBatch
 from finops.focus.restatement import PartitionKey
 from finops.ingestion import costs_by_partition, month_start, statement_source
 from finops.money import from_micros
+from finops.records import UsageRecord
 from ingest.ports import Writer
 
-__all__ = ["CostDelivery", "replace_run"]
+__all__ = ["CostDelivery", "parse_rules", "replace_run", "store_usage"]
 
 
 @dataclass
@@ -87,3 +93,33 @@ class CostDelivery:
 def replace_run(run: IngestResult, **changes: object) -> IngestResult:
     """A copy of a run with some fields changed (validated)."""
     return IngestResult.model_validate({**run.model_dump(), **changes})
+
+
+async def store_usage(
+    writer: Writer,
+    parts: dict[PartitionKey, list[UsageRecord]],
+    key: str,
+    ingest_id: UUID,
+) -> dict[str, set[date]]:
+    """Store usage per (source, month), each replaced whole; dates to republish."""
+    touched: dict[str, set[date]] = {}
+    for partition, part in sorted(parts.items()):
+        source_key = statement_source(partition)
+        held = await writer.held_partition("usage", partition)
+        old: set[date] = set()
+        if held is not None and held != key:
+            old = await writer.clear_usage(source_key)
+        await writer.hold_partition("usage", partition, key, ingest_id)
+        await writer.add_usage(source_key, part)
+        touched[source_key] = old | {r.date for r in part}
+    return touched
+
+
+def parse_rules(text: str) -> MappingRules:
+    """Rules from YAML text; ConfigError says what is wrong."""
+    try:
+        return MappingRules.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"rules are not valid YAML: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid rules: {exc}") from None

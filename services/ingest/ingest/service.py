@@ -11,8 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Final
 from uuid import UUID
 
-import yaml
-
 from finops.deliveries import Delivery, IngestResult, RejectRow, TracedLine
 from finops.errors import ConfigError, InputError, StoreConflictError
 from finops.events import RowRejected
@@ -24,13 +22,12 @@ from finops.ingestion import (
     delivery_key,
     node_cost_batches,
     node_cost_events,
-    statement_source,
     usage_by_partition,
     usage_events,
 )
 from finops.topics import COST_LINES, NODE_COSTS, dead_letter_of
-from ingest.delivery import CostDelivery, replace_run
-from ingest.ports import Publisher, Store, Writer
+from ingest.delivery import CostDelivery, parse_rules, replace_run, store_usage
+from ingest.ports import Publisher, Store
 from ingest.threads import iterate_in_thread
 
 __all__ = ["IngestService", "Published"]
@@ -190,15 +187,10 @@ class IngestService:
     ) -> IngestResult:
         """Usage figures: each (source, month) they cover is replaced whole."""
         records, rejects = await asyncio.to_thread(read_usage, delivery.path)
-        touched: Published = {}
         async with self._store.transaction() as writer:
             await writer.insert_run(run, key)
             parts = usage_by_partition(records, delivery.source or delivery.file_name)
-            for partition, part in sorted(parts.items()):
-                source_key = statement_source(partition)
-                old = await _take_usage(writer, partition, key, run.ingest_id)
-                await writer.add_usage(source_key, part)
-                touched[source_key] = old | {r.date for r in part}
+            touched = await store_usage(writer, parts, key, run.ingest_id)
             named = [r._replace(file=run.file_name) for r in rejects]
             await writer.add_rejects(run.ingest_id, named, 0)
             result = replace_run(
@@ -283,25 +275,3 @@ class IngestService:
             for r in await self._store.rejects(run.ingest_id)
         )
         await self._publisher.dead_letters(spec, events)
-
-
-async def _take_usage(
-    writer: Writer, partition: tuple[str, date], key: str, ingest_id: UUID
-) -> set[date]:
-    """Hold a usage partition, clearing what another delivery said; old dates."""
-    held = await writer.held_partition("usage", partition)
-    old = set()
-    if held is not None and held != key:
-        old = await writer.clear_usage(statement_source(partition))
-    await writer.hold_partition("usage", partition, key, ingest_id)
-    return old
-
-
-def parse_rules(text: str) -> MappingRules:
-    """Rules from YAML text; ConfigError says what is wrong."""
-    try:
-        return MappingRules.model_validate(yaml.safe_load(text) or {})
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"rules are not valid YAML: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid rules: {exc}") from None
