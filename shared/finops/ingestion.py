@@ -225,6 +225,7 @@ def node_cost_events(
     chunk: int,
     now: datetime,
     new_id: EventIds,
+    ingest_id: UUID | None = None,
 ) -> Iterator[tuple[date, NodeCostsReported]]:
     """Events stating a source's whole cost on each date, keyed by that date.
 
@@ -240,6 +241,7 @@ def node_cost_events(
                     event_id=new_id(),
                     occurred_at=now,
                     source=source,
+                    ingest_id=ingest_id,
                     replaces=scope,
                     costs=part,
                 ),

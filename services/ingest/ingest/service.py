@@ -106,7 +106,7 @@ class IngestService:
                 await delivery.apply(writer, batch)
             result = delivery.result(self._clock())
             await writer.finish_run(result)
-        await self._publish_costs(delivery.touched)
+        await self._publish_costs(delivery.touched, result.ingest_id)
         await self._publish_rejects(result)
         return result
 
@@ -224,7 +224,7 @@ class IngestService:
             raise StoreConflictError(f"delivery {key} conflicted and is not stored")
         return found.model_copy(update={"duplicate": True})
 
-    async def _publish_costs(self, touched: Published) -> None:
+    async def _publish_costs(self, touched: Published, ingest_id: UUID) -> None:
         """Each touched date's whole cost per source key, replacing that date."""
         now = self._clock()
         for source_key, dates in sorted(touched.items()):
@@ -237,6 +237,7 @@ class IngestService:
                     chunk=self._event_batch,
                     now=now,
                     new_id=self._new_id,
+                    ingest_id=ingest_id,
                 )
             )
 
