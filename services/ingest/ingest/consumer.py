@@ -8,7 +8,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from finops.codec import decode_event
 from finops.errors import FinopsError
@@ -21,6 +21,7 @@ from ingest.topiclines import CostLinesHandler
 __all__ = ["CostLinesConsumer"]
 
 _log = logging.getLogger(__name__)
+_RETRY_S = 1.0
 
 
 class CostLinesConsumer:
@@ -62,9 +63,21 @@ class CostLinesConsumer:
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000)
             for partition, messages in batches.items():
-                for message in messages:
-                    await self._handle(message)
-                await self._consumer.commit({partition: messages[-1].offset + 1})
+                await self._take(partition, messages)
+
+    async def _take(
+        self, partition: TopicPartition, messages: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        """Handle messages in order; commit after each. A failure is retried later."""
+        for message in messages:
+            try:
+                await self._handle(message)
+            except Exception:  # the store or broker failed: retry from this message
+                _log.exception("topic=%s offset=%s failed", self._topic, message.offset)
+                self._consumer.seek(partition, message.offset)
+                await asyncio.sleep(_RETRY_S)
+                return
+            await self._consumer.commit({partition: message.offset + 1})
 
     async def _handle(self, message: ConsumerRecord[bytes, bytes]) -> None:
         """Handle one message; an unreadable one goes to the dead-letter topic."""

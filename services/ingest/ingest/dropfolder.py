@@ -59,8 +59,8 @@ class DropFolder:
         while True:
             try:
                 await self.scan_once()
-            except OSError as exc:  # a file moved away under us: try again next poll
-                _log.warning("drop folder scan failed: %s", exc)
+            except Exception:  # the store or broker failed: the file stays, retried
+                _log.exception("drop folder scan failed")
             await asyncio.sleep(self._poll_s)
 
     async def scan_once(self) -> list[IngestResult]:
