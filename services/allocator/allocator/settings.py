@@ -18,4 +18,5 @@ class AllocatorSettings(ServiceSettings):
         "finops-allocator"  # the consumer group; the topic namespace prefixes it
     )
     snapshot_days: int = 32  # dates whose last results are kept to write only changes
+    session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory

@@ -60,6 +60,8 @@ class AllocatorStreams:
             table_standby_replicas=0,
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=settings.session_timeout_s / 5,
             web_enabled=False,
             datadir=settings.data_dir or Path(tempfile.gettempdir()) / self.app_id,
         )

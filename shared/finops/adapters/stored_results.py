@@ -11,7 +11,7 @@ from finops.allocation.results import Summary
 from finops.money import format_micros
 from finops.settings import PostgresSettings
 
-__all__ = ["fetch_document", "to_document"]
+__all__ = ["fetch_document", "fetch_top_products", "to_document"]
 
 _FIGURES = ("direct", "indirect", "holistic", "allocated_out", "retained")
 _NODES = f"""
@@ -77,3 +77,26 @@ def _flow(row: Any) -> dict[str, Any]:
         "strategy": row["strategy"],
         "share": row["share"],
     }
+
+
+_TOP = """
+SELECT r.node_id, (sum(r.holistic) * 1000000)::bigint AS holistic
+FROM allocation_results r JOIN cost_nodes n USING (node_id)
+WHERE n.node_type = 'product'
+GROUP BY r.node_id ORDER BY sum(r.holistic) DESC, r.node_id LIMIT $1"""
+_COVERED = "SELECT count(*) FROM allocator_days"
+
+
+async def fetch_top_products(
+    postgres: PostgresSettings, limit: int
+) -> tuple[list[tuple[str, int]], int]:
+    """Products by holistic cost (micro-units), and how many dates are stored."""
+    conn = await asyncpg.connect(
+        postgres.database_url, server_settings={"search_path": postgres.db_schema}
+    )
+    try:
+        rows = await conn.fetch(_TOP, limit)
+        days = await conn.fetchval(_COVERED)
+    finally:
+        await conn.close()
+    return [(r["node_id"], r["holistic"]) for r in rows], int(days)

@@ -1,0 +1,180 @@
+"""The allocator's service with in-memory fakes: routing, folding in, recomputing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from allocator.daystate import InputState
+from allocator.service import AllocatorService
+from finops.allocation.engine import AllocationEngine
+from finops.allocation.results import node_result
+from finops.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
+from finops.events import DateScope, GraphChanged, NodeCostsReported, UsageReported
+from finops.records import NodeCost, UsageRecord
+from finops.testing.allocator_fakes import (
+    FixedClock,
+    InMemoryResultStore,
+    RecordingPublisher,
+)
+
+DAY = date(2025, 3, 10)
+NOW = datetime(2025, 3, 11, tzinfo=UTC)
+SPEC = GraphSpec(
+    nodes=[
+        NodeSpec(id="db", type=NodeType.SHARED),
+        NodeSpec(id="shop", type=NodeType.PRODUCT),
+        NodeSpec(id="blog", type=NodeType.PRODUCT),
+    ],
+    edges=[
+        EdgeSpec.model_validate(
+            {
+                "from": "db",
+                "to": c,
+                "strategy": "weighted_average",
+                "params": {"metric": "requests", "window_days": 3},
+            }
+        )
+        for c in ("shop", "blog")
+    ],
+)
+
+
+def _service() -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
+    store, publisher = InMemoryResultStore(), RecordingPublisher()
+    state = InputState({}, {}, {})
+    service = AllocatorService(
+        state, store, publisher, partitions=6, clock=FixedClock(NOW)
+    )
+    service.owned = set(range(6))
+    return service, store, publisher
+
+
+def _graph(version: int = 1, spec: GraphSpec = SPEC) -> GraphChanged:
+    return GraphChanged(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        version=version,
+        digest="d",
+        nodes_upserted=spec.nodes,
+        edges_upserted=spec.edges,
+    )
+
+
+def _costs(amount: int, *, day: date = DAY, replace: bool = False) -> NodeCostsReported:
+    return NodeCostsReported(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        source="bill",
+        costs=[
+            NodeCost(node="db", date=day, dimension="compute", amount_micros=amount)
+        ],
+        replaces=DateScope(first=day, last=day) if replace else None,
+    )
+
+
+def _usage(node: str, day: date, value: float) -> UsageReported:
+    return UsageReported(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        source="metrics",
+        usage=[UsageRecord(node=node, date=day, metric="requests", value=value)],
+    )
+
+
+async def _feed(
+    service: AllocatorService, publisher: RecordingPublisher, *events
+) -> None:  # type: ignore[no-untyped-def]
+    for event in events:
+        await service.route(event, "topic/0/0")
+    for offset, (partition, piece) in enumerate(publisher.forwarded):
+        service.apply(piece, partition=partition, offset=offset)
+    publisher.forwarded.clear()
+    await service.recompute_due()
+
+
+def _batch(costs: list[NodeCost], usage: list[UsageRecord]) -> AllocationEngine:
+    return AllocationEngine.from_records(SPEC, costs, usage)
+
+
+async def test_usage_is_routed_to_every_date_of_its_window() -> None:
+    service, _, publisher = _service()
+    await service.apply_graph(_graph())
+    await service.route(_usage("shop", DAY, 5.0), "usage/0/1")
+    days = [piece.charge_date for _, piece in publisher.forwarded]
+    assert days == [DAY, date(2025, 3, 11), date(2025, 3, 12)]
+    assert {p for p, _ in publisher.forwarded} == {d.toordinal() % 6 for d in days}
+
+
+async def test_stream_results_equal_the_batch_engine() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    usage = [_usage("shop", date(2025, 3, 9), 3.0), _usage("blog", DAY, 1.0)]
+    await _feed(service, publisher, *usage, _costs(1_000_000))
+    engine = _batch(
+        [NodeCost(node="db", date=DAY, dimension="compute", amount_micros=1_000_000)],
+        [r for e in usage for r in e.usage],
+    )
+    for node in ("db", "shop", "blog"):
+        want = node_result(engine, node, DAY, "compute")
+        got = store.nodes[(DAY, node, "compute")]
+        assert got == (
+            want.direct,
+            want.indirect,
+            want.holistic,
+            want.allocated_out,
+            want.retained,
+        )
+    assert [e.dimension for e in publisher.published] == ["compute"]
+
+
+async def test_a_replayed_piece_changes_nothing_and_a_restatement_replaces() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    event = _costs(600_000)
+    await _feed(service, publisher, event, event)
+    assert store.nodes[(DAY, "db", "compute")][0] == 600_000
+    await _feed(service, publisher, _costs(900_000, replace=True))
+    assert store.nodes[(DAY, "db", "compute")][0] == 900_000
+
+
+async def test_only_changed_rows_are_written_after_the_first_store() -> None:
+    service, _, publisher = _service()
+    await service.apply_graph(_graph())
+    await _feed(service, publisher, _costs(1_000_000), _usage("shop", DAY, 1.0))
+    published = len(publisher.published)
+    await _feed(service, publisher, _usage("blog", date(2025, 3, 1), 9.0))
+    assert len(publisher.published) == published  # outside every window: nothing moved
+
+
+async def test_a_new_graph_version_recomputes_owned_dates() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    await _feed(service, publisher, _costs(1_000_000))
+    ended = [e.model_copy(update={"active_to": DAY}) for e in SPEC.edges]
+    await service.apply_graph(
+        GraphChanged(
+            event_id=uuid.uuid4(),
+            occurred_at=NOW,
+            version=2,
+            digest="e",
+            edges_upserted=ended,
+        )
+    )
+    await service.recompute_due()
+    assert store.nodes[(DAY, "db", "compute")][4] == 1_000_000  # db keeps it all
+    assert store.days[DAY][0] == 2
+
+
+async def test_assign_recomputes_only_dates_stored_stale() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    await _feed(service, publisher, _costs(1_000_000))
+    writes = store.writes
+    await service.assign(set(range(6)))
+    await service.recompute_due()
+    assert store.writes == writes
+    store.days[DAY] = (0, {})
+    await service.assign(set(range(6)))
+    await service.recompute_due()
+    assert store.writes == writes + 1
