@@ -13,7 +13,7 @@ from finops.errors import FinopsError
 __all__ = ["app", "main"]
 
 # Modules that define `register(app)`; each owns one group of commands.
-COMMAND_MODULES: Final[tuple[str, ...]] = ("dev", "db", "focus", "allocation", "graph", "results", "ingest")
+COMMAND_MODULES: Final[tuple[str, ...]] = ("dev", "db", "focus", "allocation", "graph", "results", "ingest", "demo")
 
 app = typer.Typer(
     name="finops",
