@@ -40,11 +40,15 @@ async def spool(
     path = folder / safe_file_name(file_name)
     digest = hashlib.sha256()
     size = 0
-    with path.open("wb") as out:
-        async for chunk in chunks:
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
+    try:
+        with path.open("wb") as out:
+            async for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+    except BaseException:  # a client gone mid-upload leaves nothing behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return Spooled(path, digest.hexdigest(), size)
 
 
