@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -160,3 +161,47 @@ async def _usage_rows(path: Path) -> list[object]:
     from finops.focus.usage import read_usage
 
     return list(read_usage(path)[0])
+
+
+def _variants(tmp: Path) -> list[Path]:
+    """The FOCUS 1.3 fixture as plain CSV, gzip CSV and Parquet."""
+    import gzip
+
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    plain = DATA / "focus_1_3.csv"
+    zipped = tmp / "focus_1_3.csv.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    table = pcsv.read_csv(
+        plain,
+        convert_options=pcsv.ConvertOptions(
+            column_types={"BilledCost": "string", "EffectiveCost": "string"}
+        ),
+    )
+    parquet = tmp / "focus_1_3.parquet"
+    pq.write_table(table, parquet)
+    return [plain, zipped, parquet]
+
+
+async def test_csv_gzip_and_parquet_uploads_agree(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    results = [
+        (await _upload(client, path, format="auto", source=path.name)).json()
+        for path in _variants(tmp_path)
+    ]
+    assert {r["status"] for r in results} == {"succeeded"}
+    counts = {(r["rows_read"], r["rows_accepted"]) for r in results}
+    assert len(counts) == 1 and next(iter(counts))[1] > 0
+    assert len({json.dumps(r["provider_totals"]) for r in results}) == 1
+
+
+async def test_provider_csv_is_mapped_through_its_profile(
+    client: httpx.AsyncClient,
+) -> None:
+    result = (await _upload(client, DATA / "aws.csv", format="focus")).json()
+    assert result["status"] == "succeeded" and result["layout"].startswith(
+        "provider CSV"
+    )
+    assert list(result["provider_totals"]) == ["AWS"]
