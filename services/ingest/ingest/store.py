@@ -44,16 +44,20 @@ class PgIngestStore:
             yield IngestWriter(conn)
 
     async def save_rules(self, rules_id: str, body: str) -> None:
+        """Keep a rules text under its id (once)."""
         await self._pool.execute(SAVE_RULES, rules_id, body)
 
     async def rules_body(self, rules_id: str) -> str | None:
+        """The rules text of an id, if kept."""
         return await self._pool.fetchval(RULES_BODY, rules_id)  # type: ignore[no-any-return]
 
     async def find_delivery(self, delivery_key: str) -> IngestResult | None:
+        """The succeeded run of a delivery key, if any."""
         row = await self._pool.fetchrow(FIND_DELIVERY, delivery_key)
         return None if row is None else _to_result(row)
 
     async def get_run(self, ingest_id: UUID) -> IngestResult | None:
+        """One run by id."""
         row = await self._pool.fetchrow(GET_RUN, ingest_id)
         return None if row is None else _to_result(row)
 
@@ -62,6 +66,7 @@ class PgIngestStore:
         await self._pool.execute(INSERT_RUN, *run_values(run, delivery_key))
 
     async def rejects(self, ingest_id: UUID) -> list[RejectRow]:
+        """The refused rows of a run, in order."""
         return [
             RejectRow(**dict(r)) for r in await self._pool.fetch(REJECTS, ingest_id)
         ]
@@ -69,12 +74,14 @@ class PgIngestStore:
     async def trace(
         self, node: str, day: date, dimension: str, *, limit: int
     ) -> list[TracedLine]:
+        """Stored lines behind a node's cost on a day in a dimension."""
         rows = await self._pool.fetch(TRACE, node, day, dimension, limit)
         return [TracedLine(**dict(r)) for r in rows]
 
     async def run_lines(
         self, ingest_id: UUID, *, limit: int, offset: int
     ) -> list[TracedLine]:
+        """Stored lines of a run by line number."""
         rows = await self._pool.fetch(RUN_LINES, ingest_id, limit, offset)
         return [TracedLine(**dict(r)) for r in rows]
 

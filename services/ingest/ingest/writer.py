@@ -191,10 +191,12 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
 
 
 def totals_json(run: IngestResult) -> str:
+    """Provider totals as JSON of decimal text."""
     return json.dumps({k: str(v) for k, v in run.provider_totals.items()})
 
 
 def run_values(run: IngestResult, delivery_key: str) -> tuple[Any, ...]:
+    """INSERT_RUN parameters of a run."""
     return (
         run.ingest_id,
         run.origin,
