@@ -8,14 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import typer
 
 from finops.adapters.input_feed import publish_files
+from finops.adapters.migrations import apply_migrations, migrate_database
 from finops.adapters.stored_results import fetch_document, fetch_top_products
 from finops.allocation.files import load_engine, write_org
 from finops.allocation.results import summarize
 from finops.allocation.synth import SynthOptions, generate_org
-from finops.cli.db import _migrate
 from finops.cli.graph import _apply, load_valid_graph
 from finops.devstack import Stack
 from finops.errors import StackError
@@ -41,11 +42,12 @@ def demo(
         external_database=settings.external_database_url,
     )
     _say("starting the local stack (finops dev up)")
-    stack.up(services=True, progress=lambda m: _say(m))
+    stack.up(services=False, progress=lambda m: _say(m))
     kafka = KafkaSettings(bootstrap_servers=stack.bootstrap_servers)
     postgres = PostgresSettings(DATABASE_URL=stack.database_url)
-    applied = asyncio.run(_migrate(postgres.database_url, postgres.db_schema))
+    applied = migrate_database(postgres.database_url, schema=postgres.db_schema)
     _say(f"migrations applied: {', '.join(applied) or 'none needed'}")
+    stack.up(services=True, progress=lambda m: _say(m))
     org = _synthesise(settings.state_dir / "demo", nodes=nodes, days=days)
     version, _ = asyncio.run(_apply(kafka, load_valid_graph(org / "graph.json")))
     _say(f"graph applied (version {version})")
@@ -65,6 +67,15 @@ def demo(
     _wait(postgres, expected, days=days, timeout_s=timeout)
     asyncio.run(_report(postgres, expected))
     print("\nThe stack is still running; stop it with: finops dev down")
+
+
+async def _migrate(postgres: PostgresSettings) -> list[str]:
+    conn = await asyncpg.connect(postgres.database_url, timeout=10)
+    try:
+        done = await apply_migrations(conn, schema=postgres.db_schema)
+    finally:
+        await conn.close()
+    return [f"{m.version:04d}_{m.name}" for m in done]
 
 
 def _synthesise(out: Path, *, nodes: int, days: int) -> Path:
