@@ -18,6 +18,8 @@ from allocator.streams import PARTITIONS, AllocatorStreams
 from finops.adapters.connections import Connections
 from finops.adapters.graphlog import follow_graph
 from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.kafka_admin import ensure_topics
+from finops.topics import TopicSpec
 
 __all__ = ["create_app"]
 
@@ -51,6 +53,7 @@ async def _running(
 ) -> AsyncIterator[AllocatorService]:
     """The Faust app and the graph follower, stopped in reverse order."""
     streams = AllocatorStreams(settings)
+    await _create_changelogs(settings, streams)
     state = InputState(streams.costs, streams.usage, streams.applied)
     service = AllocatorService(
         state,
@@ -68,6 +71,27 @@ async def _running(
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
+
+
+async def _create_changelogs(
+    settings: AllocatorSettings, streams: AllocatorStreams
+) -> None:
+    """Create the tables' changelog topics up front, co-partitioned with the inputs.
+
+    Left to Faust, a changelog created at start-up can be seen with 0 partitions by the
+    first agent that writes to it (PartitionsMismatch).
+    """
+    specs = [
+        TopicSpec(
+            f"{streams.app_id}-{table}-changelog",
+            PARTITIONS,
+            True,
+            "table key",
+            f"Changelog of the allocator's {table} table.",
+        )
+        for table in ("costs", "usage", "applied")
+    ]
+    await ensure_topics(settings.kafka.bootstrap_servers, specs=specs)
 
 
 async def _follow(

@@ -82,7 +82,7 @@ class AllocatorService:
         self.dirty: dict[date, list[datetime]] = {}
         self._snapshots: OrderedDict[date, DayResult] = OrderedDict()
         self._snapshot_days = snapshot_days
-        self._lock = asyncio.Lock()
+        self._check_stored = False
         self.changed = asyncio.Event()
 
     def owns(self, day: date) -> bool:
@@ -115,32 +115,46 @@ class AllocatorService:
             self.dirty.setdefault(day, [])
         self.changed.set()
 
-    async def assign(self, partitions: set[int]) -> None:
-        """After a rebalance: rebuild the owned dates, recompute those stored stale."""
-        async with self._lock:
-            self.owned = set(partitions)
-            self.state.rebuild(self.owns)
-            self._snapshots.clear()
-            self.dirty = {d: w for d, w in self.dirty.items() if self.owns(d)}
-            stored = await self._store.stored_days()
-            for day in self.state.days:
-                if stored.get(day) != (self.graph.version, self._offsets(day)):
-                    self.dirty.setdefault(day, [])
-            self.changed.set()
+    def assign(self, partitions: set[int]) -> None:
+        """After a rebalance: rebuild the owned dates; stale ones are found next."""
+        self.owned = set(partitions)
+        self.state.rebuild(self.owns)
+        self._snapshots.clear()
+        self.dirty = {d: w for d, w in self.dirty.items() if self.owns(d)}
+        self._check_stored = True
+        self.changed.set()
+
+    async def _mark_stale(self) -> None:
+        """Dates whose stored results miss inputs or the graph version become dirty."""
+        stored = await self._store.stored_days()
+        self._check_stored = False
+        for day in self.state.days:
+            if stored.get(day) != (self.graph.version, self._offsets(day)):
+                self.dirty.setdefault(day, [])
 
     def _offsets(self, day: date) -> dict[str, Any]:
         return self.state.position(day)
 
     async def recompute_due(self) -> int:
-        """Allocate and store every dirty date; returns how many were stored."""
+        """Allocate and store every dirty date; returns how many were stored.
+
+        Called by one task only, so dates are never written concurrently here.
+        """
         if self._cost_graph is None:
             return 0
-        async with self._lock:
-            self.changed.clear()
-            days = sorted(d for d in self.dirty if self.owns(d))
-            for day in days:
-                await self._recompute(day, self.dirty.pop(day))
-            return len(days)
+        self.changed.clear()
+        if self._check_stored:
+            await self._mark_stale()
+        days = sorted(d for d in self.dirty if self.owns(d))
+        for day in days:
+            waits = self.dirty.pop(day)
+            try:
+                await self._recompute(day, waits)
+            except BaseException:
+                self.dirty.setdefault(day, []).extend(waits)
+                self.changed.set()
+                raise
+        return len(days)
 
     async def _recompute(self, day: date, waits: list[datetime]) -> None:
         graph, version = self._cost_graph, self.graph.version

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import faust
 from faust.types import TP
 
@@ -121,10 +122,10 @@ class AllocatorStreams:
 
     def _on_recover(self, service: AllocatorService) -> Any:
         async def recovered() -> None:
-            await self.ready.wait()
+            # Runs inside Faust's recovery: nothing here may wait on the stream.
             actives = self.app.assignor.assigned_actives()
             owned = {tp.partition for tp in actives if tp.topic == self.inputs_name}
-            await service.assign(owned)
+            service.assign(owned)
             _log.info("allocator owns partitions %s", sorted(owned))
 
         return recovered
@@ -135,7 +136,11 @@ class AllocatorStreams:
             while True:
                 await service.changed.wait()
                 await asyncio.sleep(0.05)  # let a burst of inputs land first
-                await service.recompute_due()
+                try:
+                    await service.recompute_due()
+                except (OSError, asyncpg.PostgresError) as exc:
+                    _log.warning("results not stored (%s); retrying", exc)
+                    await asyncio.sleep(1)
 
         return recompute
 

@@ -171,10 +171,10 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
     await service.apply_graph(_graph())
     await _feed(service, publisher, _costs(1_000_000))
     writes = store.writes
-    await service.assign(set(range(6)))
+    service.assign(set(range(6)))
     await service.recompute_due()
     assert store.writes == writes
     store.days[DAY] = (0, {})
-    await service.assign(set(range(6)))
+    service.assign(set(range(6)))
     await service.recompute_due()
     assert store.writes == writes + 1
