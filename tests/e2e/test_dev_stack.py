@@ -78,7 +78,8 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
     database_url = str(status["postgres"]["address"])
     kafka = str(status["kafka"]["address"])
     migrate_env = {**stack_env, "DATABASE_URL": database_url}
-    assert "applied 0001_core" in _finops(migrate_env, "db", "migrate").stdout
+    assert "migrations: applied 0001_core" in up.stderr
+    assert "up to date" in _finops(migrate_env, "db", "migrate").stdout
     asyncio.run(_produce(kafka, b"kept across restarts"))
     pids = [int(row["pid"]) for row in status.values()]  # type: ignore[call-overload]
 

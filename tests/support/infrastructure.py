@@ -99,7 +99,7 @@ def _local(root: Path, kafka: str | None, db: str | None) -> Iterator[tuple[str,
     )
     stack = Stack(settings, external_kafka=kafka, external_database=db)
     try:
-        stack.up(services=False, progress=lambda _: None)
+        stack.up(services=False, migrate=False, progress=lambda _: None)
         yield stack.bootstrap_servers, stack.database_url
     finally:
         stack.down(progress=lambda _: None)

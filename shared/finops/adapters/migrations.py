@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from pathlib import Path
 import asyncpg
 
 from finops.devstack.layout import deploy_dir
-from finops.errors import ConfigError, StoreConflictError
+from finops.errors import ConfigError, StackError, StoreConflictError
 
-__all__ = ["Migration", "apply_migrations", "load_migrations"]
+__all__ = ["Migration", "apply_migrations", "load_migrations", "migrate_database"]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x46494E4F5053  # "FINOPS": one migrator at a time per database
@@ -94,3 +95,23 @@ def _is_pending(migration: Migration, applied: dict[int, str]) -> bool:
 def _check_identifier(name: str) -> None:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise ConfigError(f"invalid schema name {name!r}")
+
+
+def migrate_database(url: str, *, schema: str = "public") -> list[str]:
+    """Connect, apply what is pending, disconnect; returns the names applied now."""
+    return asyncio.run(_migrate_url(url, schema))
+
+
+async def _migrate_url(url: str, schema: str) -> list[str]:
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StackError(
+            f"cannot connect to PostgreSQL ({exc}); is `finops dev up` running "
+            "or DATABASE_URL set?"
+        ) from exc
+    try:
+        done = await apply_migrations(conn, schema=schema)
+    finally:
+        await conn.close()
+    return [f"{m.version:04d}_{m.name}" for m in done]

@@ -36,9 +36,14 @@ def up(
     services: bool = typer.Option(
         True, "--services/--no-services", help="Start the services."
     ),
+    migrate: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Apply the database migrations."
+    ),
 ) -> None:
     report = _stack().up(
-        services=services, progress=lambda m: _err.print(f"[dim]{m}[/dim]")
+        services=services,
+        migrate=migrate,
+        progress=lambda m: _err.print(f"[dim]{m}[/dim]"),
     )
     for name, seconds in report.seconds.items():
         _err.print(f"{name:<11} ready in {seconds:6.2f}s")

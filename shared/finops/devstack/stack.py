@@ -75,13 +75,21 @@ class Stack:
     def database_url(self) -> str:
         return self._external_db or self._postgres.url
 
-    def up(self, *, services: bool = True, progress: Progress = print) -> StartReport:
+    def up(
+        self,
+        *,
+        services: bool = True,
+        migrate: bool = True,
+        progress: Progress = print,
+    ) -> StartReport:
         """Start what is not running yet, in order; times each step."""
         report = StartReport()
         state = self._load_state()
         self._timed(report, "kafka", lambda: self._up_kafka(state, report, progress))
         self._timed(report, "postgres", lambda: self._up_postgres(state, progress))
         self._save_state(state)
+        if migrate:
+            self._timed(report, "migrations", lambda: self._migrate(progress))
         if services:
             for spec in SERVICES:
                 self._timed(
@@ -165,6 +173,16 @@ class Stack:
             progress(f"postgres: already running at {self._postgres.url}")
             return
         self._postgres.start(timeout_s=self._settings.start_timeout_s)
+
+    def _migrate(self, progress: Progress) -> None:
+        from finops.adapters.migrations import migrate_database
+
+        applied = migrate_database(self.database_url)
+        progress(
+            f"migrations: applied {', '.join(applied)}"
+            if applied
+            else "migrations: database is up to date"
+        )
 
     def _up_service(
         self, spec: ServiceProcess, state: dict[str, dict], progress: Progress
