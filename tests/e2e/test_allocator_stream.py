@@ -6,8 +6,8 @@ import asyncio
 import json
 import os
 import signal
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,4 @@
-"""The allocator as a process for end-to-end tests: start, wait healthy, stop or kill."""
+"""The allocator as a process for e2e tests: start, wait until healthy, stop or kill."""
 
 from __future__ import annotations
 

@@ -40,6 +40,12 @@ class DayDelta:
     complete: bool  # True: the date's stored rows are all replaced
 
     @property
+    def is_empty(self) -> bool:
+        """True when nothing stored changes."""
+        changes = self.nodes or self.flows or self.nodes_removed or self.flows_removed
+        return not (self.complete or changes)
+
+    @property
     def dimensions(self) -> list[str]:
         """Dimensions with any row written or removed."""
         dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}

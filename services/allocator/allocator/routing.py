@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 from finops.dag import GraphSpec
 from finops.events import DateScope, DayInputsRouted, NodeCostsReported, UsageReported
-from finops.records import UsageRecord
+from finops.records import NodeCost, UsageRecord
 
-__all__ = ["max_window_days", "partition_of", "route_event"]
+__all__ = ["max_window_days", "merge_pieces", "partition_of", "route_event"]
 
 
 def partition_of(day: date, partitions: int) -> int:
@@ -101,3 +101,66 @@ def _clip(scope: DateScope | None, first: date, last: date) -> DateScope | None:
         return None
     lo, hi = max(scope.first, first), min(scope.last, last)
     return DateScope(first=lo, last=hi) if lo <= hi else None
+
+
+def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
+    """Fewer pieces with the same effect: later pieces of a date and source fold into
+    earlier ones (a later figure replaces an earlier one, as applying both would)."""
+    slot: dict[tuple[date, str], int] = {}
+    out: list[DayInputsRouted] = []
+    for piece in pieces:
+        key = (piece.charge_date, piece.source)
+        at = slot.get(key)
+        if at is not None and not (out[at].usage_replaces and piece.usage_replaces):
+            out[at] = _fold(out[at], piece)
+        else:
+            slot[key] = len(out)
+            out.append(piece)
+    return out
+
+
+def _cost_cells(piece: DayInputsRouted) -> dict[tuple[str, str], int]:
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    for cost in piece.costs:
+        cells[(cost.node, cost.dimension)] += cost.amount_micros
+    return cells
+
+
+def _usage_cells(
+    piece: DayInputsRouted,
+) -> dict[tuple[str, date, str, str], UsageRecord]:
+    cells: dict[tuple[str, date, str, str], UsageRecord] = {}
+    for row in piece.usage:
+        key = (row.node, row.date, row.metric, repr(sorted(row.labels.items())))
+        old = cells.get(key)
+        cells[key] = (
+            row
+            if old is None
+            else row.model_copy(update={"value": old.value + row.value})
+        )
+    return cells
+
+
+def _fold(a: DayInputsRouted, b: DayInputsRouted) -> DayInputsRouted:
+    costs = {} if b.costs_replace else _cost_cells(a)
+    costs.update(_cost_cells(b))
+    usage = _usage_cells(a)
+    scope = b.usage_replaces
+    if scope is not None:
+        usage = {
+            k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
+        }
+    usage.update(_usage_cells(b))
+    day = a.charge_date
+    return b.model_copy(
+        update={
+            "ingested_at": min(a.ingested_at, b.ingested_at),
+            "costs_replace": a.costs_replace or b.costs_replace,
+            "usage_replaces": a.usage_replaces or b.usage_replaces,
+            "costs": [
+                NodeCost(node=n, date=day, dimension=k, amount_micros=v)
+                for (n, k), v in costs.items()
+            ],
+            "usage": list(usage.values()),
+        }
+    )

@@ -14,7 +14,12 @@ from typing import Any, Protocol
 from allocator import metrics
 from allocator.dayresults import DayDelta, DayResult, allocate_day, diff_days
 from allocator.daystate import DayInputs, InputState
-from allocator.routing import max_window_days, partition_of, route_event
+from allocator.routing import (
+    max_window_days,
+    merge_pieces,
+    partition_of,
+    route_event,
+)
 from finops.adapters.graphlog import GraphLog
 from finops.dag import CostGraph, build_graph
 from finops.errors import FinopsError
@@ -90,8 +95,20 @@ class AllocatorService:
         return partition_of(day, self._partitions) in self.owned
 
     async def route(self, event: NodeCostsReported | UsageReported, origin: str) -> int:
-        """Forward one piece per affected charge date; returns how many."""
-        pieces = route_event(event, origin=origin, window_days=self._window)
+        """Forward one piece per charge date the event affects; returns how many."""
+        return await self.route_batch([(event, origin)])
+
+    async def route_batch(
+        self, events: list[tuple[NodeCostsReported | UsageReported, str]]
+    ) -> int:
+        """Route events in order, merging pieces of one date and source; returns the
+        number of pieces forwarded."""
+        routed = [
+            piece
+            for event, origin in events
+            for piece in route_event(event, origin=origin, window_days=self._window)
+        ]
+        pieces = merge_pieces(routed)
         for piece in pieces:
             await self._publisher.forward(
                 partition_of(piece.charge_date, self._partitions), piece
@@ -171,6 +188,10 @@ class AllocatorService:
             return
         metrics.ROWS_SKIPPED.inc(skipped)
         delta = diff_days(self._snapshots.pop(day, None), result)
+        if delta.is_empty:  # e.g. usage outside every window that matters
+            self._remember(day, result)
+            self._observe(began, waits)
+            return
         run_id = uuid.uuid4()
         await self._store.write_day(
             day,

@@ -1,4 +1,4 @@
-"""Graph differences, and `finops graph apply` refusing bad graphs (no broker needed)."""
+"""Graph differences; `finops graph apply` refusing bad graphs (no broker needed)."""
 
 from __future__ import annotations
 

@@ -178,3 +178,24 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
     service.assign(set(range(6)))
     await service.recompute_due()
     assert store.writes == writes + 1
+
+
+async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None:
+    from allocator.routing import merge_pieces, route_event
+
+    events = [
+        _costs(100),
+        _costs(200),
+        _usage("shop", DAY, 1.0),
+        _costs(300, replace=True),
+        _usage("shop", DAY, 4.0),
+        _usage("blog", DAY, 2.0),
+    ]
+    pieces = [p for e in events for p in route_event(e, origin="t/0/0", window_days=3)]
+    one, merged = InputState({}, {}, {}), InputState({}, {}, {})
+    for piece in pieces:
+        one.apply(piece, "0/0")
+    for piece in merge_pieces(pieces):
+        merged.apply(piece, "0/0")
+    assert len(merge_pieces(pieces)) < len(pieces)
+    assert one.days == merged.days

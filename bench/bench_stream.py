@@ -1,0 +1,391 @@
+"""Allocator stream figures: sustained cost+usage events/s, latency, memory, cold start.
+
+Run: python bench/bench_stream.py [--quick]   (or BENCH_QUICK=1, or via `make bench`).
+Starts its own Kafka and PostgreSQL (the `finops dev up` launcher, free ports) and one
+allocator worker; prints figures only, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import psutil
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from finops.adapters.graphlog import publish_delta, read_graph
+from finops.adapters.input_feed import publish_files
+from finops.adapters.kafka_admin import ensure_topics
+from finops.adapters.migrations import apply_migrations
+from finops.allocation.files import write_org
+from finops.allocation.synth import SynthOptions, generate_org
+from finops.codec import encode_event
+from finops.devstack import Stack
+from finops.events import NodeCostsReported, UsageReported
+from finops.graphdiff import diff_graphs
+from finops.graphfile import load_graph
+from finops.records import NodeCost, UsageRecord
+from finops.settings import DevStackSettings, KafkaSettings, PostgresSettings
+from finops.topics import NODE_COSTS, USAGE, topic_name
+from tests.support.allocator_process import AllocatorProcess
+from tests.support.infrastructure import free_port
+
+FULL = {
+    "nodes": 5_000,
+    "edges": 20_000,
+    "days": 30,
+    "rate": 2_000,
+    "seconds": 60,
+    "cold_nodes": 1_000,
+    "cold_days": 365,
+}
+QUICK = {
+    "nodes": 500,
+    "edges": 1_500,
+    "days": 14,
+    "rate": 500,
+    "seconds": 15,
+    "cold_nodes": 200,
+    "cold_days": 90,
+}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _setup(kafka: KafkaSettings, postgres: PostgresSettings, org: Path) -> None:
+    await ensure_topics(kafka.bootstrap_servers, namespace=kafka.topic_namespace)
+    conn = await asyncpg.connect(postgres.database_url)
+    try:
+        await apply_migrations(conn, schema=postgres.db_schema)
+    finally:
+        await conn.close()
+    log = await read_graph(kafka)
+    spec = load_graph(org / "graph.json")
+    await publish_delta(kafka, log, diff_graphs(log.spec, spec), spec)
+    await publish_files(
+        kafka, costs=org / "costs.csv", usage=org / "usage.csv", known=None
+    )
+
+
+async def _stored_days(postgres: PostgresSettings) -> int:
+    conn = await asyncpg.connect(
+        postgres.database_url, server_settings={"search_path": postgres.db_schema}
+    )
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM allocator_days"))
+    finally:
+        await conn.close()
+
+
+def _metric(text: str, name: str) -> dict[str, float]:
+    """Samples of one metric family by their label text."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            labels, value = line[len(name) :].rsplit(" ", 1)
+            found[labels] = float(value)
+    return found
+
+
+def _lag(worker: AllocatorProcess) -> float:
+    return sum(
+        _metric(worker.metrics(), "finops_allocator_consumer_lag_messages").values()
+    )
+
+
+def _quantile(buckets: dict[float, float], q: float) -> float:
+    """A quantile from cumulative histogram buckets, interpolated linearly."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total == 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            share = (rank - below) / max(buckets[bound] - below, 1e-9)
+            return lower + (bound - lower) * share
+        lower, below = bound, buckets[bound]
+    return lower
+
+
+def _latency_buckets(worker: AllocatorProcess) -> dict[float, float]:
+    raw = _metric(worker.metrics(), "finops_allocator_ingest_to_stored_seconds_bucket")
+    return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
+
+
+class Peaks:
+    """Peak resident memory of named processes (with their children), sampled."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids, self.peak = pids, dict.fromkeys(pids, 0)
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            try:
+                proc = psutil.Process(pid)
+                rss = proc.memory_info().rss + sum(
+                    c.memory_info().rss for c in proc.children(recursive=True)
+                )
+            except psutil.Error:
+                continue
+            self.peak[name] = max(self.peak[name], rss)
+
+    def report(self) -> str:
+        return ", ".join(f"{n} {v / 2**20:.0f} MiB" for n, v in self.peak.items())
+
+
+async def _stream(
+    kafka: KafkaSettings,
+    org_ids: tuple[list[str], list[str]],
+    days: list[date],
+    *,
+    rate: int,
+    seconds: int,
+    tick: callable,
+) -> int:  # type: ignore[valid-type]
+    """Send cost and usage events (one row each, alternating) at `rate` per second."""
+    resources, users = org_ids
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5)
+    await producer.start()
+    sent, began = 0, time.monotonic()
+    costs, usage = (
+        topic_name(NODE_COSTS, kafka.topic_namespace),
+        topic_name(USAGE, kafka.topic_namespace),
+    )
+    try:
+        while (elapsed := time.monotonic() - began) < seconds:
+            due = int(elapsed * rate) - sent
+            for _ in range(max(due, 0)):
+                day = random.choice(days)
+                now = datetime.now(UTC)
+                if sent % 2 == 0:
+                    event = NodeCostsReported(
+                        event_id=uuid.uuid4(),
+                        occurred_at=now,
+                        source="bench",
+                        costs=[
+                            NodeCost(
+                                node=random.choice(resources),
+                                date=day,
+                                dimension="compute",
+                                amount_micros=random.randint(1, 10**8),
+                            )
+                        ],
+                    )
+                    topic = costs
+                else:
+                    event = UsageReported(
+                        event_id=uuid.uuid4(),
+                        occurred_at=now,
+                        source="bench",
+                        usage=[
+                            UsageRecord(
+                                node=random.choice(users),
+                                date=day,
+                                metric="requests",
+                                value=random.uniform(1, 1000),
+                            )
+                        ],
+                    )
+                    topic = usage
+                await producer.send(
+                    topic, encode_event(event), key=day.isoformat().encode()
+                )
+                sent += 1
+            tick()
+            await asyncio.sleep(0.01)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def _ids(org: Path) -> tuple[list[str], list[str]]:
+    spec = load_graph(org / "graph.json")
+    resources = [n.id for n in spec.nodes if n.type == "resource"]
+    users = sorted(
+        {
+            line.split(",")[0].strip('"')
+            for line in (org / "usage.csv").read_text().splitlines()[1:]
+        }
+    )
+    return resources, users
+
+
+def _wait_stored(
+    postgres: PostgresSettings, days: int, worker: AllocatorProcess, peaks: Peaks
+) -> float:
+    began = time.monotonic()
+    while asyncio.run(_stored_days(postgres)) < days or _lag(worker) > 0:
+        peaks.sample()
+        time.sleep(0.5)
+    return time.monotonic() - began
+
+
+def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
+    """Preload a month, then stream events at a fixed rate; report what the worker did."""
+    kafka = KafkaSettings(
+        bootstrap_servers=stack.bootstrap_servers, topic_namespace="bench"
+    )
+    postgres = PostgresSettings(
+        DATABASE_URL=stack.database_url, DATABASE_SCHEMA="bench"
+    )
+    org = work / "org"
+    start = date(2025, 1, 1)
+    write_org(
+        generate_org(
+            SynthOptions(
+                nodes=size["nodes"],
+                edges=size["edges"],
+                days=size["days"],
+                dimensions=4,
+                seed=11,
+                start=start,
+            )
+        ),
+        org,
+    )
+    asyncio.run(_setup(kafka, postgres, org))
+    worker = AllocatorProcess(kafka, postgres, work, name="stream-worker")
+    worker.start(timeout_s=300)
+    peaks = Peaks({"allocator": worker.proc.pid, "bench": os.getpid()})  # type: ignore[union-attr]
+    preload = _wait_stored(postgres, size["days"], worker, peaks)
+    say(
+        f"preload: {size['days']} days of {size['nodes']} nodes / {size['edges']} edges "
+        f"stored in {preload:.1f}s"
+    )
+    recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
+    before = _latency_buckets(worker)
+    lags: list[float] = []
+    last = [0.0]
+
+    def tick() -> None:
+        if time.monotonic() - last[0] >= 1:
+            last[0] = time.monotonic()
+            lags.append(_lag(worker))
+            peaks.sample()
+
+    began = time.monotonic()
+    sent = asyncio.run(
+        _stream(
+            kafka,
+            _ids(org),
+            recent,
+            rate=size["rate"],
+            seconds=size["seconds"],
+            tick=tick,
+        )
+    )
+    took = time.monotonic() - began
+    drain_began = time.monotonic()
+    while _lag(worker) > 0:
+        peaks.sample()
+        time.sleep(0.2)
+    time.sleep(2)  # the last recompute after the lag reached 0
+    drain = time.monotonic() - drain_began
+    after = _latency_buckets(worker)
+    delta = {b: after[b] - before.get(b, 0) for b in after}
+    say(
+        f"sustained: {sent} events in {took:.1f}s = {sent / took:,.0f} events/s sent "
+        f"(target {size['rate']}/s); drained {drain:.1f}s after the last"
+    )
+    say(
+        f"ingest->stored latency: p50 {_quantile(delta, 0.5):.2f}s, "
+        f"p99 {_quantile(delta, 0.99):.2f}s (histogram buckets, interpolated)"
+    )
+    say(
+        f"consumer lag (messages, sampled each second): max {max(lags or [0]):.0f}, "
+        f"last {lags[-1] if lags else 0:.0f}"
+    )
+    say(f"peak memory: {peaks.report()}")
+    worker.stop()
+
+
+def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
+    """A year of state in the changelogs; time from start to owning recovered state."""
+    kafka = KafkaSettings(
+        bootstrap_servers=stack.bootstrap_servers, topic_namespace="cold"
+    )
+    postgres = PostgresSettings(DATABASE_URL=stack.database_url, DATABASE_SCHEMA="cold")
+    org = work / "year"
+    write_org(
+        generate_org(
+            SynthOptions(
+                nodes=size["cold_nodes"],
+                edges=size["cold_nodes"] * 3,
+                days=size["cold_days"],
+                dimensions=4,
+                seed=5,
+            )
+        ),
+        org,
+    )
+    asyncio.run(_setup(kafka, postgres, org))
+    worker = AllocatorProcess(kafka, postgres, work, name="cold-worker")
+    worker.start(timeout_s=300)
+    peaks = Peaks({"allocator": worker.proc.pid})  # type: ignore[union-attr]
+    loaded = _wait_stored(postgres, size["cold_days"], worker, peaks)
+    say(
+        f"year state: {size['cold_days']} days of {size['cold_nodes']} nodes "
+        f"processed in {loaded:.1f}s (peak {peaks.report()})"
+    )
+    worker.stop()
+    marker = worker.log.read_text().count("owns partitions")
+    began = time.monotonic()
+    worker.start(timeout_s=600)
+    while worker.log.read_text().count("owns partitions") <= marker:
+        time.sleep(0.1)
+    recovered = time.monotonic() - began
+    while _lag(worker) > 0:
+        time.sleep(0.2)
+    say(
+        f"cold start: changelog recovered and partitions owned {recovered:.1f}s after "
+        f"start (target < 60s)"
+    )
+    worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    quick = parser.parse_args().quick or os.environ.get("BENCH_QUICK") == "1"
+    size = QUICK if quick else FULL
+    say(f"mode: {'quick' if quick else 'full'} {size}")
+    work = Path(tempfile.mkdtemp(prefix="finops-bench-stream-"))
+    settings = DevStackSettings(
+        state_dir=work / "stack",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+        start_timeout_s=180,
+        kafka_heap="1g",
+    )
+    stack = Stack(settings)
+    try:
+        stack.up(services=False, progress=lambda _: None)
+        sustained(stack, work, size)
+        cold_start(stack, work, size)
+    finally:
+        stack.down(progress=lambda _: None)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
