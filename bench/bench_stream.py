@@ -140,9 +140,8 @@ class Peaks:
         for name, pid in self.pids.items():
             try:
                 proc = psutil.Process(pid)
-                rss = proc.memory_info().rss + sum(
-                    c.memory_info().rss for c in proc.children(recursive=True)
-                )
+                family = [] if name == "bench" else proc.children(recursive=True)
+                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in family)
             except psutil.Error:
                 continue
             self.peak[name] = max(self.peak[name], rss)
@@ -265,7 +264,10 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     asyncio.run(_setup(kafka, postgres, org))
     worker = AllocatorProcess(kafka, postgres, work, name="stream-worker")
     worker.start(timeout_s=300)
-    peaks = Peaks({"allocator": worker.proc.pid, "bench": os.getpid()})  # type: ignore[union-attr]
+    peaks = Peaks(
+        {"allocator": worker.proc.pid, "bench": os.getpid()}  # type: ignore[union-attr]
+        | {row.name: row.pid for row in stack.status() if row.pid}
+    )
     preload = _wait_stored(postgres, size["days"], worker, peaks)
     say(
         f"preload: {size['days']} days of {size['nodes']} nodes / {size['edges']} edges "

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from allocator.daystate import DayInputs
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import flow_columns, node_arrays
-from finops.allocation.tables import CostTable, UsageTable
 from finops.dag import CostGraph
 from finops.periods import DayRange
-from finops.records import NodeCost, UsageRecord
 
 __all__ = ["DayDelta", "DayResult", "allocate_day", "diff_days"]
 
@@ -54,23 +53,16 @@ class DayDelta:
 
 
 def allocate_day(
-    graph: CostGraph, day: date, costs: list[NodeCost], usage: list[UsageRecord]
+    graph: CostGraph, day: date, inputs: DayInputs
 ) -> tuple[DayResult, int]:
     """Allocate one date; rows naming nodes the graph lacks are left out and counted."""
-    known = graph.index
-    kept_costs = [c for c in costs if c.node in known]
-    kept_usage = [u for u in usage if u.node in known]
-    skipped = len(costs) - len(kept_costs) + len(usage) - len(kept_usage)
-    if not kept_costs:
-        return DayResult(day), skipped
-    table = CostTable.from_records(kept_costs)
-    engine = AllocationEngine(
-        graph,
-        table,
-        UsageTable.from_records(kept_usage),
-        days=DayRange(first=day, last=day),
-    )
-    return DayResult(day, _node_rows(engine), _flow_rows(engine)), skipped
+    costs, skipped_costs = inputs.cost_table(day, graph.index)
+    usage, skipped_usage = inputs.usage_table(graph.index)
+    if costs.micros.size == 0:
+        return DayResult(day), skipped_costs + skipped_usage
+    engine = AllocationEngine(graph, costs, usage, days=DayRange(first=day, last=day))
+    result = DayResult(day, _node_rows(engine), _flow_rows(engine))
+    return result, skipped_costs + skipped_usage
 
 
 def _node_rows(engine: AllocationEngine) -> dict[NodeKey, NodeRow]:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Container, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
+
+from finops.allocation.tables import CostTable, UsageTable
 from finops.events import DayInputsRouted
-from finops.records import NodeCost, UsageRecord
+from finops.records import UsageRecord
 
 __all__ = ["DayInputs", "InputState", "table_key"]
 
+_EPOCH = date(1970, 1, 1)
 SEP = "\x1f"  # never part of a node id, source or metric we accept
 Table = MutableMapping[str, Any]
 
@@ -40,33 +45,66 @@ class DayInputs:
     costs: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     usage: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
-    def node_costs(self, day: date) -> list[NodeCost]:
-        """Direct costs summed over sources, per node and dimension."""
+    def cost_table(self, day: date, known: Container[str]) -> tuple[CostTable, int]:
+        """Direct costs summed over sources (known nodes only), and rows left out."""
         totals: dict[tuple[str, str], int] = defaultdict(int)
+        skipped = 0
         for (_, node), amounts in self.costs.items():
+            if node not in known:
+                skipped += len(amounts)
+                continue
             for dimension, micros in amounts.items():
                 totals[(node, dimension)] += micros
-        return [
-            NodeCost(node=n, date=day, dimension=k, amount_micros=v)
-            for (n, k), v in totals.items()
-        ]
+        node_ids = sorted({n for n, _ in totals})
+        dims = sorted({k for _, k in totals})
+        nix, dix = _codes(node_ids), _codes(dims)
+        table = CostTable(
+            node=np.array([nix[n] for n, _ in totals], dtype=np.int64),
+            day=np.full(len(totals), (day - _EPOCH).days, dtype=np.int64),
+            dimension=np.array([dix[k] for _, k in totals], dtype=np.int64),
+            micros=np.array(list(totals.values()), dtype=np.int64),
+            node_ids=node_ids,
+            dimensions=dims,
+        )
+        return table, skipped
 
-    def usage_rows(self) -> list[UsageRecord]:
-        """Every usage row that reaches this date (its own day or a window before)."""
-        rows = []
-        for (_, node), entries in self.usage.items():
-            for entry, value in entries.items():
-                day, metric, labels = entry.split(SEP)
-                rows.append(
-                    UsageRecord(
-                        node=node,
-                        date=date.fromisoformat(day),
-                        metric=metric,
-                        value=value,
-                        labels=json.loads(labels),
-                    )
-                )
-        return rows
+    def usage_table(self, known: Container[str]) -> tuple[UsageTable, int]:
+        """Every usage row that reaches this date, as the engine's columns."""
+        rows = [
+            (node, *_parse_entry(entry), value)
+            for (_, node), entries in self.usage.items()
+            if node in known
+            for entry, value in entries.items()
+        ]
+        skipped = sum(len(e) for (_, n), e in self.usage.items() if n not in known)
+        if not rows:
+            return UsageTable.empty(), skipped
+        node_ids = sorted({r[0] for r in rows})
+        metrics = sorted({r[2] for r in rows})
+        labels = sorted({r[3] for r in rows})
+        nix, mix, lix = _codes(node_ids), _codes(metrics), _codes(labels)
+        table = UsageTable(
+            node=np.array([nix[r[0]] for r in rows], dtype=np.int64),
+            day=np.array([r[1] for r in rows], dtype=np.int64),
+            metric=np.array([mix[r[2]] for r in rows], dtype=np.int64),
+            value=np.array([r[4] for r in rows], dtype=np.float64),
+            label=np.array([lix[r[3]] for r in rows], dtype=np.int64),
+            node_ids=node_ids,
+            metrics=metrics,
+            label_sets=[json.loads(text) for text in labels],
+        )
+        return table, skipped
+
+
+def _codes(names: list[str]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_entry(entry: str) -> tuple[int, str, str]:
+    """(day number, metric, labels JSON) of a usage entry key."""
+    day, metric, labels = entry.split(SEP)
+    return (date.fromisoformat(day) - _EPOCH).days, metric, labels
 
 
 class InputState:

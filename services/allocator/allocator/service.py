@@ -179,9 +179,7 @@ class AllocatorService:
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
         try:
-            result, skipped = allocate_day(
-                graph, day, inputs.node_costs(day), inputs.usage_rows()
-            )
+            result, skipped = allocate_day(graph, day, inputs)
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
             metrics.DAYS_STORED.labels("error").inc()
