@@ -85,31 +85,62 @@ async def read_graph(kafka: KafkaSettings, graph_id: str = "default") -> GraphLo
     return log
 
 
+_NODES_PER_CHANGE = 4000  # keeps each message well under the broker's 1 MiB limit
+_EDGES_PER_CHANGE = 1500
+
+
+def _chunks(delta: GraphDelta) -> list[GraphDelta]:
+    """The delta in parts small enough for one message each: nodes first, then edges."""
+    parts = [
+        GraphDelta(nodes_upserted=delta.nodes_upserted[i : i + _NODES_PER_CHANGE])
+        for i in range(0, len(delta.nodes_upserted), _NODES_PER_CHANGE)
+    ]
+    parts += [
+        GraphDelta(edges_removed=delta.edges_removed[i : i + _EDGES_PER_CHANGE])
+        for i in range(0, len(delta.edges_removed), _EDGES_PER_CHANGE)
+    ]
+    parts += [
+        GraphDelta(edges_upserted=delta.edges_upserted[i : i + _EDGES_PER_CHANGE])
+        for i in range(0, len(delta.edges_upserted), _EDGES_PER_CHANGE)
+    ]
+    if delta.nodes_removed:
+        parts.append(GraphDelta(nodes_removed=delta.nodes_removed))
+    return parts
+
+
 async def publish_delta(
     kafka: KafkaSettings, log: GraphLog, delta: GraphDelta, new: GraphSpec
 ) -> GraphChanged:
-    """Append one change (version + 1) to the graph topic and wait for the broker."""
-    change = GraphChanged(
-        event_id=uuid.uuid4(),
-        occurred_at=datetime.now(UTC),
-        graph_id=log.graph_id,
-        version=log.version + 1,
-        digest=graph_digest(new),
-        nodes_upserted=delta.nodes_upserted,
-        nodes_removed=delta.nodes_removed,
-        edges_upserted=delta.edges_upserted,
-        edges_removed=delta.edges_removed,
-    )
+    """Append the delta as the next version(s), one message per part; returns the last.
+
+    A large delta becomes several consecutive versions; the last one equals `new`.
+    """
+    changes, spec, version = [], log.spec, log.version
+    for part in _chunks(delta):
+        version += 1
+        change = GraphChanged(
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+            graph_id=log.graph_id,
+            version=version,
+            digest="",
+            nodes_upserted=part.nodes_upserted,
+            nodes_removed=part.nodes_removed,
+            edges_upserted=part.edges_upserted,
+            edges_removed=part.edges_removed,
+        )
+        spec = apply_change(spec, change)
+        changes.append(change.model_copy(update={"digest": graph_digest(spec)}))
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        await producer.send_and_wait(
-            topic_name(GRAPH, kafka.topic_namespace),
-            encode_event(change),
-            key=log.graph_id.encode(),
-        )
+        topic = topic_name(GRAPH, kafka.topic_namespace)
+        for change in changes:
+            await producer.send_and_wait(
+                topic, encode_event(change), key=log.graph_id.encode()
+            )
     finally:
         await producer.stop()
-    return change
+    return changes[-1]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import typer
 
 from finops.adapters.input_feed import publish_files
-from finops.adapters.migrations import apply_migrations, migrate_database
+from finops.adapters.migrations import migrate_database
 from finops.adapters.stored_results import fetch_document, fetch_top_products
 from finops.allocation.files import load_engine, write_org
 from finops.allocation.results import summarize
@@ -51,16 +51,7 @@ def demo(
     org = _synthesise(settings.state_dir / "demo", nodes=nodes, days=days)
     version, _ = asyncio.run(_apply(kafka, load_valid_graph(org / "graph.json")))
     _say(f"graph applied (version {version})")
-    sent = asyncio.run(
-        publish_files(
-            kafka,
-            costs=org / "costs.csv",
-            usage=org / "usage.csv",
-            known=None,
-            source="demo",
-        )
-    )
-    _say(f"published {sent} cost and usage events; waiting for the allocator")
+    _feed(kafka, org)
     expected = summarize(
         load_engine(org / "graph.json", org / "costs.csv", org / "usage.csv")
     ).to_json()
@@ -69,13 +60,45 @@ def demo(
     print("\nThe stack is still running; stop it with: finops dev down")
 
 
-async def _migrate(postgres: PostgresSettings) -> list[str]:
-    conn = await asyncpg.connect(postgres.database_url, timeout=10)
-    try:
-        done = await apply_migrations(conn, schema=postgres.db_schema)
-    finally:
-        await conn.close()
-    return [f"{m.version:04d}_{m.name}" for m in done]
+def _feed(kafka: KafkaSettings, org: Path) -> None:
+    """Costs and usage through `finops ingest`; straight to Kafka if that fails."""
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "finops.cli",
+            "ingest",
+            "--format",
+            fmt,
+            str(path),
+            "--source",
+            "demo",
+        ]
+        for fmt, path in (
+            ("usage", org / "usage.csv"),
+            ("node-costs", org / "costs.csv"),
+        )
+    ]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            _say(
+                f"finops ingest failed ({done.stderr.strip()[-200:]}); "
+                "publishing the files to Kafka directly"
+            )
+            sent = asyncio.run(
+                publish_files(
+                    kafka,
+                    costs=org / "costs.csv",
+                    usage=org / "usage.csv",
+                    known=None,
+                    source="demo",
+                )
+            )
+            _say(f"published {sent} cost and usage events")
+            return
+        _say(f"ingested {command[5]}: {done.stdout.strip()[-200:]}")
+    _say("costs and usage ingested; waiting for the allocator")
 
 
 def _synthesise(out: Path, *, nodes: int, days: int) -> Path:
