@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -111,7 +112,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
     worker.start()
     _publish(kafka_settings, org)
     while "finops_allocator_days_stored_total" not in worker.metrics():
-        pass  # wait for the first stored date, then kill mid-stream
+        time.sleep(0.05)  # wait for the first stored date, then kill mid-stream
     worker.stop(signal.SIGKILL)
     _publish(kafka_settings, org)  # delivered again while the worker is down
     worker.start()
