@@ -63,6 +63,9 @@ QUICK = {
 }
 
 
+WORKERS: list[AllocatorProcess] = []  # stopped at the end, whatever happens
+
+
 def say(text: str) -> None:
     print(text, flush=True)
 
@@ -263,6 +266,7 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     )
     asyncio.run(_setup(kafka, postgres, org))
     worker = AllocatorProcess(kafka, postgres, work, name="stream-worker")
+    WORKERS.append(worker)
     worker.start(timeout_s=300)
     peaks = Peaks(
         {"allocator": worker.proc.pid, "bench": os.getpid()}  # type: ignore[union-attr]
@@ -341,6 +345,7 @@ def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
     )
     asyncio.run(_setup(kafka, postgres, org))
     worker = AllocatorProcess(kafka, postgres, work, name="cold-worker")
+    WORKERS.append(worker)
     worker.start(timeout_s=300)
     peaks = Peaks({"allocator": worker.proc.pid})  # type: ignore[union-attr]
     loaded = _wait_stored(postgres, size["cold_days"], worker, peaks)
@@ -385,6 +390,8 @@ def main() -> None:
         sustained(stack, work, size)
         cold_start(stack, work, size)
     finally:
+        for worker in WORKERS:
+            worker.stop()
         stack.down(progress=lambda _: None)
         shutil.rmtree(work, ignore_errors=True)
 

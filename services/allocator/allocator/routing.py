@@ -111,12 +111,20 @@ def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
     for piece in pieces:
         key = (piece.charge_date, piece.source)
         at = slot.get(key)
-        if at is not None and not (out[at].usage_replaces and piece.usage_replaces):
+        if at is not None and _can_fold(out[at], piece):
             out[at] = _fold(out[at], piece)
         else:
             slot[key] = len(out)
             out.append(piece)
     return out
+
+
+MAX_PIECE_ROWS = 2000  # a merged piece stays far below the broker's 1 MiB message limit
+
+
+def _can_fold(a: DayInputsRouted, b: DayInputsRouted) -> bool:
+    rows = len(a.costs) + len(a.usage) + len(b.costs) + len(b.usage)
+    return rows <= MAX_PIECE_ROWS and not (a.usage_replaces and b.usage_replaces)
 
 
 def _cost_cells(piece: DayInputsRouted) -> dict[tuple[str, str], int]:

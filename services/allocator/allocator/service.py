@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from allocator import metrics
+from allocator.announce import result_events
 from allocator.dayresults import DayDelta, DayResult, allocate_day, diff_days
 from allocator.daystate import DayInputs, InputState
 from allocator.routing import (
@@ -26,10 +27,8 @@ from finops.errors import FinopsError
 from finops.events import (
     AllocationComputed,
     DayInputsRouted,
-    FlowResult,
     GraphChanged,
     NodeCostsReported,
-    NodeResult,
     UsageReported,
 )
 
@@ -217,42 +216,17 @@ class AllocatorService:
     async def _announce(
         self, day: date, delta: DayDelta, run_id: uuid.UUID, version: int
     ) -> None:
-        """One AllocationComputed per dimension: the rows that changed."""
-        offsets = self._offsets(day)
+        """AllocationComputed events of the rows that changed, per dimension."""
         marks = {
             f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
-            for k, v in offsets.items()
+            for k, v in self._offsets(day).items()
         }
-        for dimension in delta.dimensions:
-            nodes = [
-                NodeResult(
-                    node=n,
-                    direct=r[0],
-                    indirect=r[1],
-                    holistic=r[2],
-                    allocated_out=r[3],
-                    retained=r[4],
-                )
-                for (n, k), r in delta.nodes.items()
-                if k == dimension
-            ]
-            flows = [
-                FlowResult.model_validate(
-                    {"from": f, "to": t, "amount": a, "strategy": s, "share": sh}
-                )
-                for (f, t, k), (a, s, sh) in delta.flows.items()
-                if k == dimension
-            ]
-            await self._publisher.publish(
-                AllocationComputed(
-                    event_id=uuid.uuid4(),
-                    occurred_at=self._clock(),
-                    charge_date=day,
-                    dimension=dimension,
-                    graph_version=version,
-                    run_id=run_id,
-                    input_offsets=marks,
-                    nodes=nodes,
-                    flows=flows,
-                )
-            )
+        for event in result_events(
+            day,
+            delta,
+            run_id=run_id,
+            graph_version=version,
+            offsets=marks,
+            now=self._clock(),
+        ):
+            await self._publisher.publish(event)
