@@ -106,9 +106,12 @@ def _metric(text: str, name: str) -> dict[str, float]:
 
 
 def _lag(worker: AllocatorProcess) -> float:
-    return sum(
-        _metric(worker.metrics(), "finops_allocator_consumer_lag_messages").values()
-    )
+    """Total consumer lag; infinite while the worker does not answer in time."""
+    try:
+        text = worker.metrics()
+    except OSError:
+        return float("inf")
+    return sum(_metric(text, "finops_allocator_consumer_lag_messages").values())
 
 
 def _quantile(buckets: dict[float, float], q: float) -> float:
@@ -285,7 +288,7 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     def tick() -> None:
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
-            lags.append(_lag(worker))
+            lags.append(_lag(worker))  # inf: the worker did not answer within 5 s
             peaks.sample()
 
     began = time.monotonic()

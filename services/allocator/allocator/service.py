@@ -177,8 +177,13 @@ class AllocatorService:
         assert graph is not None
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
+        # Values are replaced, never changed in place, so shallow copies are a snapshot;
+        # the engine runs in a thread so the agents and /healthz keep answering.
+        snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
         try:
-            result, skipped = allocate_day(graph, day, inputs)
+            result, skipped = await asyncio.to_thread(
+                allocate_day, graph, day, snapshot
+            )
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
             metrics.DAYS_STORED.labels("error").inc()
