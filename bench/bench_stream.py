@@ -10,19 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
-import re
 import shutil
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
-import psutil
-from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,16 +27,15 @@ from finops.adapters.kafka_admin import ensure_topics
 from finops.adapters.migrations import apply_migrations
 from finops.allocation.files import write_org
 from finops.allocation.synth import SynthOptions, generate_org
-from finops.codec import encode_event
 from finops.devstack import Stack
-from finops.events import NodeCostsReported, UsageReported
 from finops.graphdiff import diff_graphs
 from finops.graphfile import load_graph
-from finops.records import NodeCost, UsageRecord
 from finops.settings import DevStackSettings, KafkaSettings, PostgresSettings
-from finops.topics import NODE_COSTS, USAGE, topic_name
 from tests.support.allocator_process import AllocatorProcess
 from tests.support.infrastructure import free_port
+
+sys.path.insert(0, str(Path(__file__).parent))
+from stream_probe import Peaks, lag, latency_buckets, quantile, stream
 
 FULL = {
     "nodes": 5_000,
@@ -95,133 +89,6 @@ async def _stored_days(postgres: PostgresSettings) -> int:
         await conn.close()
 
 
-def _metric(text: str, name: str) -> dict[str, float]:
-    """Samples of one metric family by their label text."""
-    found = {}
-    for line in text.splitlines():
-        if line.startswith(name):
-            labels, value = line[len(name) :].rsplit(" ", 1)
-            found[labels] = float(value)
-    return found
-
-
-def _lag(worker: AllocatorProcess) -> float:
-    """Total consumer lag; infinite while the worker does not answer in time."""
-    try:
-        text = worker.metrics()
-    except OSError:
-        return float("inf")
-    return sum(_metric(text, "finops_allocator_consumer_lag_messages").values())
-
-
-def _quantile(buckets: dict[float, float], q: float) -> float:
-    """A quantile from cumulative histogram buckets, interpolated linearly."""
-    bounds = sorted(buckets)
-    total = buckets[bounds[-1]]
-    if total == 0:
-        return float("nan")
-    rank, lower, below = q * total, 0.0, 0.0
-    for bound in bounds:
-        if buckets[bound] >= rank:
-            if bound == float("inf"):
-                return lower
-            share = (rank - below) / max(buckets[bound] - below, 1e-9)
-            return lower + (bound - lower) * share
-        lower, below = bound, buckets[bound]
-    return lower
-
-
-def _latency_buckets(worker: AllocatorProcess) -> dict[float, float]:
-    raw = _metric(worker.metrics(), "finops_allocator_ingest_to_stored_seconds_bucket")
-    return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
-
-
-class Peaks:
-    """Peak resident memory of named processes (with their children), sampled."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids, self.peak = pids, dict.fromkeys(pids, 0)
-
-    def sample(self) -> None:
-        for name, pid in self.pids.items():
-            try:
-                proc = psutil.Process(pid)
-                family = [] if name == "bench" else proc.children(recursive=True)
-                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in family)
-            except psutil.Error:
-                continue
-            self.peak[name] = max(self.peak[name], rss)
-
-    def report(self) -> str:
-        return ", ".join(f"{n} {v / 2**20:.0f} MiB" for n, v in self.peak.items())
-
-
-async def _stream(
-    kafka: KafkaSettings,
-    org_ids: tuple[list[str], list[str]],
-    days: list[date],
-    *,
-    rate: int,
-    seconds: int,
-    tick: callable,
-) -> int:  # type: ignore[valid-type]
-    """Send cost and usage events (one row each, alternating) at `rate` per second."""
-    resources, users = org_ids
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5)
-    await producer.start()
-    sent, began = 0, time.monotonic()
-    costs, usage = (
-        topic_name(NODE_COSTS, kafka.topic_namespace),
-        topic_name(USAGE, kafka.topic_namespace),
-    )
-    try:
-        while (elapsed := time.monotonic() - began) < seconds:
-            due = int(elapsed * rate) - sent
-            for _ in range(max(due, 0)):
-                day = random.choice(days)
-                now = datetime.now(UTC)
-                if sent % 2 == 0:
-                    event = NodeCostsReported(
-                        event_id=uuid.uuid4(),
-                        occurred_at=now,
-                        source="bench",
-                        costs=[
-                            NodeCost(
-                                node=random.choice(resources),
-                                date=day,
-                                dimension="compute",
-                                amount_micros=random.randint(1, 10**8),
-                            )
-                        ],
-                    )
-                    topic = costs
-                else:
-                    event = UsageReported(
-                        event_id=uuid.uuid4(),
-                        occurred_at=now,
-                        source="bench",
-                        usage=[
-                            UsageRecord(
-                                node=random.choice(users),
-                                date=day,
-                                metric="requests",
-                                value=random.uniform(1, 1000),
-                            )
-                        ],
-                    )
-                    topic = usage
-                await producer.send(
-                    topic, encode_event(event), key=day.isoformat().encode()
-                )
-                sent += 1
-            tick()
-            await asyncio.sleep(0.01)
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return sent
-
-
 def _ids(org: Path) -> tuple[list[str], list[str]]:
     spec = load_graph(org / "graph.json")
     resources = [n.id for n in spec.nodes if n.type == "resource"]
@@ -238,14 +105,14 @@ def _wait_stored(
     postgres: PostgresSettings, days: int, worker: AllocatorProcess, peaks: Peaks
 ) -> float:
     began = time.monotonic()
-    while asyncio.run(_stored_days(postgres)) < days or _lag(worker) > 0:
+    while asyncio.run(_stored_days(postgres)) < days or lag(worker) > 0:
         peaks.sample()
         time.sleep(0.5)
     return time.monotonic() - began
 
 
 def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
-    """Preload a month, then stream events at a fixed rate; report what the worker did."""
+    """Preload a month, then stream events at a fixed rate; report what happened."""
     kafka = KafkaSettings(
         bootstrap_servers=stack.bootstrap_servers, topic_namespace="bench"
     )
@@ -277,23 +144,23 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     )
     preload = _wait_stored(postgres, size["days"], worker, peaks)
     say(
-        f"preload: {size['days']} days of {size['nodes']} nodes / {size['edges']} edges "
+        f"preload: {size['days']} days, {size['nodes']} nodes, {size['edges']} edges "
         f"stored in {preload:.1f}s"
     )
     recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
-    before = _latency_buckets(worker)
+    before = latency_buckets(worker)
     lags: list[float] = []
     last = [0.0]
 
     def tick() -> None:
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
-            lags.append(_lag(worker))  # inf: the worker did not answer within 5 s
+            lags.append(lag(worker))  # inf: the worker did not answer within 5 s
             peaks.sample()
 
     began = time.monotonic()
     sent = asyncio.run(
-        _stream(
+        stream(
             kafka,
             _ids(org),
             recent,
@@ -304,20 +171,20 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     )
     took = time.monotonic() - began
     drain_began = time.monotonic()
-    while _lag(worker) > 0:
+    while lag(worker) > 0:
         peaks.sample()
         time.sleep(0.2)
     time.sleep(2)  # the last recompute after the lag reached 0
     drain = time.monotonic() - drain_began
-    after = _latency_buckets(worker)
+    after = latency_buckets(worker)
     delta = {b: after[b] - before.get(b, 0) for b in after}
     say(
         f"sustained: {sent} events in {took:.1f}s = {sent / took:,.0f} events/s sent "
         f"(target {size['rate']}/s); drained {drain:.1f}s after the last"
     )
     say(
-        f"ingest->stored latency: p50 {_quantile(delta, 0.5):.2f}s, "
-        f"p99 {_quantile(delta, 0.99):.2f}s (histogram buckets, interpolated)"
+        f"ingest->stored latency: p50 {quantile(delta, 0.5):.2f}s, "
+        f"p99 {quantile(delta, 0.99):.2f}s (histogram buckets, interpolated)"
     )
     say(
         f"consumer lag (messages, sampled each second): max {max(lags or [0]):.0f}, "
@@ -363,7 +230,7 @@ def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
     while worker.log.read_text().count("owns partitions") <= marker:
         time.sleep(0.1)
     recovered = time.monotonic() - began
-    while _lag(worker) > 0:
+    while lag(worker) > 0:
         time.sleep(0.2)
     say(
         f"cold start: changelog recovered and partitions owned {recovered:.1f}s after "

@@ -1,0 +1,148 @@
+"""Probes of the stream benchmark: worker metrics, process memory, a paced producer."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import psutil
+from aiokafka import AIOKafkaProducer
+
+from finops.codec import encode_event
+from finops.events import NodeCostsReported, UsageReported
+from finops.records import NodeCost, UsageRecord
+from finops.settings import KafkaSettings
+from finops.topics import NODE_COSTS, USAGE, topic_name
+from tests.support.allocator_process import AllocatorProcess
+
+
+def metric(text: str, name: str) -> dict[str, float]:
+    """Samples of one metric family by their label text."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            labels, value = line[len(name) :].rsplit(" ", 1)
+            found[labels] = float(value)
+    return found
+
+
+def lag(worker: AllocatorProcess) -> float:
+    """Total consumer lag; infinite while the worker does not answer in time."""
+    try:
+        text = worker.metrics()
+    except OSError:
+        return float("inf")
+    return sum(metric(text, "finops_allocator_consumer_lag_messages").values())
+
+
+def quantile(buckets: dict[float, float], q: float) -> float:
+    """A quantile from cumulative histogram buckets, interpolated linearly."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total == 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            share = (rank - below) / max(buckets[bound] - below, 1e-9)
+            return lower + (bound - lower) * share
+        lower, below = bound, buckets[bound]
+    return lower
+
+
+def latency_buckets(worker: AllocatorProcess) -> dict[float, float]:
+    raw = metric(worker.metrics(), "finops_allocator_ingest_to_stored_seconds_bucket")
+    return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
+
+
+class Peaks:
+    """Peak resident memory of named processes (with their children), sampled."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids, self.peak = pids, dict.fromkeys(pids, 0)
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            try:
+                proc = psutil.Process(pid)
+                family = [] if name == "bench" else proc.children(recursive=True)
+                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in family)
+            except psutil.Error:
+                continue
+            self.peak[name] = max(self.peak[name], rss)
+
+    def report(self) -> str:
+        return ", ".join(f"{n} {v / 2**20:.0f} MiB" for n, v in self.peak.items())
+
+
+async def stream(
+    kafka: KafkaSettings,
+    org_ids: tuple[list[str], list[str]],
+    days: list[date],
+    *,
+    rate: int,
+    seconds: int,
+    tick: Callable[[], None],
+) -> int:
+    """Send cost and usage events (one row each, alternating) at `rate` per second."""
+    resources, users = org_ids
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5)
+    await producer.start()
+    sent, began = 0, time.monotonic()
+    costs, usage = (
+        topic_name(NODE_COSTS, kafka.topic_namespace),
+        topic_name(USAGE, kafka.topic_namespace),
+    )
+    try:
+        while (elapsed := time.monotonic() - began) < seconds:
+            due = int(elapsed * rate) - sent
+            for _ in range(max(due, 0)):
+                day = random.choice(days)
+                now = datetime.now(UTC)
+                if sent % 2 == 0:
+                    event = NodeCostsReported(
+                        event_id=uuid.uuid4(),
+                        occurred_at=now,
+                        source="bench",
+                        costs=[
+                            NodeCost(
+                                node=random.choice(resources),
+                                date=day,
+                                dimension="compute",
+                                amount_micros=random.randint(1, 10**8),
+                            )
+                        ],
+                    )
+                    topic = costs
+                else:
+                    event = UsageReported(
+                        event_id=uuid.uuid4(),
+                        occurred_at=now,
+                        source="bench",
+                        usage=[
+                            UsageRecord(
+                                node=random.choice(users),
+                                date=day,
+                                metric="requests",
+                                value=random.uniform(1, 1000),
+                            )
+                        ],
+                    )
+                    topic = usage
+                await producer.send(
+                    topic, encode_event(event), key=day.isoformat().encode()
+                )
+                sent += 1
+            tick()
+            await asyncio.sleep(0.01)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
