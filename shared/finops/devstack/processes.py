@@ -75,17 +75,25 @@ def _is_zombie(pid: int) -> bool:
 def stop_pid(pid: int, *, timeout_s: float = 30.0) -> bool:
     """SIGTERM, wait, then SIGKILL; returns True when the process was running."""
     if not is_alive(pid):
+        _reap(pid)
         return False
     os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout_s):
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 10.0)
+    return True
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    """Wait until the process is gone, reaping it when it is ours."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         _reap(pid)
         if not is_alive(pid):
+            _reap(pid)  # it may have turned zombie since the last look
             return True
         time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    _reap(pid)
-    return True
+    return False
 
 
 def _reap(pid: int) -> None:
