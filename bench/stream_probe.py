@@ -50,7 +50,7 @@ def quantile(buckets: dict[float, float], q: float) -> float:
     for bound in bounds:
         if buckets[bound] >= rank:
             if bound == float("inf"):
-                return lower
+                return bound  # beyond the last finite bucket
             share = (rank - below) / max(buckets[bound] - below, 1e-9)
             return lower + (bound - lower) * share
         lower, below = bound, buckets[bound]
