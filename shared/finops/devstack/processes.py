@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -52,9 +51,14 @@ def spawn(
 
 
 def is_alive(pid: int | None) -> bool:
-    """True when a process with this pid exists and is not a zombie."""
+    """True when a process with this pid exists and has not exited."""
     if not pid:
         return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        # Ours: waitpid knows. /proc shows a multi-threaded process whose main thread
+        # ended (the JVM does this while it shuts down) as a zombie too early.
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -65,11 +69,13 @@ def is_alive(pid: int | None) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    """Exited, not reaped; a zombie main thread with live threads still runs."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z" and threads <= 1
 
 
 def stop_pid(pid: int, *, timeout_s: float = 30.0) -> bool:
@@ -86,11 +92,17 @@ def stop_pid(pid: int, *, timeout_s: float = 30.0) -> bool:
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     """Wait until the process is gone, reaping it when it is ours."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        del _CHILDREN[pid]
+        return True
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _reap(pid)
         if not is_alive(pid):
-            _reap(pid)  # it may have turned zombie since the last look
             return True
         time.sleep(0.1)
     return False
@@ -98,12 +110,8 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 
 def _reap(pid: int) -> None:
     child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is not None:
-            del _CHILDREN[pid]
-        return
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[pid]
 
 
 def port_is_open(host: str, port: int) -> bool:
