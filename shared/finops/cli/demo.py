@@ -12,7 +12,6 @@ from typing import Any
 import typer
 
 from finops.adapters.input_feed import publish_files
-from finops.adapters.migrations import migrate_database
 from finops.adapters.stored_results import fetch_document, fetch_top_products
 from finops.allocation.files import load_engine, write_org
 from finops.allocation.results import summarize
@@ -42,12 +41,10 @@ def demo(
         external_database=settings.external_database_url,
     )
     _say("starting the local stack (finops dev up)")
-    stack.up(services=False, progress=lambda m: _say(m))
+    # up() applies the migrations before it starts the services.
+    stack.up(services=True, progress=lambda m: _say(m))
     kafka = KafkaSettings(bootstrap_servers=stack.bootstrap_servers)
     postgres = PostgresSettings(DATABASE_URL=stack.database_url)
-    applied = migrate_database(postgres.database_url, schema=postgres.db_schema)
-    _say(f"migrations applied: {', '.join(applied) or 'none needed'}")
-    stack.up(services=True, progress=lambda m: _say(m))
     org = _synthesise(settings.state_dir / "demo", nodes=nodes, days=days)
     version, _ = asyncio.run(_apply(kafka, load_valid_graph(org / "graph.json")))
     _say(f"graph applied (version {version})")
