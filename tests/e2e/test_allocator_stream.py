@@ -17,11 +17,11 @@ from finops.adapters.input_feed import publish_files
 from finops.graphfile import load_graph, save_graph
 from finops.settings import KafkaSettings, PostgresSettings
 from tests.support.allocator_process import AllocatorProcess
+from tests.support.cli import finops
 from tests.support.stream_checks import (
     batch_document,
     differences,
     edit_csv,
-    finops,
     first_day,
     make_org,
     plus,

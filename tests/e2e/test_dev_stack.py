@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -17,11 +16,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from finops.devstack.processes import is_alive
+from tests.support.cli import FINOPS, finops
 from tests.support.infrastructure import free_port
 
 pytestmark = pytest.mark.e2e
-
-FINOPS = [sys.executable, "-m", "finops.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +43,8 @@ def stack_env() -> Iterator[dict[str, str]]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*FINOPS, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
-
-
 def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
-    rows = json.loads(_finops(env, "dev", "status", "--json").stdout)
+    rows = json.loads(finops(env, "dev", "status", "--json").stdout)
     return {row["name"]: row for row in rows}
 
 
@@ -69,7 +54,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
-    up = _finops(stack_env, "dev", "up")
+    up = finops(stack_env, "dev", "up")
     for component in ("kafka", "postgres", "ingest", "allocator", "governance", "api"):
         assert f"{component}" in up.stderr and "ready in" in up.stderr
     status = _status(stack_env)
@@ -79,18 +64,18 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
     kafka = str(status["kafka"]["address"])
     migrate_env = {**stack_env, "DATABASE_URL": database_url}
     assert "migrations: applied 0001_core" in up.stderr
-    assert "up to date" in _finops(migrate_env, "db", "migrate").stdout
+    assert "up to date" in finops(migrate_env, "db", "migrate").stdout
     asyncio.run(_produce(kafka, b"kept across restarts"))
     pids = [int(row["pid"]) for row in status.values()]  # type: ignore[call-overload]
 
-    _finops(stack_env, "dev", "down")
+    finops(stack_env, "dev", "down")
     assert not any(is_alive(pid) for pid in pids)
     assert {row["state"] for row in _status(stack_env).values()} == {"stopped"}
     _check_clean_shutdown(Path(stack_env["FINOPS_STATE_DIR"]) / "logs")
 
-    again = _finops(stack_env, "dev", "up", "--no-services")
+    again = finops(stack_env, "dev", "up", "--no-services")
     assert "cached jars reused" in again.stderr
-    assert "up to date" in _finops(migrate_env, "db", "migrate").stdout
+    assert "up to date" in finops(migrate_env, "db", "migrate").stdout
     assert asyncio.run(_consume_first(kafka)) == b"kept across restarts"
 
 

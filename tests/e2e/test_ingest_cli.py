@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from finops.settings import KafkaSettings, PostgresSettings
+from tests.support.cli import FINOPS
 from tests.support.infrastructure import free_port
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT.parent / "shared" / "data" / "focus-1.0-sample" / "focus_sample.csv"
 RULES = ROOT / "examples" / "rules" / "focus_sample.yaml"
-FINOPS = [sys.executable, "-m", "finops.cli"]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

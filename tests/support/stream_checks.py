@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from finops.allocation.synth import SynthOptions, generate_org
 from finops.costfile import load_costs
 from finops.inputfiles import load_usage
 from finops.settings import KafkaSettings, PostgresSettings
+from tests.support.cli import finops
 
 __all__ = [
     "batch_document",
@@ -35,22 +34,6 @@ __all__ = [
     "publish_day",
     "wait_for_document",
 ]
-
-FINOPS = [sys.executable, "-m", "finops.cli"]
-
-
-def finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; it must succeed."""
-    done = subprocess.run(
-        [*FINOPS, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def make_org(out: Path, *, days: int = 8, seed: int = 3) -> Path:

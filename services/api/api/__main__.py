@@ -7,12 +7,7 @@ from finops.adapters.http_runtime import run_app
 
 def main() -> None:
     settings = ApiSettings()
-    run_app(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level,
-    )
+    run_app(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,7 @@ from governance.settings import GovernanceSettings
 
 def main() -> None:
     settings = GovernanceSettings()
-    run_app(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level,
-    )
+    run_app(create_app(settings), settings)
 
 
 if __name__ == "__main__":

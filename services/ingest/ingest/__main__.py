@@ -7,12 +7,7 @@ from ingest.settings import IngestSettings
 
 def main() -> None:
     settings = IngestSettings()
-    run_app(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level,
-    )
+    run_app(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from finops.adapters.connections import Connections
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.settings import KafkaSettings, PostgresSettings, ServiceSettings
 
 __all__ = ["HealthCheck", "add_health_routes", "create_service_app", "run_app"]
 
@@ -45,16 +45,17 @@ def add_health_routes(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def run_app(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
+def run_app(app: FastAPI, settings: ServiceSettings) -> None:
     """Serve until SIGTERM or SIGINT; requests finish and the lifespan's exit runs."""
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
-        log_level=log_level.lower(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
         lifespan="on",
         access_log=False,
     )

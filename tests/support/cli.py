@@ -1,0 +1,25 @@
+"""Running the `finops` command as a process, the way users and scripts do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Final
+
+__all__ = ["FINOPS", "finops"]
+
+FINOPS: Final = [sys.executable, "-m", "finops.cli"]
+
+
+def finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with this environment; it must succeed."""
+    done = subprocess.run(
+        [*FINOPS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
