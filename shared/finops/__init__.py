@@ -1,4 +1,4 @@
-"""FinOps platform core: domain model, allocation engine, events, topics and settings."""
+"""FinOps platform core: domain, allocation engine, events, topics and settings."""
 
 __all__ = ["__version__"]
 

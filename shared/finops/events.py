@@ -1,4 +1,4 @@
-"""Every message on a topic is one of these models; services define no copies of their own."""
+"""Every message on a topic is one of these models; services define no copies."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ class CostRecord(BaseModel):
     """One normalised FOCUS bill line; field names are FOCUS names in snake_case."""
 
     model_config = ConfigDict(frozen=True)
-    source: str = Field(description="Where the line came from: a file name or producer id.")
+    source: str = Field(description="Where the line came from: file name or producer.")
     line: int = Field(description="Line number in the source (the header is line 1).")
     provider: str
     billing_account_id: str
@@ -34,8 +34,8 @@ class CostRecord(BaseModel):
     list_cost: Decimal | None = None
     contracted_cost: Decimal | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    node: str | None = Field(default=None, description="Graph node chosen by the rules.")
-    dimension: str | None = Field(default=None, description="Cost dimension of the line.")
+    node: str | None = Field(default=None, description="Node chosen by the rules.")
+    dimension: str | None = Field(default=None, description="Cost dimension.")
 
 
 class NodeCost(BaseModel):

@@ -1,4 +1,4 @@
-"""The `finops` command: one Typer app; each module under finops.cli registers its commands."""
+"""The `finops` command: one Typer app; each finops.cli module adds its commands."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ from finops.errors import FinopsError
 __all__ = ["app", "main"]
 
 # Modules that define `register(app)`; each owns one group of commands.
-COMMAND_MODULES: Final[tuple[str, ...]] = ("dev", "db", "focus", "allocation", "graph", "results", "ingest", "demo")
+COMMAND_MODULES: Final[tuple[str, ...]] = (
+    "dev",
+    "db",
+    "focus",
+    "allocation",
+    "graph",
+    "results",
+    "ingest",
+    "demo",
+)
 
 app = typer.Typer(
     name="finops",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from finops.focus.mapping import MappingRules, load_rules
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from finops.cli import app, main
 from typer.testing import CliRunner
 
+from finops.cli import app, main
 from tests.unit.focus.conftest import DATA
 
 RULES = str(DATA / "rules.yaml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from finops.errors import InputError
 from finops.focus.columns import detect_version, resolve_columns
 

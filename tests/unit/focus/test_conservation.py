@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-from finops.focus.mapping import MappingRules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finops.focus.mapping import MappingRules
 from tests.unit.focus.batches import costs_of, run
 
 HEADER = [

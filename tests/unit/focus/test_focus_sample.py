@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from finops.focus.linetable import to_cost_records
 from finops.focus.mapping import MappingRules, load_rules
 from finops.focus.normalize import NormalizedBatch
 from finops.focus.summary import summarize_files
-
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import ROOT
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from finops.errors import ConfigError
 from finops.focus.mapping import (
     MappingRules,

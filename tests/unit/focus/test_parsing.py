@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+
 from finops.focus.parsing import to_micros_array, to_utc_array
 from finops.focus.tags import has_tags, parse_tags, tag_values
 

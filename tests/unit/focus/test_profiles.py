@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from finops.errors import InputError
 from finops.focus.mapping import MappingRules
 from finops.focus.summary import summarize_files
-
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

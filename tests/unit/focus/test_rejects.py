@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from finops.errors import InputError
 from finops.focus.mapping import MappingRules
 from finops.focus.rejects import Reject, write_rejects
-
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

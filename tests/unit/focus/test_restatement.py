@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+
 from finops.focus.bills import identify_file
 from finops.focus.linetable import line_key
 from finops.focus.mapping import MappingRules
@@ -18,7 +19,6 @@ from finops.focus.restatement import (
     partitions_of,
     plan_delivery,
 )
-
 from tests.unit.focus.batches import run
 from tests.unit.focus.conftest import DATA
 

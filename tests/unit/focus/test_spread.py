@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from finops.focus.spread import DAY_MICROSECONDS, spread_over_days
 from hypothesis import given
 from hypothesis import strategies as st
+
+from finops.focus.spread import DAY_MICROSECONDS, spread_over_days
 
 HOUR = DAY_MICROSECONDS // 24
 

@@ -6,10 +6,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from finops.errors import InputError
 from finops.focus.rejects import Reject
 from finops.focus.usage import parse_usage_rows, read_usage
-
 from tests.unit.focus.conftest import DATA
 
 
