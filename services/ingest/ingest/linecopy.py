@@ -10,20 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from finops.focus.linetable import LINE_TEXT_FIELDS
+
 __all__ = ["LINE_COLUMNS", "lines_to_csv"]
 
-_TEXT: Final = (
-    "source",
-    "provider",
-    "billing_account_id",
-    "sub_account_id",
-    "charge_category",
-    "service_category",
-    "service_name",
-    "resource_id",
-    "region_id",
-    "billing_currency",
-)
+# The normalised line table's text columns, in its order, after the source.
+_TEXT: Final = ("source", *LINE_TEXT_FIELDS)
 _TIMES: Final = ("billing_period_start", "charge_period_start", "charge_period_end")
 _COSTS: Final = (
     "cost",

@@ -7,13 +7,16 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 
 from finops.allocation.tables import CostTable, UsageTable
 from finops.codec import encode_event
 from finops.costfile import load_costs
-from finops.events import DateScope, NodeCostsReported, UsageReported
+from finops.events import NodeCostsReported, UsageReported
+from finops.ingestion import node_cost_events
+from finops.ingestion import usage_events as day_usage_events
 from finops.inputfiles import load_usage
 from finops.records import NodeCost, UsageRecord
 from finops.settings import KafkaSettings
@@ -30,6 +33,7 @@ __all__ = [
 
 _EPOCH = date(1970, 1, 1)
 _CHUNK = 1000  # rows per event, well under the broker's 1 MiB message limit
+R = TypeVar("R", NodeCost, UsageRecord)
 
 
 def cost_records(table: CostTable) -> list[NodeCost]:
@@ -72,50 +76,29 @@ def usage_records(table: UsageTable) -> list[UsageRecord]:
     ]
 
 
-def _by_day(records: Iterable[NodeCost | UsageRecord]) -> list[tuple[date, list, bool]]:  # type: ignore[type-arg]
-    """(day, rows, first chunk of the day) in chunks of at most _CHUNK rows."""
-    days: dict[date, list] = defaultdict(list)  # type: ignore[type-arg]
+def cost_events(records: Iterable[NodeCost], *, source: str) -> list[NodeCostsReported]:
+    """One event per day (chunked); each replaces what the source said that day."""
+    days = _group_by_day(records)
+    events = node_cost_events(
+        source, days, days, chunk=_CHUNK, now=datetime.now(UTC), new_id=uuid.uuid4
+    )
+    return [event for _, event in events]
+
+
+def usage_events(records: Iterable[UsageRecord], *, source: str) -> list[UsageReported]:
+    """One event per day (chunked); each replaces the source's usage that day."""
+    days = _group_by_day(records)
+    events = day_usage_events(
+        source, days, days, chunk=_CHUNK, now=datetime.now(UTC), new_id=uuid.uuid4
+    )
+    return [event for _, event in events]
+
+
+def _group_by_day(records: Iterable[R]) -> dict[date, list[R]]:
+    days: dict[date, list[R]] = defaultdict(list)
     for record in records:
         days[record.date].append(record)
-    return [
-        (day, rows[i : i + _CHUNK], i == 0)
-        for day, rows in sorted(days.items())
-        for i in range(0, len(rows), _CHUNK)
-    ]
-
-
-def cost_events(
-    records: Iterable[NodeCost], *, source: str, replace: bool = True
-) -> list[NodeCostsReported]:
-    """One event per day; with `replace` each replaces what the source said that day."""
-    now = datetime.now(UTC)
-    return [
-        NodeCostsReported(
-            event_id=uuid.uuid4(),
-            occurred_at=now,
-            source=source,
-            costs=rows,
-            replaces=DateScope(first=day, last=day) if replace and first else None,
-        )
-        for day, rows, first in _by_day(records)
-    ]
-
-
-def usage_events(
-    records: Iterable[UsageRecord], *, source: str, replace: bool = True
-) -> list[UsageReported]:
-    """One event per day; with `replace` each replaces the source's usage that day."""
-    now = datetime.now(UTC)
-    return [
-        UsageReported(
-            event_id=uuid.uuid4(),
-            occurred_at=now,
-            source=source,
-            usage=rows,
-            replaces=DateScope(first=day, last=day) if replace and first else None,
-        )
-        for day, rows, first in _by_day(records)
-    ]
+    return days
 
 
 async def publish_events(
