@@ -164,6 +164,11 @@ class DayInputsRouted(EventBase):
     source: str
     origin: str = Field(description="topic/partition/offset of the event routed here.")
     ingested_at: AwareDatetime = Field(description="When the routed event occurred.")
+    events: int = Field(
+        default=1,
+        ge=1,
+        description="Source events merged here (ingested_at: earliest).",
+    )
     costs_replace: bool = Field(
         default=False, description="The source's costs on charge_date are replaced."
     )

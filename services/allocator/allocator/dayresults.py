@@ -7,11 +7,18 @@ from datetime import date
 
 from allocator.daystate import DayInputs
 from finops.allocation.engine import AllocationEngine
-from finops.allocation.results import flow_columns, node_arrays
+from finops.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
 from finops.dag import CostGraph
 from finops.periods import DayRange
 
-__all__ = ["DayDelta", "DayResult", "allocate_day", "diff_days"]
+__all__ = [
+    "DayDelta",
+    "DayResult",
+    "build_engine",
+    "diff_days",
+    "frame_delta",
+    "to_result",
+]
 
 NodeKey = tuple[str, str]  # node, dimension
 FlowKey = tuple[str, str, str]  # from, to, dimension
@@ -52,50 +59,71 @@ class DayDelta:
         return sorted(dims)
 
 
-def allocate_day(
+def build_engine(
     graph: CostGraph, day: date, inputs: DayInputs
-) -> tuple[DayResult, int]:
-    """Allocate one date; rows naming nodes the graph lacks are left out and counted."""
+) -> tuple[AllocationEngine | None, int]:
+    """A one-day engine over the date's inputs (None without costs), as `finops
+    allocate` builds it; rows naming nodes the graph lacks are left out and counted."""
     costs, skipped_costs = inputs.cost_table(day, graph.index)
     usage, skipped_usage = inputs.usage_table(graph.index)
     if costs.micros.size == 0:
-        return DayResult(day), skipped_costs + skipped_usage
+        return None, skipped_costs + skipped_usage
     engine = AllocationEngine(graph, costs, usage, days=DayRange(first=day, last=day))
-    result = DayResult(day, _node_rows(engine), _flow_rows(engine))
-    return result, skipped_costs + skipped_usage
+    return engine, skipped_costs + skipped_usage
 
 
-def _node_rows(engine: AllocationEngine) -> dict[NodeKey, NodeRow]:
-    arrays = node_arrays(engine)
-    figures = (
-        arrays.direct,
-        arrays.indirect,
-        arrays.holistic,
-        arrays.allocated_out,
-        arrays.retained,
+def to_result(day: date, frame: ResultFrame | None) -> DayResult:
+    """A frame's rows keyed by node ids (to compare across graph versions)."""
+    if frame is None:
+        return DayResult(day)
+    cells = every_cell(frame)
+    return DayResult(
+        day, _node_rows(frame, cells.nodes), _flow_rows(frame, cells.flows)
     )
-    nonzero = (figures[0] != 0) | (figures[1] != 0) | (figures[3] != 0)
-    nodes, _, dims = nonzero.nonzero()
-    columns = [f[nodes, 0, dims].tolist() for f in figures]
-    ids, names = engine.graph.ids, engine.dimensions
-    keys = [
-        (ids[n], names[k]) for n, k in zip(nodes.tolist(), dims.tolist(), strict=True)
-    ]
-    return dict(zip(keys, zip(*columns, strict=True), strict=True))  # type: ignore[arg-type]
 
 
-def _flow_rows(engine: AllocationEngine) -> dict[FlowKey, FlowRow]:
-    flows = flow_columns(engine)
-    ids, names = engine.graph.ids, engine.dimensions
+def frame_delta(
+    day: date, old: ResultFrame | None, new: ResultFrame | None
+) -> DayDelta:
+    """What to write so the stored date (last written as `old`) equals `new`."""
+    if old is None:
+        return diff_days(None, to_result(day, new))
+    if new is None or not old.comparable(new):
+        return diff_days(to_result(day, old), to_result(day, new))
+    diff = diff_frames(old, new)
+    return DayDelta(
+        nodes=_node_rows(new, diff.nodes),
+        flows=_flow_rows(new, diff.flows),
+        nodes_removed=list(_node_rows(old, diff.nodes_removed)),
+        flows_removed=list(_flow_rows(old, diff.flows_removed)),
+        complete=False,
+    )
+
+
+def _node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
+    """Node rows of some (node, day, dimension) cells of a one-day frame."""
+    ids, dims = frame.graph.ids, frame.dimensions
+    n, t, k = cells
+    figures = frame.figures[:, n, t, k].T.tolist()
     return {
-        (ids[p], ids[c], names[k]): (a, s, sh)
-        for p, c, k, a, s, sh in zip(
-            flows.parent.tolist(),
-            flows.child.tolist(),
-            flows.dimension.tolist(),
-            flows.amount.tolist(),
-            flows.strategy,
-            flows.share.tolist(),
+        (ids[a], dims[b]): tuple(row)  # type: ignore[misc]
+        for a, b, row in zip(n.tolist(), k.tolist(), figures, strict=True)
+    }
+
+
+def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
+    """Flow rows of some (flow row, day, dimension) cells of a one-day frame."""
+    ids, dims = frame.graph.ids, frame.dimensions
+    r, t, k = cells
+    return {
+        (ids[p], ids[c], dims[d]): (a, s, sh)
+        for p, c, d, a, s, sh in zip(
+            frame.parent[r].tolist(),
+            frame.child[r].tolist(),
+            k.tolist(),
+            frame.amount[r, t, k].tolist(),
+            frame.strategy_name(frame.strategy[r, t, k]),
+            frame.share[r, t, k].tolist(),
             strict=True,
         )
     }

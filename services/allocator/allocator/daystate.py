@@ -16,7 +16,7 @@ from finops.allocation.tables import CostTable, UsageTable
 from finops.events import DayInputsRouted
 from finops.records import UsageRecord
 
-__all__ = ["DayInputs", "InputState", "table_key"]
+__all__ = ["DayInputs", "InputState", "Touched", "table_key"]
 
 _EPOCH = date(1970, 1, 1)
 SEP = "\x1f"  # never part of a node id, source or metric we accept
@@ -39,14 +39,30 @@ def _usage_entry(row: UsageRecord) -> str:
 
 
 @dataclass
+class Touched:
+    """Nodes whose costs or usage changed on a date since it was last allocated."""
+
+    costs: set[str] = field(default_factory=set)
+    usage: set[str] = field(default_factory=set)
+
+    def add(self, other: Touched) -> None:
+        """Fold another change in."""
+        self.costs |= other.costs
+        self.usage |= other.usage
+
+
+@dataclass
 class DayInputs:
     """Costs {(source, node): {dimension: micros}}; usage {(source, node): {row: v}}."""
 
     costs: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     usage: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
-    def cost_table(self, day: date, known: Container[str]) -> tuple[CostTable, int]:
-        """Direct costs summed over sources (known nodes only), and rows left out."""
+    def cost_totals(
+        self, known: Container[str]
+    ) -> tuple[dict[tuple[str, str], int], int]:
+        """Direct costs per (node, dimension) summed over sources (known nodes only),
+        and the rows left out."""
         totals: dict[tuple[str, str], int] = defaultdict(int)
         skipped = 0
         for (_, node), amounts in self.costs.items():
@@ -55,6 +71,15 @@ class DayInputs:
                 continue
             for dimension, micros in amounts.items():
                 totals[(node, dimension)] += micros
+        return totals, skipped
+
+    def usage_skipped(self, known: Container[str]) -> int:
+        """Usage rows naming nodes the graph lacks."""
+        return sum(len(e) for (_, n), e in self.usage.items() if n not in known)
+
+    def cost_table(self, day: date, known: Container[str]) -> tuple[CostTable, int]:
+        """Direct costs summed over sources (known nodes only), and rows left out."""
+        totals, skipped = self.cost_totals(known)
         node_ids = sorted({n for n, _ in totals})
         dims = sorted({k for _, k in totals})
         nix, dix = _codes(node_ids), _codes(dims)
@@ -76,7 +101,7 @@ class DayInputs:
             if node in known
             for entry, value in entries.items()
         ]
-        skipped = sum(len(e) for (_, n), e in self.usage.items() if n not in known)
+        skipped = self.usage_skipped(known)
         if not rows:
             return UsageTable.empty(), skipped
         node_ids = sorted({r[0] for r in rows})
@@ -114,36 +139,41 @@ class InputState:
         self._costs, self._usage, self._applied = costs, usage, applied
         self.days: dict[date, DayInputs] = {}
 
-    def apply(self, piece: DayInputsRouted, position: str) -> None:
-        """Fold one routed piece in; replaying a piece leaves the state unchanged."""
+    def apply(self, piece: DayInputsRouted, position: str) -> Touched:
+        """Fold one routed piece in; replaying a piece leaves the state unchanged.
+
+        Returns the nodes whose costs or usage the piece set."""
         day = self.days.setdefault(piece.charge_date, DayInputs())
-        self._apply_costs(day, piece)
-        self._apply_usage(day, piece)
+        touched = Touched(self._apply_costs(day, piece), self._apply_usage(day, piece))
         self._applied[piece.charge_date.isoformat()] = {
             "inputs": position,
             "origin": piece.origin,
         }
+        return touched
 
     def position(self, day: date) -> dict[str, str]:
         """Where the last input applied to this date came from."""
         return dict(self._applied.get(day.isoformat()) or {})
 
-    def _apply_costs(self, day: DayInputs, piece: DayInputsRouted) -> None:
+    def _apply_costs(self, day: DayInputs, piece: DayInputsRouted) -> set[str]:
         new: dict[str, dict[str, int]] = defaultdict(dict)
         for cost in piece.costs:
             amounts = new[cost.node]
             amounts[cost.dimension] = (
                 amounts.get(cost.dimension, 0) + cost.amount_micros
             )
+        touched = set(new)
         if piece.costs_replace:
             for _, node in [k for k in day.costs if k[0] == piece.source]:
                 if node not in new:
                     self._set(self._costs, day.costs, piece, node, None)
+                    touched.add(node)
         for node, amounts in new.items():
             old = {} if piece.costs_replace else day.costs.get((piece.source, node), {})
             self._set(self._costs, day.costs, piece, node, {**old, **amounts})
+        return touched
 
-    def _apply_usage(self, day: DayInputs, piece: DayInputsRouted) -> None:
+    def _apply_usage(self, day: DayInputs, piece: DayInputsRouted) -> set[str]:
         new: dict[str, dict[str, float]] = defaultdict(dict)
         for row in piece.usage:
             entries, entry = new[row.node], _usage_entry(row)
@@ -159,6 +189,7 @@ class InputState:
                 kept = {e: v for e, v in kept.items() if not first <= e[:10] <= last}
             kept.update(new.get(node, {}))
             self._set(self._usage, day.usage, piece, node, kept or None)
+        return touched
 
     @staticmethod
     def _set(

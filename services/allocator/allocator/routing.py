@@ -107,24 +107,28 @@ def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
     """Fewer pieces with the same effect: later pieces of a date and source fold into
     earlier ones (a later figure replaces an earlier one, as applying both would)."""
     slot: dict[tuple[date, str], int] = {}
-    out: list[DayInputsRouted] = []
+    runs: list[list[DayInputsRouted]] = []
+    rows: list[int] = []
     for piece in pieces:
         key = (piece.charge_date, piece.source)
         at = slot.get(key)
-        if at is not None and _can_fold(out[at], piece):
-            out[at] = _fold(out[at], piece)
+        size = len(piece.costs) + len(piece.usage)
+        if at is not None and _can_fold(runs[at], rows[at] + size, piece):
+            runs[at].append(piece)
+            rows[at] += size
         else:
-            slot[key] = len(out)
-            out.append(piece)
-    return out
+            slot[key] = len(runs)
+            runs.append([piece])
+            rows.append(size)
+    return [run[0] if len(run) == 1 else _fold(run) for run in runs]
 
 
 MAX_PIECE_ROWS = 2000  # a merged piece stays far below the broker's 1 MiB message limit
 
 
-def _can_fold(a: DayInputsRouted, b: DayInputsRouted) -> bool:
-    rows = len(a.costs) + len(a.usage) + len(b.costs) + len(b.usage)
-    return rows <= MAX_PIECE_ROWS and not (a.usage_replaces and b.usage_replaces)
+def _can_fold(run: list[DayInputsRouted], rows: int, b: DayInputsRouted) -> bool:
+    replaces = b.usage_replaces is not None and any(p.usage_replaces for p in run)
+    return rows <= MAX_PIECE_ROWS and not replaces
 
 
 def _cost_cells(piece: DayInputsRouted) -> dict[tuple[str, str], int]:
@@ -149,22 +153,29 @@ def _usage_cells(
     return cells
 
 
-def _fold(a: DayInputsRouted, b: DayInputsRouted) -> DayInputsRouted:
-    costs = {} if b.costs_replace else _cost_cells(a)
-    costs.update(_cost_cells(b))
-    usage = _usage_cells(a)
-    scope = b.usage_replaces
-    if scope is not None:
-        usage = {
-            k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
-        }
-    usage.update(_usage_cells(b))
-    day = a.charge_date
-    return b.model_copy(
+def _fold(run: list[DayInputsRouted]) -> DayInputsRouted:
+    """One piece with the effect of applying the run's pieces in turn."""
+    costs: dict[tuple[str, str], int] = {}
+    usage: dict[tuple[str, date, str, str], UsageRecord] = {}
+    for piece in run:
+        if piece.costs_replace:
+            costs = {}
+        costs.update(_cost_cells(piece))
+        scope = piece.usage_replaces
+        if scope is not None:
+            usage = {
+                k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
+            }
+        usage.update(_usage_cells(piece))
+    day, last = run[0].charge_date, run[-1]
+    return last.model_copy(
         update={
-            "ingested_at": min(a.ingested_at, b.ingested_at),
-            "costs_replace": a.costs_replace or b.costs_replace,
-            "usage_replaces": a.usage_replaces or b.usage_replaces,
+            "ingested_at": min(p.ingested_at for p in run),
+            "events": sum(p.events for p in run),
+            "costs_replace": any(p.costs_replace for p in run),
+            "usage_replaces": next(
+                (p.usage_replaces for p in run if p.usage_replaces), None
+            ),
             "costs": [
                 NodeCost(node=n, date=day, dimension=k, amount_micros=v)
                 for (n, k), v in costs.items()

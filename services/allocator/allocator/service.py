@@ -6,15 +6,16 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from allocator import metrics
 from allocator.announce import result_events
-from allocator.dayresults import DayDelta, DayResult, allocate_day, diff_days
+from allocator.dayresults import DayDelta
 from allocator.daystate import DayInputs, InputState
+from allocator.liveday import LiveDays
 from allocator.routing import (
     max_window_days,
     merge_pieces,
@@ -36,6 +37,19 @@ __all__ = ["AllocatorService", "Publisher", "ResultStore"]
 
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Waits = list[tuple[datetime, int]]  # (earliest ingest, events) of each applied piece
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A recomputed date on its way to the store."""
+
+    day: date
+    delta: DayDelta
+    waits: Waits
+    version: int
+    offsets: dict[str, Any]
+    began: float
 
 
 class ResultStore(Protocol):
@@ -76,6 +90,7 @@ class AllocatorService:
         partitions: int,
         clock: Clock = lambda: datetime.now(UTC),
         snapshot_days: int = 32,
+        engine_days: int = 8,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
         self._partitions, self._clock = partitions, clock
@@ -83,9 +98,8 @@ class AllocatorService:
         self._cost_graph: CostGraph | None = None
         self._window = 1
         self.owned: set[int] = set()
-        self.dirty: dict[date, list[datetime]] = {}
-        self._snapshots: OrderedDict[date, DayResult] = OrderedDict()
-        self._snapshot_days = snapshot_days
+        self.dirty: dict[date, Waits] = {}
+        self.live = LiveDays(engines=engine_days, frames=snapshot_days)
         self._check_stored = False
         self.changed = asyncio.Event()
 
@@ -116,8 +130,10 @@ class AllocatorService:
 
     def apply(self, piece: DayInputsRouted, *, partition: int, offset: int) -> None:
         """Fold a routed piece into the state; its date becomes dirty."""
-        self.state.apply(piece, f"{partition}/{offset}")
-        self.dirty.setdefault(piece.charge_date, []).append(piece.ingested_at)
+        touched = self.state.apply(piece, f"{partition}/{offset}")
+        self.live.touch(piece.charge_date, touched)
+        waits = self.dirty.setdefault(piece.charge_date, [])
+        waits.append((piece.ingested_at, piece.events))
         self.changed.set()
 
     async def apply_graph(self, change: GraphChanged) -> None:
@@ -135,7 +151,7 @@ class AllocatorService:
         """After a rebalance: rebuild the owned dates; stale ones are found next."""
         self.owned = set(partitions)
         self.state.rebuild(self.owns)
-        self._snapshots.clear()
+        self.live.clear()
         self.dirty = {d: w for d, w in self.dirty.items() if self.owns(d)}
         self._check_stored = True
         self.changed.set()
@@ -152,9 +168,10 @@ class AllocatorService:
         return self.state.position(day)
 
     async def recompute_due(self) -> int:
-        """Allocate and store every dirty date; returns how many were stored.
+        """Allocate and store every dirty date; returns how many were handled.
 
-        Called by one task only, so dates are never written concurrently here.
+        Called by one task only. A date is computed while the previous one is being
+        written, and one date's writes never overlap.
         """
         if self._cost_graph is None:
             return 0
@@ -162,75 +179,99 @@ class AllocatorService:
         if self._check_stored:
             await self._mark_stale()
         days = sorted(d for d in self.dirty if self.owns(d))
-        for day in days:
-            waits = self.dirty.pop(day)
-            try:
-                await self._recompute(day, waits)
-            except BaseException:
-                self.dirty.setdefault(day, []).extend(waits)
-                self.changed.set()
-                raise
+        writing: asyncio.Task[BaseException | None] | None = None
+        failure: BaseException | None = None
+        try:
+            for day in days:
+                job = await self._compute(day)
+                if writing is not None:
+                    failure = failure or await writing
+                writing = asyncio.create_task(self._write(job)) if job else None
+            if writing is not None:
+                failure = failure or await writing
+                writing = None
+        finally:
+            if writing is not None:  # the loop was cancelled or failed
+                writing.cancel()
+        if failure is not None:
+            raise failure
         return len(days)
 
-    async def _recompute(self, day: date, waits: list[datetime]) -> None:
+    async def _compute(self, day: date) -> _Job | None:
+        """Allocate one date in a thread, so the agents and /healthz keep answering."""
         graph, version = self._cost_graph, self.graph.version
         assert graph is not None
+        waits = self.dirty.pop(day)
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
-        # Values are replaced, never changed in place, so shallow copies are a snapshot;
-        # the engine runs in a thread so the agents and /healthz keep answering.
+        # Values are replaced, never changed in place, so shallow copies are a snapshot.
         snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
+        offsets, touched = self._offsets(day), self.live.take(day)
         try:
-            result, skipped = await asyncio.to_thread(
-                allocate_day, graph, day, snapshot
+            computed = await asyncio.to_thread(
+                self.live.compute, graph, day, snapshot, touched
             )
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
             metrics.DAYS_STORED.labels("error").inc()
-            return
-        metrics.ROWS_SKIPPED.inc(skipped)
-        delta = diff_days(self._snapshots.pop(day, None), result)
-        if delta.is_empty:  # e.g. usage outside every window that matters
-            self._remember(day, result)
-            self._observe(began, waits)
-            return
+            return None
+        except BaseException:
+            self._retry(day, waits)
+            raise
+        metrics.ROWS_SKIPPED.inc(computed.skipped)
+        job = _Job(day, computed.delta, waits, version, offsets, began)
+        if computed.delta.is_empty:  # e.g. usage outside every window that matters
+            self._observe(job)
+            return None
+        return job
+
+    async def _write(self, job: _Job) -> BaseException | None:
+        """Store a date and announce it; a failure makes the date dirty again."""
         run_id = uuid.uuid4()
-        await self._store.write_day(
-            day,
-            delta,
-            run_id=run_id,
-            graph_version=version,
-            offsets=self._offsets(day),
-        )
-        self._remember(day, result)
-        await self._announce(day, delta, run_id, version)
-        self._observe(began, waits)
+        try:
+            await self._store.write_day(
+                job.day,
+                job.delta,
+                run_id=run_id,
+                graph_version=job.version,
+                offsets=job.offsets,
+            )
+            await self._announce(job, run_id)
+        except Exception as exc:  # re-raised by recompute_due
+            self._retry(job.day, job.waits)
+            return exc
+        except BaseException:
+            self._retry(job.day, job.waits)
+            raise
+        self._observe(job)
+        return None
 
-    def _remember(self, day: date, result: DayResult) -> None:
-        self._snapshots[day] = result
-        while len(self._snapshots) > self._snapshot_days:
-            self._snapshots.popitem(last=False)
+    def _retry(self, day: date, waits: Waits) -> None:
+        """The date's stored rows are unknown: dirty again, written whole."""
+        self.live.forget(day)
+        self.dirty.setdefault(day, []).extend(waits)
+        self.changed.set()
 
-    def _observe(self, began: float, waits: list[datetime]) -> None:
-        metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - began)
+    def _observe(self, job: _Job) -> None:
+        metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - job.began)
         metrics.DAYS_STORED.labels("stored").inc()
         now = self._clock()
-        for ingested in waits:
-            metrics.INGEST_TO_STORED.observe((now - ingested).total_seconds())
+        for ingested, events in job.waits:
+            seconds = (now - ingested).total_seconds()
+            for _ in range(events):
+                metrics.INGEST_TO_STORED.observe(seconds)
 
-    async def _announce(
-        self, day: date, delta: DayDelta, run_id: uuid.UUID, version: int
-    ) -> None:
+    async def _announce(self, job: _Job, run_id: uuid.UUID) -> None:
         """AllocationComputed events of the rows that changed, per dimension."""
         marks = {
             f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
-            for k, v in self._offsets(day).items()
+            for k, v in job.offsets.items()
         }
         for event in result_events(
-            day,
-            delta,
+            job.day,
+            job.delta,
             run_id=run_id,
-            graph_version=version,
+            graph_version=job.version,
             offsets=marks,
             now=self._clock(),
         ):

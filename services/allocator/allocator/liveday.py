@@ -1,0 +1,126 @@
+"""Busy charge dates kept warm: their engine between recomputes, their last frame.
+
+A recompute of a date whose engine is kept applies only the nodes that changed
+(`AllocationEngine.update`) instead of building the date again, and the new results
+are compared with the frame last handed to the store, cell by cell, so only rows that
+changed are written. Results equal a fresh `finops allocate` of the date's inputs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+
+from allocator.dayresults import DayDelta, build_engine, frame_delta
+from allocator.daystate import DayInputs, Touched
+from finops.allocation.engine import AllocationEngine, CostUpdate
+from finops.allocation.frames import ResultFrame, capture
+from finops.dag import CostGraph
+from finops.errors import InputError
+
+__all__ = ["Computed", "LiveDays"]
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A recomputed date: what to write and the rows left out (unknown nodes)."""
+
+    delta: DayDelta
+    skipped: int
+
+
+class LiveDays:
+    """Engines of the most recently recomputed dates and frames of the stored ones.
+
+    `compute` runs in a worker thread, one date at a time; the rest from the loop.
+    """
+
+    def __init__(self, *, engines: int, frames: int) -> None:
+        self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
+        self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
+        self._keep_engines, self._keep_frames = engines, frames
+        self._generation = (
+            0  # bumped by clear(): a compute running across it keeps nothing
+        )
+        self.pending: dict[date, Touched] = {}
+
+    def touch(self, day: date, touched: Touched) -> None:
+        """Nodes of a date changed by an input."""
+        self.pending.setdefault(day, Touched()).add(touched)
+
+    def take(self, day: date) -> Touched:
+        """The changes of a date not yet computed (cleared)."""
+        return self.pending.pop(day, None) or Touched()
+
+    def compute(
+        self, graph: CostGraph, day: date, inputs: DayInputs, touched: Touched
+    ) -> Computed:
+        """Allocate a date (incrementally when its engine is kept) and diff it."""
+        generation = self._generation
+        engine = self._engines.pop(day, None)
+        skipped = 0
+        if engine is not None and engine.graph is graph:
+            try:
+                skipped = _update(engine, day, inputs, touched)
+            except InputError:  # a dimension the engine lacks: build the date again
+                engine = None
+        else:
+            engine = None
+        if engine is None:
+            engine, skipped = build_engine(graph, day, inputs)
+        old = self._frames.pop(day, None)
+        new = capture(engine, previous=old) if engine is not None else None
+        delta = frame_delta(day, old, new)
+        if generation == self._generation:
+            self._keep(self._engines, day, engine, self._keep_engines)
+            self._keep(self._frames, day, new, self._keep_frames)
+        return Computed(delta, skipped)
+
+    def forget(self, day: date) -> None:
+        """The date's last results may not be stored: write it whole next time."""
+        self._frames.pop(day, None)
+
+    def clear(self) -> None:
+        """After a rebalance: nothing kept is trusted."""
+        self._generation += 1
+        self._engines.clear()
+        self._frames.clear()
+        self.pending.clear()
+
+    @staticmethod
+    def _keep(
+        kept: OrderedDict[date, object], day: date, value: object, limit: int
+    ) -> None:
+        if value is None:
+            return
+        kept[day] = value
+        while len(kept) > limit:
+            kept.popitem(last=False)
+
+
+def _update(
+    engine: AllocationEngine, day: date, inputs: DayInputs, touched: Touched
+) -> int:
+    """Apply a date's changed nodes to its engine; returns the rows left out.
+
+    InputError when the date's dimensions are no longer the engine's.
+    """
+    known = engine.graph.index
+    totals, skipped = inputs.cost_totals(known)
+    if sorted({k for _, k in totals}) != engine.dimensions:
+        raise InputError(f"the dimensions of {day} changed")
+    costs: list[CostUpdate] = [
+        (node, day, dim, totals.get((node, dim), 0))
+        for node in sorted(touched.costs)
+        if node in known
+        for dim in engine.dimensions
+    ]
+    if touched.usage:
+        usage, skipped_usage = inputs.usage_table(known)
+        nodes = {n for n in touched.usage if n in known}
+        engine.update(costs, usage, nodes)
+    else:
+        skipped_usage = inputs.usage_skipped(known)
+        engine.update(costs)
+    return skipped + skipped_usage

@@ -1,0 +1,174 @@
+"""An engine's results as flat arrays, and the cells that differ between two of them.
+
+A stream processor keeps the frame it last stored; after an update it captures a new
+frame and writes only the rows whose figures, amounts or shares changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.allocation.engine import AllocationEngine
+from finops.allocation.plans import ParentPlan
+from finops.allocation.results import STRATEGY_NAMES
+from finops.dag import CostGraph
+from finops.rules import StrategyName
+
+__all__ = ["Cells", "FrameDiff", "ResultFrame", "capture", "diff_frames", "every_cell"]
+
+_CODE = {s: i for i, s in enumerate(StrategyName)}
+Cells = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+@dataclass(frozen=True)
+class _ParentRows:
+    """One parent's flow rows: shares and strategy codes per (row, day, dimension)."""
+
+    plan: ParentPlan
+    share: NDArray[np.float64]
+    strategy: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ResultFrame:
+    """Node figures (direct, indirect, holistic, allocated_out, retained) as
+    (5, nodes, days, dims) and flows as (rows, days, dims), rows grouped by parent."""
+
+    graph: CostGraph
+    dimensions: tuple[str, ...]
+    first_day: int
+    figures: NDArray[np.int64]
+    parent: NDArray[np.int64]
+    child: NDArray[np.int64]
+    amount: NDArray[np.int64]
+    share: NDArray[np.float64]
+    strategy: NDArray[np.int64]
+    _rows: dict[int, _ParentRows]
+
+    def node_present(self) -> NDArray[np.bool_]:
+        """Cells a result row exists for: any direct, indirect or allocated_out."""
+        direct, indirect, _, out, _ = self.figures
+        return (direct != 0) | (indirect != 0) | (out != 0)
+
+    def flow_present(self) -> NDArray[np.bool_]:
+        """Flow cells that are listed: a non-zero amount or a positive share."""
+        return (self.amount != 0) | (self.share > 0)
+
+    def comparable(self, other: ResultFrame) -> bool:
+        """Same graph object, dimensions and days: cells line up one to one."""
+        return (
+            self.graph is other.graph
+            and self.dimensions == other.dimensions
+            and self.first_day == other.first_day
+            and self.figures.shape == other.figures.shape
+        )
+
+    def strategy_name(self, codes: NDArray[np.int64]) -> list[str]:
+        """Strategy names of strategy codes."""
+        return [STRATEGY_NAMES[c] for c in codes.tolist()]
+
+
+@dataclass(frozen=True)
+class FrameDiff:
+    """Cells to write (present in the new frame and changed) and cells that vanished;
+    nodes as (node, day, dim) indices, flows as (row, day, dim)."""
+
+    nodes: Cells
+    nodes_removed: Cells
+    flows: Cells
+    flows_removed: Cells
+
+
+def capture(
+    engine: AllocationEngine, previous: ResultFrame | None = None
+) -> ResultFrame:
+    """The engine's results now; per-parent pieces of `previous` whose plan is the
+    same object are reused."""
+    state = engine.state
+    reuse = previous._rows if previous is not None else {}
+    parents = sorted(state.flows)
+    rows = {p: _parent_rows(state.plans[p], reuse.get(p)) for p in parents}
+    amount = _stack([state.flows[p] for p in parents], state.direct.shape[1:], np.int64)
+    out = np.zeros_like(state.direct)
+    if parents:
+        sizes = [len(state.plans[p].children) for p in parents]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        out[parents] = np.add.reduceat(amount, starts, axis=0)
+    holistic = state.direct + state.received
+    figures = np.stack([state.direct, state.received, holistic, out, holistic - out])
+    shape = state.direct.shape[1:]
+    return ResultFrame(
+        graph=engine.graph,
+        dimensions=tuple(engine.dimensions),
+        first_day=engine.days.first.toordinal(),
+        figures=figures,
+        parent=np.concatenate(
+            [np.full(len(state.plans[p].children), p, dtype=np.int64) for p in parents]
+            or [np.zeros(0, dtype=np.int64)]
+        ),
+        child=np.concatenate(
+            [state.plans[p].children for p in parents] or [np.zeros(0, dtype=np.int64)]
+        ),
+        amount=amount,
+        share=_stack([rows[p].share for p in parents], shape, np.float64),
+        strategy=_stack([rows[p].strategy for p in parents], shape, np.int64),
+        _rows=rows,
+    )
+
+
+def _parent_rows(plan: ParentPlan, previous: _ParentRows | None) -> _ParentRows:
+    if previous is not None and previous.plan is plan:
+        return previous
+    codes = np.array(
+        [[_CODE[r.strategy] for r in rules] for rules in plan.config_rules],
+        dtype=np.int64,
+    )  # (configs, k)
+    share = plan.shares[:, :, plan.dim_config]  # (k, days, dims)
+    strategy = np.broadcast_to(
+        codes[plan.dim_config].T[:, np.newaxis, :], share.shape
+    )  # (k, days, dims)
+    return _ParentRows(plan, share, strategy)
+
+
+def _stack(
+    parts: list[NDArray[np.generic]], shape: tuple[int, ...], dtype: type
+) -> NDArray[np.generic]:
+    if not parts:
+        return np.zeros((0, *shape), dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False)
+
+
+def diff_frames(old: ResultFrame, new: ResultFrame) -> FrameDiff:
+    """Cells of `new` to write and of `old` to delete; frames must be comparable."""
+    if not old.comparable(new):
+        raise ValueError("frames of different graphs, dimensions or days")
+    was, now = old.node_present(), new.node_present()
+    changed = (old.figures != new.figures).any(axis=0)
+    flows_was, flows_now = old.flow_present(), new.flow_present()
+    flow_changed = (
+        (old.amount != new.amount)
+        | (old.share != new.share)
+        | (old.strategy != new.strategy)
+    )
+    return FrameDiff(
+        nodes=_cells(now & changed),
+        nodes_removed=_cells(was & ~now),
+        flows=_cells(flows_now & flow_changed),
+        flows_removed=_cells(flows_was & ~flows_now),
+    )
+
+
+def every_cell(frame: ResultFrame) -> FrameDiff:
+    """Every present cell, to write a frame whole."""
+    none = _cells(np.zeros((0, 0, 0), dtype=bool))
+    return FrameDiff(
+        _cells(frame.node_present()), none, _cells(frame.flow_present()), none
+    )
+
+
+def _cells(mask: NDArray[np.bool_]) -> Cells:
+    a, b, c = np.nonzero(mask)
+    return a.astype(np.int64), b.astype(np.int64), c.astype(np.int64)
