@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,11 +31,21 @@ class ParentPlan:
     dim_config: NDArray[np.int64]
     config_rules: list[tuple[AllocationRule, ...]]
     shares: NDArray[np.float64]
+    _every_cell: NDArray[np.float64] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def share_cells(self, cells: NDArray[np.int64] | None) -> NDArray[np.float64]:
-        """Shares (k, n) for flat day-by-dimension cells; None means every cell."""
+        """Shares (k, n) for flat day-by-dimension cells; None means every cell.
+
+        A plan's shares are never changed in place (a new plan replaces it), so the
+        every-cell view is computed once.
+        """
         if cells is None:
-            return self.shares[:, :, self.dim_config].reshape(len(self.children), -1)
+            if self._every_cell is None:
+                k = len(self.children)
+                self._every_cell = self.shares[:, :, self.dim_config].reshape(k, -1)
+            return self._every_cell
         n_dims = len(self.dim_config)
         return self.shares[:, cells // n_dims, self.dim_config[cells % n_dims]]
 

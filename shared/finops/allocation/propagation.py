@@ -32,6 +32,9 @@ class CostState:
     order: list[int]
     flows: dict[int, NDArray[np.int64]] = field(default_factory=dict)
     position: dict[int, int] = field(default_factory=dict)
+    # full_pass's parent batches; they depend on the order and the plans' children
+    # only, and are rebuilt after set_order (which every edge change calls first).
+    batches: list[list[int]] | None = None
 
     def __post_init__(self) -> None:
         self.set_order(self.order)
@@ -45,6 +48,7 @@ class CostState:
         """Adopt a new topological order (after an edge change)."""
         self.order = order
         self.position = {node: i for i, node in enumerate(order)}
+        self.batches = None
 
 
 def full_pass(state: CostState) -> None:
@@ -55,7 +59,9 @@ def full_pass(state: CostState) -> None:
     state.received[:] = 0
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
-    for parents in _batches(state):
+    if state.batches is None:
+        state.batches = _batches(state)
+    for parents in state.batches:
         plans = [state.plans[p] for p in parents]
         holistic = direct[parents] + received[parents]
         shares = np.stack([plan.share_cells(None) for plan in plans], axis=1)
