@@ -6,11 +6,11 @@ import uuid
 from datetime import date, datetime
 
 from allocator.dayresults import DayDelta
-from finops.events import AllocationComputed, FlowResult, NodeResult
+from finops.events import AllocationComputed, NodeResult
 
 __all__ = ["MAX_EVENT_ROWS", "result_events"]
 
-MAX_EVENT_ROWS = 2000  # node rows plus flows per event: well under 1 MiB
+MAX_EVENT_ROWS = 2000  # node rows per event: well under 1 MiB
 
 
 def result_events(
@@ -22,7 +22,11 @@ def result_events(
     offsets: dict[str, int],
     now: datetime,
 ) -> list[AllocationComputed]:
-    """Per dimension, the changed rows; large changes in several events of one run."""
+    """Per dimension, the node rows that changed; large changes in several events.
+
+    Flows are not carried (a busy date changes tens of thousands per second): they
+    are read from PostgreSQL, where the run and offsets of the event find them.
+    """
     events = []
     for dimension in delta.dimensions:
         nodes = [
@@ -37,16 +41,7 @@ def result_events(
             for (n, k), r in delta.nodes.items()
             if k == dimension
         ]
-        flows = [
-            FlowResult.model_validate(
-                {"from": f, "to": t, "amount": a, "strategy": s, "share": sh}
-            )
-            for (f, t, k), (a, s, sh) in delta.flows.items()
-            if k == dimension
-        ]
-        rows: list[NodeResult | FlowResult] = [*nodes, *flows]
-        for i in range(0, max(len(rows), 1), MAX_EVENT_ROWS):
-            part = rows[i : i + MAX_EVENT_ROWS]
+        for i in range(0, max(len(nodes), 1), MAX_EVENT_ROWS):
             events.append(
                 AllocationComputed(
                     event_id=uuid.uuid4(),
@@ -56,8 +51,7 @@ def result_events(
                     graph_version=graph_version,
                     run_id=run_id,
                     input_offsets=offsets,
-                    nodes=[r for r in part if isinstance(r, NodeResult)],
-                    flows=[r for r in part if isinstance(r, FlowResult)],
+                    nodes=nodes[i : i + MAX_EVENT_ROWS],
                 )
             )
     return events

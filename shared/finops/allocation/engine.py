@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from finops.allocation.plans import ParentPlan, build_plan, build_plans
+from finops.allocation.plans import Head, ParentPlan, build_plan, build_plans
 from finops.allocation.propagation import CostState, full_pass, propagate
 from finops.allocation.tables import CostTable, UsageTable, to_day_numbers
 from finops.allocation.usage import UsageView
@@ -55,6 +55,7 @@ class AllocationEngine:
         )
         self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
         self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
+        self._heads: dict[str, Head] = {}  # per parent, while its edges stay
         table = usage or UsageTable.empty()
         self.usage = UsageView(
             table,
@@ -152,6 +153,7 @@ class AllocationEngine:
             dimensions=self.dimensions,
             usage=self.usage,
             days=self._day_numbers,
+            heads=self._heads,
         )
         for parent, plan in zip(parents, built, strict=True):
             p = self.graph.index[parent]
@@ -210,6 +212,7 @@ class AllocationEngine:
         graph = build_graph(GraphSpec(nodes=self.graph.spec.nodes, edges=edges))
         check_parent_rules(graph, parent)
         self.graph = graph
+        self._heads.clear()
         self.state.set_order([graph.index[n] for n in graph.order])
         p = graph.index[parent]
         seeds = self._withdraw(p)
@@ -257,6 +260,7 @@ class AllocationEngine:
             dimensions=self.dimensions,
             usage=self.usage,
             days=self._day_numbers,
+            heads=self._heads,
         )
         return {
             self.graph.index[p]: plan for p, plan in zip(parents, built, strict=True)

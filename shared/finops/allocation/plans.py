@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,14 @@ def build_plan(edges: Sequence[EdgeSpec], **context: Any) -> ParentPlan:
     return build_plans([edges], **context)[0]
 
 
+Head = tuple[
+    NDArray[np.int64],
+    NDArray[np.int64],
+    list[tuple[AllocationRule, ...]],
+    NDArray[np.bool_],
+]
+
+
 def build_plans(
     edge_lists: Sequence[Sequence[EdgeSpec]],
     *,
@@ -80,18 +88,29 @@ def build_plans(
     dimensions: Sequence[str],
     usage: UsageView,
     days: NDArray[np.int64],
+    heads: MutableMapping[str, Head] | None = None,
 ) -> list[ParentPlan]:
-    """Plans of many parents; shares are computed in batches of one strategy."""
-    heads = [_head(edges, index, dimensions, days) for edges in edge_lists]
+    """Plans of many parents; shares are computed in batches of one strategy.
+
+    heads, when given, keeps each parent's children, configs and checked rules (they
+    depend on its edges, the index, the dimensions and the days only) for next time.
+    """
+    cache: MutableMapping[str, Head] = {} if heads is None else heads
+    heads_ = []
+    for edges in edge_lists:
+        parent = edges[0].from_
+        if parent not in cache:
+            cache[parent] = _head(edges, index, dimensions, days)
+        heads_.append(cache[parent])
     drafts = [
         _Draft(children, rules, active)
-        for children, _, config_rules, active in heads
+        for children, _, config_rules, active in heads_
         for rules in config_rules
     ]
     shares = iter(_batched_shares(drafts, usage))
     plans = []
     for edges, (children, dim_config, config_rules, _) in zip(
-        edge_lists, heads, strict=True
+        edge_lists, heads_, strict=True
     ):
         stacked = np.stack([next(shares) for _ in config_rules], axis=2)
         plans.append(
@@ -105,12 +124,7 @@ def _head(
     index: dict[str, int],
     dimensions: Sequence[str],
     days: NDArray[np.int64],
-) -> tuple[
-    NDArray[np.int64],
-    NDArray[np.int64],
-    list[tuple[AllocationRule, ...]],
-    NDArray[np.bool_],
-]:
+) -> Head:
     """Children, dimension configs and checked rules of one parent."""
     children = np.array([index[e.to] for e in edges], dtype=np.int64)
     overridden = sorted({d for e in edges for d in e.dimensions if d in dimensions})
