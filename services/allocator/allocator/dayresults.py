@@ -65,9 +65,9 @@ def build_engine(
     """A one-day engine over the date's inputs (None without costs), as `finops
     allocate` builds it; rows naming nodes the graph lacks are left out and counted."""
     costs, skipped_costs = inputs.cost_table(day, graph.index)
-    usage, skipped_usage = inputs.usage_table(graph.index)
     if costs.micros.size == 0:
-        return None, skipped_costs + skipped_usage
+        return None, skipped_costs + inputs.usage_skipped(graph.index)
+    usage, skipped_usage = inputs.usage_table(graph.index)
     engine = AllocationEngine(graph, costs, usage, days=DayRange(first=day, last=day))
     return engine, skipped_costs + skipped_usage
 
@@ -83,12 +83,13 @@ def to_result(day: date, frame: ResultFrame | None) -> DayResult:
 
 
 def frame_delta(
-    day: date, old: ResultFrame | None, new: ResultFrame | None
+    day: date, old: ResultFrame | None, new: ResultFrame | None, *, known: bool = True
 ) -> DayDelta:
-    """What to write so the stored date (last written as `old`) equals `new`."""
-    if old is None:
+    """What to write so the stored date (last written as `old`; None: no rows)
+    equals `new`; everything when what is stored is not known."""
+    if not known:
         return diff_days(None, to_result(day, new))
-    if new is None or not old.comparable(new):
+    if old is None or new is None or not old.comparable(new):
         return diff_days(to_result(day, old), to_result(day, new))
     diff = diff_frames(old, new)
     return DayDelta(

@@ -38,6 +38,7 @@ class LiveDays:
 
     def __init__(self, *, engines: int, frames: int) -> None:
         self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
+        # The frame last handed to the store per date; None: the date has no rows.
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
         self._keep_engines, self._keep_frames = engines, frames
         self._generation = (
@@ -69,11 +70,13 @@ class LiveDays:
             engine = None
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
+        known = day in self._frames
         old = self._frames.pop(day, None)
         new = capture(engine, previous=old) if engine is not None else None
-        delta = frame_delta(day, old, new)
+        delta = frame_delta(day, old, new, known=known)
         if generation == self._generation:
-            self._keep(self._engines, day, engine, self._keep_engines)
+            if engine is not None:
+                self._keep(self._engines, day, engine, self._keep_engines)
             self._keep(self._frames, day, new, self._keep_frames)
         return Computed(delta, skipped)
 
@@ -92,8 +95,6 @@ class LiveDays:
     def _keep(
         kept: OrderedDict[date, object], day: date, value: object, limit: int
     ) -> None:
-        if value is None:
-            return
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)

@@ -35,13 +35,14 @@ RECOMPUTE_SECONDS = Histogram(
 )
 INGEST_TO_STORED = Histogram(
     "finops_allocator_ingest_to_stored_seconds",
-    "From the input event's occurred_at to its charge date's results being stored.",
+    "From an input event's occurred_at to the results of a charge date it changed "
+    "being stored (one observation per event and date written).",
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
     registry=REGISTRY,
 )
 DAYS_STORED = Counter(
     "finops_allocator_days_stored_total",
-    "Charge dates recomputed and stored, by outcome.",
+    "Charge dates recomputed, by outcome (stored, unchanged, error).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -220,8 +220,8 @@ class AllocatorService:
             raise
         metrics.ROWS_SKIPPED.inc(computed.skipped)
         job = _Job(day, computed.delta, waits, version, offsets, began)
-        if computed.delta.is_empty:  # e.g. usage outside every window that matters
-            self._observe(job)
+        if computed.delta.is_empty:  # e.g. usage of a date without costs
+            metrics.DAYS_STORED.labels("unchanged").inc()
             return None
         return job
 
