@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Container, MutableMapping
+from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from finops.allocation.tables import CostTable, UsageTable
 from finops.events import DayInputsRouted
 from finops.records import UsageRecord
 
-__all__ = ["DayInputs", "InputState", "Touched", "table_key"]
+__all__ = ["DayInputs", "InputState", "Touched", "UsageRows", "table_key"]
 
 _EPOCH = date(1970, 1, 1)
 SEP = "\x1f"  # never part of a node id, source or metric we accept
@@ -119,6 +120,55 @@ class DayInputs:
             label_sets=[json.loads(text) for text in labels],
         )
         return table, skipped
+
+
+class UsageRows:
+    """A date's usage as engine columns, re-parsing only the (source, node) values
+    that changed since the last call (values are replaced, never changed in place).
+
+    Equal to `DayInputs.usage_table` for the engine: codes differ, rows do not.
+    """
+
+    def __init__(self, graph_ids: Sequence[str], index: Mapping[str, int]) -> None:
+        self._ids, self._index = graph_ids, index
+        self._parsed: dict[tuple[str, str], tuple[object, NDArray[np.float64]]] = {}
+        self._metrics: dict[str, int] = {}
+        self._labels: dict[str, int] = {}
+
+    def table(self, usage: Mapping[tuple[str, str], dict[str, float]]) -> UsageTable:
+        """Columns of every usage row of known nodes (see DayInputs.usage_table)."""
+        parsed: dict[tuple[str, str], tuple[object, NDArray[np.float64]]] = {}
+        for key, entries in usage.items():
+            if key[1] not in self._index:
+                continue
+            cached = self._parsed.get(key)
+            if cached is None or cached[0] is not entries:
+                cached = (entries, self._columns(self._index[key[1]], entries))
+            parsed[key] = cached
+        self._parsed = parsed
+        if not parsed:
+            return UsageTable.empty()
+        rows = np.concatenate([columns for _, columns in parsed.values()], axis=1)
+        return UsageTable(
+            node=rows[0].astype(np.int64),
+            day=rows[1].astype(np.int64),
+            metric=rows[2].astype(np.int64),
+            value=rows[4],
+            label=rows[3].astype(np.int64),
+            node_ids=self._ids,
+            metrics=list(self._metrics),
+            label_sets=[json.loads(text) for text in self._labels],
+        )
+
+    def _columns(self, node: int, entries: dict[str, float]) -> NDArray[np.float64]:
+        """(5, rows): node, day, metric code, label code, value."""
+        columns = np.empty((5, len(entries)), dtype=np.float64)
+        for i, (entry, value) in enumerate(entries.items()):
+            day, metric, labels = _parse_entry(entry)
+            m = self._metrics.setdefault(metric, len(self._metrics))
+            lab = self._labels.setdefault(labels, len(self._labels))
+            columns[:, i] = (node, day, m, lab, value)
+        return columns
 
 
 def _codes(names: list[str]) -> dict[str, int]:

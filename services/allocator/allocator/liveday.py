@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from allocator.dayresults import DayDelta, build_engine, frame_delta
-from allocator.daystate import DayInputs, Touched
+from allocator.daystate import DayInputs, Touched, UsageRows
 from finops.allocation.engine import AllocationEngine, CostUpdate
 from finops.allocation.frames import ResultFrame, capture
 from finops.dag import CostGraph
@@ -40,6 +40,7 @@ class LiveDays:
         self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
         # The frame last handed to the store per date; None: the date has no rows.
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
+        self._usage: dict[date, tuple[CostGraph, UsageRows]] = {}
         self._keep_engines, self._keep_frames = engines, frames
         self._generation = (
             0  # bumped by clear(): a compute running across it keeps nothing
@@ -63,7 +64,7 @@ class LiveDays:
         skipped = 0
         if engine is not None and engine.graph is graph:
             try:
-                skipped = _update(engine, day, inputs, touched)
+                skipped = _update(engine, day, inputs, touched, self._rows(day, graph))
             except InputError:  # a dimension the engine lacks: build the date again
                 engine = None
         else:
@@ -77,8 +78,15 @@ class LiveDays:
         if generation == self._generation:
             if engine is not None:
                 self._keep(self._engines, day, engine, self._keep_engines)
+            self._usage = {d: r for d, r in self._usage.items() if d in self._engines}
             self._keep(self._frames, day, new, self._keep_frames)
         return Computed(delta, skipped)
+
+    def _rows(self, day: date, graph: CostGraph) -> UsageRows:
+        rows = self._usage.get(day)
+        if rows is None or rows[0] is not graph:
+            rows = self._usage[day] = (graph, UsageRows(graph.ids, graph.index))
+        return rows[1]
 
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""
@@ -88,6 +96,7 @@ class LiveDays:
         """After a rebalance: nothing kept is trusted."""
         self._generation += 1
         self._engines.clear()
+        self._usage.clear()
         self._frames.clear()
         self.pending.clear()
 
@@ -101,7 +110,11 @@ class LiveDays:
 
 
 def _update(
-    engine: AllocationEngine, day: date, inputs: DayInputs, touched: Touched
+    engine: AllocationEngine,
+    day: date,
+    inputs: DayInputs,
+    touched: Touched,
+    rows: UsageRows,
 ) -> int:
     """Apply a date's changed nodes to its engine; returns the rows left out.
 
@@ -118,10 +131,8 @@ def _update(
         for dim in engine.dimensions
     ]
     if touched.usage:
-        usage, skipped_usage = inputs.usage_table(known)
         nodes = {n for n in touched.usage if n in known}
-        engine.update(costs, usage, nodes)
+        engine.update(costs, rows.table(inputs.usage), nodes)
     else:
-        skipped_usage = inputs.usage_skipped(known)
         engine.update(costs)
-    return skipped + skipped_usage
+    return skipped + inputs.usage_skipped(known)
