@@ -5,13 +5,20 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from finops.dag import GraphSpec
 from finops.events import DateScope, DayInputsRouted, NodeCostsReported, UsageReported
 from finops.records import NodeCost, UsageRecord
 
-__all__ = ["max_window_days", "merge_pieces", "partition_of", "route_event"]
+__all__ = [
+    "max_window_days",
+    "merge_pieces",
+    "partition_of",
+    "route_batch",
+    "route_event",
+]
 
 
 def partition_of(day: date, partitions: int) -> int:
@@ -36,28 +43,66 @@ def _days(first: date, last: date) -> Iterable[date]:
         yield first + timedelta(days=n)
 
 
+@dataclass(frozen=True)
+class _Part:
+    """What one event says about one charge date (a piece before it is a model)."""
+
+    event: NodeCostsReported | UsageReported | DayInputsRouted
+    origin: str
+    day: date
+    costs: list[NodeCost]
+    usage: list[UsageRecord]
+    costs_replace: bool = False
+    usage_replaces: DateScope | None = None
+
+    def piece(self) -> DayInputsRouted:
+        return _model([self])
+
+
 def route_event(
     event: NodeCostsReported | UsageReported, *, origin: str, window_days: int
 ) -> list[DayInputsRouted]:
     """One piece per charge date the event affects, in date order."""
+    return [part.piece() for part in _parts(event, origin, window_days)]
+
+
+def route_batch(
+    events: Iterable[tuple[NodeCostsReported | UsageReported, str]], *, window_days: int
+) -> list[DayInputsRouted]:
+    """route_event for each event, then merge_pieces, without building each event's
+    pieces: parts of one date and source fold straight into one piece."""
+    return _merge(
+        part for event, origin in events for part in _parts(event, origin, window_days)
+    )
+
+
+def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
+    """Fewer pieces with the same effect: later pieces of a date and source fold into
+    earlier ones (a later figure replaces an earlier one, as applying both would)."""
+    return _merge(
+        _Part(
+            p,
+            p.origin,
+            p.charge_date,
+            p.costs,
+            p.usage,
+            p.costs_replace,
+            p.usage_replaces,
+        )
+        for p in pieces
+    )
+
+
+def _parts(
+    event: NodeCostsReported | UsageReported, origin: str, window_days: int
+) -> list[_Part]:
     if isinstance(event, NodeCostsReported):
         return _route_costs(event, origin)
     return _route_usage(event, origin, window_days)
 
 
-def _piece(event: NodeCostsReported | UsageReported, origin: str, day: date) -> dict:  # type: ignore[type-arg]
-    return {
-        "event_id": uuid.uuid5(event.event_id, day.isoformat()),
-        "occurred_at": event.occurred_at,
-        "charge_date": day,
-        "source": event.source,
-        "origin": origin,
-        "ingested_at": event.occurred_at,
-    }
-
-
-def _route_costs(event: NodeCostsReported, origin: str) -> list[DayInputsRouted]:
-    by_day: dict[date, list] = defaultdict(list)  # type: ignore[type-arg]
+def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
+    by_day: dict[date, list[NodeCost]] = defaultdict(list)
     for cost in event.costs:
         by_day[cost.date].append(cost)
     scope = event.replaces
@@ -65,18 +110,19 @@ def _route_costs(event: NodeCostsReported, origin: str) -> list[DayInputsRouted]
         for day in _days(scope.first, scope.last):
             by_day.setdefault(day, [])
     return [
-        DayInputsRouted(
-            **_piece(event, origin, day),
-            costs_replace=scope is not None and scope.first <= day <= scope.last,
+        _Part(
+            event,
+            origin,
+            day,
             costs=by_day[day],
+            usage=[],
+            costs_replace=scope is not None and scope.first <= day <= scope.last,
         )
         for day in sorted(by_day)
     ]
 
 
-def _route_usage(
-    event: UsageReported, origin: str, window_days: int
-) -> list[DayInputsRouted]:
+def _route_usage(event: UsageReported, origin: str, window_days: int) -> list[_Part]:
     reach = timedelta(days=window_days - 1)
     by_day: dict[date, list[UsageRecord]] = defaultdict(list)
     for row in event.usage:
@@ -87,10 +133,13 @@ def _route_usage(
         for day in _days(scope.first, scope.last + reach):
             by_day.setdefault(day, [])
     return [
-        DayInputsRouted(
-            **_piece(event, origin, day),
-            usage_replaces=_clip(scope, day - reach, day),
+        _Part(
+            event,
+            origin,
+            day,
+            costs=[],
             usage=by_day[day],
+            usage_replaces=_clip(scope, day - reach, day),
         )
         for day in sorted(by_day)
     ]
@@ -103,46 +152,43 @@ def _clip(scope: DateScope | None, first: date, last: date) -> DateScope | None:
     return DateScope(first=lo, last=hi) if lo <= hi else None
 
 
-def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
-    """Fewer pieces with the same effect: later pieces of a date and source fold into
-    earlier ones (a later figure replaces an earlier one, as applying both would)."""
-    slot: dict[tuple[date, str], int] = {}
-    runs: list[list[DayInputsRouted]] = []
-    rows: list[int] = []
-    for piece in pieces:
-        key = (piece.charge_date, piece.source)
-        at = slot.get(key)
-        size = len(piece.costs) + len(piece.usage)
-        if at is not None and _can_fold(runs[at], rows[at] + size, piece):
-            runs[at].append(piece)
-            rows[at] += size
-        else:
-            slot[key] = len(runs)
-            runs.append([piece])
-            rows.append(size)
-    return [run[0] if len(run) == 1 else _fold(run) for run in runs]
-
-
 MAX_PIECE_ROWS = 2000  # a merged piece stays far below the broker's 1 MiB message limit
 
 
-def _can_fold(run: list[DayInputsRouted], rows: int, b: DayInputsRouted) -> bool:
-    replaces = b.usage_replaces is not None and any(p.usage_replaces for p in run)
+def _merge(parts: Iterable[_Part]) -> list[DayInputsRouted]:
+    """Consecutive-in-effect parts of one date and source become one piece."""
+    slot: dict[tuple[date, str], int] = {}
+    runs: list[list[_Part]] = []
+    rows: list[int] = []
+    for part in parts:
+        key = (part.day, part.event.source)
+        at = slot.get(key)
+        size = len(part.costs) + len(part.usage)
+        if at is not None and _can_fold(runs[at], rows[at] + size, part):
+            runs[at].append(part)
+            rows[at] += size
+        else:
+            slot[key] = len(runs)
+            runs.append([part])
+            rows.append(size)
+    return [_model(run) for run in runs]
+
+
+def _can_fold(run: list[_Part], rows: int, part: _Part) -> bool:
+    replaces = part.usage_replaces is not None and any(p.usage_replaces for p in run)
     return rows <= MAX_PIECE_ROWS and not replaces
 
 
-def _cost_cells(piece: DayInputsRouted) -> dict[tuple[str, str], int]:
+def _cost_cells(part: _Part) -> dict[tuple[str, str], int]:
     cells: dict[tuple[str, str], int] = defaultdict(int)
-    for cost in piece.costs:
+    for cost in part.costs:
         cells[(cost.node, cost.dimension)] += cost.amount_micros
     return cells
 
 
-def _usage_cells(
-    piece: DayInputsRouted,
-) -> dict[tuple[str, date, str, str], UsageRecord]:
+def _usage_cells(part: _Part) -> dict[tuple[str, date, str, str], UsageRecord]:
     cells: dict[tuple[str, date, str, str], UsageRecord] = {}
-    for row in piece.usage:
+    for row in part.usage:
         key = (row.node, row.date, row.metric, repr(sorted(row.labels.items())))
         old = cells.get(key)
         cells[key] = (
@@ -153,33 +199,57 @@ def _usage_cells(
     return cells
 
 
-def _fold(run: list[DayInputsRouted]) -> DayInputsRouted:
-    """One piece with the effect of applying the run's pieces in turn."""
+def _model(run: list[_Part]) -> DayInputsRouted:
+    """One piece with the effect of applying the run's parts in turn."""
+    last = run[-1]
+    fields = {
+        "event_id": _piece_id(last),
+        "occurred_at": last.event.occurred_at,
+        "charge_date": last.day,
+        "source": last.event.source,
+        "origin": last.origin,
+        "ingested_at": min(_ingested(p) for p in run),
+        "events": sum(_events(p) for p in run),
+        "costs_replace": any(p.costs_replace for p in run),
+        "usage_replaces": next(
+            (p.usage_replaces for p in run if p.usage_replaces), None
+        ),
+    }
+    if len(run) == 1:  # nothing to fold: rows as they came
+        return DayInputsRouted(**fields, costs=last.costs, usage=last.usage)
     costs: dict[tuple[str, str], int] = {}
     usage: dict[tuple[str, date, str, str], UsageRecord] = {}
-    for piece in run:
-        if piece.costs_replace:
+    for part in run:
+        if part.costs_replace:
             costs = {}
-        costs.update(_cost_cells(piece))
-        scope = piece.usage_replaces
+        costs.update(_cost_cells(part))
+        scope = part.usage_replaces
         if scope is not None:
             usage = {
                 k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
             }
-        usage.update(_usage_cells(piece))
-    day, last = run[0].charge_date, run[-1]
-    return last.model_copy(
-        update={
-            "ingested_at": min(p.ingested_at for p in run),
-            "events": sum(p.events for p in run),
-            "costs_replace": any(p.costs_replace for p in run),
-            "usage_replaces": next(
-                (p.usage_replaces for p in run if p.usage_replaces), None
-            ),
-            "costs": [
-                NodeCost(node=n, date=day, dimension=k, amount_micros=v)
-                for (n, k), v in costs.items()
-            ],
-            "usage": list(usage.values()),
-        }
+        usage.update(_usage_cells(part))
+    return DayInputsRouted(
+        **fields,
+        costs=[
+            NodeCost(node=n, date=last.day, dimension=k, amount_micros=v)
+            for (n, k), v in costs.items()
+        ],
+        usage=list(usage.values()),
     )
+
+
+def _piece_id(part: _Part) -> uuid.UUID:
+    if isinstance(part.event, DayInputsRouted):
+        return part.event.event_id
+    return uuid.uuid5(part.event.event_id, part.day.isoformat())
+
+
+def _ingested(part: _Part) -> datetime:
+    if isinstance(part.event, DayInputsRouted):
+        return part.event.ingested_at
+    return part.event.occurred_at
+
+
+def _events(part: _Part) -> int:
+    return part.event.events if isinstance(part.event, DayInputsRouted) else 1

@@ -16,12 +16,7 @@ from allocator.announce import result_events
 from allocator.dayresults import DayDelta
 from allocator.daystate import DayInputs, InputState
 from allocator.liveday import LiveDays
-from allocator.routing import (
-    max_window_days,
-    merge_pieces,
-    partition_of,
-    route_event,
-)
+from allocator.routing import max_window_days, partition_of, route_batch
 from finops.adapters.graphlog import GraphLog
 from finops.dag import CostGraph, build_graph
 from finops.errors import FinopsError
@@ -116,12 +111,7 @@ class AllocatorService:
     ) -> int:
         """Route events in order, merging pieces of one date and source; returns the
         number of pieces forwarded."""
-        routed = [
-            piece
-            for event, origin in events
-            for piece in route_event(event, origin=origin, window_days=self._window)
-        ]
-        pieces = merge_pieces(routed)
+        pieces = route_batch(events, window_days=self._window)
         for piece in pieces:
             await self._publisher.forward(
                 partition_of(piece.charge_date, self._partitions), piece

@@ -181,7 +181,7 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
 
 
 async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None:
-    from allocator.routing import merge_pieces, route_event
+    from allocator.routing import merge_pieces, route_batch, route_event
 
     events = [
         _costs(100),
@@ -199,3 +199,12 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
         merged.apply(piece, "0/0")
     assert len(merge_pieces(pieces)) < len(pieces)
     assert one.days == merged.days
+    batch = InputState({}, {}, {})
+    routed = route_batch([(e, "t/0/0") for e in events], window_days=3)
+    for piece in routed:
+        batch.apply(piece, "0/0")
+    assert batch.days == one.days
+    assert [p.model_dump(exclude={"event_id"}) for p in routed] == [
+        p.model_dump(exclude={"event_id"}) for p in merge_pieces(pieces)
+    ]
+    assert sum(p.events for p in routed) == len(pieces)
