@@ -21,7 +21,7 @@ from finops.adapters.http_runtime import add_health_routes
 from finops.adapters.kafka_admin import ensure_topics
 from finops.topics import TopicSpec
 
-__all__ = ["create_app"]
+__all__ = ["CHANGELOG_CONFIG", "create_app"]
 
 
 def create_app(settings: AllocatorSettings) -> FastAPI:
@@ -73,6 +73,29 @@ async def _running(
             await follower
 
 
+class _ChangelogSpec(TopicSpec):
+    """A changelog topic whose old segments are compacted soon.
+
+    Kafka compacts only closed segments, and by default a segment closes at 1 GiB or
+    after 7 days: a year of state replayed at a restart would be mostly superseded
+    values. Small segments and a low dirty ratio keep the replay near one message
+    per live key.
+    """
+
+    __slots__ = ()
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {**super().config, **CHANGELOG_CONFIG}
+
+
+CHANGELOG_CONFIG = {
+    "segment.bytes": str(16 * 1024 * 1024),
+    "segment.ms": str(3600 * 1000),
+    "min.cleanable.dirty.ratio": "0.1",
+}
+
+
 async def _create_changelogs(
     settings: AllocatorSettings, streams: AllocatorStreams
 ) -> None:
@@ -82,7 +105,7 @@ async def _create_changelogs(
     first agent that writes to it (PartitionsMismatch).
     """
     specs = [
-        TopicSpec(
+        _ChangelogSpec(
             f"{streams.app_id}-{table}-changelog",
             PARTITIONS,
             True,

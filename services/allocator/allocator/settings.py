@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from pydantic_settings import SettingsConfigDict
 
 from finops.settings import ServiceSettings
@@ -20,3 +22,14 @@ class AllocatorSettings(ServiceSettings):
     snapshot_days: int = 32  # dates whose last results are kept to write only changes
     session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory
+    # Static group membership (KIP-345): a worker restarted with the same id takes its
+    # partitions back at once instead of waiting for the session timeout of the one
+    # that died. Each worker needs its own id; empty: host name and HTTP port.
+    static_membership: bool = True
+    group_instance_id: str = ""
+
+    def instance_id(self) -> str | None:
+        """This worker's group instance id, or None for dynamic membership."""
+        if not self.static_membership:
+            return None
+        return self.group_instance_id or f"{socket.gethostname()}-{self.http_port}"

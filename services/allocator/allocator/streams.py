@@ -14,6 +14,7 @@ import faust
 from faust.types import TP
 
 from allocator import metrics
+from allocator.changelog_store import BulkRestoredTable
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.codec import decode_event, encode_event
@@ -60,6 +61,7 @@ class AllocatorStreams:
             self.app_id,
             broker=f"kafka://{settings.kafka.bootstrap_servers}",
             store="memory://",
+            Table=BulkRestoredTable,  # in memory, restored in bulk from the changelog
             topic_partitions=PARTITIONS,
             topic_replication_factor=1,
             table_standby_replicas=0,
@@ -67,6 +69,7 @@ class AllocatorStreams:
             broker_commit_interval=1.0,
             broker_session_timeout=settings.session_timeout_s,
             broker_heartbeat_interval=settings.session_timeout_s / 5,
+            consumer_group_instance_id=settings.instance_id(),
             web_enabled=False,
             # Table writes send one changelog message per key; batched per request
             # they cost a fraction of the CPU of one small request each.
@@ -82,12 +85,23 @@ class AllocatorStreams:
         self.inputs = self.app.topic(self.inputs_name, partitions=PARTITIONS, **raw)
         allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
         self.publisher = FaustPublisher(self.inputs, allocations)
-        tables = {"partitions": PARTITIONS, "key_type": str}
-        self.costs = self.app.Table("costs", default=None, **tables)
-        self.usage = self.app.Table("usage", default=None, **tables)
-        self.applied = self.app.Table("applied", default=None, **tables)
+        servers = settings.kafka.bootstrap_servers
+        self.costs = self._table("costs", servers)
+        self.usage = self._table("usage", servers)
+        self.applied = self._table("applied", servers)
         self.ready = asyncio.Event()
         self.positions: dict[TP, int] = {}
+
+    def _table(self, name: str, bootstrap_servers: str) -> BulkRestoredTable:
+        table = self.app.Table(
+            name,
+            default=None,
+            partitions=PARTITIONS,
+            key_type=str,
+            options={"bootstrap_servers": bootstrap_servers},
+        )
+        assert isinstance(table, BulkRestoredTable)
+        return table
 
     def wire(self, service: AllocatorService) -> None:
         """Register the agents, the recovery hook and the recompute loop."""
@@ -135,6 +149,8 @@ class AllocatorStreams:
     def _on_recover(self, service: AllocatorService) -> Any:
         async def recovered() -> None:
             # Runs inside Faust's recovery: nothing here may wait on the stream.
+            for table in (self.costs, self.usage, self.applied):
+                await table.restored()  # each table's bulk read is done
             actives = self.app.assignor.assigned_actives()
             owned = {tp.partition for tp in actives if tp.topic == self.inputs_name}
             service.assign(owned)
