@@ -61,6 +61,8 @@ async def _running(
         streams.publisher,
         partitions=PARTITIONS,
         snapshot_days=settings.snapshot_days,
+        engine_days=settings.engine_days,
+        flows_every_s=settings.flows_every_s,
     )
     streams.wire(service)
     follower = asyncio.create_task(_follow(settings, service, streams.ready))

@@ -44,6 +44,7 @@ class DayDelta:
     nodes_removed: list[NodeKey]
     flows_removed: list[FlowKey]
     complete: bool  # True: the date's stored rows are all replaced
+    settled: bool = True  # False: flows held back, the stored flows are older
 
     @property
     def is_empty(self) -> bool:
@@ -83,20 +84,41 @@ def to_result(day: date, frame: ResultFrame | None) -> DayResult:
 
 
 def frame_delta(
-    day: date, old: ResultFrame | None, new: ResultFrame | None, *, known: bool = True
+    day: date,
+    nodes_old: ResultFrame | None,
+    flows_old: ResultFrame | None,
+    new: ResultFrame | None,
+    *,
+    known: bool = True,
+    flows: bool = True,
 ) -> DayDelta:
-    """What to write so the stored date (last written as `old`; None: no rows)
-    equals `new`; everything when what is stored is not known."""
+    """What to write so the stored date equals `new`: its node rows were last written
+    from nodes_old and its flows from flows_old (None: no rows). Everything when what
+    is stored is not known; the flows only when `flows` (else the delta is unsettled).
+    """
     if not known:
         return diff_days(None, to_result(day, new))
-    if old is None or new is None or not old.comparable(new):
-        return diff_days(to_result(day, old), to_result(day, new))
-    diff = diff_frames(old, new)
+    if (
+        nodes_old is None
+        or flows_old is None
+        or new is None
+        or not (new.comparable(nodes_old) and new.comparable(flows_old))
+    ):
+        old = DayResult(
+            day, to_result(day, nodes_old).nodes, to_result(day, flows_old).flows
+        )
+        return diff_days(old, to_result(day, new))
+    nodes = diff_frames(nodes_old, new, flows=False)
+    rows = _node_rows(new, nodes.nodes)
+    removed = list(_node_rows(nodes_old, nodes.nodes_removed))
+    if not flows:
+        return DayDelta(rows, {}, removed, [], complete=False, settled=False)
+    cells = diff_frames(flows_old, new, nodes=False)
     return DayDelta(
-        nodes=_node_rows(new, diff.nodes),
-        flows=_flow_rows(new, diff.flows),
-        nodes_removed=list(_node_rows(old, diff.nodes_removed)),
-        flows_removed=list(_flow_rows(old, diff.flows_removed)),
+        nodes=rows,
+        flows=_flow_rows(new, cells.flows),
+        nodes_removed=removed,
+        flows_removed=list(_flow_rows(flows_old, cells.flows_removed)),
         complete=False,
     )
 

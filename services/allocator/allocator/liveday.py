@@ -36,15 +36,20 @@ class LiveDays:
     `compute` runs in a worker thread, one date at a time; the rest from the loop.
     """
 
-    def __init__(self, *, engines: int, frames: int) -> None:
+    def __init__(
+        self, *, engines: int, frames: int, flows_every_s: float = 0.0
+    ) -> None:
         self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
-        # The frame last handed to the store per date; None: the date has no rows.
+        # The frame whose node rows were last handed to the store, per date, and the
+        # one whose flows were (None: the date has no rows; absent: unknown).
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
+        self._flow_frames: dict[date, ResultFrame | None] = {}
+        self._flows_at: dict[date, float] = {}  # when a date's flows were last written
+        self._behind: set[date] = set()  # dates whose stored flows are older than nodes
         self._usage: dict[date, tuple[CostGraph, UsageRows]] = {}
         self._keep_engines, self._keep_frames = engines, frames
-        self._generation = (
-            0  # bumped by clear(): a compute running across it keeps nothing
-        )
+        self.flows_every_s = flows_every_s
+        self._generation = 0  # bumped by clear(): a compute across it keeps nothing
         self.pending: dict[date, Touched] = {}
 
     def touch(self, day: date, touched: Touched) -> None:
@@ -55,10 +60,30 @@ class LiveDays:
         """The changes of a date not yet computed (cleared)."""
         return self.pending.pop(day, None) or Touched()
 
+    def flows_due_in(self, now: float) -> float | None:
+        """Seconds until some date's held-back flows are due (None: none are)."""
+        if not self._behind:
+            return None
+        last = min(self._flows_at.get(d, now) for d in self._behind)
+        return max(0.0, last + self.flows_every_s - now)
+
+    def flows_behind(self) -> set[date]:
+        """Dates whose stored flows are older than their stored node rows."""
+        return set(self._behind)
+
     def compute(
-        self, graph: CostGraph, day: date, inputs: DayInputs, touched: Touched
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float = 0.0,
     ) -> Computed:
-        """Allocate a date (incrementally when its engine is kept) and diff it."""
+        """Allocate a date (incrementally when its engine is kept) and diff it.
+
+        Node rows are always in the delta; a date's flows at most every
+        flows_every_s (a busy date changes tens of thousands of flows a second).
+        """
         generation = self._generation
         engine = self._engines.pop(day, None)
         skipped = 0
@@ -71,16 +96,42 @@ class LiveDays:
             engine = None
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
-        known = day in self._frames
-        old = self._frames.pop(day, None)
+        known = day in self._frames and day in self._flow_frames
+        old = self._frames.get(day)
         new = capture(engine, previous=old) if engine is not None else None
-        delta = frame_delta(day, old, new, known=known)
+        last = self._flows_at.get(day)
+        with_flows = not known or last is None or now - last >= self.flows_every_s
+        delta = frame_delta(
+            day, old, self._flow_frames.get(day), new, known=known, flows=with_flows
+        )
         if generation == self._generation:
-            if engine is not None:
-                self._keep(self._engines, day, engine, self._keep_engines)
-            self._usage = {d: r for d, r in self._usage.items() if d in self._engines}
-            self._keep(self._frames, day, new, self._keep_frames)
+            self._keep_results(day, engine, new, settled=delta.settled, now=now)
         return Computed(delta, skipped)
+
+    def _keep_results(
+        self,
+        day: date,
+        engine: AllocationEngine | None,
+        frame: ResultFrame | None,
+        *,
+        settled: bool,
+        now: float,
+    ) -> None:
+        if engine is not None:
+            self._keep(self._engines, day, engine, self._keep_engines)
+        self._usage = {d: r for d, r in self._usage.items() if d in self._engines}
+        self._frames.pop(day, None)
+        self._keep(self._frames, day, frame, self._keep_frames)
+        if settled:
+            self._flow_frames[day] = frame
+            self._flows_at[day] = now
+            self._behind.discard(day)
+        else:
+            self._behind.add(day)
+        for gone in set(self._flow_frames) - set(self._frames):
+            self._flow_frames.pop(gone)
+            self._flows_at.pop(gone, None)
+            self._behind.discard(gone)
 
     def _rows(self, day: date, graph: CostGraph) -> UsageRows:
         rows = self._usage.get(day)
@@ -91,6 +142,9 @@ class LiveDays:
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""
         self._frames.pop(day, None)
+        self._flow_frames.pop(day, None)
+        self._flows_at.pop(day, None)
+        self._behind.discard(day)
 
     def clear(self) -> None:
         """After a rebalance: nothing kept is trusted."""
@@ -98,6 +152,9 @@ class LiveDays:
         self._engines.clear()
         self._usage.clear()
         self._frames.clear()
+        self._flow_frames.clear()
+        self._flows_at.clear()
+        self._behind.clear()
         self.pending.clear()
 
     @staticmethod

@@ -8,6 +8,7 @@ __all__ = [
     "CONSUMER_LAG",
     "DAYS_STORED",
     "EVENTS",
+    "INGEST_TO_FLOWS_STORED",
     "INGEST_TO_STORED",
     "RECOMPUTE_SECONDS",
     "REGISTRY",
@@ -37,6 +38,13 @@ INGEST_TO_STORED = Histogram(
     "finops_allocator_ingest_to_stored_seconds",
     "From an input event's occurred_at to the results of a charge date it changed "
     "being stored (one observation per event and date written).",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+INGEST_TO_FLOWS_STORED = Histogram(
+    "finops_allocator_ingest_to_flows_stored_seconds",
+    "From an input event's occurred_at to the flows of a charge date it changed "
+    "being stored (flows of a busy date are written every ALLOCATOR_FLOWS_EVERY_S).",
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
     registry=REGISTRY,
 )

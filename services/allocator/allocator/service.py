@@ -86,6 +86,7 @@ class AllocatorService:
         clock: Clock = lambda: datetime.now(UTC),
         snapshot_days: int = 32,
         engine_days: int = 8,
+        flows_every_s: float = 0.0,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
         self._partitions, self._clock = partitions, clock
@@ -94,7 +95,11 @@ class AllocatorService:
         self._window = 1
         self.owned: set[int] = set()
         self.dirty: dict[date, Waits] = {}
-        self.live = LiveDays(engines=engine_days, frames=snapshot_days)
+        self.live = LiveDays(
+            engines=engine_days, frames=snapshot_days, flows_every_s=flows_every_s
+        )
+        self._flow_waits: dict[date, Waits] = {}  # written, flows held back
+        self._wake: asyncio.TimerHandle | None = None
         self._check_stored = False
         self.changed = asyncio.Event()
 
@@ -168,6 +173,10 @@ class AllocatorService:
         self.changed.clear()
         if self._check_stored:
             await self._mark_stale()
+        now = time.monotonic()
+        if self.live.flows_due_in(now) == 0:
+            for day in self.live.flows_behind():
+                self.dirty.setdefault(day, [])
         days = sorted(d for d in self.dirty if self.owns(d))
         writing: asyncio.Task[BaseException | None] | None = None
         failure: BaseException | None = None
@@ -185,7 +194,17 @@ class AllocatorService:
                 writing.cancel()
         if failure is not None:
             raise failure
+        self._wake_for_flows()
         return len(days)
+
+    def _wake_for_flows(self) -> None:
+        """Come back when held-back flows are due, even if no input arrives."""
+        if self._wake is not None:
+            self._wake.cancel()
+        due = self.live.flows_due_in(time.monotonic())
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            self._wake = loop.call_later(due + 0.01, self.changed.set)
 
     async def _compute(self, day: date) -> _Job | None:
         """Allocate one date in a thread, so the agents and /healthz keep answering."""
@@ -199,7 +218,7 @@ class AllocatorService:
         offsets, touched = self._offsets(day), self.live.take(day)
         try:
             computed = await asyncio.to_thread(
-                self.live.compute, graph, day, snapshot, touched
+                self.live.compute, graph, day, snapshot, touched, time.monotonic()
             )
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
@@ -240,16 +259,19 @@ class AllocatorService:
         """The date's stored rows are unknown: dirty again, written whole."""
         self.live.forget(day)
         self.dirty.setdefault(day, []).extend(waits)
+        self.dirty[day].extend(self._flow_waits.pop(day, []))
         self.changed.set()
 
     def _observe(self, job: _Job) -> None:
         metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - job.began)
         metrics.DAYS_STORED.labels("stored").inc()
         now = self._clock()
-        for ingested, events in job.waits:
-            seconds = (now - ingested).total_seconds()
-            for _ in range(events):
-                metrics.INGEST_TO_STORED.observe(seconds)
+        _observe_waits(metrics.INGEST_TO_STORED, now, job.waits)
+        if job.delta.settled:
+            flow_waits = self._flow_waits.pop(job.day, []) + job.waits
+            _observe_waits(metrics.INGEST_TO_FLOWS_STORED, now, flow_waits)
+        else:
+            self._flow_waits.setdefault(job.day, []).extend(job.waits)
 
     async def _announce(self, job: _Job, run_id: uuid.UUID) -> None:
         """AllocationComputed events of the rows that changed, per dimension."""
@@ -266,3 +288,11 @@ class AllocatorService:
             now=self._clock(),
         ):
             await self._publisher.publish(event)
+
+
+def _observe_waits(histogram: Any, now: datetime, waits: Waits) -> None:
+    """One observation per source event behind the stored rows."""
+    for ingested, events in waits:
+        seconds = (now - ingested).total_seconds()
+        for _ in range(events):
+            histogram.observe(seconds)

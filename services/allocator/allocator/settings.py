@@ -20,6 +20,10 @@ class AllocatorSettings(ServiceSettings):
         "finops-allocator"  # the consumer group; the topic namespace prefixes it
     )
     snapshot_days: int = 32  # dates whose last results are kept to write only changes
+    engine_days: int = 8  # dates whose engine is kept between recomputes
+    # A busy date's flows (tens of thousands of rows a second) are written at most this
+    # often; its node rows on every recompute. 0: flows with every write.
+    flows_every_s: float = 3.0
     session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory
     # Static group membership (KIP-345): a worker restarted with the same id takes its

@@ -95,7 +95,8 @@ class PostgresResultStore:
             await _copy(conn, "tmp_flows", _flow_records(delta))
             await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
             await conn.execute(_UPSERT_FLOWS, day, run_id)
-            await conn.execute(_DAY, day, graph_version, marks, run_id)
+            if delta.settled:  # else a restart recomputes the date: flows are behind
+                await conn.execute(_DAY, day, graph_version, marks, run_id)
 
     @staticmethod
     async def _remove(conn: asyncpg.Connection, day: date, delta: DayDelta) -> None:

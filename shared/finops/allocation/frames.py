@@ -141,24 +141,31 @@ def _stack(
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
-def diff_frames(old: ResultFrame, new: ResultFrame) -> FrameDiff:
-    """Cells of `new` to write and of `old` to delete; frames must be comparable."""
+def diff_frames(
+    old: ResultFrame, new: ResultFrame, *, nodes: bool = True, flows: bool = True
+) -> FrameDiff:
+    """Cells of `new` to write and of `old` to delete; frames must be comparable.
+
+    nodes / flows False: that part is left empty (not compared).
+    """
     if not old.comparable(new):
         raise ValueError("frames of different graphs, dimensions or days")
-    was, now = old.node_present(), new.node_present()
-    changed = (old.figures != new.figures).any(axis=0)
-    flows_was, flows_now = old.flow_present(), new.flow_present()
-    flow_changed = (
-        (old.amount != new.amount)
-        | (old.share != new.share)
-        | (old.strategy != new.strategy)
-    )
-    return FrameDiff(
-        nodes=_cells(now & changed),
-        nodes_removed=_cells(was & ~now),
-        flows=_cells(flows_now & flow_changed),
-        flows_removed=_cells(flows_was & ~flows_now),
-    )
+    none = _cells(np.zeros((0, 0, 0), dtype=bool))
+    node_cells, node_gone = none, none
+    if nodes:
+        was, now = old.node_present(), new.node_present()
+        changed = (old.figures != new.figures).any(axis=0)
+        node_cells, node_gone = _cells(now & changed), _cells(was & ~now)
+    flow_cells, flow_gone = none, none
+    if flows:
+        was, now = old.flow_present(), new.flow_present()
+        changed = (
+            (old.amount != new.amount)
+            | (old.share != new.share)
+            | (old.strategy != new.strategy)
+        )
+        flow_cells, flow_gone = _cells(now & changed), _cells(was & ~now)
+    return FrameDiff(node_cells, node_gone, flow_cells, flow_gone)
 
 
 def every_cell(frame: ResultFrame) -> FrameDiff:

@@ -57,7 +57,8 @@ class InMemoryResultStore:
             self.flows.pop((day, *key), None)
         self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
         self.flows.update(((day, *k), v) for k, v in delta.flows.items())
-        self.days[day] = (graph_version, dict(offsets))
+        if getattr(delta, "settled", True):  # flows held back: the date is behind
+            self.days[day] = (graph_version, dict(offsets))
         self.writes += 1
 
     async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:

@@ -201,3 +201,39 @@ def test_a_forgotten_frame_is_written_whole_and_a_graph_change_rebuilds() -> Non
         _fresh(graph, feed)[0],
         _fresh(graph, feed)[1].keys(),
     )
+
+
+def test_a_busy_dates_flows_are_held_back_then_written_whole() -> None:
+    feed = Feed(4)
+    live = LiveDays(engines=4, frames=4, flows_every_s=10.0)
+    stored = StoredDay()
+    for node in feed.ids[:30]:
+        live.touch(DAY, feed.apply(feed.cost(node, "compute", 2_000_000)))
+
+    def compute(now: float) -> DayDelta:
+        delta = live.compute(
+            feed.graph, DAY, feed.state.days[DAY], live.take(DAY), now
+        ).delta
+        stored.write(delta)
+        return delta
+
+    assert compute(100.0).settled  # the first write has everything
+    for step in range(5):
+        for i in range(8):  # same dimensions: the kept engine is updated
+            node, target = feed.rng.choice(feed.ids), feed.rng.choice(feed.targets)
+            event = (
+                feed.cost(node, "compute", 10_000 * i)
+                if i % 2
+                else feed.usage(target, float(i))
+            )
+            live.touch(DAY, feed.apply(event))
+        held = compute(101.0 + step)
+        assert not held.settled and not held.flows and not held.flows_removed
+        assert stored.nodes == _fresh(feed.graph, feed)[0]  # node rows are current
+    assert live.flows_behind() == {DAY}
+    assert live.flows_due_in(105.0) == 5.0
+    written = compute(110.0)  # due: the flows catch up, nothing new needed
+    nodes, flows = _fresh(feed.graph, feed)
+    assert written.settled and not written.nodes
+    assert stored.nodes == nodes and stored.flows.keys() == flows.keys()
+    assert live.flows_behind() == set()
