@@ -57,8 +57,12 @@ def quantile(buckets: dict[float, float], q: float) -> float:
     return lower
 
 
-def latency_buckets(worker: AllocatorProcess) -> dict[float, float]:
-    raw = metric(worker.metrics(), "finops_allocator_ingest_to_stored_seconds_bucket")
+NODE_LATENCY = "finops_allocator_ingest_to_stored_seconds"
+FLOW_LATENCY = "finops_allocator_ingest_to_flows_stored_seconds"
+
+
+def latency_buckets(worker: AllocatorProcess, name: str) -> dict[float, float]:
+    raw = metric(worker.metrics(), f"{name}_bucket")
     return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
 
 
