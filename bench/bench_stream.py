@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -220,7 +221,7 @@ def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
         generate_org(
             SynthOptions(
                 nodes=size["cold_nodes"],
-                edges=size.get("cold_edges", size["cold_nodes"] * 3),
+                edges=size["cold_edges"],
                 days=size["cold_days"],
                 dimensions=4,
                 seed=5,
@@ -240,7 +241,7 @@ def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
     time.sleep(COMPACTION_WAIT_S)
     say(
         f"year state: {size['cold_days']} days of {size['cold_nodes']} nodes "
-        f"({size.get('cold_edges', size['cold_nodes'] * 3)} edges) "
+        f"({size['cold_edges']} edges) "
         f"processed in {loaded:.1f}s, committed {committed:.1f}s later "
         f"(peak {peaks.report()}); {COMPACTION_WAIT_S}s for the log cleaner"
     )
@@ -270,15 +271,12 @@ def main() -> None:
     parser.add_argument("--cold-nodes", type=int, help="nodes of the cold-start year")
     parser.add_argument("--cold-days", type=int, help="days of the cold-start state")
     parser.add_argument("--cold-edges", type=int, help="edges (default 3 per node)")
+    parser.add_argument("--keep", action="store_true", help="keep logs and state")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     size = dict(QUICK if quick else FULL)
-    if args.cold_nodes:
-        size["cold_nodes"] = args.cold_nodes
-    if args.cold_days:
-        size["cold_days"] = args.cold_days
-    if args.cold_edges:
-        size["cold_edges"] = args.cold_edges
+    for name in ("cold_nodes", "cold_days", "cold_edges"):
+        size[name] = getattr(args, name) or size.get(name, 3 * size["cold_nodes"])
     say(f"mode: {'quick' if quick else 'full'} {size}")
     work = Path(tempfile.mkdtemp(prefix="finops-bench-stream-"))
     settings = DevStackSettings(
@@ -298,9 +296,13 @@ def main() -> None:
             cold_start(stack, work, size)
     finally:
         for worker in WORKERS:
-            worker.stop()
+            with contextlib.suppress(AssertionError):  # killed if it hangs
+                worker.stop()
         stack.down(progress=lambda _: None)
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            say(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
