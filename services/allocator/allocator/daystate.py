@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +25,27 @@ SEP = "\x1f"  # never part of a node id, source or metric we accept
 Table = MutableMapping[str, Any]
 
 
-def table_key(day: date, source: str, node: str) -> str:
-    """The key of one source's figures for one node on one charge date."""
-    return f"{day.isoformat()}{SEP}{source}{SEP}{node}"
+# Nodes share table keys: a piece touching hundreds of nodes of a date writes at most
+# this many changelog messages per table (a message each cost about 0.1 ms of the
+# worker's one core, and usage is copied to every date of its window).
+BUCKETS = 64
+_BUCKET = "#"  # marks a bucket key; older keys named one node
+
+
+def bucket_of(node: str) -> int:
+    """The bucket of a node: stable across processes (unlike hash())."""
+    return zlib.crc32(node.encode()) % BUCKETS
+
+
+def table_key(day: date, source: str, bucket: int) -> str:
+    """The key of one source's figures for one bucket of nodes on one charge date."""
+    return f"{day.isoformat()}{SEP}{source}{SEP}{_BUCKET}{bucket}"
 
 
 def _split_key(key: str) -> tuple[date, str, str]:
-    day, source, node = key.split(SEP)
-    return date.fromisoformat(day), source, node
+    """Date, source and bucket mark ("#7") or, in keys of older versions, node."""
+    day, source, rest = key.split(SEP)
+    return date.fromisoformat(day), source, rest
 
 
 def _usage_entry(row: UsageRecord) -> str:
@@ -188,6 +202,10 @@ class InputState:
     def __init__(self, costs: Table, usage: Table, applied: Table) -> None:
         self._costs, self._usage, self._applied = costs, usage, applied
         self.days: dict[date, DayInputs] = {}
+        # (table, date, source, bucket) -> {node: value}: what each bucket key holds
+        self._buckets: dict[tuple[int, date, str, int], dict[str, Any]] = {}
+        self._legacy: dict[tuple[int, date, str, str], str] = {}  # one-node keys
+        self._dirty: set[tuple[int, date, str, int]] = set()
 
     def apply(self, piece: DayInputsRouted, position: str) -> Touched:
         """Fold one routed piece in; replaying a piece leaves the state unchanged.
@@ -195,6 +213,7 @@ class InputState:
         Returns the nodes whose costs or usage the piece set."""
         day = self.days.setdefault(piece.charge_date, DayInputs())
         touched = Touched(self._apply_costs(day, piece), self._apply_usage(day, piece))
+        self._flush()
         self._applied[piece.charge_date.isoformat()] = {
             "inputs": position,
             "origin": piece.origin,
@@ -241,33 +260,70 @@ class InputState:
             self._set(self._usage, day.usage, piece, node, kept or None)
         return touched
 
-    @staticmethod
     def _set(
+        self,
         table: Table,
         index: dict[tuple[str, str], Any],
         piece: DayInputsRouted,
         node: str,
         value: dict[str, Any] | None,
     ) -> None:
-        key = table_key(piece.charge_date, piece.source, node)
+        """Set one node's value in the index; its bucket is written by _flush."""
+        which, day, source = id(table), piece.charge_date, piece.source
+        bucket = self._buckets.setdefault((which, day, source, bucket_of(node)), {})
         if value is None:
-            index.pop((piece.source, node), None)
-            if key in table:
-                del table[key]
+            index.pop((source, node), None)
+            bucket.pop(node, None)
         else:
-            index[(piece.source, node)] = value
-            table[key] = value
+            index[(source, node)] = value
+            bucket[node] = value
+        self._dirty.add((which, day, source, bucket_of(node)))
+        legacy = self._legacy.pop((which, day, source, node), None)
+        if legacy is not None and legacy in table:
+            del table[legacy]
+
+    def _flush(self) -> None:
+        """Write every bucket a piece changed: one table key each."""
+        tables = {id(self._costs): self._costs, id(self._usage): self._usage}
+        for which, day, source, bucket in self._dirty:
+            table = tables[which]
+            key = table_key(day, source, bucket)
+            nodes = self._buckets.get((which, day, source, bucket))
+            if nodes:
+                table[key] = dict(nodes)
+            else:
+                self._buckets.pop((which, day, source, bucket), None)
+                if key in table:
+                    del table[key]
+        self._dirty.clear()
 
     def rebuild(self, owns: Callable[[date], bool]) -> None:
-        """Rebuild the in-memory index from the tables, keeping the dates we own."""
-        self.days = {}
+        """Rebuild the in-memory index from the tables, keeping the dates we own.
+
+        Keys of older versions (one node each) are read too; a bucket's newer
+        value for the same node wins, and the old key goes when the node is next set.
+        """
+        self.days, self._buckets, self._legacy = {}, {}, {}
         for table, attr in ((self._costs, "costs"), (self._usage, "usage")):
-            for key, value in list(table.items()):
-                day, source, node = _split_key(key)
-                if value and owns(day):
-                    inputs = self.days.setdefault(day, DayInputs())
-                    getattr(inputs, attr)[(source, node)] = value
+            items = [(_split_key(k), k, v) for k, v in list(table.items()) if v]
+            items.sort(key=lambda item: item[0][2].startswith(_BUCKET))  # old first
+            for (day, source, rest), key, value in items:
+                if not owns(day):
+                    continue
+                index = getattr(self.days.setdefault(day, DayInputs()), attr)
+                if rest.startswith(_BUCKET):
+                    bucket = (id(table), day, source, int(rest[1:]))
+                    self._buckets[bucket] = dict(value)
+                    index.update(((source, node), v) for node, v in value.items())
+                else:
+                    self._legacy[(id(table), day, source, rest)] = key
+                    index[(source, rest)] = value
+                    nodes = self._buckets.setdefault(
+                        (id(table), day, source, bucket_of(rest)), {}
+                    )
+                    nodes[rest] = value
 
     def forget(self, owns: Callable[[date], bool]) -> None:
         """Drop the dates we no longer own (after a rebalance)."""
         self.days = {d: v for d, v in self.days.items() if owns(d)}
+        self._buckets = {k: v for k, v in self._buckets.items() if owns(k[1])}
