@@ -45,6 +45,7 @@ from stream_probe import (
     lag,
     latency_buckets,
     quantile,
+    recomputes,
     stream,
 )
 
@@ -121,6 +122,12 @@ def _wait_stored(
     while asyncio.run(_stored_days(postgres)) < days or lag(worker) > 0:
         peaks.sample()
         time.sleep(0.5)
+    done, quiet = recomputes(worker), time.monotonic()
+    while time.monotonic() - quiet < 5:  # the last recomputes (and flows) are written
+        peaks.sample()
+        time.sleep(0.5)
+        if (now := recomputes(worker)) != done:
+            done, quiet = now, time.monotonic()
     return time.monotonic() - began
 
 

@@ -40,6 +40,11 @@ def lag(worker: AllocatorProcess) -> float:
     return sum(metric(text, "finops_allocator_consumer_lag_messages").values())
 
 
+def recomputes(worker: AllocatorProcess) -> float:
+    """Dates recomputed so far (stored or unchanged)."""
+    return sum(metric(worker.metrics(), "finops_allocator_days_stored_total").values())
+
+
 def quantile(buckets: dict[float, float], q: float) -> float:
     """A quantile from cumulative histogram buckets, interpolated linearly."""
     bounds = sorted(buckets)

@@ -28,6 +28,7 @@ class Computed:
 
     delta: DayDelta
     skipped: int
+    built: str | None = None  # why the date's engine was built afresh, if it was
 
 
 class LiveDays:
@@ -86,14 +87,16 @@ class LiveDays:
         """
         generation = self._generation
         engine = self._engines.pop(day, None)
-        skipped = 0
-        if engine is not None and engine.graph is graph:
+        skipped, built = 0, None
+        if engine is None:
+            built = "not kept"
+        elif engine.graph is not graph:
+            engine, built = None, "graph changed"
+        else:
             try:
                 skipped = _update(engine, day, inputs, touched, self._rows(day, graph))
-            except InputError:  # a dimension the engine lacks: build the date again
-                engine = None
-        else:
-            engine = None
+            except InputError:  # e.g. a dimension the engine lacks: build it again
+                engine, built = None, "dimensions changed"
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
         known = day in self._frames and day in self._flow_frames
@@ -106,7 +109,7 @@ class LiveDays:
         )
         if generation == self._generation:
             self._keep_results(day, engine, new, settled=delta.settled, now=now)
-        return Computed(delta, skipped)
+        return Computed(delta, skipped, built if engine is not None else None)
 
     def _keep_results(
         self,

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 __all__ = [
     "CONSUMER_LAG",
     "DAYS_STORED",
+    "ENGINES_BUILT",
     "EVENTS",
     "INGEST_TO_FLOWS_STORED",
     "INGEST_TO_STORED",
@@ -52,6 +53,12 @@ DAYS_STORED = Counter(
     "finops_allocator_days_stored_total",
     "Charge dates recomputed, by outcome (stored, unchanged, error).",
     ["outcome"],
+    registry=REGISTRY,
+)
+ENGINES_BUILT = Counter(
+    "finops_allocator_engines_built_total",
+    "Charge dates allocated from scratch instead of updating a kept engine, by why.",
+    ["reason"],
     registry=REGISTRY,
 )
 ROWS_SKIPPED = Counter(

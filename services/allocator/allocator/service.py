@@ -228,6 +228,8 @@ class AllocatorService:
             self._retry(day, waits)
             raise
         metrics.ROWS_SKIPPED.inc(computed.skipped)
+        if computed.built:
+            metrics.ENGINES_BUILT.labels(computed.built).inc()
         job = _Job(day, computed.delta, waits, version, offsets, began)
         if computed.delta.is_empty:  # e.g. usage of a date without costs
             metrics.DAYS_STORED.labels("unchanged").inc()
