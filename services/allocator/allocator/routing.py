@@ -216,7 +216,9 @@ def _model(run: list[_Part]) -> DayInputsRouted:
         ),
     }
     if len(run) == 1:  # nothing to fold: rows as they came
-        return DayInputsRouted(**fields, costs=last.costs, usage=last.usage)
+        return DayInputsRouted.model_construct(
+            **fields, costs=last.costs, usage=last.usage
+        )
     costs: dict[tuple[str, str], int] = {}
     usage: dict[tuple[str, date, str, str], UsageRecord] = {}
     for part in run:
@@ -229,10 +231,13 @@ def _model(run: list[_Part]) -> DayInputsRouted:
                 k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
             }
         usage.update(_usage_cells(part))
-    return DayInputsRouted(
+    # Built from validated events: construct without validating again (hot path).
+    return DayInputsRouted.model_construct(
         **fields,
         costs=[
-            NodeCost(node=n, date=last.day, dimension=k, amount_micros=v)
+            NodeCost.model_construct(
+                node=n, date=last.day, dimension=k, amount_micros=v
+            )
             for (n, k), v in costs.items()
         ],
         usage=list(usage.values()),
