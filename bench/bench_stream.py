@@ -42,6 +42,7 @@ from stream_probe import (
     FLOW_LATENCY,
     NODE_LATENCY,
     Peaks,
+    WorkerGroup,
     lag,
     latency_buckets,
     quantile,
@@ -116,7 +117,10 @@ def _ids(org: Path) -> tuple[list[str], list[str]]:
 
 
 def _wait_stored(
-    postgres: PostgresSettings, days: int, worker: AllocatorProcess, peaks: Peaks
+    postgres: PostgresSettings,
+    days: int,
+    worker: AllocatorProcess | WorkerGroup,
+    peaks: Peaks,
 ) -> float:
     began = time.monotonic()
     while asyncio.run(_stored_days(postgres)) < days or lag(worker) > 0:
@@ -155,11 +159,19 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
         org,
     )
     asyncio.run(_setup(kafka, postgres, org))
-    worker = AllocatorProcess(kafka, postgres, work, name="stream-worker")
-    WORKERS.append(worker)
-    worker.start(timeout_s=300)
+    group = WorkerGroup(
+        [
+            AllocatorProcess(kafka, postgres, work, name=f"stream-worker-{i}")
+            for i in range(size["workers"])
+        ]
+    )
+    WORKERS.extend(group.workers)
+    for one in group.workers:
+        one.start(timeout_s=300)
+    worker = group
     peaks = Peaks(
-        {"allocator": worker.proc.pid, "bench": os.getpid()}  # type: ignore[union-attr]
+        {f"allocator-{i}": w.proc.pid for i, w in enumerate(group.workers)}  # type: ignore[misc]
+        | {"bench": os.getpid()}
         | {row.name: row.pid for row in stack.status() if row.pid}
     )
     preload = _wait_stored(postgres, size["days"], worker, peaks)
@@ -214,7 +226,8 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
         f"last {lags[-1] if lags else 0:.0f}"
     )
     say(f"peak memory: {peaks.report()}")
-    worker.stop()
+    for one in group.workers:
+        one.stop()
 
 
 def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
@@ -279,11 +292,15 @@ def main() -> None:
     parser.add_argument("--cold-days", type=int, help="days of the cold-start state")
     parser.add_argument("--cold-edges", type=int, help="edges (default 3 per node)")
     parser.add_argument("--keep", action="store_true", help="keep logs and state")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="allocator workers of the sustained part"
+    )
     args = parser.parse_args()
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     size = dict(QUICK if quick else FULL)
     for name in ("cold_nodes", "cold_days", "cold_edges"):
         size[name] = getattr(args, name) or size.get(name, 3 * size["cold_nodes"])
+    size["workers"] = args.workers
     say(f"mode: {'quick' if quick else 'full'} {size}")
     work = Path(tempfile.mkdtemp(prefix="finops-bench-stream-"))
     settings = DevStackSettings(

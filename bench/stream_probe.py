@@ -22,16 +22,26 @@ from tests.support.allocator_process import AllocatorProcess
 
 
 def metric(text: str, name: str) -> dict[str, float]:
-    """Samples of one metric family by their label text."""
-    found = {}
+    """Samples of one metric family by their label text (summed over workers)."""
+    found: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith(name):
             labels, value = line[len(name) :].rsplit(" ", 1)
-            found[labels] = float(value)
+            found[labels] = found.get(labels, 0.0) + float(value)
     return found
 
 
-def lag(worker: AllocatorProcess) -> float:
+class WorkerGroup:
+    """Several allocator workers read as one: their metrics texts joined."""
+
+    def __init__(self, workers: list[AllocatorProcess]) -> None:
+        self.workers = workers
+
+    def metrics(self) -> str:
+        return "\n".join(w.metrics() for w in self.workers)
+
+
+def lag(worker: AllocatorProcess | WorkerGroup) -> float:
     """Total consumer lag; infinite while the worker does not answer in time."""
     try:
         text = worker.metrics()
@@ -40,7 +50,7 @@ def lag(worker: AllocatorProcess) -> float:
     return sum(metric(text, "finops_allocator_consumer_lag_messages").values())
 
 
-def recomputes(worker: AllocatorProcess) -> float:
+def recomputes(worker: AllocatorProcess | WorkerGroup) -> float:
     """Dates recomputed so far (stored or unchanged)."""
     return sum(metric(worker.metrics(), "finops_allocator_days_stored_total").values())
 
@@ -66,7 +76,9 @@ NODE_LATENCY = "finops_allocator_ingest_to_stored_seconds"
 FLOW_LATENCY = "finops_allocator_ingest_to_flows_stored_seconds"
 
 
-def latency_buckets(worker: AllocatorProcess, name: str) -> dict[float, float]:
+def latency_buckets(
+    worker: AllocatorProcess | WorkerGroup, name: str
+) -> dict[float, float]:
     raw = metric(worker.metrics(), f"{name}_bucket")
     return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
 
