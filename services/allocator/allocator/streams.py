@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = ["AllocatorStreams", "FaustPublisher"]
 _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
 ROUTE_BATCH = 2000  # events routed together: pieces of one date and source merge
+RECOMPUTE_REST = 0.5  # pause after a recompute pass, as a share of its length
 ROUTE_WITHIN_S = 0.25  # a bigger batch: fewer pieces, fewer changelog writes
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
@@ -161,14 +163,20 @@ class AllocatorStreams:
     def _recompute_loop(self, service: AllocatorService) -> Any:
         async def recompute() -> None:
             await self.ready.wait()
+            rest = 0.05  # let a burst of inputs land first
             while True:
                 await service.changed.wait()
-                await asyncio.sleep(0.05)  # let a burst of inputs land first
+                await asyncio.sleep(rest)
+                began = time.monotonic()
                 try:
                     await service.recompute_due()
                 except (OSError, asyncpg.PostgresError) as exc:
                     _log.warning("results not stored (%s); retrying", exc)
                     await asyncio.sleep(1)
+                # Under load a pass costs about the same whatever it covers: resting a
+                # share of its length leaves the agents (one core, one GIL) room to fold
+                # in more inputs, so the next pass covers more of them.
+                rest = max(0.05, RECOMPUTE_REST * (time.monotonic() - began))
 
         return recompute
 
