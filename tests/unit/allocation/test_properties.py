@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_arrays, summarize
+from finops.allocation.tables import UsageTable
 from finops.dag import EdgeSpec, GraphSpec
 from finops.errors import GraphError
 from finops.records import NodeCost, UsageRecord
@@ -226,3 +227,38 @@ def test_removing_an_edge_equals_a_graph_without_it(org, data) -> None:
     engine.remove_edge(gone.from_, gone.to, gone.active_from)
     rest = GraphSpec(nodes=spec.nodes, edges=[e for e in spec.edges if e is not gone])
     _same(engine, _engine(rest, costs, usage))
+
+
+@PROPS
+@given(st.data())
+def test_a_batched_update_equals_a_full_recompute(data) -> None:
+    """update(costs, usage, nodes): many changes in one pass, as a fresh engine."""
+    spec, costs, usage = data.draw(orgs())
+    engine = _engine(spec, costs, usage)
+    model_costs = {(c.node, c.date, c.dimension): c for c in costs}
+    model_usage = list(usage)
+    changes = [c for c in data.draw(updates(len(spec.nodes))) if c[0] != "edge"]
+    cost_rows, usage_nodes = [], set()
+    for change in changes:
+        if change[0] == "cost":
+            _, node, day, dim, micros = change
+            cost_rows.append((node, day, dim, micros))
+            model_costs[(node, day, dim)] = NodeCost(
+                node=node, date=day, dimension=dim, amount_micros=micros
+            )
+        else:
+            _, node, day, value, env = change
+            usage_nodes.add(node)
+            model_usage = [
+                u
+                for u in model_usage
+                if (u.node, u.date, u.metric) != (node, day, "req")
+            ]
+            model_usage.append(
+                UsageRecord(
+                    node=node, date=day, metric="req", value=value, labels={"env": env}
+                )
+            )
+    table = UsageTable.from_records(model_usage) if usage_nodes else None
+    engine.update(cost_rows, table, usage_nodes)
+    _same(engine, _engine(spec, list(model_costs.values()), model_usage))
