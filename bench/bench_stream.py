@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ from tests.support.allocator_process import AllocatorProcess
 from tests.support.infrastructure import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cold_probe import restart_phases, wait_committed
+from cold_probe import cold_start
 from stream_probe import (
     FLOW_LATENCY,
     NODE_LATENCY,
@@ -70,8 +69,6 @@ QUICK = {
 }
 
 
-GROUP = "cold-finops-allocator"  # the cold part's namespace and the allocator's app id
-COMPACTION_WAIT_S = 30  # the broker's log cleaner looks every 15 s
 WORKERS: list[AllocatorProcess] = []  # stopped at the end, whatever happens
 
 
@@ -230,60 +227,6 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
         one.stop()
 
 
-def cold_start(stack: Stack, work: Path, size: dict[str, int]) -> None:
-    """A year of state in the changelogs; time from start to owning recovered state."""
-    kafka = KafkaSettings(
-        bootstrap_servers=stack.bootstrap_servers, topic_namespace="cold"
-    )
-    postgres = PostgresSettings(DATABASE_URL=stack.database_url, DATABASE_SCHEMA="cold")
-    org = work / "year"
-    write_org(
-        generate_org(
-            SynthOptions(
-                nodes=size["cold_nodes"],
-                edges=size["cold_edges"],
-                days=size["cold_days"],
-                dimensions=4,
-                seed=5,
-            )
-        ),
-        org,
-    )
-    asyncio.run(_setup(kafka, postgres, org))
-    worker = AllocatorProcess(kafka, postgres, work, name="cold-worker")
-    WORKERS.append(worker)
-    worker.start(timeout_s=300)
-    peaks = Peaks({"allocator": worker.proc.pid})  # type: ignore[union-attr]
-    loaded = _wait_stored(postgres, size["cold_days"], worker, peaks)
-    # A kill before the offsets are committed makes the restart redo that work too;
-    # the figure is about recovering a year of state, so the worker is idle first.
-    committed = wait_committed(kafka.bootstrap_servers, GROUP, timeout_s=1800)
-    time.sleep(COMPACTION_WAIT_S)
-    say(
-        f"year state: {size['cold_days']} days of {size['cold_nodes']} nodes "
-        f"({size['cold_edges']} edges) "
-        f"processed in {loaded:.1f}s, committed {committed:.1f}s later "
-        f"(peak {peaks.report()}); {COMPACTION_WAIT_S}s for the log cleaner"
-    )
-    worker.stop(signal.SIGKILL)  # a crash: recovery from the changelogs alone
-    before = worker.log.read_text()
-    started = time.time()
-    worker.start(timeout_s=600)
-    while "owns partitions" not in worker.log.read_text()[len(before) :]:
-        time.sleep(0.1)
-    phases = restart_phases(worker.log.read_text()[len(before) :], started)
-    while lag(worker) > 0:
-        time.sleep(0.2)
-    caught_up = time.time() - started
-    say(
-        f"cold start after SIGKILL: partitions owned {phases.owned:.1f}s after "
-        f"start (target < 60s): group joined at {phases.joined:.1f}s, "
-        f"{phases.messages:,} changelog messages read in bulk "
-        f"(longest table {phases.read_s:.1f}s); lag 0 at {caught_up:.1f}s"
-    )
-    worker.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -317,7 +260,15 @@ def main() -> None:
         if args.part in ("all", "sustained"):
             sustained(stack, work, size)
         if args.part in ("all", "cold"):
-            cold_start(stack, work, size)
+            cold_start(
+                stack,
+                work,
+                size,
+                setup=_setup,
+                wait_stored=_wait_stored,
+                say=say,
+                workers=WORKERS,
+            )
     finally:
         for worker in WORKERS:
             with contextlib.suppress(AssertionError):  # killed if it hangs
