@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from stream_probe import Peaks, lag
+from stream_probe import Peaks, lag, metric
 
 from finops.allocation.files import write_org
 from finops.allocation.synth import SynthOptions, generate_org
@@ -25,6 +25,7 @@ __all__ = ["RestartPhases", "cold_start", "restart_phases", "wait_committed"]
 
 GROUP = "cold-finops-allocator"  # the cold part's namespace and the allocator's app id
 COMPACTION_WAIT_S = 30  # the broker's log cleaner looks every 15 s
+RECOMPUTE_WAIT_S = 5
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 _READ = re.compile(r"(\w+): (\d+) changelog messages read in ([\d.]+)s")
@@ -141,10 +142,14 @@ def cold_start(
     while lag(worker) > 0:
         time.sleep(0.2)
     caught_up = time.time() - started
+    time.sleep(RECOMPUTE_WAIT_S)  # dates found stale after recovery would be redone
+    stored = metric(worker.metrics(), "finops_allocator_days_stored_total")
+    redone = ", ".join(f"{k.strip('{}')} {v:.0f}" for k, v in stored.items()) or "none"
     say(
         f"cold start after SIGKILL: partitions owned {phases.owned:.1f}s after "
         f"start (target < 60s): group joined at {phases.joined:.1f}s, "
         f"{phases.messages:,} changelog messages read in bulk "
-        f"(longest table {phases.read_s:.1f}s); lag 0 at {caught_up:.1f}s"
+        f"(longest table {phases.read_s:.1f}s); lag 0 at {caught_up:.1f}s; "
+        f"dates recomputed in the next {RECOMPUTE_WAIT_S}s: {redone}"
     )
     worker.stop()
