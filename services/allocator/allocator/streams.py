@@ -31,9 +31,9 @@ __all__ = ["AllocatorStreams", "FaustPublisher"]
 
 _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
-ROUTE_BATCH = 2000  # events routed together: pieces of one date and source merge
+ROUTE_BATCH = 1000  # events routed together: pieces of one date and source merge
 RECOMPUTE_REST = 0.5  # pause after a recompute pass, as a share of its length
-ROUTE_WITHIN_S = 0.25  # a bigger batch: fewer pieces, fewer changelog writes
+ROUTE_WITHIN_S = 0.25  # a fuller batch: fewer pieces, fewer changelog writes
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
 
@@ -182,7 +182,9 @@ class AllocatorStreams:
 
     async def _measure_lag(self) -> None:
         consumer = self.app.consumer
-        lag: dict[str, int] = {}
+        # Every topic is reported, 0 when none of its partitions is owned any more
+        # (a gauge keeps its last value: a moved partition would show lag forever).
+        lag = dict.fromkeys([*self.sources.topics, self.inputs_name], 0)
         for tp in consumer.assignment():
             if tp.topic.endswith("-changelog"):
                 continue
