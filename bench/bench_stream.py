@@ -238,12 +238,14 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="allocator workers of the sustained part"
     )
+    parser.add_argument("--rate", type=int, help="events per second of the stream")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     size = dict(QUICK if quick else FULL)
     for name in ("cold_nodes", "cold_days", "cold_edges"):
         size[name] = getattr(args, name) or size.get(name, 3 * size["cold_nodes"])
     size["workers"] = args.workers
+    size["rate"] = args.rate or size["rate"]
     say(f"mode: {'quick' if quick else 'full'} {size}")
     work = Path(tempfile.mkdtemp(prefix="finops-bench-stream-"))
     settings = DevStackSettings(
