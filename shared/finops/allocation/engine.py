@@ -147,15 +147,7 @@ class AllocationEngine:
         )
         candidates = {p for node in nodes for p in self.graph.parents(node)}
         parents = sorted(p for p in candidates if self._uses_usage(p))
-        built = build_plans(
-            [self.graph.out_edges[p] for p in parents],
-            index=self.graph.index,
-            dimensions=self.dimensions,
-            usage=self.usage,
-            days=self._day_numbers,
-            heads=self._heads,
-        )
-        for parent, plan in zip(parents, built, strict=True):
+        for parent, plan in self._plans_of(parents).items():
             p = self.graph.index[parent]
             old = self.state.plans[p]
             self.state.plans[p] = plan
@@ -252,8 +244,12 @@ class AllocationEngine:
         return ChangeSet(cells)
 
     def _all_plans(self) -> dict[int, ParentPlan]:
-        """Plans of every parent, computed in strategy batches."""
-        parents = list(self.graph.out_edges)
+        """Plans of every parent by node index."""
+        plans = self._plans_of(list(self.graph.out_edges))
+        return {self.graph.index[p]: plan for p, plan in plans.items()}
+
+    def _plans_of(self, parents: list[str]) -> dict[str, ParentPlan]:
+        """Plans of some parents, computed in strategy batches."""
         built = build_plans(
             [self.graph.out_edges[p] for p in parents],
             index=self.graph.index,
@@ -262,9 +258,7 @@ class AllocationEngine:
             days=self._day_numbers,
             heads=self._heads,
         )
-        return {
-            self.graph.index[p]: plan for p, plan in zip(parents, built, strict=True)
-        }
+        return dict(zip(parents, built, strict=True))
 
     def _plan(self, parent: str) -> ParentPlan:
         return build_plan(
