@@ -60,6 +60,10 @@ class ResultStore(Protocol):
         offsets: dict[str, Any],
     ) -> None: ...
 
+    async def mark_day(
+        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+    ) -> None: ...
+
     async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]: ...
 
     async def write_nodes(self, spec: Any, version: int) -> None: ...
@@ -233,6 +237,8 @@ class AllocatorService:
         job = _Job(day, computed.delta, waits, version, offsets, began)
         if computed.delta.is_empty:  # e.g. usage of a date without costs
             metrics.DAYS_STORED.labels("unchanged").inc()
+            if computed.delta.settled:  # else flows are behind: recompute on restart
+                await self._store.mark_day(day, graph_version=version, offsets=offsets)
             return None
         return job
 

@@ -61,6 +61,11 @@ VALUES ($1, $2, $3::jsonb, $4)
 ON CONFLICT (charge_date) DO UPDATE SET graph_version = EXCLUDED.graph_version,
     input_offsets = EXCLUDED.input_offsets, run_id = EXCLUDED.run_id,
     stored_at = now()"""
+_MARK = """
+INSERT INTO allocator_days (charge_date, graph_version, input_offsets)
+VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (charge_date) DO UPDATE SET graph_version = EXCLUDED.graph_version,
+    input_offsets = EXCLUDED.input_offsets, stored_at = now()"""
 _DAYS = "SELECT charge_date, graph_version, input_offsets FROM allocator_days"
 _NODE = """
 INSERT INTO cost_nodes (node_id, node_type, labels, graph_version)
@@ -110,6 +115,12 @@ class PostgresResultStore:
         if delta.flows_removed:
             froms, tos, dims = zip(*delta.flows_removed, strict=True)
             await conn.execute(_REMOVE_FLOWS, day, list(froms), list(tos), list(dims))
+
+    async def mark_day(
+        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+    ) -> None:
+        """The stored rows of a date already reflect these inputs (nothing changed)."""
+        await self._pool.execute(_MARK, day, graph_version, json.dumps(offsets))
 
     async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
         """Graph version and offsets of every stored date."""

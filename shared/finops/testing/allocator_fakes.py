@@ -61,6 +61,12 @@ class InMemoryResultStore:
             self.days[day] = (graph_version, dict(offsets))
         self.writes += 1
 
+    async def mark_day(
+        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+    ) -> None:
+        """The date's rows already reflect these inputs."""
+        self.days[day] = (graph_version, dict(offsets))
+
     async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
         """Graph version and offsets per stored date."""
         return dict(self.days)

@@ -166,6 +166,24 @@ async def test_a_new_graph_version_recomputes_owned_dates() -> None:
     assert store.days[DAY][0] == 2
 
 
+async def test_a_date_whose_results_did_not_change_is_not_recomputed_again() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    await _feed(service, publisher, _costs(1_000_000))
+    later = date(2025, 3, 11)  # usage reaches it through the window; it has no costs
+    await _feed(service, publisher, _usage("shop", DAY, 5.0))
+    assert later in service.state.days and later in store.days  # written once (empty)
+    await service.route(_usage("blog", DAY, 3.0), "topic/0/1")  # nothing to store there
+    for offset, (partition, piece) in enumerate(publisher.forwarded, start=100):
+        service.apply(piece, partition=partition, offset=offset)
+    await service.recompute_due()
+    assert store.days[later][1] == service.state.position(later)
+    writes = store.writes
+    service.assign(set(range(6)))  # a restart: no date is stale
+    await service.recompute_due()
+    assert store.writes == writes
+
+
 async def test_assign_recomputes_only_dates_stored_stale() -> None:
     service, store, publisher = _service()
     await service.apply_graph(_graph())
