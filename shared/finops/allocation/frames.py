@@ -13,13 +13,11 @@ from numpy.typing import NDArray
 
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.plans import ParentPlan
-from finops.allocation.results import STRATEGY_NAMES
+from finops.allocation.results import strategy_codes, strategy_names
 from finops.dag import CostGraph
-from finops.rules import StrategyName
 
 __all__ = ["Cells", "FrameDiff", "ResultFrame", "capture", "diff_frames", "every_cell"]
 
-_CODE = {s: i for i, s in enumerate(StrategyName)}
 Cells = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 
@@ -68,7 +66,7 @@ class ResultFrame:
 
     def strategy_name(self, codes: NDArray[np.int64]) -> list[str]:
         """Strategy names of strategy codes."""
-        return [STRATEGY_NAMES[c] for c in codes.tolist()]
+        return strategy_names(codes)
 
 
 @dataclass(frozen=True)
@@ -91,27 +89,22 @@ def capture(
     reuse = previous._rows if previous is not None else {}
     parents = sorted(state.flows)
     rows = {p: _parent_rows(state.plans[p], reuse.get(p)) for p in parents}
-    amount = _stack([state.flows[p] for p in parents], state.direct.shape[1:], np.int64)
+    shape = state.direct.shape[1:]
+    amount = _stack([state.flows[p] for p in parents], shape, np.int64)
+    sizes = np.array([len(state.plans[p].children) for p in parents], dtype=np.int64)
     out = np.zeros_like(state.direct)
     if parents:
-        sizes = [len(state.plans[p].children) for p in parents]
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         out[parents] = np.add.reduceat(amount, starts, axis=0)
     holistic = state.direct + state.received
     figures = np.stack([state.direct, state.received, holistic, out, holistic - out])
-    shape = state.direct.shape[1:]
     return ResultFrame(
         graph=engine.graph,
         dimensions=tuple(engine.dimensions),
         first_day=engine.days.first.toordinal(),
         figures=figures,
-        parent=np.concatenate(
-            [np.full(len(state.plans[p].children), p, dtype=np.int64) for p in parents]
-            or [np.zeros(0, dtype=np.int64)]
-        ),
-        child=np.concatenate(
-            [state.plans[p].children for p in parents] or [np.zeros(0, dtype=np.int64)]
-        ),
+        parent=np.repeat(np.array(parents, dtype=np.int64), sizes),
+        child=_stack([state.plans[p].children for p in parents], (), np.int64),
         amount=amount,
         share=_stack([rows[p].share for p in parents], shape, np.float64),
         strategy=_stack([rows[p].strategy for p in parents], shape, np.int64),
@@ -122,10 +115,7 @@ def capture(
 def _parent_rows(plan: ParentPlan, previous: _ParentRows | None) -> _ParentRows:
     if previous is not None and previous.plan is plan:
         return previous
-    codes = np.array(
-        [[_CODE[r.strategy] for r in rules] for rules in plan.config_rules],
-        dtype=np.int64,
-    )  # (configs, k)
+    codes = strategy_codes(plan)  # (configs, k)
     share = plan.shares[:, :, plan.dim_config]  # (k, days, dims)
     strategy = np.broadcast_to(
         codes[plan.dim_config].T[:, np.newaxis, :], share.shape
@@ -150,13 +140,12 @@ def diff_frames(
     """
     if not old.comparable(new):
         raise ValueError("frames of different graphs, dimensions or days")
-    none = _cells(np.zeros((0, 0, 0), dtype=bool))
-    node_cells, node_gone = none, none
+    node_cells, node_gone = _NO_CELLS, _NO_CELLS
     if nodes:
         was, now = old.node_present(), new.node_present()
         changed = (old.figures != new.figures).any(axis=0)
         node_cells, node_gone = _cells(now & changed), _cells(was & ~now)
-    flow_cells, flow_gone = none, none
+    flow_cells, flow_gone = _NO_CELLS, _NO_CELLS
     if flows:
         was, now = old.flow_present(), new.flow_present()
         changed = (
@@ -170,12 +159,17 @@ def diff_frames(
 
 def every_cell(frame: ResultFrame) -> FrameDiff:
     """Every present cell, to write a frame whole."""
-    none = _cells(np.zeros((0, 0, 0), dtype=bool))
     return FrameDiff(
-        _cells(frame.node_present()), none, _cells(frame.flow_present()), none
+        _cells(frame.node_present()),
+        _NO_CELLS,
+        _cells(frame.flow_present()),
+        _NO_CELLS,
     )
 
 
 def _cells(mask: NDArray[np.bool_]) -> Cells:
     a, b, c = np.nonzero(mask)
     return a.astype(np.int64), b.astype(np.int64), c.astype(np.int64)
+
+
+_NO_CELLS: Cells = _cells(np.zeros((0, 0, 0), dtype=bool))

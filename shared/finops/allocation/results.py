@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from finops.allocation.engine import AllocationEngine
+from finops.allocation.plans import ParentPlan
 from finops.dag import NodeType
 from finops.money import format_micros
 from finops.rules import StrategyName
@@ -27,6 +28,8 @@ __all__ = [
     "iter_flow_columns",
     "node_arrays",
     "node_result",
+    "strategy_codes",
+    "strategy_names",
     "summarize",
 ]
 
@@ -80,6 +83,19 @@ STRATEGY_NAMES: list[str] = [s.value for s in StrategyName]
 _STRATEGY_CODE = {s: i for i, s in enumerate(StrategyName)}
 
 
+def strategy_codes(plan: ParentPlan) -> NDArray[np.int64]:
+    """(configs, k): the code (index in STRATEGY_NAMES) of each edge's strategy."""
+    return np.array(
+        [[_STRATEGY_CODE[r.strategy] for r in rules] for rules in plan.config_rules],
+        dtype=np.int64,
+    )
+
+
+def strategy_names(codes: NDArray[np.int64]) -> list[str]:
+    """Strategy names of strategy codes."""
+    return [STRATEGY_NAMES[c] for c in codes.tolist()]
+
+
 @dataclass(frozen=True)
 class FlowColumns:
     """Flows as columns: parent, child, day, dim indices, amount, share, strategy."""
@@ -95,7 +111,7 @@ class FlowColumns:
     @property
     def strategy(self) -> list[str]:
         """Strategy name of each flow (codes index STRATEGY_NAMES)."""
-        return [STRATEGY_NAMES[c] for c in self.strategy_code.tolist()]
+        return strategy_names(self.strategy_code)
 
     def __len__(self) -> int:
         return int(self.parent.size)
@@ -176,9 +192,7 @@ def _parent_flows(engine: AllocationEngine, parent: int) -> FlowColumns:
     flows = engine.state.flows[parent]
     shares = plan.shares[:, :, plan.dim_config]
     rows, days, dims = np.nonzero((flows != 0) | (shares > 0))
-    codes = np.array(
-        [[_STRATEGY_CODE[r.strategy] for r in rules] for rules in plan.config_rules]
-    )
+    codes = strategy_codes(plan)
     return FlowColumns(
         parent=np.full(rows.size, parent, dtype=np.int64),
         child=plan.children[rows],
