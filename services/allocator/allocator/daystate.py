@@ -270,14 +270,15 @@ class InputState:
     ) -> None:
         """Set one node's value in the index; its bucket is written by _flush."""
         which, day, source = id(table), piece.charge_date, piece.source
-        bucket = self._buckets.setdefault((which, day, source, bucket_of(node)), {})
+        key = (which, day, source, bucket_of(node))
+        bucket = self._buckets.setdefault(key, {})
         if value is None:
             index.pop((source, node), None)
             bucket.pop(node, None)
         else:
             index[(source, node)] = value
             bucket[node] = value
-        self._dirty.add((which, day, source, bucket_of(node)))
+        self._dirty.add(key)
         legacy = self._legacy.pop((which, day, source, node), None)
         if legacy is not None and legacy in table:
             del table[legacy]
