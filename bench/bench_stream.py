@@ -76,6 +76,23 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def _prepare(
+    stack: Stack, work: Path, namespace: str, options: SynthOptions
+) -> tuple[KafkaSettings, PostgresSettings, Path]:
+    """A synthetic organisation published to the stack under its own topic namespace
+    and database schema: graph applied, costs and usage sent."""
+    kafka = KafkaSettings(
+        bootstrap_servers=stack.bootstrap_servers, topic_namespace=namespace
+    )
+    postgres = PostgresSettings(
+        DATABASE_URL=stack.database_url, DATABASE_SCHEMA=namespace
+    )
+    org = work / namespace
+    write_org(generate_org(options), org)
+    asyncio.run(_setup(kafka, postgres, org))
+    return kafka, postgres, org
+
+
 async def _setup(kafka: KafkaSettings, postgres: PostgresSettings, org: Path) -> None:
     await ensure_topics(kafka.bootstrap_servers, namespace=kafka.topic_namespace)
     conn = await asyncpg.connect(postgres.database_url)
@@ -134,28 +151,16 @@ def _wait_stored(
 
 def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
     """Preload a month, then stream events at a fixed rate; report what happened."""
-    kafka = KafkaSettings(
-        bootstrap_servers=stack.bootstrap_servers, topic_namespace="bench"
-    )
-    postgres = PostgresSettings(
-        DATABASE_URL=stack.database_url, DATABASE_SCHEMA="bench"
-    )
-    org = work / "org"
     start = date(2025, 1, 1)
-    write_org(
-        generate_org(
-            SynthOptions(
-                nodes=size["nodes"],
-                edges=size["edges"],
-                days=size["days"],
-                dimensions=4,
-                seed=11,
-                start=start,
-            )
-        ),
-        org,
+    options = SynthOptions(
+        nodes=size["nodes"],
+        edges=size["edges"],
+        days=size["days"],
+        dimensions=4,
+        seed=11,
+        start=start,
     )
-    asyncio.run(_setup(kafka, postgres, org))
+    kafka, postgres, org = _prepare(stack, work, "bench", options)
     group = WorkerGroup(
         [
             AllocatorProcess(kafka, postgres, work, name=f"stream-worker-{i}")
@@ -266,7 +271,7 @@ def main() -> None:
                 stack,
                 work,
                 size,
-                setup=_setup,
+                prepare=_prepare,
                 wait_stored=_wait_stored,
                 say=say,
                 workers=WORKERS,

@@ -6,7 +6,7 @@ import asyncio
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from stream_probe import Peaks, lag, metric
 
-from finops.allocation.files import write_org
-from finops.allocation.synth import SynthOptions, generate_org
+from finops.allocation.synth import SynthOptions
 from finops.devstack import Stack
 from finops.settings import KafkaSettings, PostgresSettings
 from tests.support.allocator_process import AllocatorProcess
@@ -93,30 +92,22 @@ def cold_start(
     work: Path,
     size: dict[str, int],
     *,
-    setup: Callable[[KafkaSettings, PostgresSettings, Path], Awaitable[None]],
+    prepare: Callable[
+        [Stack, Path, str, SynthOptions], tuple[KafkaSettings, PostgresSettings, Path]
+    ],
     wait_stored: Callable[[PostgresSettings, int, AllocatorProcess, Peaks], float],
     say: Callable[[str], None],
     workers: list[AllocatorProcess],
 ) -> None:
     """A year of state in the changelogs; time from start to owning recovered state."""
-    kafka = KafkaSettings(
-        bootstrap_servers=stack.bootstrap_servers, topic_namespace="cold"
+    options = SynthOptions(
+        nodes=size["cold_nodes"],
+        edges=size["cold_edges"],
+        days=size["cold_days"],
+        dimensions=4,
+        seed=5,
     )
-    postgres = PostgresSettings(DATABASE_URL=stack.database_url, DATABASE_SCHEMA="cold")
-    org = work / "year"
-    write_org(
-        generate_org(
-            SynthOptions(
-                nodes=size["cold_nodes"],
-                edges=size["cold_edges"],
-                days=size["cold_days"],
-                dimensions=4,
-                seed=5,
-            )
-        ),
-        org,
-    )
-    asyncio.run(setup(kafka, postgres, org))
+    kafka, postgres, _ = prepare(stack, work, "cold", options)
     worker = AllocatorProcess(kafka, postgres, work, name="cold-worker")
     workers.append(worker)  # stopped by the caller, whatever happens
     worker.start(timeout_s=300)
