@@ -112,6 +112,13 @@ class AllocatorStreams:
         self.applied.on_recover(self._on_recover(service))
         self.app.task(self._recompute_loop(service))
         self.app.timer(1.0)(self._measure_lag)
+        self.app.on_partitions_revoked.connect(self._forget_positions)
+
+    async def _forget_positions(self, sender: Any, revoked: set[TP], **_: Any) -> None:
+        # Another worker goes on from where it was committed: a position kept from
+        # before would count its progress as lag should the partition come back.
+        for tp in revoked:
+            self.positions.pop(tp, None)
 
     def _router(self, service: AllocatorService) -> Any:
         async def route(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -189,7 +196,19 @@ class AllocatorStreams:
             if tp.topic.endswith("-changelog"):
                 continue
             high = consumer.highwater(tp)
-            done = self.positions.get(tp, -1) + 1
+            done = await self._done(tp)
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, (high or 0) - done)
         for topic, value in lag.items():
             metrics.CONSUMER_LAG.labels(topic).set(value)
+
+    async def _done(self, tp: TP) -> int:
+        """The offset up to which a partition is processed."""
+        seen = self.positions.get(tp)
+        if seen is not None:
+            return seen + 1
+        # Nothing processed here yet: the consumer's position (the committed offset,
+        # or the end when another worker had read it all) is where it stands.
+        try:
+            return await self.app.consumer.position(tp) or 0
+        except Exception:  # moved away meanwhile: no lag of ours
+            return self.app.consumer.highwater(tp) or 0
