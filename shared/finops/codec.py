@@ -9,7 +9,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from finops.errors import EventDecodeError, SchemaVersionError
-from finops.events import EVENT_ADAPTER, Event
+from finops.events import EVENT_ADAPTER, Event, NodeResult
 
 __all__ = ["CURRENT_VERSIONS", "UPCASTERS", "decode_event", "encode_event"]
 
@@ -20,12 +20,26 @@ CURRENT_VERSIONS: Final[dict[str, int]] = {
     "usage_reported": 1,
     "cost_lines_normalized": 1,
     "row_rejected": 1,
-    "allocation_computed": 1,
+    "allocation_computed": 2,
     "day_inputs_routed": 1,
     "budget_alert_raised": 1,
 }
+
+
+def _node_rows_as_arrays(payload: dict[str, Any]) -> dict[str, Any]:
+    """allocation_computed 1 -> 2: node rows were objects, now arrays."""
+    fields = NodeResult._fields
+    nodes = [
+        [row.get(name) for name in fields] if isinstance(row, dict) else row
+        for row in payload.get("nodes", [])
+    ]
+    return {**payload, "schema_version": 2, "nodes": nodes}
+
+
 # (type, from_version) -> function turning that payload into the next version's payload.
-UPCASTERS: Final[dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+UPCASTERS: Final[dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    ("allocation_computed", 1): _node_rows_as_arrays,
+}
 
 
 def encode_event(event: Event) -> bytes:

@@ -28,22 +28,13 @@ def result_events(
     are read from PostgreSQL, where the run and offsets of the event find them.
     """
     events = []
-    for dimension in delta.dimensions:
-        nodes = [  # trusted rows of our own: no validation (thousands per second)
-            NodeResult.model_construct(
-                node=n,
-                direct=r[0],
-                indirect=r[1],
-                holistic=r[2],
-                allocated_out=r[3],
-                retained=r[4],
-            )
-            for (n, k), r in delta.nodes.items()
-            if k == dimension
-        ]
+    by_dimension: dict[str, list[NodeResult]] = {k: [] for k in delta.dimensions}
+    for (node, dimension), row in delta.nodes.items():
+        by_dimension[dimension].append(NodeResult(node, *row))
+    for dimension, nodes in by_dimension.items():
         for i in range(0, max(len(nodes), 1), MAX_EVENT_ROWS):
-            events.append(
-                AllocationComputed(
+            events.append(  # trusted rows of our own: not validated again
+                AllocationComputed.model_construct(
                     event_id=uuid.uuid4(),
                     occurred_at=now,
                     charge_date=day,

@@ -6,6 +6,7 @@ frame and writes only the rows whose figures, amounts or shares changed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,11 @@ class _ParentRows:
 @dataclass(frozen=True)
 class ResultFrame:
     """Node figures (direct, indirect, holistic, allocated_out, retained) as
-    (5, nodes, days, dims) and flows as (rows, days, dims), rows grouped by parent."""
+    (5, nodes, days, dims) and flows as (rows, days, dims), rows grouped by parent.
+
+    Shares and strategies are gathered when first asked for: most frames are only
+    compared on their node figures (flows are diffed less often).
+    """
 
     graph: CostGraph
     dimensions: tuple[str, ...]
@@ -42,9 +47,29 @@ class ResultFrame:
     parent: NDArray[np.int64]
     child: NDArray[np.int64]
     amount: NDArray[np.int64]
-    share: NDArray[np.float64]
-    strategy: NDArray[np.int64]
-    _rows: dict[int, _ParentRows]
+    _plans: dict[int, ParentPlan]  # parent -> plan (never changed in place)
+    _previous: dict[int, _ParentRows]  # an older frame's rows, reused when the same
+
+    @functools.cached_property
+    def _rows(self) -> dict[int, _ParentRows]:
+        rows = {
+            p: _parent_rows(plan, self._previous.get(p))
+            for p, plan in self._plans.items()
+        }
+        object.__setattr__(self, "_previous", {})  # no chain of older frames kept
+        return rows
+
+    @functools.cached_property
+    def share(self) -> NDArray[np.float64]:
+        """(rows, days, dims) share of each flow row."""
+        parts = [r.share for r in self._rows.values()]
+        return _stack(parts, self.amount.shape[1:], np.float64)
+
+    @functools.cached_property
+    def strategy(self) -> NDArray[np.int64]:
+        """(rows, days, dims) strategy code of each flow row."""
+        parts = [r.strategy for r in self._rows.values()]
+        return _stack(parts, self.amount.shape[1:], np.int64)
 
     def node_present(self) -> NDArray[np.bool_]:
         """Cells a result row exists for: any direct, indirect or allocated_out."""
@@ -86,9 +111,8 @@ def capture(
     """The engine's results now; per-parent pieces of `previous` whose plan is the
     same object are reused."""
     state = engine.state
-    reuse = previous._rows if previous is not None else {}
     parents = sorted(state.flows)
-    rows = {p: _parent_rows(state.plans[p], reuse.get(p)) for p in parents}
+    plans = {p: state.plans[p] for p in parents}
     shape = state.direct.shape[1:]
     amount = _stack([state.flows[p] for p in parents], shape, np.int64)
     sizes = np.array([len(state.plans[p].children) for p in parents], dtype=np.int64)
@@ -106,17 +130,33 @@ def capture(
         parent=np.repeat(np.array(parents, dtype=np.int64), sizes),
         child=_stack([state.plans[p].children for p in parents], (), np.int64),
         amount=amount,
-        share=_stack([rows[p].share for p in parents], shape, np.float64),
-        strategy=_stack([rows[p].strategy for p in parents], shape, np.int64),
-        _rows=rows,
+        _plans=plans,
+        _previous=_reusable(previous),
     )
+
+
+def _reusable(previous: ResultFrame | None) -> dict[int, _ParentRows]:
+    """Rows an older frame has gathered, or those it would have reused."""
+    if previous is None:
+        return {}
+    if "_rows" not in previous.__dict__:
+        return previous._previous
+    return previous._rows
 
 
 def _parent_rows(plan: ParentPlan, previous: _ParentRows | None) -> _ParentRows:
     if previous is not None and previous.plan is plan:
         return previous
+    k, (_, days, _) = len(plan.children), plan.shares.shape
+    share = plan.share_cells(None).reshape(k, days, -1)  # (k, days, dims), cached
+    if (
+        previous is not None  # usage moved the shares; strategies stay
+        and previous.plan.config_rules is plan.config_rules
+        and previous.plan.dim_config is plan.dim_config
+        and previous.strategy.shape == share.shape
+    ):
+        return _ParentRows(plan, share, previous.strategy)
     codes = strategy_codes(plan)  # (configs, k)
-    share = plan.shares[:, :, plan.dim_config]  # (k, days, dims)
     strategy = np.broadcast_to(
         codes[plan.dim_config].T[:, np.newaxis, :], share.shape
     )  # (k, days, dims)

@@ -172,3 +172,13 @@ def test_an_invalid_event_names_the_problem() -> None:
     del payload["costs"]
     with pytest.raises(EventDecodeError, match="invalid node_costs_reported"):
         decode_event(json.dumps(payload).encode())
+
+
+def test_allocation_computed_of_version_1_is_read_with_its_rows() -> None:
+    event = EXAMPLES[[e.type for e in EXAMPLES].index("allocation_computed")]
+    payload = json.loads(encode_event(event))
+    assert payload["nodes"] == [["db", 10, 0, 10, 10, 0]]  # version 2: arrays
+    keys = ("node", "direct", "indirect", "holistic", "allocated_out", "retained")
+    payload["schema_version"] = 1
+    payload["nodes"] = [dict(zip(keys, row, strict=True)) for row in payload["nodes"]]
+    assert decode_event(json.dumps(payload).encode()) == event

@@ -1,0 +1,235 @@
+"""Where the allocator's CPU goes per event, without a broker or a database.
+
+Run: python bench/bench_hotpath.py [--quick] [--seconds S] [--rate R] [--profile F]
+
+Replays the sustained stream of bench_stream.py through the allocator's own code, in
+one process: source events are decoded, routed, the pieces encoded and decoded again
+(as they travel through the inputs topic), folded into the input state (whose tables
+serialise every value, as Faust's changelog does), and the dirty dates recomputed and
+diffed every half second, with the rows and result events built as for the store.
+Prints CPU seconds per stage and per event; asserts nothing. Kafka's and PostgreSQL's
+own work is not in these figures: bench_stream.py measures the whole path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "allocator"))
+
+from allocator.announce import result_events
+from allocator.daystate import InputState
+from allocator.liveday import LiveDays
+from allocator.routing import max_window_days, route_batch
+from finops.adapters.input_feed import (
+    cost_events,
+    cost_records,
+    usage_events,
+    usage_records,
+)
+from finops.allocation.files import write_org
+from finops.allocation.synth import SynthOptions, generate_org
+from finops.costfile import load_costs
+from finops.codec import decode_event, encode_event
+from finops.dag import build_graph
+from finops.events import NodeCostsReported, UsageReported
+from finops.inputfiles import load_usage
+from finops.records import NodeCost, UsageRecord
+
+SIZES = {
+    "full": {"nodes": 5_000, "edges": 20_000, "days": 30, "rate": 2_000},
+    "quick": {"nodes": 500, "edges": 1_500, "days": 14, "rate": 500},
+}
+CYCLE_S = 0.25  # events routed together (the router's batch window)
+RECOMPUTE_EVERY = 2  # cycles per recompute pass
+
+
+class SerialisingTable(dict[str, Any]):
+    """A dict that serialises every value set, as a Faust changelog send does."""
+
+    messages = 0
+    bytes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        SerialisingTable.messages += 1
+        SerialisingTable.bytes += len(json.dumps(value)) + len(key)
+        super().__setitem__(key, value)
+
+
+class Stages:
+    """CPU seconds per stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def run(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds[name] += time.process_time() - began
+
+
+def _stream_events(
+    org_ids: tuple[list[str], list[str]], days: list[date], count: int
+) -> list[bytes]:
+    """The bench's events: one row each, costs and usage alternating."""
+    resources, users = org_ids
+    rng = random.Random(7)
+    out = []
+    for i in range(count):
+        day, now = rng.choice(days), datetime.now(UTC)
+        if i % 2 == 0:
+            cost = NodeCost(
+                node=rng.choice(resources),
+                date=day,
+                dimension="compute",
+                amount_micros=rng.randint(1, 10**8),
+            )
+            event: Any = NodeCostsReported(
+                event_id=uuid.uuid4(), occurred_at=now, source="bench", costs=[cost]
+            )
+        else:
+            row = UsageRecord(
+                node=rng.choice(users),
+                date=day,
+                metric="requests",
+                value=rng.uniform(1, 1000),
+            )
+            event = UsageReported(
+                event_id=uuid.uuid4(), occurred_at=now, source="bench", usage=[row]
+            )
+        out.append(encode_event(event))
+    return out
+
+
+class HotPath:
+    """The allocator's per-event work, stage by stage."""
+
+    def __init__(self, graph: Any, window: int) -> None:
+        self.graph, self.window = graph, window
+        self.state = InputState(SerialisingTable(), SerialisingTable(), {})
+        self.live = LiveDays(engines=8, frames=32, flows_every_s=3.0)
+        self.dirty: set[date] = set()
+        self.stages = Stages()
+        self.offset = 0
+
+    def feed(self, raw: list[bytes]) -> None:
+        run = self.stages.run
+        events = [(run("decode source", decode_event, r), "t/0/0") for r in raw]
+        pieces = run("route", route_batch, events, window_days=self.window)
+        wire = [run("encode piece", encode_event, p) for p in pieces]
+        for data in wire:
+            piece = run("decode piece", decode_event, data)
+            self.offset += 1
+            touched = run("apply", self.state.apply, piece, f"0/{self.offset}")
+            self.live.touch(piece.charge_date, touched)
+            self.dirty.add(piece.charge_date)
+
+    def recompute(self, now: float) -> int:
+        run, rows = self.stages.run, 0
+        for day in sorted(self.dirty):
+            inputs = self.state.days[day]
+            touched = self.live.take(day)
+            computed = run(
+                "compute", self.live.compute, self.graph, day, inputs, touched, now
+            )
+            delta = computed.delta
+            rows += len(delta.nodes) + len(delta.flows)
+            run(
+                "announce",
+                result_events,
+                day,
+                delta,
+                run_id=uuid.uuid4(),
+                graph_version=1,
+                offsets={},
+                now=datetime.now(UTC),
+            )
+        self.dirty.clear()
+        return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, default=20.0, help="of the stream")
+    parser.add_argument("--rate", type=int, help="events per second of the stream")
+    parser.add_argument("--profile", help="write a cProfile of the stream here")
+    args = parser.parse_args()
+    size = SIZES["quick" if args.quick else "full"]
+    rate = args.rate or size["rate"]
+    start = date(2025, 1, 1)
+    options = SynthOptions(
+        nodes=size["nodes"],
+        edges=size["edges"],
+        days=size["days"],
+        dimensions=4,
+        seed=11,
+        start=start,
+    )
+    org = generate_org(options)
+    graph = build_graph(org.spec)
+    with tempfile.TemporaryDirectory() as work:
+        write_org(org, Path(work))
+        costs = load_costs(Path(work) / "costs.csv", None)
+        usage = load_usage(Path(work) / "usage.csv", None)
+    path = HotPath(graph, max_window_days(org.spec))
+    preload = [
+        *usage_events(usage_records(usage), source="files"),
+        *cost_events(cost_records(costs), source="files"),
+    ]
+    began = time.monotonic()
+    path.feed([encode_event(e) for e in preload])
+    path.recompute(0.0)
+    print(f"preload: {len(preload)} events, {time.monotonic() - began:.1f}s")
+
+    resources = [n.id for n in org.spec.nodes if n.type == "resource"]
+    users = sorted(set(usage.node_ids[n] for n in usage.node.tolist()))
+    recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
+    per_cycle = int(rate * CYCLE_S)
+    cycles = int(args.seconds / CYCLE_S)
+    raw = _stream_events((resources, users), recent, per_cycle * cycles)
+    path.stages = Stages()
+    SerialisingTable.messages = SerialisingTable.bytes = 0
+    profile = cProfile.Profile() if args.profile else None
+    began, rows = time.process_time(), 0
+    if profile:
+        profile.enable()
+    for c in range(cycles):
+        path.feed(raw[c * per_cycle : (c + 1) * per_cycle])
+        if (c + 1) % RECOMPUTE_EVERY == 0:
+            rows += path.recompute((c + 1) * CYCLE_S)
+    if profile:
+        profile.disable()
+        profile.dump_stats(args.profile)
+    cpu = time.process_time() - began
+    events = len(raw)
+    print(
+        f"stream: {events} events ({rate}/s for {args.seconds:.0f}s), "
+        f"{cpu:.2f} CPU s = {cpu / events * 1e6:.0f} µs/event "
+        f"({cpu / args.seconds * 100:.0f}% of one core at {rate}/s); "
+        f"{rows} rows to store"
+    )
+    for name, seconds in sorted(path.stages.seconds.items(), key=lambda x: -x[1]):
+        print(f"  {name:<14} {seconds:6.2f}s  {seconds / events * 1e6:6.0f} µs/event")
+    print(
+        f"  table writes: {SerialisingTable.messages} messages, "
+        f"{SerialisingTable.bytes / 2**20:.1f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
