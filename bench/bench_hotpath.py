@@ -41,8 +41,8 @@ from finops.adapters.input_feed import (
 )
 from finops.allocation.files import write_org
 from finops.allocation.synth import SynthOptions, generate_org
-from finops.costfile import load_costs
 from finops.codec import decode_event, encode_event
+from finops.costfile import load_costs
 from finops.dag import build_graph
 from finops.events import NodeCostsReported, UsageReported
 from finops.inputfiles import load_usage

@@ -129,8 +129,10 @@ def _node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
     n, t, k = cells
     figures = frame.figures[:, n, t, k].T.tolist()
     # Tens of thousands of rows a second: built by C loops (map, zip), not Python.
-    keys = zip(map(ids.__getitem__, n.tolist()), map(dims.__getitem__, k.tolist()))
-    return dict(zip(keys, map(tuple, figures)))  # type: ignore[arg-type]
+    keys = zip(
+        map(ids.__getitem__, n.tolist()), map(dims.__getitem__, k.tolist()), strict=True
+    )
+    return dict(zip(keys, map(tuple, figures), strict=True))  # type: ignore[arg-type]
 
 
 def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
@@ -141,13 +143,15 @@ def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
         map(ids.__getitem__, frame.parent[r].tolist()),
         map(ids.__getitem__, frame.child[r].tolist()),
         map(dims.__getitem__, k.tolist()),
+        strict=True,
     )
     rows = zip(
         frame.amount[r, t, k].tolist(),
         frame.strategy_name(frame.strategy[r, t, k]),
         frame.share[r, t, k].tolist(),
+        strict=True,
     )
-    return dict(zip(keys, rows))
+    return dict(zip(keys, rows, strict=True))
 
 
 def diff_days(old: DayResult | None, new: DayResult) -> DayDelta:
