@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "allocator"))
 
+from allocator import gcpolicy
 from allocator.announce import result_events
 from allocator.daystate import InputState
 from allocator.liveday import LiveDays
@@ -163,6 +164,7 @@ class HotPath:
 
 
 def main() -> None:
+    gcpolicy.relax()  # as the allocator's entry point does
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seconds", type=float, default=20.0, help="of the stream")
@@ -202,6 +204,7 @@ def main() -> None:
     per_cycle = int(rate * CYCLE_S)
     cycles = int(args.seconds / CYCLE_S)
     raw = _stream_events((resources, users), recent, per_cycle * cycles)
+    gcpolicy.settle()  # as the allocator does after recovery
     path.stages = Stages()
     SerialisingTable.messages = SerialisingTable.bytes = 0
     profile = cProfile.Profile() if args.profile else None

@@ -14,7 +14,7 @@ import asyncpg
 import faust
 from faust.types import TP
 
-from allocator import metrics
+from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
@@ -163,6 +163,7 @@ class AllocatorStreams:
             actives = self.app.assignor.assigned_actives()
             owned = {tp.partition for tp in actives if tp.topic == self.inputs_name}
             service.assign(owned)
+            gcpolicy.settle()
             _log.info("allocator owns partitions %s", sorted(owned))
 
         return recovered
