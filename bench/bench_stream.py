@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import asyncpg
 
@@ -47,6 +48,7 @@ from stream_probe import (
     quantile,
     recomputes,
     stream,
+    trace_line,
 )
 
 FULL = {
@@ -149,7 +151,9 @@ def _wait_stored(
     return time.monotonic() - began
 
 
-def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
+def sustained(
+    stack: Stack, work: Path, size: dict[str, int], trace: TextIO | None = None
+) -> None:
     """Preload a month, then stream events at a fixed rate; report what happened."""
     start = date(2025, 1, 1)
     options = SynthOptions(
@@ -192,6 +196,8 @@ def sustained(stack: Stack, work: Path, size: dict[str, int]) -> None:
             last[0] = time.monotonic()
             lags.append(lag(worker))  # inf: the worker did not answer within 5 s
             peaks.sample()
+            if trace is not None:
+                trace.write(f"{last[0] - began:.1f} {trace_line(worker)}\n")
 
     began = time.monotonic()
     sent = asyncio.run(
@@ -244,6 +250,9 @@ def main() -> None:
         "--workers", type=int, default=1, help="allocator workers of the sustained part"
     )
     parser.add_argument("--rate", type=int, help="events per second of the stream")
+    parser.add_argument(
+        "--trace", help="write the workers' lag and counters each second here"
+    )
     args = parser.parse_args()
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     size = dict(QUICK if quick else FULL)
@@ -265,7 +274,11 @@ def main() -> None:
     try:
         stack.up(services=False, progress=lambda _: None)
         if args.part in ("all", "sustained"):
-            sustained(stack, work, size)
+            with contextlib.ExitStack() as files:
+                trace = (
+                    files.enter_context(open(args.trace, "w")) if args.trace else None
+                )
+                sustained(stack, work, size, trace)
         if args.part in ("all", "cold"):
             cold_start(
                 stack,

@@ -50,6 +50,33 @@ def lag(worker: AllocatorProcess | WorkerGroup) -> float:
     return sum(metric(text, "finops_allocator_consumer_lag_messages").values())
 
 
+def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
+    """Lag per topic, events routed and applied, dates stored, compute seconds."""
+    try:
+        text = worker.metrics()
+    except OSError:
+        return "no answer"
+    parts = []
+    lags = metric(text, "finops_allocator_consumer_lag_messages")
+    for labels, value in lags.items():
+        parts.append(f"lag:{_topic(labels)}={value:.0f}")
+    for labels, value in metric(text, "finops_allocator_events_total").items():
+        if "routed" in labels or "applied" in labels:
+            kind = "routed" if "routed" in labels else "applied"
+            parts.append(f"{kind}:{_topic(labels)}={value:.0f}")
+    stored = metric(text, "finops_allocator_days_stored_total")
+    parts.append(f"days={sum(stored.values()):.0f}")
+    took = metric(text, "finops_allocator_recompute_duration_seconds_sum")
+    parts.append(f"compute_s={sum(took.values()):.1f}")
+    return " ".join(parts)
+
+
+def _topic(labels: str) -> str:
+    """The short name of the topic in a metric's labels ("node-costs")."""
+    found = re.search(r"finops\.([a-z-]+)\.v\d", labels)
+    return found[1] if found else labels
+
+
 def recomputes(worker: AllocatorProcess | WorkerGroup) -> float:
     """Dates recomputed so far (stored or unchanged)."""
     return sum(metric(worker.metrics(), "finops_allocator_days_stored_total").values())

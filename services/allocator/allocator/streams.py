@@ -33,6 +33,7 @@ _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
 ROUTE_BATCH = 1000  # events routed together: pieces of one date and source merge
 RECOMPUTE_REST = 0.5  # pause after a recompute pass, as a share of its length
+MAX_REST_S = 0.3  # never longer: a long pass (a restart's, a preload's) is no pace
 ROUTE_WITHIN_S = 0.25  # a fuller batch: fewer pieces, fewer changelog writes
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
@@ -184,7 +185,8 @@ class AllocatorStreams:
                 # Under load a pass costs about the same whatever it covers: resting a
                 # share of its length leaves the agents (one core, one GIL) room to fold
                 # in more inputs, so the next pass covers more of them.
-                rest = max(0.05, RECOMPUTE_REST * (time.monotonic() - began))
+                took = time.monotonic() - began
+                rest = min(MAX_REST_S, max(0.05, RECOMPUTE_REST * took))
 
         return recompute
 
