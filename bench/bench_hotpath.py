@@ -65,7 +65,8 @@ class SerialisingTable(dict[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         SerialisingTable.messages += 1
-        SerialisingTable.bytes += len(json.dumps(value)) + len(key)
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        SerialisingTable.bytes += len(raw) + len(key)
         super().__setitem__(key, value)
 
 

@@ -89,19 +89,23 @@ class AllocatorStreams:
         allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
         self.publisher = FaustPublisher(self.inputs, allocations)
         servers = settings.kafka.bootstrap_servers
-        self.costs = self._table("costs", servers)
-        self.usage = self._table("usage", servers)
+        # Inputs are JSON we encode ourselves (orjson, see daystate.encode_bucket).
+        self.costs = self._table("costs", servers, value_type=bytes)
+        self.usage = self._table("usage", servers, value_type=bytes)
         self.applied = self._table("applied", servers)
         self.ready = asyncio.Event()
         self.positions: dict[TP, int] = {}
 
-    def _table(self, name: str, bootstrap_servers: str) -> BulkRestoredTable:
+    def _table(
+        self, name: str, bootstrap_servers: str, **kwargs: Any
+    ) -> BulkRestoredTable:
         table = self.app.Table(
             name,
             default=None,
             partitions=PARTITIONS,
             key_type=str,
             options={"bootstrap_servers": bootstrap_servers},
+            **kwargs,
         )
         assert isinstance(table, BulkRestoredTable)
         return table
