@@ -71,7 +71,11 @@ def decode_bucket(value: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _usage_entry(row: UsageRecord) -> str:
-    labels = json.dumps(row.labels, sort_keys=True, separators=(",", ":"))
+    labels = (  # most rows have none: no encoder call for them
+        json.dumps(row.labels, sort_keys=True, separators=(",", ":"))
+        if row.labels
+        else "{}"
+    )
     return f"{row.date.isoformat()}{SEP}{row.metric}{SEP}{labels}"
 
 

@@ -199,6 +199,7 @@ class AllocatorService:
         if failure is not None:
             raise failure
         self._wake_for_flows()
+        _log.debug("pass: %d dates in %.2fs", len(days), time.monotonic() - now)
         return len(days)
 
     def _wake_for_flows(self) -> None:
