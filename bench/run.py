@@ -14,6 +14,7 @@ def main() -> None:
         if only and script.stem.removeprefix("bench_") not in only:
             continue
         print(f"== {script.name}", flush=True)
+        sys.argv = [str(script)]  # each benchmark's defaults, not run.py's arguments
         runpy.run_path(str(script), run_name="__main__")
 
 
