@@ -22,5 +22,9 @@ def relax() -> None:
 
 
 def settle() -> None:
-    """After recovery: what exists now is long-lived, out of the collector's walks."""
+    """After recovery: what exists now is long-lived, out of the collector's walks.
+
+    Frozen objects are still freed by reference counting when dropped; only a cycle
+    among them would outlive its use (the state holds no cycles).
+    """
     gc.freeze()
