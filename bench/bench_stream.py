@@ -33,6 +33,7 @@ from finops.devstack import Stack
 from finops.graphdiff import diff_graphs
 from finops.graphfile import load_graph
 from finops.settings import DevStackSettings, KafkaSettings, PostgresSettings
+from finops.topics import ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
 from tests.support.allocator_process import AllocatorProcess
 from tests.support.infrastructure import free_port
 
@@ -41,6 +42,7 @@ from cold_probe import cold_start
 from stream_probe import (
     FLOW_LATENCY,
     NODE_LATENCY,
+    Backlog,
     Peaks,
     WorkerGroup,
     lag,
@@ -189,27 +191,37 @@ def sustained(
     parts = {"node rows": NODE_LATENCY, "flows": FLOW_LATENCY}
     before = {name: latency_buckets(worker, metric) for name, metric in parts.items()}
     lags: list[float] = []
+    backlogs: list[int] = []
     last = [0.0]
+    topics = [topic_name(t, kafka.topic_namespace) for t in (NODE_COSTS, USAGE)]
+    topics.append(topic_name(ALLOCATOR_INPUTS, kafka.topic_namespace))
+    broker = Backlog(kafka, f"{kafka.topic_namespace}-finops-allocator", topics)
 
-    def tick() -> None:
+    async def tick() -> None:
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
             lags.append(lag(worker))  # inf: the worker did not answer within 5 s
+            backlogs.append(await broker.measure())
             peaks.sample()
             if trace is not None:
-                trace.write(f"{last[0] - began:.1f} {trace_line(worker)}\n")
+                line = f"backlog={backlogs[-1]} {trace_line(worker)}"
+                trace.write(f"{last[0] - began:.1f} {line}\n")
+
+    async def run_stream() -> int:
+        try:
+            return await stream(
+                kafka,
+                _ids(org),
+                recent,
+                rate=size["rate"],
+                seconds=size["seconds"],
+                tick=tick,
+            )
+        finally:
+            await broker.close()
 
     began = time.monotonic()
-    sent = asyncio.run(
-        stream(
-            kafka,
-            _ids(org),
-            recent,
-            rate=size["rate"],
-            seconds=size["seconds"],
-            tick=tick,
-        )
-    )
+    sent = asyncio.run(run_stream())
     took = time.monotonic() - began
     drain_began = time.monotonic()
     while lag(worker) > 0:
@@ -231,7 +243,9 @@ def sustained(
         )
     say(
         f"consumer lag (messages, sampled each second): max {max(lags or [0]):.0f}, "
-        f"last {lags[-1] if lags else 0:.0f}"
+        f"last {lags[-1] if lags else 0:.0f} as the worker reports it; "
+        f"uncommitted by its group (the broker's view): max {max(backlogs or [0])}, "
+        f"last {backlogs[-1] if backlogs else 0}"
     )
     say(f"peak memory: {peaks.report()}")
     for one in group.workers:

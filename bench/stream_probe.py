@@ -7,11 +7,12 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 
 import psutil
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from finops.codec import encode_event
 from finops.events import NodeCostsReported, UsageReported
@@ -69,6 +70,42 @@ def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
     took = metric(text, "finops_allocator_recompute_duration_seconds_sum")
     parts.append(f"compute_s={sum(took.values()):.1f}")
     return " ".join(parts)
+
+
+class Backlog:
+    """Messages of some topics not yet committed by a consumer group: the broker's
+    view, unlike a worker's gauge (which keeps an old high-water mark while its
+    fetcher pauses on full buffers)."""
+
+    def __init__(self, kafka: KafkaSettings, group: str, topics: list[str]) -> None:
+        self._servers, self._group, self._topics = (
+            kafka.bootstrap_servers,
+            group,
+            topics,
+        )
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def measure(self) -> int:
+        if self._admin is None or self._consumer is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self._servers)
+            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._servers)
+            await self._admin.start()
+            await self._consumer.start()
+        committed = await self._admin.list_consumer_group_offsets(self._group)
+        # Partitions the group has committed on (it commits on every one it reads).
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in committed]
+        ends = await self._consumer.end_offsets(
+            [tp for tp in tps if tp.topic in self._topics]
+        )
+        done = {tp: meta.offset for tp, meta in committed.items()}
+        return sum(max(0, end - max(done.get(tp, 0), 0)) for tp, end in ends.items())
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
 
 def _topic(labels: str) -> str:
@@ -137,7 +174,7 @@ async def stream(
     *,
     rate: int,
     seconds: int,
-    tick: Callable[[], None],
+    tick: Callable[[], Awaitable[None]],
 ) -> int:
     """Send cost and usage events (one row each, alternating) at `rate` per second."""
     resources, users = org_ids
@@ -188,7 +225,7 @@ async def stream(
                     topic, encode_event(event), key=day.isoformat().encode()
                 )
                 sent += 1
-            tick()
+            await tick()
             await asyncio.sleep(0.01)
         await producer.flush()
     finally:
