@@ -28,6 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "allocator"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_stream import FULL, QUICK
+from stream_probe import month_options
 
 from allocator import gcpolicy
 from allocator.announce import result_events
@@ -41,7 +45,7 @@ from finops.adapters.input_feed import (
     usage_records,
 )
 from finops.allocation.files import write_org
-from finops.allocation.synth import SynthOptions, generate_org
+from finops.allocation.synth import generate_org
 from finops.codec import decode_event, encode_event
 from finops.costfile import load_costs
 from finops.dag import build_graph
@@ -49,10 +53,6 @@ from finops.events import NodeCostsReported, UsageReported
 from finops.inputfiles import load_usage
 from finops.records import NodeCost, UsageRecord
 
-SIZES = {
-    "full": {"nodes": 5_000, "edges": 20_000, "days": 30, "rate": 2_000},
-    "quick": {"nodes": 500, "edges": 1_500, "days": 14, "rate": 500},
-}
 CYCLE_S = 0.25  # events routed together (the router's batch window)
 RECOMPUTE_EVERY = 2  # cycles per recompute pass
 
@@ -172,18 +172,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, help="events per second of the stream")
     parser.add_argument("--profile", help="write a cProfile of the stream here")
     args = parser.parse_args()
-    size = SIZES["quick" if args.quick else "full"]
+    size = QUICK if args.quick else FULL  # the sizes of bench_stream.py
     rate = args.rate or size["rate"]
     start = date(2025, 1, 1)
-    options = SynthOptions(
-        nodes=size["nodes"],
-        edges=size["edges"],
-        days=size["days"],
-        dimensions=4,
-        seed=11,
-        start=start,
-    )
-    org = generate_org(options)
+    org = generate_org(month_options(size, start))
     graph = build_graph(org.spec)
     with tempfile.TemporaryDirectory() as work:
         write_org(org, Path(work))

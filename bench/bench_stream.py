@@ -33,7 +33,6 @@ from finops.devstack import Stack
 from finops.graphdiff import diff_graphs
 from finops.graphfile import load_graph
 from finops.settings import DevStackSettings, KafkaSettings, PostgresSettings
-from finops.topics import ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
 from tests.support.allocator_process import AllocatorProcess
 from tests.support.infrastructure import free_port
 
@@ -42,15 +41,16 @@ from cold_probe import cold_start
 from stream_probe import (
     FLOW_LATENCY,
     NODE_LATENCY,
-    Backlog,
     Peaks,
     WorkerGroup,
     lag,
     latency_buckets,
+    month_options,
     quantile,
     recomputes,
     stream,
     trace_line,
+    uncommitted,
 )
 
 FULL = {
@@ -158,15 +158,7 @@ def sustained(
 ) -> None:
     """Preload a month, then stream events at a fixed rate; report what happened."""
     start = date(2025, 1, 1)
-    options = SynthOptions(
-        nodes=size["nodes"],
-        edges=size["edges"],
-        days=size["days"],
-        dimensions=4,
-        seed=11,
-        start=start,
-    )
-    kafka, postgres, org = _prepare(stack, work, "bench", options)
+    kafka, postgres, org = _prepare(stack, work, "bench", month_options(size, start))
     group = WorkerGroup(
         [
             AllocatorProcess(kafka, postgres, work, name=f"stream-worker-{i}")
@@ -193,35 +185,29 @@ def sustained(
     lags: list[float] = []
     backlogs: list[int] = []
     last = [0.0]
-    topics = [topic_name(t, kafka.topic_namespace) for t in (NODE_COSTS, USAGE)]
-    topics.append(topic_name(ALLOCATOR_INPUTS, kafka.topic_namespace))
-    broker = Backlog(kafka, f"{kafka.topic_namespace}-finops-allocator", topics)
+    app_id = f"{kafka.topic_namespace}-finops-allocator"  # its consumer group
 
     async def tick() -> None:
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
             lags.append(lag(worker))  # inf: the worker did not answer within 5 s
-            backlogs.append(await broker.measure())
+            backlogs.append(await uncommitted(kafka.bootstrap_servers, app_id))
             peaks.sample()
             if trace is not None:
                 line = f"backlog={backlogs[-1]} {trace_line(worker)}"
                 trace.write(f"{last[0] - began:.1f} {line}\n")
 
-    async def run_stream() -> int:
-        try:
-            return await stream(
-                kafka,
-                _ids(org),
-                recent,
-                rate=size["rate"],
-                seconds=size["seconds"],
-                tick=tick,
-            )
-        finally:
-            await broker.close()
-
     began = time.monotonic()
-    sent = asyncio.run(run_stream())
+    sent = asyncio.run(
+        stream(
+            kafka,
+            _ids(org),
+            recent,
+            rate=size["rate"],
+            seconds=size["seconds"],
+            tick=tick,
+        )
+    )
     took = time.monotonic() - began
     drain_began = time.monotonic()
     while lag(worker) > 0:

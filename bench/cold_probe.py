@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from stream_probe import Peaks, lag, metric
+from stream_probe import Peaks, lag, metric, uncommitted
 
 from finops.allocation.synth import SynthOptions
 from finops.devstack import Stack
@@ -30,28 +28,10 @@ _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 _READ = re.compile(r"(\w+): (\d+) changelog messages read in ([\d.]+)s")
 
 
-async def _uncommitted(bootstrap_servers: str, group: str) -> int:
-    """Messages of the group's input topics not yet committed (changelogs aside)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(inputs)
-    finally:
-        await consumer.stop()
-    return sum(max(0, ends[tp] - committed[tp].offset) for tp in inputs)
-
-
 def wait_committed(bootstrap_servers: str, group: str, *, timeout_s: float) -> float:
     """Wait until the worker committed everything it consumed; returns seconds."""
     began = time.monotonic()
-    while asyncio.run(_uncommitted(bootstrap_servers, group)) > 0:
+    while asyncio.run(uncommitted(bootstrap_servers, group)) > 0:
         if time.monotonic() - began > timeout_s:
             raise TimeoutError(f"{group} did not commit within {timeout_s:.0f}s")
         time.sleep(1)

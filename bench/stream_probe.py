@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from finops.allocation.synth import SynthOptions
 from finops.codec import encode_event
 from finops.events import NodeCostsReported, UsageReported
 from finops.records import NodeCost, UsageRecord
@@ -72,40 +73,36 @@ def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
     return " ".join(parts)
 
 
-class Backlog:
-    """Messages of some topics not yet committed by a consumer group: the broker's
-    view, unlike a worker's gauge (which keeps an old high-water mark while its
-    fetcher pauses on full buffers)."""
+async def uncommitted(bootstrap_servers: str, group: str) -> int:
+    """Messages of the group's input topics not yet committed (changelogs aside): the
+    broker's view, unlike a worker's lag gauge (which keeps an old high-water mark
+    while its fetcher pauses on full buffers)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(inputs)
+    finally:
+        await consumer.stop()
+    return sum(max(0, ends[tp] - committed[tp].offset) for tp in inputs)
 
-    def __init__(self, kafka: KafkaSettings, group: str, topics: list[str]) -> None:
-        self._servers, self._group, self._topics = (
-            kafka.bootstrap_servers,
-            group,
-            topics,
-        )
-        self._admin: AIOKafkaAdminClient | None = None
-        self._consumer: AIOKafkaConsumer | None = None
 
-    async def measure(self) -> int:
-        if self._admin is None or self._consumer is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self._servers)
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._servers)
-            await self._admin.start()
-            await self._consumer.start()
-        committed = await self._admin.list_consumer_group_offsets(self._group)
-        # Partitions the group has committed on (it commits on every one it reads).
-        tps = [TopicPartition(tp.topic, tp.partition) for tp in committed]
-        ends = await self._consumer.end_offsets(
-            [tp for tp in tps if tp.topic in self._topics]
-        )
-        done = {tp: meta.offset for tp, meta in committed.items()}
-        return sum(max(0, end - max(done.get(tp, 0), 0)) for tp, end in ends.items())
-
-    async def close(self) -> None:
-        if self._admin is not None:
-            await self._admin.close()
-        if self._consumer is not None:
-            await self._consumer.stop()
+def month_options(size: dict[str, int], start: date) -> SynthOptions:
+    """The synthetic organisation of the sustained stream (and of its replay)."""
+    return SynthOptions(
+        nodes=size["nodes"],
+        edges=size["edges"],
+        days=size["days"],
+        dimensions=4,
+        seed=11,
+        start=start,
+    )
 
 
 def _topic(labels: str) -> str:
