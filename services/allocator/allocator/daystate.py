@@ -25,6 +25,7 @@ __all__ = [
     "Touched",
     "UsageRows",
     "decode_bucket",
+    "delta_key",
     "encode_bucket",
     "table_key",
 ]
@@ -34,11 +35,17 @@ SEP = "\x1f"  # never part of a node id, source or metric we accept
 Table = MutableMapping[str, Any]
 
 
-# Nodes share table keys: a piece touching hundreds of nodes of a date writes at most
-# this many changelog messages per table (a message each cost about 0.1 ms of the
-# worker's one core, and usage is copied to every date of its window).
+# Nodes share table keys: a date's figures from one source live in this many bucket
+# keys per table (a changelog message each cost about 0.1 ms of the worker's one core,
+# and usage is copied to every date of its window).
 BUCKETS = 64
+# A piece is written as one delta key (the new values of the nodes it set); a date and
+# source's dirty buckets are rewritten, and its deltas deleted, every DELTAS pieces.
+# Rewriting every bucket a piece touched (all of them for a piece of hundreds of nodes)
+# made the changelog carry the whole date again for each piece.
+DELTAS = 16
 _BUCKET = "#"  # marks a bucket key; older keys named one node
+_DELTA = "~"  # marks a delta key
 
 
 def bucket_of(node: str) -> int:
@@ -49,6 +56,11 @@ def bucket_of(node: str) -> int:
 def table_key(day: date, source: str, bucket: int) -> str:
     """The key of one source's figures for one bucket of nodes on one charge date."""
     return f"{day.isoformat()}{SEP}{source}{SEP}{_BUCKET}{bucket}"
+
+
+def delta_key(day: date, source: str, seq: int) -> str:
+    """The key of one piece's changes to a source's figures on one charge date."""
+    return f"{day.isoformat()}{SEP}{source}{SEP}{_DELTA}{seq:010d}"
 
 
 def _split_key(key: str) -> tuple[date, str, str]:
@@ -222,16 +234,29 @@ def _parse_entry(entry: str) -> tuple[int, str, str]:
     return (date.fromisoformat(day) - _EPOCH).days, metric, labels
 
 
+Stream = tuple[int, date, str]  # (table, date, source): what one delta key covers
+
+
 class InputState:
-    """Per-date inputs in memory, every change written through to the tables."""
+    """Per-date inputs in memory, every change written through to the tables.
+
+    A table holds, per date and source, bucket keys (the figures of the nodes of one
+    bucket) and delta keys (the nodes one piece set since the buckets were last
+    written, None for a node removed). Reading the buckets and then the deltas in
+    order gives the current figures, even when a crash left deltas behind that the
+    buckets already include.
+    """
 
     def __init__(self, costs: Table, usage: Table, applied: Table) -> None:
         self._costs, self._usage, self._applied = costs, usage, applied
         self.days: dict[date, DayInputs] = {}
         # (table, date, source, bucket) -> {node: value}: what each bucket key holds
+        # once its dirty buckets are written
         self._buckets: dict[tuple[int, date, str, int], dict[str, Any]] = {}
         self._legacy: dict[tuple[int, date, str, str], str] = {}  # one-node keys
-        self._dirty: set[tuple[int, date, str, int]] = set()
+        self._dirty: dict[Stream, set[int]] = {}  # buckets not written since changed
+        self._deltas: dict[Stream, list[int]] = {}  # sequence numbers of delta keys
+        self._changes: dict[Stream, dict[str, Any]] = {}  # of the piece being applied
 
     def apply(self, piece: DayInputsRouted, position: str) -> Touched:
         """Fold one routed piece in; replaying a piece leaves the state unchanged.
@@ -239,7 +264,7 @@ class InputState:
         Returns the nodes whose costs or usage the piece set."""
         day = self.days.setdefault(piece.charge_date, DayInputs())
         touched = Touched(self._apply_costs(day, piece), self._apply_usage(day, piece))
-        self._flush()
+        self._write_changes()
         self._applied[piece.charge_date.isoformat()] = {
             "inputs": position,
             "origin": piece.origin,
@@ -294,65 +319,116 @@ class InputState:
         node: str,
         value: dict[str, Any] | None,
     ) -> None:
-        """Set one node's value in the index; its bucket is written by _flush."""
+        """Set one node's value in the index; the piece's delta key records it."""
         which, day, source = id(table), piece.charge_date, piece.source
-        key = (which, day, source, bucket_of(node))
-        bucket = self._buckets.setdefault(key, {})
-        if value is None:
-            index.pop((source, node), None)
-            bucket.pop(node, None)
-        else:
-            index[(source, node)] = value
-            bucket[node] = value
-        self._dirty.add(key)
+        self._set_node((which, day, source), index, node, value)
+        self._changes.setdefault((which, day, source), {})[node] = value
         legacy = self._legacy.pop((which, day, source, node), None)
         if legacy is not None and legacy in table:
             del table[legacy]
 
-    def _flush(self) -> None:
-        """Write every bucket a piece changed: one table key each."""
-        tables = {id(self._costs): self._costs, id(self._usage): self._usage}
-        for which, day, source, bucket in self._dirty:
-            table = tables[which]
+    def _set_node(
+        self,
+        stream: Stream,
+        index: dict[tuple[str, str], Any],
+        node: str,
+        value: dict[str, Any] | None,
+    ) -> None:
+        """One node's value in the index and its bucket (None: removed)."""
+        source, bucket = stream[2], bucket_of(node)
+        nodes = self._buckets.setdefault((*stream, bucket), {})
+        if value is None:
+            index.pop((source, node), None)
+            nodes.pop(node, None)
+        else:
+            index[(source, node)] = value
+            nodes[node] = value
+        self._dirty.setdefault(stream, set()).add(bucket)
+
+    def _tables(self) -> dict[int, Table]:
+        return {id(self._costs): self._costs, id(self._usage): self._usage}
+
+    def _write_changes(self) -> None:
+        """One delta key per table, date and source the piece changed; every DELTAS
+        of them, that stream's dirty buckets are written and its deltas deleted."""
+        tables = self._tables()
+        for stream, changes in self._changes.items():
+            table, (_, day, source) = tables[stream[0]], stream
+            seqs = self._deltas.setdefault(stream, [])
+            seq = seqs[-1] + 1 if seqs else 0
+            table[delta_key(day, source, seq)] = encode_bucket(changes)
+            seqs.append(seq)
+            if len(seqs) >= DELTAS:
+                self._write_buckets(stream, table)
+        self._changes.clear()
+
+    def _write_buckets(self, stream: Stream, table: Table) -> None:
+        """Write a stream's dirty buckets, then delete the deltas they now include."""
+        _, day, source = stream
+        for bucket in sorted(self._dirty.pop(stream, ())):
             key = table_key(day, source, bucket)
-            nodes = self._buckets.get((which, day, source, bucket))
+            nodes = self._buckets.get((*stream, bucket))
             if nodes:
                 table[key] = encode_bucket(nodes)
             else:
-                self._buckets.pop((which, day, source, bucket), None)
+                self._buckets.pop((*stream, bucket), None)
                 if key in table:
                     del table[key]
-        self._dirty.clear()
+        for seq in self._deltas.pop(stream, []):
+            key = delta_key(day, source, seq)
+            if key in table:
+                del table[key]
 
     def rebuild(self, owns: Callable[[date], bool]) -> None:
         """Rebuild the in-memory index from the tables, keeping the dates we own.
 
-        Keys of older versions (one node each) are read too; a bucket's newer
-        value for the same node wins, and the old key goes when the node is next set.
+        Keys of older versions (one node each) are read first, then buckets, then
+        deltas in order: a newer value for the same node wins, and an old one-node
+        key goes when the node is next set.
         """
         self.days, self._buckets, self._legacy = {}, {}, {}
+        self._dirty, self._deltas, self._changes = {}, {}, {}
         for table, attr in ((self._costs, "costs"), (self._usage, "usage")):
-            items = [
-                (_split_key(k), k, decode_bucket(v)) for k, v in table.items() if v
-            ]
-            items.sort(key=lambda item: item[0][2].startswith(_BUCKET))  # old first
-            for (day, source, rest), key, value in items:
-                if not owns(day):
-                    continue
+            items = sorted(
+                (_key_order(rest), day, source, key, v)
+                for key, v in table.items()
+                if v
+                for day, source, rest in [_split_key(key)]
+                if owns(day)
+            )
+            for (rank, seq), day, source, key, value in items:
                 index = getattr(self.days.setdefault(day, DayInputs()), attr)
-                if rest.startswith(_BUCKET):
-                    bucket = (id(table), day, source, int(rest[1:]))
-                    self._buckets[bucket] = dict(value)
-                    index.update(((source, node), v) for node, v in value.items())
-                else:
-                    self._legacy[(id(table), day, source, rest)] = key
-                    index[(source, rest)] = value
-                    nodes = self._buckets.setdefault(
-                        (id(table), day, source, bucket_of(rest)), {}
+                stream = (id(table), day, source)
+                nodes = decode_bucket(value)
+                if rank == _RANK_DELTA:
+                    self._deltas.setdefault(stream, []).append(seq)
+                    for node, figures in nodes.items():
+                        self._set_node(stream, index, node, figures)
+                    continue
+                if rank == _RANK_LEGACY:
+                    self._legacy[(id(table), day, source, key.rsplit(SEP, 1)[1])] = key
+                    nodes = {key.rsplit(SEP, 1)[1]: nodes}
+                for node, figures in nodes.items():
+                    index[(source, node)] = figures
+                    self._buckets.setdefault((*stream, bucket_of(node)), {})[node] = (
+                        figures
                     )
-                    nodes[rest] = value
 
     def forget(self, owns: Callable[[date], bool]) -> None:
         """Drop the dates we no longer own (after a rebalance)."""
         self.days = {d: v for d, v in self.days.items() if owns(d)}
         self._buckets = {k: v for k, v in self._buckets.items() if owns(k[1])}
+        self._dirty = {k: v for k, v in self._dirty.items() if owns(k[1])}
+        self._deltas = {k: v for k, v in self._deltas.items() if owns(k[1])}
+
+
+_RANK_LEGACY, _RANK_BUCKET, _RANK_DELTA = 0, 1, 2
+
+
+def _key_order(rest: str) -> tuple[int, int]:
+    """One-node keys of older versions first, then buckets, then deltas in order."""
+    if rest.startswith(_DELTA):
+        return _RANK_DELTA, int(rest[1:])
+    if rest.startswith(_BUCKET):
+        return _RANK_BUCKET, int(rest[1:])
+    return _RANK_LEGACY, 0
