@@ -44,6 +44,10 @@ BUCKETS = 64
 # Rewriting every bucket a piece touched (all of them for a piece of hundreds of nodes)
 # made the changelog carry the whole date again for each piece.
 DELTAS = 16
+# A piece whose delta would be larger than this (the first figures of a whole date)
+# writes its buckets at once: a bucket is a 64th of a date, a message stays well under
+# the broker's 1 MiB limit.
+DELTA_MAX_BYTES = 256 * 1024
 _BUCKET = "#"  # marks a bucket key; older keys named one node
 _DELTA = "~"  # marks a delta key
 
@@ -97,11 +101,13 @@ class Touched:
 
     costs: set[str] = field(default_factory=set)
     usage: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)  # that set them
 
     def add(self, other: Touched) -> None:
         """Fold another change in."""
         self.costs |= other.costs
         self.usage |= other.usage
+        self.sources |= other.sources
 
 
 @dataclass
@@ -263,7 +269,9 @@ class InputState:
 
         Returns the nodes whose costs or usage the piece set."""
         day = self.days.setdefault(piece.charge_date, DayInputs())
-        touched = Touched(self._apply_costs(day, piece), self._apply_usage(day, piece))
+        touched = Touched(
+            self._apply_costs(day, piece), self._apply_usage(day, piece), {piece.source}
+        )
         self._write_changes()
         self._applied[piece.charge_date.isoformat()] = {
             "inputs": position,
@@ -350,13 +358,18 @@ class InputState:
 
     def _write_changes(self) -> None:
         """One delta key per table, date and source the piece changed; every DELTAS
-        of them, that stream's dirty buckets are written and its deltas deleted."""
+        of them (or for a piece too large for one), that stream's dirty buckets are
+        written and its deltas deleted."""
         tables = self._tables()
         for stream, changes in self._changes.items():
             table, (_, day, source) = tables[stream[0]], stream
+            value = encode_bucket(changes)
+            if len(value) > DELTA_MAX_BYTES:
+                self._write_buckets(stream, table)
+                continue
             seqs = self._deltas.setdefault(stream, [])
             seq = seqs[-1] + 1 if seqs else 0
-            table[delta_key(day, source, seq)] = encode_bucket(changes)
+            table[delta_key(day, source, seq)] = value
             seqs.append(seq)
             if len(seqs) >= DELTAS:
                 self._write_buckets(stream, table)

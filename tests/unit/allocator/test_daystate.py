@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from allocator.daystate import BUCKETS, DELTAS, SEP, InputState
+from allocator.daystate import BUCKETS, DELTA_MAX_BYTES, DELTAS, SEP, InputState
 from allocator.routing import route_batch
 from finops.events import DateScope, NodeCostsReported, UsageReported
 from finops.records import NodeCost, UsageRecord
@@ -167,3 +167,16 @@ def test_writes_after_a_restart_keep_what_the_recovered_deltas_said() -> None:
     again = InputState(costs, usage, {})
     again.rebuild(lambda d: True)
     assert again.days == reference.days
+
+
+def test_a_piece_too_large_for_one_delta_writes_its_buckets() -> None:
+    costs, usage = _Recording(), _Recording()
+    state = InputState(costs, usage, {})
+    _apply(state, _costs(range(100), 5))  # a small piece: one delta
+    _apply(state, _costs(range(40_000), 7))  # a whole date of figures
+    assert not [k for k in costs if "~" in k]  # the earlier delta went with it
+    longest = max(len(v) for _, v in costs.log if isinstance(v, bytes))
+    assert longest <= DELTA_MAX_BYTES
+    rebuilt = InputState(costs, usage, {})
+    rebuilt.rebuild(lambda d: True)
+    assert rebuilt.days == state.days
