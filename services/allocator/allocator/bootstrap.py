@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
+from allocator.computeproc import ComputeProcess
 from allocator.daystate import InputState
 from allocator.metrics import REGISTRY
 from allocator.service import AllocatorService
@@ -55,6 +56,15 @@ async def _running(
     streams = AllocatorStreams(settings)
     await _create_changelogs(settings, streams)
     state = InputState(streams.costs, streams.usage, streams.applied)
+    computer = (
+        ComputeProcess(
+            engines=settings.engine_days,
+            frames=settings.snapshot_days,
+            flows_every_s=settings.flows_every_s,
+        )
+        if settings.compute_process
+        else None
+    )
     service = AllocatorService(
         state,
         PostgresResultStore(connections.pool),
@@ -63,6 +73,7 @@ async def _running(
         snapshot_days=settings.snapshot_days,
         engine_days=settings.engine_days,
         flows_every_s=settings.flows_every_s,
+        computer=computer,
     )
     streams.wire(service)
     follower = asyncio.create_task(_follow(settings, service, streams.ready))
@@ -73,6 +84,8 @@ async def _running(
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
+        if computer is not None:
+            await computer.close()
 
 
 class _ChangelogSpec(TopicSpec):

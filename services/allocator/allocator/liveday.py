@@ -8,6 +8,7 @@ changed are written. Results equal a fresh `finops allocate` of the date's input
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,7 @@ from finops.allocation.frames import ResultFrame, capture
 from finops.dag import CostGraph
 from finops.errors import InputError
 
-__all__ = ["Computed", "LiveDays"]
+__all__ = ["Computed", "LiveDays", "flows_due_in"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class Computed:
 class LiveDays:
     """Engines of the most recently recomputed dates and frames of the stored ones.
 
-    `compute` runs in a worker thread, one date at a time; the rest from the loop.
+    `compute` runs in a worker thread (`allocate`) or in the compute process
+    (`allocator.computeproc`), one date at a time; the rest from the event loop.
     """
 
     def __init__(
@@ -63,14 +65,28 @@ class LiveDays:
 
     def flows_due_in(self, now: float) -> float | None:
         """Seconds until some date's held-back flows are due (None: none are)."""
-        if not self._behind:
-            return None
-        last = min(self._flows_at.get(d, now) for d in self._behind)
-        return max(0.0, last + self.flows_every_s - now)
+        return flows_due_in(self.schedule(), self.flows_every_s, now)
 
     def flows_behind(self) -> set[date]:
         """Dates whose stored flows are older than their stored node rows."""
         return set(self._behind)
+
+    def schedule(self) -> dict[date, float | None]:
+        """When the flows of each date in flows_behind() were last written."""
+        return {day: self._flows_at.get(day) for day in self._behind}
+
+    async def allocate(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> Computed:
+        """compute() in a worker thread, so the event loop keeps answering."""
+        # Values are replaced, never changed in place, so shallow copies are a snapshot.
+        snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
+        return await asyncio.to_thread(self.compute, graph, day, snapshot, touched, now)
 
     def compute(
         self,
@@ -167,6 +183,16 @@ class LiveDays:
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)
+
+
+def flows_due_in(
+    schedule: dict[date, float | None], every_s: float, now: float
+) -> float | None:
+    """Seconds until the held-back flows of some date of a schedule are due."""
+    if not schedule:
+        return None
+    last = min(now if at is None else at for at in schedule.values())
+    return max(0.0, last + every_s - now)
 
 
 def _update(

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from allocator import metrics
 from allocator.announce import result_events
 from allocator.dayresults import DayDelta
-from allocator.daystate import DayInputs, InputState
-from allocator.liveday import LiveDays
+from allocator.daystate import DayInputs, InputState, Touched
+from allocator.liveday import Computed, LiveDays
 from allocator.routing import max_window_days, partition_of, route_batch
 from finops.adapters.graphlog import GraphLog
 from finops.dag import CostGraph, build_graph
@@ -28,7 +28,7 @@ from finops.events import (
     UsageReported,
 )
 
-__all__ = ["AllocatorService", "Publisher", "ResultStore"]
+__all__ = ["AllocatorService", "DayComputer", "Publisher", "ResultStore"]
 
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -69,6 +69,32 @@ class ResultStore(Protocol):
     async def write_nodes(self, spec: Any, version: int) -> None: ...
 
 
+class DayComputer(Protocol):
+    """Allocates dates and keeps what makes the next allocation of a date cheap
+    (`LiveDays` in this process, `ComputeProcess` in another)."""
+
+    def touch(self, day: date, touched: Touched) -> None: ...
+
+    def take(self, day: date) -> Touched: ...
+
+    def flows_due_in(self, now: float) -> float | None: ...
+
+    def flows_behind(self) -> set[date]: ...
+
+    def forget(self, day: date) -> None: ...
+
+    def clear(self) -> None: ...
+
+    async def allocate(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> Computed: ...
+
+
 class Publisher(Protocol):
     """Sends routed inputs and results (Kafka in production)."""
 
@@ -91,6 +117,7 @@ class AllocatorService:
         snapshot_days: int = 32,
         engine_days: int = 8,
         flows_every_s: float = 0.0,
+        computer: DayComputer | None = None,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
         self._partitions, self._clock = partitions, clock
@@ -99,7 +126,7 @@ class AllocatorService:
         self._window = 1
         self.owned: set[int] = set()
         self.dirty: dict[date, Waits] = {}
-        self.live = LiveDays(
+        self.live: DayComputer = computer or LiveDays(
             engines=engine_days, frames=snapshot_days, flows_every_s=flows_every_s
         )
         self._flow_waits: dict[date, Waits] = {}  # written, flows held back
@@ -212,18 +239,17 @@ class AllocatorService:
             self._wake = loop.call_later(due + 0.01, self.changed.set)
 
     async def _compute(self, day: date) -> _Job | None:
-        """Allocate one date in a thread, so the agents and /healthz keep answering."""
+        """Allocate one date away from the event loop (a thread or another process),
+        so the agents and /healthz keep answering."""
         graph, version = self._cost_graph, self.graph.version
         assert graph is not None
         waits = self.dirty.pop(day)
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
-        # Values are replaced, never changed in place, so shallow copies are a snapshot.
-        snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
         offsets, touched = self._offsets(day), self.live.take(day)
         try:
-            computed = await asyncio.to_thread(
-                self.live.compute, graph, day, snapshot, touched, time.monotonic()
+            computed = await self.live.allocate(
+                graph, day, inputs, touched, time.monotonic()
             )
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)

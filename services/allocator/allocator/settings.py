@@ -24,6 +24,9 @@ class AllocatorSettings(ServiceSettings):
     # A busy date's flows (tens of thousands of rows a second) are written at most this
     # often; its node rows on every recompute. 0: flows with every write.
     flows_every_s: float = 3.0
+    # Allocate in a process of its own (a second core; the event loop keeps one).
+    # false: in a thread of the worker, sharing its GIL.
+    compute_process: bool = True
     session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory
     # Static group membership (KIP-345): a worker restarted with the same id takes its

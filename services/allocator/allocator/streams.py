@@ -16,6 +16,7 @@ from faust.types import TP
 
 from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
+from allocator.computeproc import ComputeLost
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.codec import decode_event, encode_event
@@ -183,7 +184,7 @@ class AllocatorStreams:
                 began = time.monotonic()
                 try:
                     await service.recompute_due()
-                except (OSError, asyncpg.PostgresError) as exc:
+                except (OSError, asyncpg.PostgresError, ComputeLost) as exc:
                     _log.warning("results not stored (%s); retrying", exc)
                     await asyncio.sleep(1)
                 # Under load a pass costs about the same whatever it covers: resting a

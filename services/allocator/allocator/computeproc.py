@@ -1,0 +1,291 @@
+"""Charge dates allocated in a process of their own, on a core of their own.
+
+In one process the allocation shares a GIL with the event loop (Faust's and aiokafka's
+per-message work, routing, applying): under a sustained stream each got a fraction of
+one core while the second core idled. The compute process keeps what `LiveDays` keeps
+(engines and last frames of recent dates) and a mirror of the inputs of the dates it
+computed lately, so a request carries only the nodes that changed since the date was
+last sent, and the reply the rows to write.
+
+The two sides stay in step: forget/clear/evictions travel with the next request, in
+order. If the process dies, it is started again with nothing kept: the next request
+of each date sends its inputs whole and its results are written whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import traceback
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from allocator import gcpolicy
+from allocator.daystate import DayInputs, Touched
+from allocator.liveday import Computed, LiveDays, flows_due_in
+from finops.dag import CostGraph
+from finops.errors import FinopsError
+
+__all__ = ["ComputeFailed", "ComputeLost", "ComputeProcess"]
+
+_log = logging.getLogger(__name__)
+Changes = dict[tuple[str, str], Any]  # (source, node) -> new value, None: removed
+
+
+class ComputeLost(RuntimeError):
+    """The compute process died; it is started again and dates are written whole."""
+
+
+class ComputeFailed(RuntimeError):
+    """The allocation of a date raised an unexpected error in the compute process."""
+
+
+@dataclass
+class _Request:
+    day: date
+    now: float
+    touched: Touched
+    full: bool  # costs and usage are the date's inputs whole, not changes
+    costs: Changes
+    usage: Changes
+    graph: CostGraph | None = None  # a graph the process has not been sent yet
+    clear: bool = False  # drop everything kept first (a rebalance)
+    forget: list[date] = field(default_factory=list)  # frames not to trust
+    evict: list[date] = field(default_factory=list)  # mirrors no longer kept
+
+
+@dataclass
+class _Reply:
+    computed: Computed | None
+    schedule: dict[date, float | None]  # LiveDays.schedule() after the request
+    error: str | None = None
+    finops_error: bool = False  # the error is the input's (FinopsError), not a bug
+
+
+class ComputeProcess:
+    """The main process's side: a LiveDays whose compute runs in the other process."""
+
+    def __init__(
+        self, *, engines: int, frames: int, flows_every_s: float = 0.0
+    ) -> None:
+        self._options = {
+            "engines": engines,
+            "frames": frames,
+            "flows_every_s": flows_every_s,
+        }
+        self.flows_every_s = flows_every_s
+        self._keep_mirrors = max(frames, engines)
+        self.pending: dict[date, Touched] = {}
+        self._schedule: dict[date, float | None] = {}
+        self._mirrored: OrderedDict[date, None] = OrderedDict()
+        self._sent_graph: CostGraph | None = None
+        self._forget: set[date] = set()
+        self._clear = False
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+
+    def touch(self, day: date, touched: Touched) -> None:
+        """Nodes of a date changed by an input."""
+        self.pending.setdefault(day, Touched()).add(touched)
+
+    def take(self, day: date) -> Touched:
+        """The changes of a date not yet computed (cleared)."""
+        return self.pending.pop(day, None) or Touched()
+
+    def flows_due_in(self, now: float) -> float | None:
+        """Seconds until some date's held-back flows are due (None: none are)."""
+        return flows_due_in(self._schedule, self.flows_every_s, now)
+
+    def flows_behind(self) -> set[date]:
+        """Dates whose stored flows are older than their stored node rows."""
+        return set(self._schedule)
+
+    def forget(self, day: date) -> None:
+        """The date's last results may not be stored: write it whole next time."""
+        self._forget.add(day)
+        self._schedule.pop(day, None)
+
+    def clear(self) -> None:
+        """After a rebalance: nothing kept is trusted, no mirror either."""
+        self._clear = True
+        self._forget.clear()
+        self._mirrored.clear()
+        self._schedule.clear()
+        self.pending.clear()
+
+    async def allocate(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> Computed:
+        """Allocate a date in the compute process (LiveDays.compute there)."""
+        request = self._request(graph, day, inputs, touched, now)  # a consistent view
+        try:
+            reply: _Reply = await asyncio.to_thread(self._roundtrip, request)
+        except (EOFError, OSError) as exc:
+            await self._lost()
+            raise ComputeLost(f"the compute process died allocating {day}") from exc
+        self._schedule = {
+            d: at for d, at in reply.schedule.items() if d not in self._forget
+        }
+        if self._clear:
+            self._schedule = {}
+        if reply.computed is None:
+            assert reply.error is not None
+            if reply.finops_error:
+                raise FinopsError(reply.error)
+            raise ComputeFailed(f"allocating {day}: {reply.error}")
+        return reply.computed
+
+    def _request(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> _Request:
+        full = day not in self._mirrored
+        if full:  # values are replaced, never changed in place: copies are a snapshot
+            costs, usage = dict(inputs.costs), dict(inputs.usage)
+        else:
+            costs = _changes(inputs.costs, touched.costs, touched.sources)
+            usage = _changes(inputs.usage, touched.usage, touched.sources)
+        self._mirrored[day] = None
+        self._mirrored.move_to_end(day)
+        evict = []
+        while len(self._mirrored) > self._keep_mirrors:
+            evict.append(self._mirrored.popitem(last=False)[0])
+        request = _Request(
+            day,
+            now,
+            touched,
+            full,
+            costs,
+            usage,
+            graph=None if graph is self._sent_graph else graph,
+            clear=self._clear,
+            forget=sorted(self._forget),
+            evict=evict,
+        )
+        self._sent_graph, self._forget, self._clear = graph, set(), False
+        return request
+
+    def _roundtrip(self, request: _Request) -> _Reply:
+        """Send a request and wait for its reply (in a worker thread)."""
+        if self._conn is None:
+            self._start()
+        assert self._conn is not None
+        self._conn.send(request)
+        reply: _Reply = self._conn.recv()
+        return reply
+
+    def _start(self) -> None:
+        # spawn, not fork: the worker runs threads (Faust's consumer, asyncio's pool)
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=serve,
+            args=(theirs, self._options),
+            name="finops-allocator-compute",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn = process, ours
+        _log.info("compute process %s started", process.pid)
+
+    async def _lost(self) -> None:
+        """The process is gone: start afresh, nothing kept on either side. Dates
+        whose flows were held back are due at once (written whole)."""
+        _log.error("the compute process died; starting it again")
+        behind = dict.fromkeys(self._schedule, float("-inf"))
+        await self.close()
+        self.clear()
+        self._clear = False  # a new process has nothing to clear
+        self._sent_graph = None
+        self._schedule = behind
+
+    async def close(self) -> None:
+        """Stop the process (it exits when its pipe closes)."""
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.kill()
+
+
+def _changes(
+    current: Mapping[tuple[str, str], Any], nodes: set[str], sources: set[str]
+) -> Changes:
+    """The values of the touched nodes of the touched sources (None: absent)."""
+    return {(s, n): current.get((s, n)) for s in sources for n in nodes}
+
+
+def serve(conn: Connection, options: dict[str, Any]) -> None:
+    """The compute process: allocate dates as requested until the pipe closes."""
+    gcpolicy.relax()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
+    live = LiveDays(**options)
+    mirrors: dict[date, DayInputs] = {}
+    graph: CostGraph | None = None
+    while True:
+        try:
+            request: _Request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request.clear:
+            live.clear()
+            mirrors.clear()
+        for day in request.forget:
+            live.forget(day)
+        for day in request.evict:
+            mirrors.pop(day, None)
+        graph = request.graph or graph
+        try:
+            conn.send(_handle(live, graph, _mirror(mirrors, request), request))
+        except (EOFError, OSError):
+            return
+
+
+def _handle(
+    live: LiveDays, graph: CostGraph | None, inputs: DayInputs, request: _Request
+) -> _Reply:
+    try:
+        assert graph is not None, "a request before any graph"
+        day, touched, now = request.day, request.touched, request.now
+        computed = live.compute(graph, day, inputs, touched, now)
+    except FinopsError as exc:
+        return _Reply(None, live.schedule(), str(exc), finops_error=True)
+    except Exception:
+        return _Reply(None, live.schedule(), traceback.format_exc())
+    return _Reply(computed, live.schedule())
+
+
+def _mirror(mirrors: dict[date, DayInputs], request: _Request) -> DayInputs:
+    """The date's inputs after the request's changes."""
+    if request.full:
+        inputs = mirrors[request.day] = DayInputs(request.costs, request.usage)
+        return inputs
+    inputs = mirrors[request.day]  # the main process sent it whole before
+    pairs = ((inputs.costs, request.costs), (inputs.usage, request.usage))
+    for index, changes in pairs:
+        for key, value in changes.items():
+            if value is None:
+                index.pop(key, None)
+            else:
+                index[key] = value
+    return inputs

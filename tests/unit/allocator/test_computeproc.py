@@ -1,0 +1,95 @@
+"""The compute process: dates allocated in another process store what a fresh
+allocation gives, across changes-only requests, evictions, forgets, clears and the
+process dying (a real spawned process; no broker or database needed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+
+from allocator.computeproc import ComputeLost, ComputeProcess
+from allocator.daystate import DayInputs, Touched
+from tests.unit.allocator.test_liveday import DAY, DIMS, Feed, StoredDay, _fresh
+
+
+def _matches(stored: StoredDay, feed: Feed) -> bool:
+    nodes, flows = _fresh(feed.graph, feed)
+    return stored.nodes == nodes and stored.flows.keys() == flows.keys()
+
+
+async def _allocate(
+    proc: ComputeProcess, feed: Feed, stored: StoredDay, now: float = 0.0
+) -> bool:
+    """Allocate DAY with its pending changes; True when written whole."""
+    computed = await proc.allocate(
+        feed.graph, DAY, feed.state.days[DAY], proc.take(DAY), now
+    )
+    stored.write(computed.delta)
+    return computed.delta.complete
+
+
+async def test_changes_only_requests_store_what_a_fresh_allocation_gives() -> None:
+    feed, stored = Feed(5), StoredDay()
+    proc = ComputeProcess(engines=2, frames=2)
+    try:
+        for node in feed.ids[:40]:
+            proc.touch(DAY, feed.apply(feed.cost(node, DIMS[0], 1_000_000)))
+        assert await _allocate(proc, feed, stored)  # sent whole, written whole
+        for step in range(25):
+            for _ in range(feed.rng.choice([1, 3, 12])):
+                proc.touch(DAY, feed.apply(feed.random_event()))
+            assert not await _allocate(proc, feed, stored), step
+            assert _matches(stored, feed), step
+    finally:
+        await proc.close()
+
+
+async def test_evicted_forgotten_and_cleared_dates_are_sent_and_written_whole() -> None:
+    feed, stored = Feed(6), StoredDay()
+    proc = ComputeProcess(engines=1, frames=1)  # one mirror: another date evicts it
+    try:
+        proc.touch(DAY, feed.apply(feed.cost(feed.ids[0], "compute", 5_000_000)))
+        await _allocate(proc, feed, stored)
+        other = DAY + timedelta(days=3)
+        await proc.allocate(feed.graph, other, DayInputs(), Touched(), 0.0)
+        proc.touch(DAY, feed.apply(feed.cost(feed.ids[1], "compute", 7_000_000)))
+        assert await _allocate(proc, feed, stored)  # its frame was evicted too
+        assert _matches(stored, feed)
+        proc.forget(DAY)
+        proc.touch(DAY, feed.apply(feed.random_event()))
+        assert await _allocate(proc, feed, stored)
+        proc.clear()
+        proc.touch(DAY, feed.apply(feed.random_event()))
+        assert await _allocate(proc, feed, stored)
+        assert _matches(stored, feed)
+    finally:
+        await proc.close()
+
+
+async def test_a_dead_process_is_started_again_and_nothing_is_lost() -> None:
+    feed, stored = Feed(8), StoredDay()
+    proc = ComputeProcess(engines=2, frames=2, flows_every_s=10.0)
+    try:
+        for node in feed.ids[:20]:
+            proc.touch(DAY, feed.apply(feed.cost(node, "compute", 3_000_000)))
+        await _allocate(proc, feed, stored, now=100.0)
+        proc.touch(DAY, feed.apply(feed.cost(feed.ids[2], "compute", 1)))
+        await _allocate(proc, feed, stored, now=101.0)
+        assert proc.flows_behind() == {DAY}  # flows held back, in the process
+        assert proc.flows_due_in(105.0) == 5.0
+        assert proc._process is not None and proc._process.pid is not None
+        os.kill(proc._process.pid, signal.SIGKILL)
+        proc._process.join(10)
+        touched = feed.apply(feed.random_event())
+        with pytest.raises(ComputeLost):
+            await proc.allocate(feed.graph, DAY, feed.state.days[DAY], touched, 102.0)
+        # Its flows are still behind and due at once; the service, after a failure,
+        # makes the date dirty again: it is sent and written whole.
+        assert proc.flows_behind() == {DAY} and proc.flows_due_in(102.0) == 0.0
+        assert await _allocate(proc, feed, stored, now=103.0)
+        assert _matches(stored, feed) and proc.flows_behind() == set()
+    finally:
+        await proc.close()
