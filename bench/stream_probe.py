@@ -68,8 +68,18 @@ def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
             parts.append(f"{kind}:{_topic(labels)}={value:.0f}")
     stored = metric(text, "finops_allocator_days_stored_total")
     parts.append(f"days={sum(stored.values()):.0f}")
-    took = metric(text, "finops_allocator_recompute_duration_seconds_sum")
-    parts.append(f"compute_s={sum(took.values()):.1f}")
+    for name, short in (
+        ("recompute_duration_seconds", "compute"),
+        ("allocate_seconds", "allocate"),
+        ("store_seconds", "store"),
+        ("pass_seconds", "pass"),
+    ):
+        took = metric(text, f"finops_allocator_{name}_sum")
+        parts.append(f"{short}_s={sum(took.values()):.1f}")
+    passes = metric(text, "finops_allocator_pass_seconds_count")
+    parts.append(f"passes={sum(passes.values()):.0f}")
+    for labels, value in metric(text, "finops_allocator_rows_written_total").items():
+        parts.append(f"rows:{_label(labels)}={value:.0f}")
     return " ".join(parts)
 
 
@@ -103,6 +113,16 @@ def month_options(size: dict[str, int], start: date) -> SynthOptions:
         seed=11,
         start=start,
     )
+
+
+def _label(labels: str) -> str:
+    """The value of a metric sample's only label."""
+    return labels.split("=", 1)[-1].strip('{}"')
+
+
+def _label(labels: str) -> str:
+    """The value of a metric sample's only label."""
+    return labels.split("=", 1)[-1].strip('{}"')
 
 
 def _topic(labels: str) -> str:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
+    "ALLOCATE_SECONDS",
     "CONSUMER_LAG",
     "DAYS_STORED",
     "ENGINES_BUILT",
     "EVENTS",
     "INGEST_TO_FLOWS_STORED",
     "INGEST_TO_STORED",
+    "PASS_SECONDS",
     "RECOMPUTE_SECONDS",
     "REGISTRY",
     "ROWS_SKIPPED",
+    "ROWS_WRITTEN",
+    "STORE_SECONDS",
 ]
 
 REGISTRY = CollectorRegistry()
@@ -29,10 +33,35 @@ CONSUMER_LAG = Gauge(
     ["topic"],
     registry=REGISTRY,
 )
+_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 RECOMPUTE_SECONDS = Histogram(
     "finops_allocator_recompute_duration_seconds",
     "Time to allocate one charge date and store its results.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+ALLOCATE_SECONDS = Histogram(
+    "finops_allocator_allocate_seconds",
+    "Time to allocate one charge date (in the compute process, with the transfers).",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+STORE_SECONDS = Histogram(
+    "finops_allocator_store_seconds",
+    "Time to store one charge date's changed rows and announce them.",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+PASS_SECONDS = Histogram(
+    "finops_allocator_pass_seconds",
+    "Time of one recompute pass over every dirty charge date.",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+ROWS_WRITTEN = Counter(
+    "finops_allocator_rows_written_total",
+    "Result rows written or deleted, by kind (nodes, flows).",
+    ["kind"],
     registry=REGISTRY,
 )
 INGEST_TO_STORED = Histogram(

@@ -226,7 +226,9 @@ class AllocatorService:
         if failure is not None:
             raise failure
         self._wake_for_flows()
-        _log.debug("pass: %d dates in %.2fs", len(days), time.monotonic() - now)
+        took = time.monotonic() - now
+        metrics.PASS_SECONDS.observe(took)
+        _log.debug("pass: %d dates in %.2fs", len(days), took)
         return len(days)
 
     def _wake_for_flows(self) -> None:
@@ -248,9 +250,10 @@ class AllocatorService:
         inputs = self.state.days.get(day) or DayInputs()
         offsets, touched = self._offsets(day), self.live.take(day)
         try:
-            computed = await self.live.allocate(
-                graph, day, inputs, touched, time.monotonic()
-            )
+            with metrics.ALLOCATE_SECONDS.time():
+                computed = await self.live.allocate(
+                    graph, day, inputs, touched, time.monotonic()
+                )
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
             metrics.DAYS_STORED.labels("error").inc()
@@ -271,7 +274,7 @@ class AllocatorService:
 
     async def _write(self, job: _Job) -> BaseException | None:
         """Store a date and announce it; a failure makes the date dirty again."""
-        run_id = uuid.uuid4()
+        run_id, began = uuid.uuid4(), time.perf_counter()
         try:
             await self._store.write_day(
                 job.day,
@@ -281,6 +284,7 @@ class AllocatorService:
                 offsets=job.offsets,
             )
             await self._announce(job, run_id)
+            metrics.STORE_SECONDS.observe(time.perf_counter() - began)
         except Exception as exc:  # re-raised by recompute_due
             self._retry(job.day, job.waits)
             return exc
@@ -300,6 +304,13 @@ class AllocatorService:
     def _observe(self, job: _Job) -> None:
         metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - job.began)
         metrics.DAYS_STORED.labels("stored").inc()
+        delta = job.delta
+        metrics.ROWS_WRITTEN.labels("nodes").inc(
+            len(delta.nodes) + len(delta.nodes_removed)
+        )
+        metrics.ROWS_WRITTEN.labels("flows").inc(
+            len(delta.flows) + len(delta.flows_removed)
+        )
         now = self._clock()
         _observe_waits(metrics.INGEST_TO_STORED, now, job.waits)
         if job.delta.settled:
