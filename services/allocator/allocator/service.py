@@ -33,6 +33,7 @@ __all__ = ["AllocatorService", "DayComputer", "Publisher", "ResultStore"]
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Waits = list[tuple[datetime, int]]  # (earliest ingest, events) of each applied piece
+WRITES_AT_ONCE = 3  # dates being written while the next is computed
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,10 @@ class AllocatorService:
     async def recompute_due(self) -> int:
         """Allocate and store every dirty date; returns how many were handled.
 
-        Called by one task only. A date is computed while the previous one is being
-        written, and one date's writes never overlap.
+        Called by one task only. Dates are computed one after the other while the
+        earlier ones are written, up to WRITES_AT_ONCE at a time (a busy date's
+        flows do not hold up the node rows of the next); a date is in one pass once,
+        so one date's writes never overlap.
         """
         if self._cost_graph is None:
             return 0
@@ -209,22 +212,20 @@ class AllocatorService:
             for day in self.live.flows_behind():
                 self.dirty.setdefault(day, [])
         days = sorted(d for d in self.dirty if self.owns(d))
-        writing: asyncio.Task[BaseException | None] | None = None
-        failure: BaseException | None = None
+        writes: list[asyncio.Task[BaseException | None]] = []
+        slots = asyncio.Semaphore(WRITES_AT_ONCE)
         try:
             for day in days:
                 job = await self._compute(day)
-                if writing is not None:
-                    failure = failure or await writing
-                writing = asyncio.create_task(self._write(job)) if job else None
-            if writing is not None:
-                failure = failure or await writing
-                writing = None
+                if job is not None:
+                    await slots.acquire()
+                    writes.append(asyncio.create_task(self._write(job, slots)))
+            failures = [f for f in await asyncio.gather(*writes) if f is not None]
         finally:
-            if writing is not None:  # the loop was cancelled or failed
-                writing.cancel()
-        if failure is not None:
-            raise failure
+            for task in writes:  # the loop was cancelled or failed
+                task.cancel()
+        if failures:
+            raise failures[0]
         self._wake_for_flows()
         took = time.monotonic() - now
         metrics.PASS_SECONDS.observe(took)
@@ -272,8 +273,14 @@ class AllocatorService:
             return None
         return job
 
-    async def _write(self, job: _Job) -> BaseException | None:
+    async def _write(self, job: _Job, slots: asyncio.Semaphore) -> BaseException | None:
         """Store a date and announce it; a failure makes the date dirty again."""
+        try:
+            return await self._store_job(job)
+        finally:
+            slots.release()
+
+    async def _store_job(self, job: _Job) -> BaseException | None:
         run_id, began = uuid.uuid4(), time.perf_counter()
         try:
             await self._store.write_day(
