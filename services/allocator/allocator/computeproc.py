@@ -15,6 +15,7 @@ of each date sends its inputs whole and its results are written whole.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -28,6 +29,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from allocator import gcpolicy
+from allocator.dayresults import ENCODE_FLOWS_FROM
 from allocator.daystate import DayInputs, Touched
 from allocator.liveday import Computed, LiveDays, flows_due_in
 from finops.dag import CostGraph
@@ -59,6 +61,7 @@ class _Request:
     clear: bool = False  # drop everything kept first (a rebalance)
     forget: list[date] = field(default_factory=list)  # frames not to trust
     evict: list[date] = field(default_factory=list)  # mirrors no longer kept
+    encode_flows_from: int = ENCODE_FLOWS_FROM
 
 
 @dataclass
@@ -73,7 +76,12 @@ class ComputeProcess:
     """The main process's side: a LiveDays whose compute runs in the other process."""
 
     def __init__(
-        self, *, engines: int, frames: int, flows_every_s: float = 0.0
+        self,
+        *,
+        engines: int,
+        frames: int,
+        flows_every_s: float = 0.0,
+        encode_flows_from: int = ENCODE_FLOWS_FROM,
     ) -> None:
         self._options = {
             "engines": engines,
@@ -81,6 +89,7 @@ class ComputeProcess:
             "flows_every_s": flows_every_s,
         }
         self.flows_every_s = flows_every_s
+        self._encode_flows_from = encode_flows_from
         self._keep_mirrors = max(frames, engines)
         self.pending: dict[date, Touched] = {}
         self._schedule: dict[date, float | None] = {}
@@ -177,6 +186,7 @@ class ComputeProcess:
             clear=self._clear,
             forget=sorted(self._forget),
             evict=evict,
+            encode_flows_from=self._encode_flows_from,
         )
         self._sent_graph, self._forget, self._clear = graph, set(), False
         return request
@@ -272,7 +282,9 @@ def _handle(
         return _Reply(None, live.schedule(), str(exc), finops_error=True)
     except Exception:
         return _Reply(None, live.schedule(), traceback.format_exc())
-    return _Reply(computed, live.schedule())
+    # Many flows travel as bytes the driver passes on: no tuples for the loop.
+    delta = computed.delta.encoded(request.encode_flows_from)
+    return _Reply(dataclasses.replace(computed, delta=delta), live.schedule())
 
 
 def _mirror(mirrors: dict[date, DayInputs], request: _Request) -> DayInputs:

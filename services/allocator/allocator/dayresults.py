@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 
 from allocator.daystate import DayInputs
+from allocator.pgcopy import CopyRows, encode_flows
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
 from finops.dag import CostGraph
@@ -24,6 +26,7 @@ NodeKey = tuple[str, str]  # node, dimension
 FlowKey = tuple[str, str, str]  # from, to, dimension
 NodeRow = tuple[int, int, int, int, int]  # direct, indirect, holistic, out, retained
 FlowRow = tuple[int, str, float]  # amount, strategy, share
+ENCODE_FLOWS_FROM = 1000  # fewer flows travel as tuples
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class DayDelta:
     """Rows to write and keys to delete so the stored date equals a new result."""
 
     nodes: dict[NodeKey, NodeRow]
-    flows: dict[FlowKey, FlowRow]
+    flows: dict[FlowKey, FlowRow] | CopyRows  # encoded by the compute process
     nodes_removed: list[NodeKey]
     flows_removed: list[FlowKey]
     complete: bool  # True: the date's stored rows are all replaced
@@ -56,8 +59,19 @@ class DayDelta:
     def dimensions(self) -> list[str]:
         """Dimensions with any row written or removed."""
         dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}
-        dims |= {k[2] for k in self.flows} | {k[2] for k in self.flows_removed}
+        flows = self.flows
+        dims |= (
+            flows.dimensions if isinstance(flows, CopyRows) else {k[2] for k in flows}
+        )
+        dims |= {k[2] for k in self.flows_removed}
         return sorted(dims)
+
+    def encoded(self, start: int = ENCODE_FLOWS_FROM) -> DayDelta:
+        """The same delta with its flows in binary COPY format (see pgcopy) when
+        there are at least `start` of them."""
+        if isinstance(self.flows, CopyRows) or len(self.flows) < start:
+            return self
+        return dataclasses.replace(self, flows=encode_flows(self.flows))
 
 
 def build_engine(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from typing import Any
@@ -10,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from allocator.dayresults import DayDelta
+from allocator.pgcopy import FLOW_COLUMNS, CopyRows
 from finops.dag import GraphSpec
 
 __all__ = ["PostgresResultStore"]
@@ -97,7 +99,7 @@ class PostgresResultStore:
             await conn.execute(_RUN, run_id, graph_version, day, marks)
             await self._remove(conn, day, delta)
             await _copy(conn, "tmp_results", _result_records(delta))
-            await _copy(conn, "tmp_flows", _flow_records(delta))
+            await _copy_flows(conn, delta)
             await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
             await conn.execute(_UPSERT_FLOWS, day, run_id)
             if delta.settled:  # else a restart recomputes the date: flows are behind
@@ -142,9 +144,18 @@ async def _copy(conn: asyncpg.Connection, table: str, records: list[tuple]) -> N
         await conn.copy_records_to_table(table, records=records)
 
 
+async def _copy_flows(conn: asyncpg.Connection, delta: DayDelta) -> None:
+    flows = delta.flows
+    if not isinstance(flows, CopyRows):
+        await _copy(
+            conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()]
+        )
+    elif flows.count:  # encoded by the compute process: passed on as it is
+        source = io.BytesIO(flows.data)
+        await conn.copy_to_table(
+            "tmp_flows", source=source, columns=FLOW_COLUMNS, format="binary"
+        )
+
+
 def _result_records(delta: DayDelta) -> list[tuple]:  # type: ignore[type-arg]
     return [(node, dim, *row) for (node, dim), row in delta.nodes.items()]
-
-
-def _flow_records(delta: DayDelta) -> list[tuple]:  # type: ignore[type-arg]
-    return [(f, t, k, *row) for (f, t, k), row in delta.flows.items()]

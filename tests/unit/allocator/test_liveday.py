@@ -12,12 +12,14 @@ import pytest
 from allocator.dayresults import DayDelta, build_engine
 from allocator.daystate import InputState, Touched
 from allocator.liveday import LiveDays
+from allocator.pgcopy import CopyRows
 from allocator.routing import max_window_days, route_event
 from finops.allocation.results import flow_columns, node_arrays
 from finops.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.dag import CostGraph, build_graph
 from finops.events import DateScope, NodeCostsReported, UsageReported
 from finops.records import NodeCost, UsageRecord
+from tests.support.pgcopy_reader import decode_flows
 
 DAY = date(2025, 1, 10)
 NOW = datetime(2025, 1, 11, tzinfo=UTC)
@@ -30,6 +32,7 @@ class StoredDay:
     def __init__(self) -> None:
         self.nodes: dict[tuple[str, str], tuple[int, ...]] = {}
         self.flows: dict[tuple[str, str, str], tuple[object, ...]] = {}
+        self.encoded = 0  # writes whose flows came encoded for binary COPY
 
     def write(self, delta: DayDelta) -> None:
         if delta.complete:
@@ -39,7 +42,8 @@ class StoredDay:
         for key in delta.flows_removed:
             del self.flows[key]
         self.nodes.update(delta.nodes)
-        self.flows.update(delta.flows)
+        flows = delta.flows
+        self.flows.update(decode_flows(flows) if isinstance(flows, CopyRows) else flows)
 
 
 class Feed:
