@@ -43,6 +43,7 @@ from stream_probe import (
     NODE_LATENCY,
     Peaks,
     WorkerGroup,
+    backlog,
     lag,
     latency_buckets,
     month_options,
@@ -50,7 +51,6 @@ from stream_probe import (
     recomputes,
     stream,
     trace_line,
-    uncommitted,
 )
 
 FULL = {
@@ -191,7 +191,7 @@ def sustained(
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
             lags.append(lag(worker))  # inf: the worker did not answer within 5 s
-            backlogs.append(await uncommitted(kafka.bootstrap_servers, app_id))
+            backlogs.append(await backlog(kafka.bootstrap_servers, app_id))
             peaks.sample()
             if trace is not None:
                 line = f"backlog={backlogs[-1]} {trace_line(worker)}"
@@ -230,7 +230,7 @@ def sustained(
     say(
         f"consumer lag (messages, sampled each second): max {max(lags or [0]):.0f}, "
         f"last {lags[-1] if lags else 0:.0f} as the worker reports it; "
-        f"uncommitted by its group (the broker's view): max {max(backlogs or [0])}, "
+        f"uncommitted by its groups (the broker's view): max {max(backlogs or [0])}, "
         f"last {backlogs[-1] if backlogs else 0}"
     )
     say(f"peak memory: {peaks.report()}")

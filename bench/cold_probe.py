@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from stream_probe import Peaks, lag, metric, uncommitted
+from stream_probe import Peaks, backlog, lag, metric
 
 from finops.allocation.synth import SynthOptions
 from finops.devstack import Stack
@@ -31,7 +31,7 @@ _READ = re.compile(r"(\w+): (\d+) changelog messages read in ([\d.]+)s")
 def wait_committed(bootstrap_servers: str, group: str, *, timeout_s: float) -> float:
     """Wait until the worker committed everything it consumed; returns seconds."""
     began = time.monotonic()
-    while asyncio.run(uncommitted(bootstrap_servers, group)) > 0:
+    while asyncio.run(backlog(bootstrap_servers, group)) > 0:
         if time.monotonic() - began > timeout_s:
             raise TimeoutError(f"{group} did not commit within {timeout_s:.0f}s")
         time.sleep(1)

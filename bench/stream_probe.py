@@ -103,6 +103,13 @@ async def uncommitted(bootstrap_servers: str, group: str) -> int:
     return sum(max(0, ends[tp] - committed[tp].offset) for tp in inputs)
 
 
+async def backlog(bootstrap_servers: str, app_id: str) -> int:
+    """What the allocator's two groups have not committed: its Faust app's (the
+    inputs topic) and its router's (the source topics)."""
+    faust_app = await uncommitted(bootstrap_servers, app_id)
+    return faust_app + await uncommitted(bootstrap_servers, f"{app_id}-router")
+
+
 def month_options(size: dict[str, int], start: date) -> SynthOptions:
     """The synthetic organisation of the sustained stream (and of its replay)."""
     return SynthOptions(

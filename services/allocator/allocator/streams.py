@@ -12,19 +12,19 @@ from typing import Any
 
 import asyncpg
 import faust
+from aiokafka import AIOKafkaConsumer
 from faust.types import TP
 
 from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
 from allocator.computeproc import ComputeLost
+from allocator.router import ROUTE_BATCH, SourceRouter
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.codec import decode_event, encode_event
 from finops.events import (
     AllocationComputed,
     DayInputsRouted,
-    NodeCostsReported,
-    UsageReported,
 )
 from finops.topics import ALLOCATIONS, ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
 
@@ -32,10 +32,8 @@ __all__ = ["AllocatorStreams", "FaustPublisher"]
 
 _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
-ROUTE_BATCH = 1000  # events routed together: pieces of one date and source merge
 RECOMPUTE_REST = 0.5  # pause after a recompute pass, as a share of its length
 MAX_REST_S = 0.3  # never longer: a long pass (a restart's, a preload's) is no pace
-ROUTE_WITHIN_S = 0.25  # a fuller batch: fewer pieces, fewer changelog writes
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
 
@@ -82,14 +80,17 @@ class AllocatorStreams:
             datadir=settings.data_dir or Path(tempfile.gettempdir()) / self.app_id,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.sources = self.app.topic(
-            topic_name(NODE_COSTS, namespace), topic_name(USAGE, namespace), **raw
-        )
+        self.source_topics = [
+            topic_name(NODE_COSTS, namespace),
+            topic_name(USAGE, namespace),
+        ]
         self.inputs_name = topic_name(ALLOCATOR_INPUTS, namespace)
         self.inputs = self.app.topic(self.inputs_name, partitions=PARTITIONS, **raw)
         allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
         self.publisher = FaustPublisher(self.inputs, allocations)
-        servers = settings.kafka.bootstrap_servers
+        servers = self._servers = settings.kafka.bootstrap_servers
+        self._instance_id = settings.instance_id()
+        self._session_timeout_s = settings.session_timeout_s
         # Inputs are JSON we encode ourselves (orjson, see daystate.encode_bucket).
         self.costs = self._table("costs", servers, value_type=bytes)
         self.usage = self._table("usage", servers, value_type=bytes)
@@ -112,8 +113,25 @@ class AllocatorStreams:
         return table
 
     def wire(self, service: AllocatorService) -> None:
-        """Register the agents, the recovery hook and the recompute loop."""
-        self.app.agent(self.sources, name="route")(self._router(service))
+        """Register the router, the agent, the recovery hook and the recompute loop."""
+        self.router = SourceRouter(
+            service,
+            AIOKafkaConsumer(
+                bootstrap_servers=self._servers,
+                client_id=f"{self.app_id}-router",
+                group_id=f"{self.app_id}-router",
+                group_instance_id=_suffixed(self._instance_id, "-router"),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=ROUTE_BATCH,
+                session_timeout_ms=int(self._session_timeout_s * 1000),
+                heartbeat_interval_ms=int(self._session_timeout_s * 200),
+            ),
+            bootstrap_servers=self._servers,
+            ready=self.ready,
+            flush=lambda: self.app.producer.flush(),
+        )
+        self.app.task(self._route)
         self.app.agent(self.inputs, name="apply")(self._applier(service))
         self.applied.on_recover(self._on_recover(service))
         self.app.task(self._recompute_loop(service))
@@ -126,26 +144,9 @@ class AllocatorStreams:
         for tp in revoked:
             self.positions.pop(tp, None)
 
-    def _router(self, service: AllocatorService) -> Any:
-        async def route(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            # No table is written here, so events may be taken in batches.
-            async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
-                await self.ready.wait()
-                batch = []
-                for event in events:
-                    message = event.message
-                    self.positions[message.tp] = message.offset
-                    decoded = decode_event(event.value)
-                    if isinstance(decoded, NodeCostsReported | UsageReported):
-                        origin = f"{message.topic}/{message.partition}/{message.offset}"
-                        batch.append((decoded, origin))
-                        metrics.EVENTS.labels(message.topic, "routed").inc()
-                    else:
-                        metrics.EVENTS.labels(message.topic, "ignored").inc()
-                await service.route_batch(batch)
-                yield None
-
-        return route
+    async def _route(self) -> None:
+        # The Faust group routed before this consumer had a group of its own.
+        await self.router.run(self.source_topics, legacy_group=self.app_id)
 
     def _applier(self, service: AllocatorService) -> Any:
         async def apply(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -199,9 +200,9 @@ class AllocatorStreams:
         consumer = self.app.consumer
         # Every topic is reported, 0 when none of its partitions is owned any more
         # (a gauge keeps its last value: a moved partition would show lag forever).
-        lag = dict.fromkeys([*self.sources.topics, self.inputs_name], 0)
+        lag = {**await self.router.lag(), self.inputs_name: 0}
         for tp in consumer.assignment():
-            if tp.topic.endswith("-changelog"):
+            if tp.topic != self.inputs_name:  # changelogs
                 continue
             high = consumer.highwater(tp)
             done = await self._done(tp)
@@ -220,3 +221,8 @@ class AllocatorStreams:
             return await self.app.consumer.position(tp) or 0
         except Exception:  # moved away meanwhile: no lag of ours
             return self.app.consumer.highwater(tp) or 0
+
+
+def _suffixed(instance_id: str | None, suffix: str) -> str | None:
+    """A static member id of another group of the same worker (None: dynamic)."""
+    return None if instance_id is None else instance_id + suffix
