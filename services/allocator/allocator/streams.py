@@ -32,7 +32,7 @@ __all__ = ["AllocatorStreams", "FaustPublisher"]
 
 _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
-RECOMPUTE_REST = 0.5  # pause after a recompute pass, as a share of its length
+RECOMPUTE_REST = 0.5  # pause after a pass, as a share of its length (in-process)
 MAX_REST_S = 0.3  # never longer: a long pass (a restart's, a preload's) is no pace
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
@@ -89,6 +89,7 @@ class AllocatorStreams:
         allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
         self.publisher = FaustPublisher(self.inputs, allocations)
         servers = self._servers = settings.kafka.bootstrap_servers
+        self._rest_share = 0.0 if settings.compute_process else RECOMPUTE_REST
         self._instance_id = settings.instance_id()
         self._session_timeout_s = settings.session_timeout_s
         # Inputs are JSON we encode ourselves (orjson, see daystate.encode_bucket).
@@ -188,11 +189,12 @@ class AllocatorStreams:
                 except (OSError, asyncpg.PostgresError, ComputeLost) as exc:
                     _log.warning("results not stored (%s); retrying", exc)
                     await asyncio.sleep(1)
-                # Under load a pass costs about the same whatever it covers: resting a
-                # share of its length leaves the agents (one core, one GIL) room to fold
-                # in more inputs, so the next pass covers more of them.
+                # Allocating in this process, a pass costs about the same under load
+                # whatever it covers: resting a share of its length leaves the agents
+                # (one core, one GIL) room to fold in more inputs, so the next pass
+                # covers more of them. A compute process leaves them that room anyway.
                 took = time.monotonic() - began
-                rest = min(MAX_REST_S, max(0.05, RECOMPUTE_REST * took))
+                rest = min(MAX_REST_S, max(0.05, self._rest_share * took))
 
         return recompute
 
