@@ -183,6 +183,12 @@ class AllocatorService:
         self._check_stored = True
         self.changed.set()
 
+    def recheck(self) -> None:
+        """After a failed pass: what is stored is compared with the state again."""
+        self.live.clear()
+        self._check_stored = True
+        self.changed.set()
+
     async def _mark_stale(self) -> None:
         """Dates whose stored results miss inputs or the graph version become dirty."""
         stored = await self._store.stored_days()
@@ -246,7 +252,9 @@ class AllocatorService:
         so the agents and /healthz keep answering."""
         graph, version = self._cost_graph, self.graph.version
         assert graph is not None
-        waits = self.dirty.pop(day)
+        waits = self.dirty.pop(day, None)
+        if waits is None or not self.owns(day):  # moved away by a rebalance meanwhile
+            return None
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
         offsets, touched = self._offsets(day), self.live.take(day)

@@ -189,6 +189,11 @@ class AllocatorStreams:
                 except (OSError, asyncpg.PostgresError, ComputeLost) as exc:
                     _log.warning("results not stored (%s); retrying", exc)
                     await asyncio.sleep(1)
+                except Exception:  # a bug: crashing the app would leave the worker
+                    # hanging in the groups with nothing done; the dates are retried
+                    _log.exception("recompute pass failed; retrying in 5 s")
+                    service.recheck()
+                    await asyncio.sleep(5)
                 # Allocating in this process, a pass costs about the same under load
                 # whatever it covers: resting a share of its length leaves the agents
                 # (one core, one GIL) room to fold in more inputs, so the next pass

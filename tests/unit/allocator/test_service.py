@@ -226,3 +226,24 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
         p.model_dump(exclude={"event_id"}) for p in merge_pieces(pieces)
     ]
     assert sum(p.events for p in routed) == len(pieces)
+
+
+async def test_a_rebalance_during_a_pass_skips_the_dates_moved_away() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    later = date(2025, 3, 13)
+    for day in (DAY, later):
+        await service.route(_costs(1_000_000, day=day), "topic/0/0")
+    for offset, (partition, piece) in enumerate(publisher.forwarded):
+        service.apply(piece, partition=partition, offset=offset)
+    allocate = service.live.allocate
+
+    async def rebalanced_meanwhile(*args: object) -> object:
+        # Another worker takes the later date's partition while DAY is allocated.
+        service.assign(set(range(6)) - {later.toordinal() % 6})
+        return await allocate(*args)  # type: ignore[arg-type]
+
+    service.live.allocate = rebalanced_meanwhile  # type: ignore[method-assign]
+    assert DAY.toordinal() % 6 != later.toordinal() % 6
+    await service.recompute_due()
+    assert {d for d, _, _ in store.nodes} == {DAY}
