@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from allocator import metrics
@@ -66,9 +67,22 @@ class SourceRouter:
                     timeout_ms=int(ROUTE_WITHIN_S * 1000), max_records=ROUTE_BATCH
                 )
                 if batch:
-                    await self._route(batch)
+                    await self._route_or_rewind(batch)
         finally:
             await self.consumer.stop()
+
+    async def _route_or_rewind(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Route a batch; if that fails, read it again (after a pause) instead of
+        stopping the worker: nothing of it is committed."""
+        try:
+            await self._route(batch)
+        except Exception:
+            _log.exception("routing failed; the batch is read again in 1 s")
+            owned = self.consumer.assignment()
+            for tp, messages in batch.items():
+                if tp in owned:
+                    self.consumer.seek(tp, messages[0].offset)
+            await asyncio.sleep(1)
 
     async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
         events: list[tuple[NodeCostsReported | UsageReported, str]] = []
@@ -84,7 +98,16 @@ class SourceRouter:
         await self._service.route_batch(events)
         await self._flush()
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
-        await self.consumer.commit(ends)
+        owned = self.consumer.assignment()
+        ends = {tp: offset for tp, offset in ends.items() if tp in owned}
+        try:
+            if ends:
+                await self.consumer.commit(ends)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Moved to another worker meanwhile: it routes these events again from
+            # its committed offset (a replayed piece changes nothing).
+            _log.info("routed offsets not committed after a rebalance: %s", exc)
+            return
         self._done.update(ends)
 
     async def lag(self) -> dict[str, int]:
@@ -97,7 +120,10 @@ class SourceRouter:
                     done = await self.consumer.position(tp)
                 except Exception:  # moved away meanwhile: no lag of ours
                     continue
-            high = self.consumer.highwater(tp) or 0
+            try:
+                high = self.consumer.highwater(tp) or 0
+            except (AssertionError, KafkaError):  # revoked meanwhile: not ours
+                continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done)
         return lag
 

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import faust
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from allocator import gcpolicy, metrics
@@ -211,7 +212,10 @@ class AllocatorStreams:
         for tp in consumer.assignment():
             if tp.topic != self.inputs_name:  # changelogs
                 continue
-            high = consumer.highwater(tp)
+            try:
+                high = consumer.highwater(tp)
+            except (AssertionError, KafkaError):  # revoked meanwhile: not ours
+                continue
             done = await self._done(tp)
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, (high or 0) - done)
         for topic, value in lag.items():
