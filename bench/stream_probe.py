@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
+from finops.adapters.kafka_admin import committed_offsets
 from finops.allocation.synth import SynthOptions
 from finops.codec import encode_event
 from finops.events import NodeCostsReported, UsageReported
@@ -87,12 +87,7 @@ async def uncommitted(bootstrap_servers: str, group: str) -> int:
     """Messages of the group's input topics not yet committed (changelogs aside): the
     broker's view, unlike a worker's lag gauge (which keeps an old high-water mark
     while its fetcher pauses on full buffers)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
+    committed = await committed_offsets(bootstrap_servers, group)
     inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
     await consumer.start()
@@ -100,7 +95,7 @@ async def uncommitted(bootstrap_servers: str, group: str) -> int:
         ends = await consumer.end_offsets(inputs)
     finally:
         await consumer.stop()
-    return sum(max(0, ends[tp] - committed[tp].offset) for tp in inputs)
+    return sum(max(0, ends[tp] - committed[tp]) for tp in inputs)
 
 
 async def backlog(bootstrap_servers: str, app_id: str) -> int:

@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from allocator import metrics
 from allocator.service import AllocatorService
+from finops.adapters.kafka_admin import committed_offsets
 from finops.codec import decode_event
 from finops.errors import FinopsError
 from finops.events import NodeCostsReported, UsageReported
@@ -59,7 +59,11 @@ class SourceRouter:
         """
         await self.consumer.start()
         try:
-            legacy = await _committed(self._servers, legacy_group)
+            legacy = (
+                await committed_offsets(self._servers, legacy_group)
+                if legacy_group
+                else {}
+            )
             self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
             await self._ready.wait()  # the graph is caught up: the window is known
             while True:
@@ -145,19 +149,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in assigned:
             if tp in self._legacy and await consumer.committed(tp) is None:
                 consumer.seek(tp, self._legacy[tp])
-
-
-async def _committed(servers: str, group: str | None) -> dict[TopicPartition, int]:
-    """The offsets another group committed (none when it has none)."""
-    if group is None:
-        return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 def _decode(value: bytes, origin: str) -> object:

@@ -9,11 +9,12 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 
 from finops.errors import StackError
 from finops.topics import ALL_TOPICS, TopicSpec, topic_name
 
-__all__ = ["ensure_topics", "wait_until_ready"]
+__all__ = ["committed_offsets", "ensure_topics", "wait_until_ready"]
 
 
 async def ensure_topics(
@@ -40,6 +41,21 @@ async def ensure_topics(
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def committed_offsets(
+    bootstrap_servers: str, group: str
+) -> dict[TopicPartition, int]:
+    """The offsets a consumer group committed (empty for a group that has none)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+    )
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
