@@ -131,6 +131,9 @@ class AllocatorService:
             engines=engine_days, frames=snapshot_days, flows_every_s=flows_every_s
         )
         self._flow_waits: dict[date, Waits] = {}  # written, flows held back
+        # Dates without costs whose stored results are known to be empty: usage alone
+        # allocates nothing, so they are not computed again until costs arrive.
+        self._empty: set[date] = set()
         self._wake: asyncio.TimerHandle | None = None
         self._check_stored = False
         self.changed = asyncio.Event()
@@ -179,6 +182,7 @@ class AllocatorService:
         self.owned = set(partitions)
         self.state.rebuild(self.owns)
         self.live.clear()
+        self._empty.clear()
         self.dirty = {d: w for d, w in self.dirty.items() if self.owns(d)}
         self._check_stored = True
         self.changed.set()
@@ -186,6 +190,7 @@ class AllocatorService:
     def recheck(self) -> None:
         """After a failed pass: what is stored is compared with the state again."""
         self.live.clear()
+        self._empty.clear()
         self._check_stored = True
         self.changed.set()
 
@@ -257,7 +262,12 @@ class AllocatorService:
             return None
         began = time.perf_counter()
         inputs = self.state.days.get(day) or DayInputs()
-        offsets, touched = self._offsets(day), self.live.take(day)
+        costless, offsets = not inputs.costs, self._offsets(day)
+        if costless and day in self._empty:  # still nothing to allocate or store
+            metrics.DAYS_STORED.labels("unchanged").inc()
+            await self._store.mark_day(day, graph_version=version, offsets=offsets)
+            return None
+        touched = self.live.take(day)
         try:
             with metrics.ALLOCATE_SECONDS.time():
                 computed = await self.live.allocate(
@@ -273,6 +283,9 @@ class AllocatorService:
         metrics.ROWS_SKIPPED.inc(computed.skipped)
         if computed.built:
             metrics.ENGINES_BUILT.labels(computed.built).inc()
+        delta = computed.delta
+        if costless and delta.settled and not (delta.nodes or delta.flows):
+            self._empty.add(day)  # once stored (a failed write forgets it)
         job = _Job(day, computed.delta, waits, version, offsets, began)
         if computed.delta.is_empty:  # e.g. usage of a date without costs
             metrics.DAYS_STORED.labels("unchanged").inc()
@@ -312,6 +325,7 @@ class AllocatorService:
     def _retry(self, day: date, waits: Waits) -> None:
         """The date's stored rows are unknown: dirty again, written whole."""
         self.live.forget(day)
+        self._empty.discard(day)
         self.dirty.setdefault(day, []).extend(waits)
         self.dirty[day].extend(self._flow_waits.pop(day, []))
         self.changed.set()

@@ -247,3 +247,37 @@ async def test_a_rebalance_during_a_pass_skips_the_dates_moved_away() -> None:
     assert DAY.toordinal() % 6 != later.toordinal() % 6
     await service.recompute_due()
     assert {d for d, _, _ in store.nodes} == {DAY}
+
+
+async def test_a_date_with_usage_only_is_allocated_again_once_costs_arrive() -> None:
+    service, store, publisher = _service()
+    await service.apply_graph(_graph())
+    allocated: list[date] = []
+    allocate = service.live.allocate
+
+    async def counted(graph: object, day: date, *args: object) -> object:
+        allocated.append(day)
+        return await allocate(graph, day, *args)  # type: ignore[arg-type]
+
+    service.live.allocate = counted  # type: ignore[method-assign]
+    await _feed(service, publisher, _usage("shop", DAY, 2.0))  # 3 dates, no costs
+    assert sorted(allocated) == [DAY, date(2025, 3, 11), date(2025, 3, 12)]
+    await _feed(service, publisher, _usage("blog", DAY, 1.0))
+    assert len(allocated) == 3 and not store.nodes  # nothing to allocate: skipped
+    await _feed(service, publisher, _costs(1_000_000))
+    assert allocated[3:] == [DAY]
+    engine = _batch(
+        [NodeCost(node="db", date=DAY, dimension="compute", amount_micros=1_000_000)],
+        [
+            r
+            for e in (_usage("shop", DAY, 2.0), _usage("blog", DAY, 1.0))
+            for r in e.usage
+        ],
+    )
+    for node in ("db", "shop", "blog"):
+        want = node_result(engine, node, DAY, "compute")
+        assert store.nodes[(DAY, node, "compute")][:3] == (
+            want.direct,
+            want.indirect,
+            want.holistic,
+        )
