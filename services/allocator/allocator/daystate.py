@@ -403,13 +403,13 @@ class InputState:
         self._dirty, self._deltas, self._changes = {}, {}, {}
         for table, attr in ((self._costs, "costs"), (self._usage, "usage")):
             items = sorted(
-                (_key_order(rest), day, source, key, v)
+                (_key_order(rest), day, source, rest, key, v)
                 for key, v in table.items()
                 if v
                 for day, source, rest in [_split_key(key)]
                 if owns(day)
             )
-            for (rank, seq), day, source, key, value in items:
+            for (rank, seq), day, source, rest, key, value in items:
                 index = getattr(self.days.setdefault(day, DayInputs()), attr)
                 stream = (id(table), day, source)
                 nodes = decode_bucket(value)
@@ -418,9 +418,9 @@ class InputState:
                     for node, figures in nodes.items():
                         self._set_node(stream, index, node, figures)
                     continue
-                if rank == _RANK_LEGACY:
-                    self._legacy[(id(table), day, source, key.rsplit(SEP, 1)[1])] = key
-                    nodes = {key.rsplit(SEP, 1)[1]: nodes}
+                if rank == _RANK_LEGACY:  # rest is the key's one node
+                    self._legacy[(*stream, rest)] = key
+                    nodes = {rest: nodes}
                 for node, figures in nodes.items():
                     index[(source, node)] = figures
                     self._buckets.setdefault((*stream, bucket_of(node)), {})[node] = (
