@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Final, Literal, NamedTuple
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from finops.dag import EdgeSpec, NodeSpec
 from finops.records import CostRecord, NodeCost, UsageRecord
@@ -175,6 +182,13 @@ class DayInputsRouted(EventBase):
         ge=1,
         description="Source events merged here (ingested_at: earliest).",
     )
+    ingested_after_ms: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list,
+        description=(
+            "Per merged event, milliseconds after ingested_at that it occurred "
+            "(empty: every event at ingested_at); for end-to-end latency figures."
+        ),
+    )
     costs_replace: bool = Field(
         default=False, description="The source's costs on charge_date are replaced."
     )
@@ -183,6 +197,25 @@ class DayInputsRouted(EventBase):
     )
     costs: list[NodeCost] = Field(default_factory=list)
     usage: list[UsageRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_time_per_event(self) -> DayInputsRouted:
+        spread = len(self.ingested_after_ms)
+        if spread and spread != self.events:
+            raise ValueError(
+                f"ingested_after_ms has {spread} entries for {self.events} events"
+            )
+        return self
+
+    def ingest_times(self) -> dict[datetime, int]:
+        """When the merged events occurred, and how many at each time."""
+        if not self.ingested_after_ms:
+            return {self.ingested_at: self.events}
+        times: dict[datetime, int] = {}
+        for ms in self.ingested_after_ms:
+            at = self.ingested_at + timedelta(milliseconds=ms)
+            times[at] = times.get(at, 0) + 1
+        return times
 
 
 class BudgetAlertRaised(EventBase):

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from finops.dag import GraphSpec
 from finops.events import DateScope, DayInputsRouted, NodeCostsReported, UsageReported
@@ -208,8 +209,7 @@ def _model(run: list[_Part]) -> DayInputsRouted:
         "charge_date": last.day,
         "source": last.event.source,
         "origin": last.origin,
-        "ingested_at": min(_ingested(p) for p in run),
-        "events": sum(_events(p) for p in run),
+        **_ingest_fields(run),
         "costs_replace": any(p.costs_replace for p in run),
         "usage_replaces": next(
             (p.usage_replaces for p in run if p.usage_replaces), None
@@ -250,11 +250,21 @@ def _piece_id(part: _Part) -> uuid.UUID:
     return uuid.uuid5(part.event.event_id, part.day.isoformat())
 
 
-def _ingested(part: _Part) -> datetime:
-    if isinstance(part.event, DayInputsRouted):
-        return part.event.ingested_at
-    return part.event.occurred_at
+_MS = timedelta(milliseconds=1)
 
 
-def _events(part: _Part) -> int:
-    return part.event.events if isinstance(part.event, DayInputsRouted) else 1
+def _ingest_fields(run: list[_Part]) -> dict[str, Any]:
+    """ingested_at (the earliest), events, and each event's time after it."""
+    times = [at for part in run for at in _ingest_times(part)]
+    first = min(times)
+    spread = [] if len(times) == 1 else [(at - first) // _MS for at in times]
+    if not any(spread):
+        spread = []
+    return {"ingested_at": first, "events": len(times), "ingested_after_ms": spread}
+
+
+def _ingest_times(part: _Part) -> list[datetime]:
+    event = part.event
+    if not isinstance(event, DayInputsRouted):
+        return [event.occurred_at]
+    return [at for at, n in event.ingest_times().items() for _ in range(n)]

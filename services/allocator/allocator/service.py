@@ -32,7 +32,7 @@ __all__ = ["AllocatorService", "DayComputer", "Publisher", "ResultStore"]
 
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-Waits = list[tuple[datetime, int]]  # (earliest ingest, events) of each applied piece
+Waits = list[tuple[datetime, int]]  # (ingest time, events) behind a dirty date
 WRITES_AT_ONCE = 3  # dates being written while the next is computed
 
 
@@ -163,7 +163,7 @@ class AllocatorService:
         touched = self.state.apply(piece, f"{partition}/{offset}")
         self.live.touch(piece.charge_date, touched)
         waits = self.dirty.setdefault(piece.charge_date, [])
-        waits.append((piece.ingested_at, piece.events))
+        waits.extend(piece.ingest_times().items())
         self.changed.set()
 
     async def apply_graph(self, change: GraphChanged) -> None:

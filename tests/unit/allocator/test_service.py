@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from allocator.daystate import InputState
 from allocator.service import AllocatorService
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.results import node_result
 from finops.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
-from finops.events import DateScope, GraphChanged, NodeCostsReported, UsageReported
+from finops.events import (
+    DateScope,
+    DayInputsRouted,
+    GraphChanged,
+    NodeCostsReported,
+    UsageReported,
+)
 from finops.records import NodeCost, UsageRecord
 from finops.testing.allocator_fakes import (
     FixedClock,
@@ -226,6 +234,54 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
         p.model_dump(exclude={"event_id"}) for p in merge_pieces(pieces)
     ]
     assert sum(p.events for p in routed) == len(pieces)
+
+
+async def test_merged_events_keep_their_own_ingest_times_for_latency() -> None:
+    from allocator import metrics
+    from allocator.routing import merge_pieces, route_batch
+    from finops.codec import decode_event, encode_event
+
+    events = [_costs(100 * s) for s in (3, 1, 2)]  # occurred 3, 1 and 2 s before NOW
+    events = [
+        e.model_copy(update={"occurred_at": NOW - timedelta(seconds=s)})
+        for e, s in zip(events, (3, 1, 2), strict=True)
+    ]
+    (piece,) = route_batch([(e, "t/0/0") for e in events], window_days=1)
+    assert piece.events == 3 and piece.ingested_at == NOW - timedelta(seconds=3)
+    assert piece.ingested_after_ms == [0, 2000, 1000]
+    again = decode_event(encode_event(piece))
+    assert again.ingest_times() == {NOW - timedelta(seconds=s): 1 for s in (3, 2, 1)}
+    # Pieces merged again keep every event's time.
+    (same,) = merge_pieces([piece, piece])
+    assert same.ingest_times() == {at: 2 for at in piece.ingest_times()}
+
+    def observed() -> tuple[float, float]:
+        name = "finops_allocator_ingest_to_stored_seconds"
+        count = metrics.REGISTRY.get_sample_value(f"{name}_count") or 0.0
+        return count, metrics.REGISTRY.get_sample_value(f"{name}_sum") or 0.0
+
+    service, _, _ = _service()
+    await service.apply_graph(_graph())
+    before = observed()
+    service.apply(piece, partition=0, offset=0)
+    await service.recompute_due()
+    after = observed()
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 6.0)
+
+
+def test_a_piece_with_a_time_per_event_must_have_one_for_each() -> None:
+    from pydantic import ValidationError
+
+    (piece,) = route_batch_of(_costs(1), _costs(2))
+    fields = piece.model_dump() | {"ingested_after_ms": [0]}
+    with pytest.raises(ValidationError, match="1 entries for 2 events"):
+        DayInputsRouted.model_validate(fields)
+
+
+def route_batch_of(*events: NodeCostsReported) -> list[DayInputsRouted]:
+    from allocator.routing import route_batch
+
+    return route_batch([(e, "t/0/0") for e in events], window_days=1)
 
 
 async def test_a_rebalance_during_a_pass_skips_the_dates_moved_away() -> None:
