@@ -124,9 +124,10 @@ class AllocationEngine:
                 self.state.direct[n, t, k] = micros
                 mask = seeds.setdefault(n, np.zeros(self.state.cells, dtype=bool))
                 mask[t * n_dims + k] = True
+        everything = False
         if usage is not None:
-            self._replace_usage(usage, usage_nodes, seeds)
-        if len(seeds) > _FULL_PASS_SEEDS:
+            everything = self._replace_usage(usage, usage_nodes, seeds)
+        if everything or len(seeds) > _FULL_PASS_SEEDS:
             full_pass(self.state)
             return self._changes(np.ones(self.state.cells, dtype=bool))
         return self._apply(seeds)
@@ -136,8 +137,12 @@ class AllocationEngine:
         table: UsageTable,
         nodes: Collection[str],
         seeds: dict[int, NDArray[np.bool_]],
-    ) -> None:
-        """Adopt a new usage table; rebuild the plans of the changed nodes' parents."""
+    ) -> bool:
+        """Adopt a new usage table; rebuild the plans of the changed nodes' parents.
+
+        Returns True when so many plans changed that a full pass follows anyway (the
+        seeds are then left as they are), else seeds the parents whose shares changed.
+        """
         self.usage = UsageView(
             table,
             _node_codes(table.node_ids, self.graph.index, "usage"),
@@ -147,7 +152,12 @@ class AllocationEngine:
         )
         candidates = {p for node in nodes for p in self.graph.parents(node)}
         parents = sorted(p for p in candidates if self._uses_usage(p))
-        for parent, plan in self._plans_of(parents).items():
+        plans = self._plans_of(parents)
+        if len(plans) + len(seeds) > _FULL_PASS_SEEDS:
+            for parent, plan in plans.items():
+                self.state.plans[self.graph.index[parent]] = plan
+            return True
+        for parent, plan in plans.items():
             p = self.graph.index[parent]
             old = self.state.plans[p]
             self.state.plans[p] = plan
@@ -155,8 +165,12 @@ class AllocationEngine:
             if changed.any():
                 mask = seeds.setdefault(p, np.zeros(self.state.cells, dtype=bool))
                 mask |= changed.ravel()
+        return False
 
     def _uses_usage(self, parent: str) -> bool:
+        head = self._heads.get(parent)
+        if head is not None:
+            return head.uses_usage
         plan = self.state.plans[self.graph.index[parent]]
         return any(r.metric is not None for rules in plan.config_rules for r in rules)
 

@@ -11,11 +11,11 @@ from numpy.typing import NDArray
 
 from finops.allocation.strategies import EdgeGroup, group_shares
 from finops.allocation.tables import to_day_numbers
-from finops.allocation.usage import UsageView
+from finops.allocation.usage import UsageView, usage_code
 from finops.dag import EdgeSpec
-from finops.rules import AllocationRule, check_rules, rule_for
+from finops.rules import AllocationRule, Fallback, check_rules, rule_for
 
-__all__ = ["ParentPlan", "build_plan", "build_plans"]
+__all__ = ["Head", "ParentPlan", "build_plan", "build_plans", "parent_head"]
 
 
 @dataclass
@@ -55,30 +55,53 @@ _BATCH_EDGES = 4096
 
 
 @dataclass(frozen=True)
+class _Config:
+    """What one parent's rules in one dimension config say, as per-edge arrays."""
+
+    rules: tuple[AllocationRule, ...]
+    strategy: str | None  # the group strategy (None when every edge is fixed_percent)
+    fixed: NDArray[np.bool_]
+    percent: NDArray[np.float64]
+    equal_fallback: NDArray[np.bool_]
+    usage_codes: NDArray[np.int64]  # usage_code of each edge's rule
+
+    @classmethod
+    def of(cls, rules: tuple[AllocationRule, ...]) -> _Config:
+        return cls(
+            rules,
+            next((str(r.strategy) for r in rules if not r.is_fixed), None),
+            np.array([r.is_fixed for r in rules], dtype=bool),
+            np.array([r.percent for r in rules], dtype=np.float64),
+            np.array([r.fallback is Fallback.EQUAL for r in rules], dtype=bool),
+            np.array([usage_code(r) for r in rules], dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class Head:
+    """A parent's children, dimension configs, checked rules and active days: what
+    its plan depends on besides usage (kept while its edges stay)."""
+
+    children: NDArray[np.int64]
+    dim_config: NDArray[np.int64]
+    config_rules: list[tuple[AllocationRule, ...]]
+    active: NDArray[np.bool_]
+    configs: tuple[_Config, ...]
+    uses_usage: bool  # whether some edge's share depends on usage
+
+
+@dataclass(frozen=True)
 class _Draft:
     """One parent's edges in one dimension config, ready for share computation."""
 
     children: NDArray[np.int64]
-    rules: tuple[AllocationRule, ...]
+    config: _Config
     active: NDArray[np.bool_]
-
-    @property
-    def strategy(self) -> str | None:
-        """The group strategy (None when every edge is fixed_percent)."""
-        return next((str(r.strategy) for r in self.rules if not r.is_fixed), None)
 
 
 def build_plan(edges: Sequence[EdgeSpec], **context: Any) -> ParentPlan:
     """Shares of one parent's out-edges (sorted by child id) for all days."""
     return build_plans([edges], **context)[0]
-
-
-Head = tuple[
-    NDArray[np.int64],
-    NDArray[np.int64],
-    list[tuple[AllocationRule, ...]],
-    NDArray[np.bool_],
-]
 
 
 def build_plans(
@@ -95,28 +118,46 @@ def build_plans(
     heads, when given, keeps each parent's children, configs and checked rules (they
     depend on its edges, the index, the dimensions and the days only) for next time.
     """
-    cache: MutableMapping[str, Head] = {} if heads is None else heads
-    heads_ = []
-    for edges in edge_lists:
-        parent = edges[0].from_
-        if parent not in cache:
-            cache[parent] = _head(edges, index, dimensions, days)
-        heads_.append(cache[parent])
+    heads_ = [
+        parent_head(edges, index=index, dimensions=dimensions, days=days, heads=heads)
+        for edges in edge_lists
+    ]
     drafts = [
-        _Draft(children, rules, active)
-        for children, _, config_rules, active in heads_
-        for rules in config_rules
+        _Draft(head.children, config, head.active)
+        for head in heads_
+        for config in head.configs
     ]
     shares = iter(_batched_shares(drafts, usage))
     plans = []
-    for edges, (children, dim_config, config_rules, _) in zip(
-        edge_lists, heads_, strict=True
-    ):
-        stacked = np.stack([next(shares) for _ in config_rules], axis=2)
+    for edges, head in zip(edge_lists, heads_, strict=True):
+        if len(head.configs) == 1:
+            stacked = next(shares)[:, :, np.newaxis]
+        else:
+            stacked = np.stack([next(shares) for _ in head.configs], axis=2)
         plans.append(
-            ParentPlan(tuple(edges), children, dim_config, config_rules, stacked)
+            ParentPlan(
+                tuple(edges), head.children, head.dim_config, head.config_rules, stacked
+            )
         )
     return plans
+
+
+def parent_head(
+    edges: Sequence[EdgeSpec],
+    *,
+    index: dict[str, int],
+    dimensions: Sequence[str],
+    days: NDArray[np.int64],
+    heads: MutableMapping[str, Head] | None = None,
+) -> Head:
+    """A parent's head, from heads when kept there (and kept there when new)."""
+    parent = edges[0].from_
+    head = heads.get(parent) if heads is not None else None
+    if head is None:
+        head = _head(edges, index, dimensions, days)
+        if heads is not None:
+            heads[parent] = head
+    return head
 
 
 def _head(
@@ -138,7 +179,14 @@ def _head(
     checks += [(d, tuple(rule_for(e, d) for e in edges)) for d in sorted(absent)]
     for dimension, rules in checks:
         check_rules(edges[0].from_, dimension, list(edges), list(rules))
-    return children, dim_config, config_rules, activity(edges, days)
+    return Head(
+        children,
+        dim_config,
+        config_rules,
+        activity(edges, days),
+        tuple(_Config.of(rules) for rules in config_rules),
+        any(r.metric is not None for rules in config_rules for r in rules),
+    )
 
 
 def _batched_shares(
@@ -147,7 +195,7 @@ def _batched_shares(
     """(k, days) shares per draft, computed strategy by strategy in chunks."""
     by_strategy: dict[str | None, list[int]] = {}
     for i, draft in enumerate(drafts):
-        by_strategy.setdefault(draft.strategy, []).append(i)
+        by_strategy.setdefault(draft.config.strategy, []).append(i)
     results: list[NDArray[np.float64]] = [np.zeros(0)] * len(drafts)
     for members in by_strategy.values():
         for chunk in _chunks(members, drafts):
@@ -185,22 +233,27 @@ def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.b
 def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float64]]:
     """Shares of parents with one group strategy: fixed percents, then the group."""
     sizes = np.array([len(d.children) for d in drafts], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    rules = tuple(r for d in drafts for r in d.rules)
+    ends = np.cumsum(sizes)
+    starts = (ends - sizes).astype(np.int64)
+    configs = [d.config for d in drafts]
     active = np.vstack([d.active for d in drafts])
-    is_fixed = np.array([r.is_fixed for r in rules], dtype=bool)
-    percent = np.array([r.percent for r in rules])[:, np.newaxis]
+    is_fixed = np.concatenate([c.fixed for c in configs])
+    percent = np.concatenate([c.percent for c in configs])[:, np.newaxis]
     shares = np.where(is_fixed[:, np.newaxis] & active, percent, 0.0)
     remainder = np.maximum(1.0 - np.add.reduceat(shares, starts, axis=0), 0.0)
     rest = np.flatnonzero(~is_fixed)
     if rest.size:
+        rules = tuple(r for c in configs for r in c.rules)
+        everything = rest.size == len(rules)
         parent = np.repeat(np.arange(len(drafts)), sizes)
         group = EdgeGroup(
             children=np.concatenate([d.children for d in drafts])[rest],
-            rules=tuple(rules[i] for i in rest),
+            rules=rules if everything else tuple(rules[i] for i in rest),
             active=active[rest],
             remainder=remainder[parent[rest]],
             sizes=np.add.reduceat((~is_fixed).astype(np.int64), starts),
+            usage_codes=np.concatenate([c.usage_codes for c in configs])[rest],
+            fallback_equal=np.concatenate([c.equal_fallback for c in configs])[rest],
         )
         shares[rest] = group_shares(group, usage)
-    return np.split(shares, starts[1:])
+    return [shares[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]

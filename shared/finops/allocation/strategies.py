@@ -9,7 +9,7 @@ from typing import Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from finops.allocation.usage import UsageView
+from finops.allocation.usage import UsageView, usage_code
 from finops.rules import AllocationRule, Fallback, StrategyName
 
 __all__ = ["STRATEGIES", "EdgeGroup", "ShareFunction", "group_shares"]
@@ -33,6 +33,10 @@ class EdgeGroup:
     active: NDArray[np.bool_]
     remainder: Matrix
     sizes: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    # Per edge, when the caller has them already: usage_code of its rule, and
+    # whether its rule falls back to an even split.
+    usage_codes: NDArray[np.int64] | None = None
+    fallback_equal: NDArray[np.bool_] | None = None
 
     @cached_property
     def starts(self) -> NDArray[np.int64]:
@@ -61,6 +65,8 @@ class EdgeGroup:
     @cached_property
     def equal_fallback(self) -> NDArray[np.bool_]:
         """Whether each edge's parent falls back to an even split."""
+        if self.fallback_equal is not None:
+            return self.fallback_equal[:, None]
         return np.array([r.fallback is Fallback.EQUAL for r in self.rules])[:, None]
 
 
@@ -71,12 +77,17 @@ class ShareFunction(Protocol):
 
 def usage_of(edges: EdgeGroup, usage: UsageView) -> Matrix:
     """Each edge's child usage under its own rule; zero where the edge is inactive."""
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for row, rule in enumerate(edges.rules):
-        groups.setdefault(usage.key(rule), []).append(row)
+    codes = edges.usage_codes
+    if codes is None:
+        codes = np.array([usage_code(r) for r in edges.rules], dtype=np.int64)
     values = np.zeros(edges.active.shape)
-    for rows in groups.values():
-        values[rows] = usage.values(edges.rules[rows[0]], edges.children[rows])
+    first = codes[0] if codes.size else 0
+    if codes.size and (codes == first).all():  # the common case: one usage key
+        values[:] = usage.values(edges.rules[0], edges.children)
+    else:
+        for code in np.unique(codes).tolist():
+            rows = np.flatnonzero(codes == code)
+            values[rows] = usage.values(edges.rules[rows[0]], edges.children[rows])
     return np.where(edges.active, values, 0.0)
 
 
@@ -111,14 +122,17 @@ def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     shares = edges.remainder * w
     for _ in range(int(edges.count.max(initial=0)) + 1):
         over = ~capped & (shares > cap + 1e-15)
-        if not over.any():
+        # A parent stops once none of its edges is over (as it would alone), so its
+        # shares are the same bits whatever else is in the batch.
+        going = edges.total(over.any(axis=1, keepdims=True).astype(np.float64)) > 0
+        if not going.any():
             break
         capped |= over
         free_w = np.where(capped, 0.0, w)
         budget = np.maximum(edges.remainder - edges.total(cap * capped), 0.0)
         norm = edges.total(free_w)
         spread = np.divide(free_w, norm, out=np.zeros_like(w), where=norm > 0)
-        shares = np.where(capped, cap, budget * spread)
+        shares = np.where(going, np.where(capped, cap, budget * spread), shares)
     return shares
 
 

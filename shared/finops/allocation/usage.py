@@ -10,10 +10,39 @@ from numpy.typing import NDArray
 from finops.allocation.tables import UsageTable
 from finops.rules import AllocationRule, SegmentFilter, StrategyName
 
-__all__ = ["UsageView"]
+__all__ = ["UsageView", "usage_code", "usage_key"]
 
 _Key = tuple[str, SegmentFilter | None, int]
 _Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
+
+
+# Codes of the usage keys seen so far: rules with one code see the same usage. A few
+# per graph (metric, window, segment); equal rules are mostly one object, so the
+# code is looked up by identity first.
+_CODES: dict[tuple[object, ...], int] = {}
+_BY_RULE: dict[int, tuple[AllocationRule, int]] = {}
+_NO_USAGE = -1
+_BY_RULE_LIMIT = 1 << 16
+
+
+def usage_key(rule: AllocationRule) -> tuple[object, ...]:
+    """Rules with equal keys see the same usage."""
+    weighted = rule.strategy is StrategyName.WEIGHTED_AVERAGE
+    return (rule.metric, rule.window_days if weighted else 0, repr(rule.segment))
+
+
+def usage_code(rule: AllocationRule) -> int:
+    """A small integer per usage key (-1 for a rule without a metric)."""
+    if rule.metric is None:
+        return _NO_USAGE
+    seen = _BY_RULE.get(id(rule))
+    if seen is not None and seen[0] is rule:
+        return seen[1]
+    code = _CODES.setdefault(usage_key(rule), len(_CODES))
+    if len(_BY_RULE) >= _BY_RULE_LIMIT:
+        _BY_RULE.clear()
+    _BY_RULE[id(rule)] = (rule, code)  # keeps the rule, so its id stays its own
+    return code
 
 
 class UsageView:
@@ -51,8 +80,7 @@ class UsageView:
 
     def key(self, rule: AllocationRule) -> tuple[object, ...]:
         """Rules with equal keys see the same usage."""
-        weighted = rule.strategy is StrategyName.WEIGHTED_AVERAGE
-        return (rule.metric, rule.window_days if weighted else 0, repr(rule.segment))
+        return usage_key(rule)
 
     def set_value(
         self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]

@@ -1,0 +1,80 @@
+"""AllocationEngine.update with usage changes on a synthetic organisation: whether
+few parents' plans change (their changed cells are propagated) or many (one full
+pass), the engine equals one built afresh from the same inputs."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from finops.adapters.input_feed import cost_records, usage_records
+from finops.allocation.engine import AllocationEngine
+from finops.allocation.files import write_org
+from finops.allocation.synth import SynthOptions, generate_org
+from finops.allocation.tables import UsageTable
+from finops.costfile import load_costs
+from finops.inputfiles import load_usage
+from finops.periods import DayRange
+from finops.records import UsageRecord
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    options = SynthOptions(nodes=300, edges=900, days=10, dimensions=2, seed=5)
+    org = generate_org(options)
+    folder: Path = tmp_path_factory.mktemp("org")
+    write_org(org, folder)
+    costs = cost_records(load_costs(folder / "costs.csv"))
+    usage = usage_records(load_usage(folder / "usage.csv"))
+    day = options.start + timedelta(days=options.days - 1)
+    return org.spec, [c for c in costs if c.date == day], usage, day
+
+
+def _engine(spec, costs, usage, day) -> AllocationEngine:  # type: ignore[no-untyped-def]
+    return AllocationEngine.from_records(
+        spec, costs, usage, days=DayRange(first=day, last=day)
+    )
+
+
+def _assert_same(kept: AllocationEngine, fresh: AllocationEngine) -> None:
+    assert np.array_equal(kept.state.direct, fresh.state.direct)
+    assert np.array_equal(kept.state.received, fresh.state.received)
+    assert kept.state.flows.keys() == fresh.state.flows.keys()
+    for parent, flows in fresh.state.flows.items():
+        assert np.array_equal(kept.state.flows[parent], flows), parent
+        new, old = kept.state.plans[parent], fresh.state.plans[parent]
+        assert np.array_equal(new.shares, old.shares), parent
+
+
+@pytest.mark.parametrize("changed", [1, 3, 120])
+def test_usage_changes_give_what_a_fresh_engine_gives(org, changed: int) -> None:  # type: ignore[no-untyped-def]
+    spec, costs, usage, day = org
+    engine = _engine(spec, costs, usage, day)
+    rng = random.Random(changed)
+    nodes = rng.sample(sorted({u.node for u in usage}), changed)
+    parents = {p for n in nodes for p in engine.graph.parents(n)}
+    assert (len(parents) > 32) == (changed == 120)  # both ways are taken
+    new_usage = [
+        UsageRecord(
+            node=u.node,
+            date=u.date,
+            metric=u.metric,
+            value=u.value * rng.uniform(0.1, 3.0),
+            labels=u.labels,
+        )
+        if u.node in nodes
+        else u
+        for u in usage
+    ]
+    cost = costs[0]
+    engine.update(
+        [(cost.node, day, cost.dimension, cost.amount_micros + 7)],
+        UsageTable.from_records(new_usage),
+        nodes,
+    )
+    moved = cost.model_copy(update={"amount_micros": cost.amount_micros + 7})
+    _assert_same(engine, _engine(spec, [moved, *costs[1:]], new_usage, day))
