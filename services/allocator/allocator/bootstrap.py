@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -21,6 +22,9 @@ from finops.adapters.graphlog import follow_graph
 from finops.adapters.http_runtime import add_health_routes
 from finops.adapters.kafka_admin import ensure_topics
 from finops.topics import TopicSpec
+
+_log = logging.getLogger(__name__)
+STOP_WRITES_S = 30.0  # for the writes under way as the allocator stops
 
 __all__ = ["CHANGELOG_CONFIG", "create_app"]
 
@@ -79,13 +83,24 @@ async def _running(
     follower = asyncio.create_task(_follow(settings, service, streams.ready))
     try:
         async with faust_app_running(streams.app, stop_timeout=30):
-            yield service
+            try:
+                yield service
+            finally:  # while the producer still runs, for their announcements
+                await _stop_writes(service)
     finally:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
         if computer is not None:
             await computer.close()
+
+
+async def _stop_writes(service: AllocatorService) -> None:
+    """Let the writes under way finish (a date not written is recomputed later)."""
+    try:
+        await asyncio.wait_for(service.stop(), STOP_WRITES_S)
+    except TimeoutError:
+        _log.warning("stopped with writes under way; their dates are recomputed")
 
 
 class _ChangelogSpec(TopicSpec):

@@ -35,6 +35,7 @@ _log = logging.getLogger(__name__)
 PARTITIONS = ALLOCATOR_INPUTS.partitions
 RECOMPUTE_REST = 0.5  # pause after a pass, as a share of its length (in-process)
 MAX_REST_S = 0.3  # never longer: a long pass (a restart's, a preload's) is no pace
+REVOKE_WAIT_S = 10.0  # for the writes under way as partitions are revoked
 PRODUCER_LINGER_S = 0.01
 PRODUCER_BATCH_BYTES = 1 << 20
 
@@ -99,6 +100,7 @@ class AllocatorStreams:
         self.applied = self._table("applied", servers)
         self.ready = asyncio.Event()
         self.positions: dict[TP, int] = {}
+        self._service: AllocatorService | None = None  # set by wire()
 
     def _table(
         self, name: str, bootstrap_servers: str, **kwargs: Any
@@ -116,6 +118,7 @@ class AllocatorStreams:
 
     def wire(self, service: AllocatorService) -> None:
         """Register the router, the agent, the recovery hook and the recompute loop."""
+        self._service = service
         self.router = SourceRouter(
             service,
             AIOKafkaConsumer(
@@ -145,6 +148,13 @@ class AllocatorStreams:
         # before would count its progress as lag should the partition come back.
         for tp in revoked:
             self.positions.pop(tp, None)
+        # Writes under way end before another worker may write the same dates.
+        if self._service is None:
+            return
+        try:
+            await asyncio.wait_for(self._service.quiesce(), REVOKE_WAIT_S)
+        except TimeoutError:
+            _log.warning("writes still under way as partitions are revoked")
 
     async def _route(self) -> None:
         # The Faust group routed before this consumer had a group of its own.

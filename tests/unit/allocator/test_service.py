@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -337,3 +338,38 @@ async def test_a_date_with_usage_only_is_allocated_again_once_costs_arrive() -> 
             want.indirect,
             want.holistic,
         )
+
+
+class GatedStore(InMemoryResultStore):
+    """Writes wait until let through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.started = asyncio.Event(), asyncio.Event()
+
+    async def write_day(self, day: date, delta, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.started.set()
+        await self.gate.wait()
+        await super().write_day(day, delta, **kwargs)
+
+
+async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() -> None:
+    store, publisher = GatedStore(), RecordingPublisher()
+    service = AllocatorService(
+        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
+    )
+    service.owned = set(range(6))
+    await service.apply_graph(_graph())
+    await service.route(_costs(1_000_000), "topic/0/0")
+    for offset, (partition, piece) in enumerate(publisher.forwarded):
+        service.apply(piece, partition=partition, offset=offset)
+    running = asyncio.create_task(service.recompute_due())
+    await asyncio.wait_for(store.started.wait(), 5)
+    stopping = asyncio.create_task(service.stop())
+    await asyncio.sleep(0.01)
+    assert not stopping.done()  # waits for the write under way
+    store.gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert await running == 1 and store.nodes[(DAY, "db", "compute")][0] == 1_000_000
+    await service.route(_costs(2_000_000), "topic/0/1")
+    assert await service.recompute_due() == 0  # stopped: nothing more is written
