@@ -14,6 +14,7 @@ from allocator.dayresults import DayDelta
 from allocator.pgcopy import encode_flows
 from allocator.store import PostgresResultStore
 from finops.settings import PostgresSettings
+from tests.support.pgcopy_reader import encode_by_arrays
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,12 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
     try:
         store = PostgresResultStore(pool)
         as_tuples, as_copy = date(2025, 3, 1), date(2025, 3, 2)
-        for day, flows in ((as_tuples, FLOWS), (as_copy, encode_flows(FLOWS))):
+        by_arrays = date(2025, 3, 3)
+        for day, flows in (
+            (as_tuples, FLOWS),
+            (as_copy, encode_flows(FLOWS)),
+            (by_arrays, encode_by_arrays(FLOWS)),
+        ):
             delta = DayDelta(NODES, flows, [], [], complete=True)  # type: ignore[arg-type]
             await store.write_day(
                 day, delta, run_id=uuid.uuid4(), graph_version=1, offsets={}
@@ -60,7 +66,7 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
     finally:
         await pool.close()
     stored = await _flows(db, as_copy)
-    assert stored == await _flows(db, as_tuples)
+    assert stored == await _flows(db, as_tuples) == await _flows(db, by_arrays)
     expected = {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in FLOWS.items()}
     assert stored == expected
     assert encode_flows(FLOWS).dimensions == {"compute", "storage"}

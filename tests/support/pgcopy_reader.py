@@ -30,3 +30,34 @@ def decode_flows(rows: CopyRows) -> dict[tuple[str, str, str], tuple[int, str, f
         found[(parent, child, dimension)] = (amount, strategy, share)
     assert len(found) == rows.count and at + 2 == len(data)
     return found
+
+
+def encode_by_arrays(
+    flows: dict[tuple[str, str, str], tuple[int, str, float]],
+) -> CopyRows:
+    """encode_flow_arrays of the same rows as encode_flows(flows) takes."""
+    import numpy as np
+
+    from allocator.pgcopy import TextCodes, encode_flow_arrays
+
+    nodes = sorted({n for p, c, _ in flows for n in (p, c)})
+    dims = sorted({k for _, _, k in flows})
+    strategies = sorted({s for _, s, _ in flows.values()})
+    codes = [{name: i for i, name in enumerate(v)} for v in (nodes, dims, strategies)]
+    node, dim, strategy = codes
+
+    def column(values: list[int]) -> np.ndarray:  # type: ignore[type-arg]
+        return np.array(values, dtype=np.int64)
+
+    return encode_flow_arrays(
+        (
+            column([node[p] for p, _, _ in flows]),
+            column([node[c] for _, c, _ in flows]),
+            column([dim[k] for _, _, k in flows]),
+            column([strategy[s] for _, s, _ in flows.values()]),
+        ),
+        column([a for a, _, _ in flows.values()]),
+        np.array([sh for _, _, sh in flows.values()], dtype=np.float64),
+        (TextCodes(nodes), TextCodes(dims), TextCodes(strategies)),
+        dims,
+    )

@@ -277,6 +277,7 @@ def _handle(
     try:
         assert graph is not None, "a request before any graph"
         day, touched, now = request.day, request.touched, request.now
+        live.encode_flows_from = request.encode_flows_from
         computed = live.compute(graph, day, inputs, touched, now)
     except FinopsError as exc:
         return _Reply(None, live.schedule(), str(exc), finops_error=True)

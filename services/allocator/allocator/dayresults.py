@@ -6,10 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from allocator.daystate import DayInputs
-from allocator.pgcopy import CopyRows, encode_flows
+from allocator.pgcopy import CopyRows, TextCodes, encode_flow_arrays, encode_flows
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
+from finops.allocation.results import STRATEGY_NAMES
 from finops.dag import CostGraph
 from finops.periods import DayRange
 
@@ -105,10 +108,12 @@ def frame_delta(
     *,
     known: bool = True,
     flows: bool = True,
+    encode_from: int | None = None,
 ) -> DayDelta:
     """What to write so the stored date equals `new`: its node rows were last written
     from nodes_old and its flows from flows_old (None: no rows). Everything when what
     is stored is not known; the flows only when `flows` (else the delta is unsettled).
+    Changed flows, when there are encode_from or more, come in binary COPY format.
     """
     if not known:
         return diff_days(None, to_result(day, new))
@@ -128,9 +133,10 @@ def frame_delta(
     if not flows:
         return DayDelta(rows, {}, removed, [], complete=False, settled=False)
     cells = diff_frames(flows_old, new, nodes=False)
+    encode = encode_from is not None and cells.flows[0].size >= encode_from
     return DayDelta(
         nodes=rows,
-        flows=_flow_rows(new, cells.flows),
+        flows=_flow_copy(new, cells.flows) if encode else _flow_rows(new, cells.flows),
         nodes_removed=removed,
         flows_removed=list(_flow_rows(flows_old, cells.flows_removed)),
         complete=False,
@@ -166,6 +172,37 @@ def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
         strict=True,
     )
     return dict(zip(keys, rows, strict=True))
+
+
+_STRATEGY_TEXTS = TextCodes(STRATEGY_NAMES)
+_NODE_TEXTS: dict[int, tuple[CostGraph, TextCodes]] = {}  # the latest graphs'
+
+
+def _flow_copy(frame: ResultFrame, cells: Cells) -> CopyRows | dict[FlowKey, FlowRow]:
+    """_flow_rows in binary COPY format, laid out by numpy (a busy date's flows)."""
+    r, t, k = cells
+    parent, child = frame.parent[r], frame.child[r]
+    n_nodes, n_dims = len(frame.graph.ids), len(frame.dimensions)
+    keys = (parent * n_nodes + child) * n_dims + k
+    if np.unique(keys).size != keys.size:  # two rows of one key: the last one wins
+        return _flow_rows(frame, cells)
+    texts = (_node_texts(frame.graph), TextCodes(frame.dimensions), _STRATEGY_TEXTS)
+    return encode_flow_arrays(
+        (parent, child, k, frame.strategy[r, t, k]),
+        frame.amount[r, t, k],
+        frame.share[r, t, k],
+        texts,
+        frame.dimensions,
+    )
+
+
+def _node_texts(graph: CostGraph) -> TextCodes:
+    kept = _NODE_TEXTS.get(id(graph))
+    if kept is None or kept[0] is not graph:
+        if len(_NODE_TEXTS) >= 2:
+            _NODE_TEXTS.clear()
+        kept = _NODE_TEXTS[id(graph)] = (graph, TextCodes(graph.ids))
+    return kept[1]
 
 
 def diff_days(old: DayResult | None, new: DayResult) -> DayDelta:

@@ -132,6 +132,24 @@ class DayInputs:
                 totals[(node, dimension)] += micros
         return totals, skipped
 
+    def cost_summary(
+        self, nodes: Container[str], known: Container[str]
+    ) -> tuple[dict[tuple[str, str], int], set[str], int]:
+        """cost_totals of some nodes only, with the dimensions of every known node's
+        costs and the rows left out (a busy date's recompute needs no more)."""
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        dimensions: set[str] = set()
+        skipped = 0
+        for (_, node), amounts in self.costs.items():
+            if node not in known:
+                skipped += len(amounts)
+                continue
+            dimensions.update(amounts)
+            if node in nodes:
+                for dimension, micros in amounts.items():
+                    totals[(node, dimension)] += micros
+        return totals, dimensions, skipped
+
     def usage_skipped(self, known: Container[str]) -> int:
         """Usage rows naming nodes the graph lacks."""
         return sum(len(e) for (_, n), e in self.usage.items() if n not in known)

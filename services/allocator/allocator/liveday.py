@@ -52,6 +52,8 @@ class LiveDays:
         self._usage: dict[date, tuple[CostGraph, UsageRows]] = {}
         self._keep_engines, self._keep_frames = engines, frames
         self.flows_every_s = flows_every_s
+        # Changed flows from this many on come in binary COPY format (None: never).
+        self.encode_flows_from: int | None = None
         self._generation = 0  # bumped by clear(): a compute across it keeps nothing
         self.pending: dict[date, Touched] = {}
 
@@ -121,7 +123,13 @@ class LiveDays:
         last = self._flows_at.get(day)
         with_flows = not known or last is None or now - last >= self.flows_every_s
         delta = frame_delta(
-            day, old, self._flow_frames.get(day), new, known=known, flows=with_flows
+            day,
+            old,
+            self._flow_frames.get(day),
+            new,
+            known=known,
+            flows=with_flows,
+            encode_from=self.encode_flows_from,
         )
         if generation == self._generation:
             self._keep_results(day, engine, new, settled=delta.settled, now=now)
@@ -207,8 +215,8 @@ def _update(
     InputError when the date's dimensions are no longer the engine's.
     """
     known = engine.graph.index
-    totals, skipped = inputs.cost_totals(known)
-    if sorted({k for _, k in totals}) != engine.dimensions:
+    totals, dimensions, skipped = inputs.cost_summary(touched.costs, known)
+    if sorted(dimensions) != engine.dimensions:
         raise InputError(f"the dimensions of {day} changed")
     costs: list[CostUpdate] = [
         (node, day, dim, totals.get((node, dim), 0))

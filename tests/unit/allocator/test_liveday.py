@@ -43,7 +43,10 @@ class StoredDay:
             del self.flows[key]
         self.nodes.update(delta.nodes)
         flows = delta.flows
-        self.flows.update(decode_flows(flows) if isinstance(flows, CopyRows) else flows)
+        if isinstance(flows, CopyRows):
+            self.encoded += 1
+            flows = decode_flows(flows)
+        self.flows.update(flows)
 
 
 class Feed:
@@ -148,10 +151,13 @@ def _fresh(graph: CostGraph, feed: Feed) -> tuple[dict, dict]:  # type: ignore[t
     return nodes, flows
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_recomputes_store_what_a_fresh_allocation_gives(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "encode_from"), [(1, None), (2, None), (3, 0)])
+def test_incremental_recomputes_store_what_a_fresh_allocation_gives(
+    seed: int, encode_from: int | None
+) -> None:
     feed = Feed(seed)
     live, stored = LiveDays(engines=4, frames=4), StoredDay()
+    live.encode_flows_from = encode_from  # changed flows laid out for binary COPY
     for node in feed.ids[:40]:
         for dim in DIMS[:2]:
             live.touch(DAY, feed.apply(feed.cost(node, dim, 1_000_000 + len(node))))
@@ -169,6 +175,7 @@ def test_incremental_recomputes_store_what_a_fresh_allocation_gives(seed: int) -
             assert stored.flows[key][:2] == (amount, strategy)
             assert stored.flows[key][2] == pytest.approx(share, rel=1e-12, abs=1e-15)
     assert writes > 30  # most recomputes were incremental, not whole rewrites
+    assert stored.encoded > 0 if encode_from is not None else stored.encoded == 0
 
 
 def test_a_new_dimension_rebuilds_the_engine_and_still_matches() -> None:

@@ -1,0 +1,31 @@
+"""Flow rows in binary COPY format: laid out by numpy, they carry the same rows as
+encoded one by one."""
+
+from __future__ import annotations
+
+import random
+
+from allocator.pgcopy import encode_flows
+from tests.support.pgcopy_reader import decode_flows, encode_by_arrays
+
+
+def test_rows_laid_out_by_numpy_are_the_rows_encoded_one_by_one() -> None:
+    rng = random.Random(4)
+    names = [
+        "db",
+        "shared-postgres-cluster-eu-west-1",
+        "żółw-ünïcode",
+        *(f"res-{i:05d}" for i in range(40)),
+    ]
+    flows = {
+        (rng.choice(names), rng.choice(names), rng.choice(["compute", "ml"])): (
+            rng.randint(-(10**15), 10**15),
+            rng.choice(["equal", "proportional", "capped_proportional"]),
+            rng.random(),
+        )
+        for _ in range(3000)
+    }
+    by_arrays, one_by_one = encode_by_arrays(flows), encode_flows(flows)
+    assert decode_flows(by_arrays) == decode_flows(one_by_one) == flows
+    assert len(by_arrays.data) == len(one_by_one.data)
+    assert (by_arrays.count, by_arrays.dimensions) == (len(flows), {"compute", "ml"})
