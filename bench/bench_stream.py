@@ -39,6 +39,7 @@ from tests.support.infrastructure import free_port
 sys.path.insert(0, str(Path(__file__).parent))
 from cold_probe import cold_start
 from stream_probe import (
+    APPLY_LATENCY,
     FLOW_LATENCY,
     NODE_LATENCY,
     Peaks,
@@ -180,7 +181,11 @@ def sustained(
         f"stored in {preload:.1f}s"
     )
     recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
-    parts = {"node rows": NODE_LATENCY, "flows": FLOW_LATENCY}
+    parts = {
+        "ingest->stored latency of node rows": NODE_LATENCY,
+        "ingest->stored latency of flows": FLOW_LATENCY,
+        "ingest->applied latency (routed, folded in, not yet allocated)": APPLY_LATENCY,
+    }
     before = {name: latency_buckets(worker, metric) for name, metric in parts.items()}
     lags: list[float] = []
     backlogs: list[int] = []
@@ -223,7 +228,7 @@ def sustained(
         after = latency_buckets(worker, metric)
         delta = {b: after[b] - before[name].get(b, 0) for b in after}
         say(
-            f"ingest->stored latency of {name}: p50 {quantile(delta, 0.5):.2f}s, "
+            f"{name}: p50 {quantile(delta, 0.5):.2f}s, "
             f"p99 {quantile(delta, 0.99):.2f}s over {delta[float('inf')]:.0f} "
             "event-date observations (histogram buckets, interpolated)"
         )

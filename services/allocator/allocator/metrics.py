@@ -10,6 +10,7 @@ __all__ = [
     "DAYS_STORED",
     "ENGINES_BUILT",
     "EVENTS",
+    "INGEST_TO_APPLIED",
     "INGEST_TO_FLOWS_STORED",
     "INGEST_TO_STORED",
     "PASS_SECONDS",
@@ -69,6 +70,14 @@ INGEST_TO_STORED = Histogram(
     "From an input event's occurred_at to the results of a charge date it changed "
     "being stored (one observation per event and date written).",
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+INGEST_TO_APPLIED = Histogram(
+    "finops_allocator_ingest_to_applied_seconds",
+    "From an input event's occurred_at to its piece of a charge date being folded "
+    "into the worker's inputs (routing and the inputs topic; one observation per "
+    "event and date).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
     registry=REGISTRY,
 )
 INGEST_TO_FLOWS_STORED = Histogram(

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -165,7 +165,9 @@ class AllocatorService:
         touched = self.state.apply(piece, f"{partition}/{offset}")
         self.live.touch(piece.charge_date, touched)
         waits = self.dirty.setdefault(piece.charge_date, [])
-        waits.extend(piece.ingest_times().items())
+        times = piece.ingest_times()
+        waits.extend(times.items())
+        _observe_waits(metrics.INGEST_TO_APPLIED, self._clock(), times.items())
         self.changed.set()
 
     async def apply_graph(self, change: GraphChanged) -> None:
@@ -383,7 +385,9 @@ class AllocatorService:
             await self._publisher.publish(event)
 
 
-def _observe_waits(histogram: Any, now: datetime, waits: Waits) -> None:
+def _observe_waits(
+    histogram: Any, now: datetime, waits: Iterable[tuple[datetime, int]]
+) -> None:
     """One observation per source event behind the stored rows."""
     for ingested, events in waits:
         seconds = (now - ingested).total_seconds()
