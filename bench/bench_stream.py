@@ -42,6 +42,7 @@ from stream_probe import (
     APPLY_LATENCY,
     FLOW_LATENCY,
     NODE_LATENCY,
+    ROUTE_LATENCY,
     Peaks,
     WorkerGroup,
     backlog,
@@ -185,6 +186,7 @@ def sustained(
         "ingest->stored latency of node rows": NODE_LATENCY,
         "ingest->stored latency of flows": FLOW_LATENCY,
         "ingest->applied latency (routed, folded in, not yet allocated)": APPLY_LATENCY,
+        "ingest->routed latency (delivered to the inputs topic)": ROUTE_LATENCY,
     }
     before = {name: latency_buckets(worker, metric) for name, metric in parts.items()}
     lags: list[float] = []
@@ -230,7 +232,7 @@ def sustained(
         say(
             f"{name}: p50 {quantile(delta, 0.5):.2f}s, "
             f"p99 {quantile(delta, 0.99):.2f}s over {delta[float('inf')]:.0f} "
-            "event-date observations (histogram buckets, interpolated)"
+            "observations (histogram buckets, interpolated)"
         )
     say(
         f"consumer lag (messages, sampled each second): max {max(lags or [0]):.0f}, "

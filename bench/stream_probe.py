@@ -158,6 +158,7 @@ def quantile(buckets: dict[float, float], q: float) -> float:
 NODE_LATENCY = "finops_allocator_ingest_to_stored_seconds"
 FLOW_LATENCY = "finops_allocator_ingest_to_flows_stored_seconds"
 APPLY_LATENCY = "finops_allocator_ingest_to_applied_seconds"
+ROUTE_LATENCY = "finops_allocator_ingest_to_routed_seconds"
 
 
 def latency_buckets(

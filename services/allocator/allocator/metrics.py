@@ -12,6 +12,7 @@ __all__ = [
     "EVENTS",
     "INGEST_TO_APPLIED",
     "INGEST_TO_FLOWS_STORED",
+    "INGEST_TO_ROUTED",
     "INGEST_TO_STORED",
     "PASS_SECONDS",
     "RECOMPUTE_SECONDS",
@@ -70,6 +71,13 @@ INGEST_TO_STORED = Histogram(
     "From an input event's occurred_at to the results of a charge date it changed "
     "being stored (one observation per event and date written).",
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+INGEST_TO_ROUTED = Histogram(
+    "finops_allocator_ingest_to_routed_seconds",
+    "From a source event's occurred_at to its pieces being delivered to the inputs "
+    "topic by the router (one observation per event).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
     registry=REGISTRY,
 )
 INGEST_TO_APPLIED = Histogram(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -101,6 +102,9 @@ class SourceRouter:
                     metrics.EVENTS.labels(tp.topic, "ignored").inc()
         await self._service.route_batch(events)
         await self._flush()
+        now = datetime.now(UTC)
+        for event, _ in events:
+            metrics.INGEST_TO_ROUTED.observe((now - event.occurred_at).total_seconds())
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
         ends = {tp: offset for tp, offset in ends.items() if tp in owned}
