@@ -31,7 +31,7 @@ from typing import Any
 from allocator import gcpolicy
 from allocator.dayresults import ENCODE_FLOWS_FROM
 from allocator.daystate import DayInputs, Touched
-from allocator.liveday import Computed, LiveDays, flows_due_in
+from allocator.liveday import Computed, LiveDays, flows_due, flows_due_in
 from finops.dag import CostGraph
 from finops.errors import FinopsError
 
@@ -115,6 +115,10 @@ class ComputeProcess:
     def flows_behind(self) -> set[date]:
         """Dates whose stored flows are older than their stored node rows."""
         return set(self._schedule)
+
+    def flows_due(self, now: float) -> set[date]:
+        """Dates whose held-back flows are due (their next write is a big one)."""
+        return flows_due(self._schedule, self.flows_every_s, now)
 
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""

@@ -20,7 +20,7 @@ from finops.allocation.frames import ResultFrame, capture
 from finops.dag import CostGraph
 from finops.errors import InputError
 
-__all__ = ["Computed", "LiveDays", "flows_due_in"]
+__all__ = ["Computed", "LiveDays", "flows_due", "flows_due_in"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,10 @@ class LiveDays:
     def flows_behind(self) -> set[date]:
         """Dates whose stored flows are older than their stored node rows."""
         return set(self._behind)
+
+    def flows_due(self, now: float) -> set[date]:
+        """Dates whose held-back flows are due (their next write is a big one)."""
+        return flows_due(self.schedule(), self.flows_every_s, now)
 
     def schedule(self) -> dict[date, float | None]:
         """When the flows of each date in flows_behind() were last written."""
@@ -191,6 +195,13 @@ class LiveDays:
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)
+
+
+def flows_due(
+    schedule: dict[date, float | None], every_s: float, now: float
+) -> set[date]:
+    """Dates of a schedule whose held-back flows are due now."""
+    return {d for d, at in schedule.items() if at is None or now - at >= every_s}
 
 
 def flows_due_in(

@@ -85,6 +85,7 @@ async def test_a_dead_process_is_started_again_and_nothing_is_lost() -> None:
         await _allocate(proc, feed, stored, now=101.0)
         assert proc.flows_behind() == {DAY}  # flows held back, in the process
         assert proc.flows_due_in(105.0) == 5.0
+        assert proc.flows_due(105.0) == set() and proc.flows_due(110.0) == {DAY}
         assert proc._process is not None and proc._process.pid is not None
         os.kill(proc._process.pid, signal.SIGKILL)
         proc._process.join(10)

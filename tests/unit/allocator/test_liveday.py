@@ -243,6 +243,7 @@ def test_a_busy_dates_flows_are_held_back_then_written_whole() -> None:
         assert stored.nodes == _fresh(feed.graph, feed)[0]  # node rows are current
     assert live.flows_behind() == {DAY}
     assert live.flows_due_in(105.0) == 5.0
+    assert live.flows_due(105.0) == set() and live.flows_due(110.0) == {DAY}
     written = compute(110.0)  # due: the flows catch up, nothing new needed
     nodes, flows = _fresh(feed.graph, feed)
     assert written.settled and not written.nodes
