@@ -34,7 +34,7 @@ class CostState:
     position: dict[int, int] = field(default_factory=dict)
     # full_pass's parent batches; they depend on the order and the plans' children
     # only, and are rebuilt after set_order (which every edge change calls first).
-    batches: list[list[int]] | None = None
+    batches: list[_Batch] | None = None
 
     def __post_init__(self) -> None:
         self.set_order(self.order)
@@ -60,18 +60,41 @@ def full_pass(state: CostState) -> None:
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
     if state.batches is None:
-        state.batches = _batches(state)
-    for parents in state.batches:
-        plans = [state.plans[p] for p in parents]
+        state.batches = [_Batch.of(parents, state) for parents in _batches(state)]
+    shape = state.direct.shape[1:]
+    for batch in state.batches:
+        parents = batch.parents
         holistic = direct[parents] + received[parents]
-        shares = np.stack([plan.share_cells(None) for plan in plans], axis=1)
-        flows = split_batch(holistic, shares)
-        for i, parent in enumerate(parents):
-            flows_i = np.ascontiguousarray(flows[:, i])
-            state.flows[parent] = flows_i.reshape((-1, *state.direct.shape[1:]))
-        children = np.concatenate([plan.children for plan in plans])
-        rows = flows.transpose(1, 0, 2).reshape(len(children), -1)
-        _receive(received, children, rows)
+        shares = np.stack([state.plans[p].share_cells(None) for p in parents], axis=1)
+        # (parents, k, cells): each parent's flows are a view of one block.
+        flows = np.ascontiguousarray(split_batch(holistic, shares).transpose(1, 0, 2))
+        for parent, block in zip(parents, flows, strict=True):
+            state.flows[parent] = block.reshape((-1, *shape))
+        rows = flows.reshape(len(batch.children), -1)
+        batch.receive(received, rows)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Parents split together, and where their flows go (children sorted once)."""
+
+    parents: list[int]
+    children: NDArray[np.int64]
+    order: NDArray[np.int64]  # rows sorted by child
+    targets: NDArray[np.int64]  # each distinct child, in sorted order
+    starts: NDArray[np.int64]  # its first row in sorted order
+
+    @classmethod
+    def of(cls, parents: list[int], state: CostState) -> _Batch:
+        children = np.concatenate([state.plans[p].children for p in parents])
+        order = np.argsort(children, kind="stable")
+        ranked = children[order]
+        starts = np.flatnonzero(np.diff(ranked, prepend=-1) != 0)
+        return cls(parents, children, order, ranked[starts], starts)
+
+    def receive(self, received: NDArray[np.int64], rows: NDArray[np.int64]) -> None:
+        """Add each row to its child's receipts; a child may appear many times."""
+        received[self.targets] += np.add.reduceat(rows[self.order], self.starts, axis=0)
 
 
 def split_batch(
@@ -84,16 +107,6 @@ def split_batch(
     k, count, n = shares.shape
     parts = split_exactly(amounts.reshape(-1), shares.reshape(k, count * n))
     return parts[:k].reshape(k, count, n)
-
-
-def _receive(
-    received: NDArray[np.int64], children: NDArray[np.int64], rows: NDArray[np.int64]
-) -> None:
-    """Add each row to its child's receipts; a child may appear many times."""
-    order = np.argsort(children, kind="stable")
-    sorted_children = children[order]
-    starts = np.flatnonzero(np.diff(sorted_children, prepend=-1) != 0)
-    received[sorted_children[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 def _batches(state: CostState) -> list[list[int]]:
