@@ -238,13 +238,20 @@ class UsageRows:
 
     def _columns(self, node: int, entries: dict[str, float]) -> NDArray[np.float64]:
         """(5, rows): node, day, metric code, label code, value."""
-        columns = np.empty((5, len(entries)), dtype=np.float64)
-        for i, (entry, value) in enumerate(entries.items()):
-            day, metric, labels = _parse_entry(entry)
-            m = self._metrics.setdefault(metric, len(self._metrics))
-            lab = self._labels.setdefault(labels, len(self._labels))
-            columns[:, i] = (node, day, m, lab, value)
-        return columns
+        metrics, labels = self._metrics, self._labels
+        rows = []
+        for entry, value in entries.items():
+            day, metric, label = _parse_entry(entry)
+            m = metrics.get(metric)
+            if m is None:
+                m = metrics[metric] = len(metrics)
+            lab = labels.get(label)
+            if lab is None:
+                lab = labels[label] = len(labels)
+            rows.append((node, day, m, lab, value))
+        if not rows:
+            return np.empty((5, 0), dtype=np.float64)
+        return np.array(rows, dtype=np.float64).T
 
 
 def _codes(names: list[str]) -> dict[str, int]:
