@@ -54,6 +54,16 @@ class _Job:
     began: float
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """A date whose stored rows already reflect its inputs: only its offsets change."""
+
+    day: date
+    waits: Waits
+    version: int
+    offsets: dict[str, Any]
+
+
 class ResultStore(Protocol):
     """Where results go (PostgreSQL in production)."""
 
@@ -248,7 +258,9 @@ class AllocatorService:
                 job = await self._compute(day)
                 if self._stopping:  # its inputs are not marked stored: recomputed
                     break
-                if job is not None:
+                if isinstance(job, _Mark):  # a small write: it does not wait its turn
+                    writes.append(asyncio.create_task(self._mark(job)))
+                elif job is not None:
                     await slots.acquire()
                     writes.append(asyncio.create_task(self._write(job, slots)))
             failures = [f for f in await asyncio.gather(*writes) if f is not None]
@@ -283,7 +295,7 @@ class AllocatorService:
             loop = asyncio.get_running_loop()
             self._wake = loop.call_later(due + 0.01, self.changed.set)
 
-    async def _compute(self, day: date) -> _Job | None:
+    async def _compute(self, day: date) -> _Job | _Mark | None:
         """Allocate one date away from the event loop (a thread or another process),
         so the agents and /healthz keep answering."""
         graph, version = self._cost_graph, self.graph.version
@@ -296,8 +308,7 @@ class AllocatorService:
         costless, offsets = not inputs.costs, self._offsets(day)
         if costless and day in self._empty:  # still nothing to allocate or store
             metrics.DAYS_STORED.labels("unchanged").inc()
-            await self._store.mark_day(day, graph_version=version, offsets=offsets)
-            return None
+            return _Mark(day, waits, version, offsets)
         touched = self.live.take(day)
         try:
             with metrics.ALLOCATE_SECONDS.time():
@@ -320,10 +331,23 @@ class AllocatorService:
         job = _Job(day, computed.delta, waits, version, offsets, began)
         if computed.delta.is_empty:  # e.g. usage of a date without costs
             metrics.DAYS_STORED.labels("unchanged").inc()
-            if computed.delta.settled:  # else flows are behind: recompute on restart
-                await self._store.mark_day(day, graph_version=version, offsets=offsets)
-            return None
+            # Unsettled, its flows are behind: it is recomputed on a restart.
+            return _Mark(day, waits, version, offsets) if delta.settled else None
         return job
+
+    async def _mark(self, mark: _Mark) -> BaseException | None:
+        """Record a date's offsets; a failure makes the date dirty again."""
+        try:
+            await self._store.mark_day(
+                mark.day, graph_version=mark.version, offsets=mark.offsets
+            )
+        except Exception as exc:  # re-raised by recompute_due
+            self._retry(mark.day, mark.waits)
+            return exc
+        except BaseException:
+            self._retry(mark.day, mark.waits)
+            raise
+        return None
 
     async def _write(self, job: _Job, slots: asyncio.Semaphore) -> BaseException | None:
         """Store a date and announce it; a failure makes the date dirty again."""

@@ -387,3 +387,34 @@ def test_a_pass_starts_with_heavy_writes_then_the_dates_most_events_wait_for() -
     }
     assert pass_order(dirty, heavy={d3}) == [d3, d2, d4, d1]
     assert pass_order(dirty, heavy=set()) == [d2, d4, d1, d3]
+
+
+async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() -> None:
+    class FailingMarks(InMemoryResultStore):
+        failures = 1
+
+        async def mark_day(self, day: date, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise OSError("database went away")
+            await super().mark_day(day, **kwargs)
+
+    store, publisher = FailingMarks(), RecordingPublisher()
+    service = AllocatorService(
+        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
+    )
+    service.owned = set(range(6))
+    await service.apply_graph(_graph())
+    for value in (2.0, 3.0):  # no costs: no rows; the first pass stores it empty
+        await service.route(_usage("shop", DAY, value), "topic/0/0")
+        for partition, piece in publisher.forwarded:
+            service.apply(piece, partition=partition, offset=int(value))
+        publisher.forwarded.clear()
+        if value == 2.0:
+            await service.recompute_due()
+    with pytest.raises(OSError, match="database went away"):
+        await service.recompute_due()
+    assert DAY in service.dirty  # its new offsets are not recorded yet
+    assert store.days[DAY][1] != service.state.position(DAY)
+    await service.recompute_due()
+    assert store.days[DAY][1] == service.state.position(DAY) and not store.nodes
