@@ -66,34 +66,39 @@ ROWS_WRITTEN = Counter(
     ["kind"],
     registry=REGISTRY,
 )
-INGEST_TO_STORED = Histogram(
-    "finops_allocator_ingest_to_stored_seconds",
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60)
+
+
+def _latency(name: str, documentation: str) -> Histogram:
+    """Seconds from an input event's occurred_at to one step of its way."""
+    return Histogram(
+        f"finops_allocator_ingest_to_{name}_seconds",
+        documentation,
+        buckets=_LATENCY_BUCKETS,
+        registry=REGISTRY,
+    )
+
+
+INGEST_TO_STORED = _latency(
+    "stored",
     "From an input event's occurred_at to the results of a charge date it changed "
     "being stored (one observation per event and date written).",
-    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
-    registry=REGISTRY,
 )
-INGEST_TO_ROUTED = Histogram(
-    "finops_allocator_ingest_to_routed_seconds",
+INGEST_TO_ROUTED = _latency(
+    "routed",
     "From a source event's occurred_at to its pieces being delivered to the inputs "
     "topic by the router (one observation per event).",
-    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
-    registry=REGISTRY,
 )
-INGEST_TO_APPLIED = Histogram(
-    "finops_allocator_ingest_to_applied_seconds",
+INGEST_TO_APPLIED = _latency(
+    "applied",
     "From an input event's occurred_at to its piece of a charge date being folded "
     "into the worker's inputs (routing and the inputs topic; one observation per "
     "event and date).",
-    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
-    registry=REGISTRY,
 )
-INGEST_TO_FLOWS_STORED = Histogram(
-    "finops_allocator_ingest_to_flows_stored_seconds",
+INGEST_TO_FLOWS_STORED = _latency(
+    "flows_stored",
     "From an input event's occurred_at to the flows of a charge date it changed "
     "being stored (flows of a busy date are written every ALLOCATOR_FLOWS_EVERY_S).",
-    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
-    registry=REGISTRY,
 )
 DAYS_STORED = Counter(
     "finops_allocator_days_stored_total",

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -337,44 +337,46 @@ class AllocatorService:
 
     async def _mark(self, mark: _Mark) -> BaseException | None:
         """Record a date's offsets; a failure makes the date dirty again."""
-        try:
-            await self._store.mark_day(
-                mark.day, graph_version=mark.version, offsets=mark.offsets
-            )
-        except Exception as exc:  # re-raised by recompute_due
-            self._retry(mark.day, mark.waits)
-            return exc
-        except BaseException:
-            self._retry(mark.day, mark.waits)
-            raise
-        return None
+        store = self._store.mark_day(
+            mark.day, graph_version=mark.version, offsets=mark.offsets
+        )
+        return await self._attempt(mark.day, mark.waits, store)
 
     async def _write(self, job: _Job, slots: asyncio.Semaphore) -> BaseException | None:
         """Store a date and announce it; a failure makes the date dirty again."""
         try:
-            return await self._store_job(job)
+            failure = await self._attempt(job.day, job.waits, self._store_job(job))
         finally:
             slots.release()
+        if failure is None:
+            self._observe(job)
+        return failure
 
-    async def _store_job(self, job: _Job) -> BaseException | None:
+    async def _store_job(self, job: _Job) -> None:
         run_id, began = uuid.uuid4(), time.perf_counter()
+        await self._store.write_day(
+            job.day,
+            job.delta,
+            run_id=run_id,
+            graph_version=job.version,
+            offsets=job.offsets,
+        )
+        await self._announce(job, run_id)
+        metrics.STORE_SECONDS.observe(time.perf_counter() - began)
+
+    async def _attempt(
+        self, day: date, waits: Waits, step: Awaitable[None]
+    ) -> BaseException | None:
+        """Await a write; if it fails, the date is dirty again and the failure is
+        returned (recompute_due raises it once the pass's other writes are done)."""
         try:
-            await self._store.write_day(
-                job.day,
-                job.delta,
-                run_id=run_id,
-                graph_version=job.version,
-                offsets=job.offsets,
-            )
-            await self._announce(job, run_id)
-            metrics.STORE_SECONDS.observe(time.perf_counter() - began)
-        except Exception as exc:  # re-raised by recompute_due
-            self._retry(job.day, job.waits)
+            await step
+        except Exception as exc:
+            self._retry(day, waits)
             return exc
         except BaseException:
-            self._retry(job.day, job.waits)
+            self._retry(day, waits)
             raise
-        self._observe(job)
         return None
 
     def _retry(self, day: date, waits: Waits) -> None:
