@@ -122,11 +122,6 @@ def _label(labels: str) -> str:
     return labels.split("=", 1)[-1].strip('{}"')
 
 
-def _label(labels: str) -> str:
-    """The value of a metric sample's only label."""
-    return labels.split("=", 1)[-1].strip('{}"')
-
-
 def _topic(labels: str) -> str:
     """The short name of the topic in a metric's labels ("node-costs")."""
     found = re.search(r"finops\.([a-z-]+)\.v\d", labels)
