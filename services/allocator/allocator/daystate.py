@@ -122,21 +122,15 @@ class DayInputs:
     ) -> tuple[dict[tuple[str, str], int], int]:
         """Direct costs per (node, dimension) summed over sources (known nodes only),
         and the rows left out."""
-        totals: dict[tuple[str, str], int] = defaultdict(int)
-        skipped = 0
-        for (_, node), amounts in self.costs.items():
-            if node not in known:
-                skipped += len(amounts)
-                continue
-            for dimension, micros in amounts.items():
-                totals[(node, dimension)] += micros
+        totals, _, skipped = self.cost_summary(known, known)
         return totals, skipped
 
     def cost_summary(
         self, nodes: Container[str], known: Container[str]
     ) -> tuple[dict[tuple[str, str], int], set[str], int]:
-        """cost_totals of some nodes only, with the dimensions of every known node's
-        costs and the rows left out (a busy date's recompute needs no more)."""
+        """Direct costs of some known nodes summed over sources, the dimensions of
+        every known node's costs, and the rows left out (a busy date's recompute
+        needs no more)."""
         totals: dict[tuple[str, str], int] = defaultdict(int)
         dimensions: set[str] = set()
         skipped = 0

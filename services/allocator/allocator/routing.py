@@ -257,8 +257,8 @@ def _ingest_fields(run: list[_Part]) -> dict[str, Any]:
     """ingested_at (the earliest), events, and each event's time after it."""
     times = [at for part in run for at in _ingest_times(part)]
     first = min(times)
-    spread = [] if len(times) == 1 else [(at - first) // _MS for at in times]
-    if not any(spread):
+    spread = [(at - first) // _MS for at in times]
+    if not any(spread):  # every event at ingested_at: nothing to carry
         spread = []
     return {"ingested_at": first, "events": len(times), "ingested_after_ms": spread}
 
