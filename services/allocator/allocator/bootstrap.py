@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
@@ -80,7 +80,9 @@ async def _running(
         computer=computer,
     )
     streams.wire(service)
-    follower = asyncio.create_task(_follow(settings, service, streams.ready))
+    follower = asyncio.create_task(
+        _follow(settings, service, streams.ready, streams.window_known)
+    )
     try:
         async with faust_app_running(streams.app, stop_timeout=30):
             try:
@@ -148,11 +150,17 @@ async def _create_changelogs(
 
 
 async def _follow(
-    settings: AllocatorSettings, service: AllocatorService, ready: asyncio.Event
+    settings: AllocatorSettings,
+    service: AllocatorService,
+    ready: asyncio.Event,
+    window_known: Callable[[int], None],
 ) -> None:
-    """Replay the graph topic, then follow it; ready once caught up."""
+    """Replay the graph topic, then follow it; ready once caught up. The router
+    learns the window then, and again after every later change."""
     async for change in follow_graph(settings.kafka):
         if change is None:
             ready.set()
         else:
             await service.apply_graph(change)
+        if ready.is_set():
+            window_known(service.window)

@@ -158,6 +158,11 @@ class AllocatorService:
         self._check_stored = False
         self.changed = asyncio.Event()
 
+    @property
+    def window(self) -> int:
+        """Days a usage row reaches (the graph's longest weighted_average window)."""
+        return self._window
+
     def owns(self, day: date) -> bool:
         """Whether this worker owns the date's partition."""
         return partition_of(day, self._partitions) in self.owned

@@ -27,6 +27,9 @@ class AllocatorSettings(ServiceSettings):
     # Allocate in a process of its own (a second core; the event loop keeps one).
     # false: in a thread of the worker, sharing its GIL.
     compute_process: bool = True
+    # Route source events in a process of their own (the worker's event loop keeps
+    # folding in, feeding the compute process and writing). false: in the worker.
+    router_process: bool = True
     session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory
     # Static group membership (KIP-345): a worker restarted with the same id takes its

@@ -12,14 +12,15 @@ from typing import Any
 
 import asyncpg
 import faust
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
 from allocator.computeproc import ComputeLost
-from allocator.router import ROUTE_BATCH, SourceRouter
+from allocator.faustkafka import App
+from allocator.router import RouterOptions, SourceRouter, source_consumer
+from allocator.routerproc import RouterProcess
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.codec import decode_event, encode_event
@@ -61,7 +62,7 @@ class AllocatorStreams:
     def __init__(self, settings: AllocatorSettings) -> None:
         namespace = settings.kafka.topic_namespace
         self.app_id = f"{namespace}-{settings.app_id}" if namespace else settings.app_id
-        self.app = faust.App(
+        self.app = App(
             self.app_id,
             broker=f"kafka://{settings.kafka.bootstrap_servers}",
             store="memory://",
@@ -90,6 +91,7 @@ class AllocatorStreams:
         self.inputs = self.app.topic(self.inputs_name, partitions=PARTITIONS, **raw)
         allocations = self.app.topic(topic_name(ALLOCATIONS, namespace), **raw)
         self.publisher = FaustPublisher(self.inputs, allocations)
+        self._settings = settings
         servers = self._servers = settings.kafka.bootstrap_servers
         self._rest_share = 0.0 if settings.compute_process else RECOMPUTE_REST
         self._instance_id = settings.instance_id()
@@ -119,29 +121,51 @@ class AllocatorStreams:
     def wire(self, service: AllocatorService) -> None:
         """Register the router, the agent, the recovery hook and the recompute loop."""
         self._service = service
-        self.router = SourceRouter(
-            service,
-            AIOKafkaConsumer(
-                bootstrap_servers=self._servers,
-                client_id=f"{self.app_id}-router",
-                group_id=f"{self.app_id}-router",
-                group_instance_id=_suffixed(self._instance_id, "-router"),
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=ROUTE_BATCH,
-                session_timeout_ms=int(self._session_timeout_s * 1000),
-                heartbeat_interval_ms=int(self._session_timeout_s * 200),
-            ),
-            bootstrap_servers=self._servers,
-            ready=self.ready,
-            flush=lambda: self.app.producer.flush(),
-        )
-        self.app.task(self._route)
+        if self._settings.router_process:
+            self.router_process = RouterProcess(self._router_options())
+            self.app.task(self.router_process.run)
+            self._router_lag = self._process_lag
+        else:
+            self.router = self._in_process_router(service)
+            self.app.task(self._route)
+            self._router_lag = self.router.lag
         self.app.agent(self.inputs, name="apply")(self._applier(service))
         self.applied.on_recover(self._on_recover(service))
         self.app.task(self._recompute_loop(service))
         self.app.timer(1.0)(self._measure_lag)
         self.app.on_partitions_revoked.connect(self._forget_positions)
+
+    def _router_options(self) -> RouterOptions:
+        return RouterOptions(
+            bootstrap_servers=self._servers,
+            topics=self.source_topics,
+            inputs_topic=self.inputs_name,
+            partitions=PARTITIONS,
+            group_id=f"{self.app_id}-router",
+            client_id=f"{self.app_id}-router",
+            group_instance_id=_suffixed(self._instance_id, "-router"),
+            legacy_group=self.app_id,  # the Faust group routed before the router
+            session_timeout_s=self._session_timeout_s,
+            log_level=self._settings.log_level,
+        )
+
+    def _in_process_router(self, service: AllocatorService) -> SourceRouter:
+        return SourceRouter(
+            service,
+            source_consumer(self._router_options()),
+            bootstrap_servers=self._servers,
+            ready=self.ready,
+            flush=lambda: self.app.producer.flush(),
+        )
+
+    def window_known(self, days: int) -> None:
+        """The graph is caught up or changed: the router process learns its window
+        (the router in the worker reads it from the service)."""
+        if self._settings.router_process:
+            self.router_process.set_window(days)
+
+    async def _process_lag(self) -> dict[str, int]:
+        return self.router_process.lag()
 
     async def _forget_positions(self, sender: Any, revoked: set[TP], **_: Any) -> None:
         # Another worker goes on from where it was committed: a position kept from
@@ -157,7 +181,6 @@ class AllocatorStreams:
             _log.warning("writes still under way as partitions are revoked")
 
     async def _route(self) -> None:
-        # The Faust group routed before this consumer had a group of its own.
         await self.router.run(self.source_topics, legacy_group=self.app_id)
 
     def _applier(self, service: AllocatorService) -> Any:
@@ -218,7 +241,7 @@ class AllocatorStreams:
         consumer = self.app.consumer
         # Every topic is reported, 0 when none of its partitions is owned any more
         # (a gauge keeps its last value: a moved partition would show lag forever).
-        lag = {**await self.router.lag(), self.inputs_name: 0}
+        lag = {**await self._router_lag(), self.inputs_name: 0}
         for tp in consumer.assignment():
             if tp.topic != self.inputs_name:  # changelogs
                 continue

@@ -1,0 +1,46 @@
+"""Faust's aiokafka transport, with a short fetch wait for the worker's consumer.
+
+Faust builds its consumer with `fetch_max_wait_ms=1500`. aiokafka fetches a partition
+again only once its buffered records are consumed, and not while a fetch of the other
+partitions is in flight: a partition just drained waited up to 1.5 s for that long
+poll to return whenever the others had no new data. Measured with the routed pieces
+coming from the router process: ingest -> applied p50 rose from 0.19 s to 1.0 s at
+500 events/s. A short wait bounds that; an idle worker sends a few more fetches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TransportT
+
+__all__ = ["FETCH_MAX_WAIT_MS", "App"]
+
+FETCH_MAX_WAIT_MS = 50
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by AIOKafkaConsumer.start() when it builds its fetcher.
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class App(faust.App):
+    """faust.App whose consumer waits at most FETCH_MAX_WAIT_MS per fetch."""
+
+    def _new_transport(self) -> TransportT:
+        return _Transport(self.conf.broker_consumer, self)
