@@ -70,3 +70,63 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
     expected = {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in FLOWS.items()}
     assert stored == expected
     assert encode_flows(FLOWS).dimensions == {"compute", "storage"}
+
+
+async def _nodes(db: asyncpg.Connection, day: date) -> dict[tuple[str, str], tuple]:  # type: ignore[type-arg]
+    rows = await db.fetch(
+        "SELECT node_id, dimension, direct, indirect, holistic, allocated_out,"
+        " retained, run_id FROM allocation_results WHERE charge_date = $1",
+        day,
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def _money(row: tuple[int, ...]) -> tuple[Decimal, ...]:
+    return tuple(Decimal(v) / 1_000_000 for v in row)
+
+
+async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
+    db: asyncpg.Connection, postgres_settings: PostgresSettings
+) -> None:
+    pool = await asyncpg.create_pool(
+        postgres_settings.database_url,
+        server_settings={"search_path": postgres_settings.db_schema},
+    )
+    day, other = date(2025, 4, 1), date(2025, 4, 2)
+    first, later = uuid.uuid4(), uuid.uuid4()
+    nodes = {
+        **NODES,
+        ("search", "compute"): (0, 3_703_701, 3_703_701, 0, 3_703_701),
+        ("platform", "storage"): (7, 0, 7, 7, 0),
+    }
+    try:
+        store = PostgresResultStore(pool)
+        for d, run in ((day, first), (other, uuid.uuid4())):
+            whole = DayDelta(nodes, encode_flows(FLOWS), [], [], complete=True)
+            await store.write_day(d, whole, run_id=run, graph_version=1, offsets={})
+        changed = {
+            ("search", "compute"): (0, 1, 1, 0, 1),  # updated
+            ("ledger", "compute"): (2, 0, 2, 0, 2),  # new
+        }
+        flows = {
+            ("shared-db", "search", "compute"): (1, "proportional", 0.5),
+            ("shared-db", "ledger", "compute"): (2, "proportional", 0.5),
+        }
+        delta = DayDelta(
+            changed,
+            encode_flows(flows),
+            [("platform", "storage")],
+            [("platform", "checkout", "storage")],
+            complete=False,
+        )
+        await store.write_day(day, delta, run_id=later, graph_version=2, offsets={})
+    finally:
+        await pool.close()
+    want = {k: (*_money(v), first) for k, v in nodes.items() if k[0] != "platform"}
+    want |= {k: (*_money(v), later) for k, v in changed.items()}
+    assert await _nodes(db, day) == want
+    expected = {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in FLOWS.items()}
+    assert await _flows(db, other) == expected  # the other date is untouched
+    del expected[("platform", "checkout", "storage")]
+    expected |= {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in flows.items()}
+    assert await _flows(db, day) == expected
