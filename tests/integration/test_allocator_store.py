@@ -27,6 +27,15 @@ FLOWS = {
 NODES = {("checkout", "compute"): (0, 1_234_567, 1_234_567, 0, 1_234_567)}
 
 
+async def _write(
+    store: PostgresResultStore, day: date, delta: DayDelta, run: uuid.UUID, version: int
+) -> None:
+    """A date's node rows, then its flows, as the service writes them."""
+    context = {"run_id": run, "graph_version": version, "offsets": {"inputs": "0/1"}}
+    await store.write_results(day, delta, mark=False, **context)
+    await store.write_flows(day, delta, **context)
+
+
 async def _flows(db: asyncpg.Connection, day: date) -> dict[tuple[str, ...], tuple]:  # type: ignore[type-arg]
     rows = await db.fetch(
         "SELECT from_node, to_node, dimension, amount, strategy, share"
@@ -60,9 +69,7 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
             (by_arrays, encode_by_arrays(FLOWS)),
         ):
             delta = DayDelta(NODES, flows, [], [], complete=True)  # type: ignore[arg-type]
-            await store.write_day(
-                day, delta, run_id=uuid.uuid4(), graph_version=1, offsets={}
-            )
+            await _write(store, day, delta, uuid.uuid4(), 1)
     finally:
         await pool.close()
     stored = await _flows(db, as_copy)
@@ -103,7 +110,7 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         store = PostgresResultStore(pool)
         for d, run in ((day, first), (other, uuid.uuid4())):
             whole = DayDelta(nodes, encode_flows(FLOWS), [], [], complete=True)
-            await store.write_day(d, whole, run_id=run, graph_version=1, offsets={})
+            await _write(store, d, whole, run, 1)
         changed = {
             ("search", "compute"): (0, 1, 1, 0, 1),  # updated
             ("ledger", "compute"): (2, 0, 2, 0, 2),  # new
@@ -119,7 +126,7 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
             [("platform", "checkout", "storage")],
             complete=False,
         )
-        await store.write_day(day, delta, run_id=later, graph_version=2, offsets={})
+        await _write(store, day, delta, later, 2)
     finally:
         await pool.close()
     want = {k: (*_money(v), first) for k, v in nodes.items() if k[0] != "platform"}
@@ -130,3 +137,9 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
     del expected[("platform", "checkout", "storage")]
     expected |= {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in flows.items()}
     assert await _flows(db, day) == expected
+    stored = await db.fetchrow(
+        "SELECT graph_version, input_offsets FROM allocator_days"
+        " WHERE charge_date = $1",
+        day,
+    )
+    assert tuple(stored) == (2, '{"inputs": "0/1"}')  # with the flows, not before

@@ -59,6 +59,12 @@ class DayDelta:
         return not (self.complete or changes)
 
     @property
+    def writes_flows(self) -> bool:
+        """True when stored flows change (a settled delta with flow rows to write
+        or remove, or one that replaces the whole date)."""
+        return self.complete or bool(self.flows or self.flows_removed)
+
+    @property
     def dimensions(self) -> list[str]:
         """Dimensions with any row written or removed."""
         dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}

@@ -67,7 +67,18 @@ class _Mark:
 class ResultStore(Protocol):
     """Where results go (PostgreSQL in production)."""
 
-    async def write_day(
+    async def write_results(
+        self,
+        day: date,
+        delta: DayDelta,
+        *,
+        run_id: uuid.UUID,
+        graph_version: int,
+        offsets: dict[str, Any],
+        mark: bool,
+    ) -> None: ...
+
+    async def write_flows(
         self,
         day: date,
         delta: DayDelta,
@@ -348,25 +359,56 @@ class AllocatorService:
         return await self._attempt(mark.day, mark.waits, store)
 
     async def _write(self, job: _Job, slots: asyncio.Semaphore) -> BaseException | None:
-        """Store a date and announce it; a failure makes the date dirty again."""
+        """Store a date's node rows and announce them, then its flows (a busy date's
+        tens of thousands of flow rows do not hold its node rows back); a failure
+        makes the date dirty again."""
+        run_id, delta = uuid.uuid4(), job.delta
         try:
-            failure = await self._attempt(job.day, job.waits, self._store_job(job))
+            step = self._store_results(job, run_id)
+            failure = await self._attempt(job.day, job.waits, step)
         finally:
             slots.release()
-        if failure is None:
-            self._observe(job)
-        return failure
+        if failure is not None:
+            return failure
+        self._observe(job)
+        if not delta.settled:  # flows held back: their waits wait for the next
+            self._flow_waits.setdefault(job.day, []).extend(job.waits)
+            return None
+        waits = self._flow_waits.pop(job.day, []) + job.waits
+        if delta.writes_flows:
+            self._flow_waits[job.day] = waits  # dirty again with the date on failure
+            failure = await self._attempt(job.day, [], self._store_flows(job, run_id))
+            if failure is not None:
+                return failure
+            self._flow_waits.pop(job.day, None)
+        metrics.ROWS_WRITTEN.labels("flows").inc(
+            len(delta.flows) + len(delta.flows_removed)
+        )
+        _observe_waits(metrics.INGEST_TO_FLOWS_STORED, self._clock(), waits)
+        return None
 
-    async def _store_job(self, job: _Job) -> None:
-        run_id, began = uuid.uuid4(), time.perf_counter()
-        await self._store.write_day(
+    async def _store_results(self, job: _Job, run_id: uuid.UUID) -> None:
+        began = time.perf_counter()
+        await self._store.write_results(
+            job.day,
+            job.delta,
+            run_id=run_id,
+            graph_version=job.version,
+            offsets=job.offsets,
+            mark=job.delta.settled and not job.delta.writes_flows,
+        )
+        await self._announce(job, run_id)
+        metrics.STORE_SECONDS.observe(time.perf_counter() - began)
+
+    async def _store_flows(self, job: _Job, run_id: uuid.UUID) -> None:
+        began = time.perf_counter()
+        await self._store.write_flows(
             job.day,
             job.delta,
             run_id=run_id,
             graph_version=job.version,
             offsets=job.offsets,
         )
-        await self._announce(job, run_id)
         metrics.STORE_SECONDS.observe(time.perf_counter() - began)
 
     async def _attempt(
@@ -393,22 +435,14 @@ class AllocatorService:
         self.changed.set()
 
     def _observe(self, job: _Job) -> None:
+        """A date's node rows are stored."""
         metrics.RECOMPUTE_SECONDS.observe(time.perf_counter() - job.began)
         metrics.DAYS_STORED.labels("stored").inc()
         delta = job.delta
         metrics.ROWS_WRITTEN.labels("nodes").inc(
             len(delta.nodes) + len(delta.nodes_removed)
         )
-        metrics.ROWS_WRITTEN.labels("flows").inc(
-            len(delta.flows) + len(delta.flows_removed)
-        )
-        now = self._clock()
-        _observe_waits(metrics.INGEST_TO_STORED, now, job.waits)
-        if job.delta.settled:
-            flow_waits = self._flow_waits.pop(job.day, []) + job.waits
-            _observe_waits(metrics.INGEST_TO_FLOWS_STORED, now, flow_waits)
-        else:
-            self._flow_waits.setdefault(job.day, []).extend(job.waits)
+        _observe_waits(metrics.INGEST_TO_STORED, self._clock(), job.waits)
 
     async def _announce(self, job: _Job, run_id: uuid.UUID) -> None:
         """AllocationComputed events of the rows that changed, per dimension."""

@@ -95,12 +95,40 @@ WHERE cost_nodes.graph_version <= EXCLUDED.graph_version"""
 
 
 class PostgresResultStore:
-    """Writes one date's results in one transaction; replaces, never adds twice."""
+    """Writes a date's node rows in one transaction and its flows in the next;
+    replaces, never adds twice."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def write_day(
+    async def write_results(
+        self,
+        day: date,
+        delta: DayDelta,
+        *,
+        run_id: UUID,
+        graph_version: int,
+        offsets: dict[str, Any],
+        mark: bool,
+    ) -> None:
+        """Store a date's run and changed node rows; with `mark`, also the offsets
+        the date's stored rows now reflect (else its flows are still to come)."""
+        marks = json.dumps(offsets)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_TEMP)
+            await conn.execute(_RUN, run_id, graph_version, day, marks)
+            if delta.complete:
+                await conn.execute(_CLEAR_RESULTS, day)
+            elif delta.nodes_removed:
+                nodes, dims = zip(*delta.nodes_removed, strict=True)
+                await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
+            if delta.nodes:
+                await _copy(conn, "tmp_results", _result_records(delta))
+                await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
+            if mark:
+                await conn.execute(_DAY, day, graph_version, marks, run_id)
+
+    async def write_flows(
         self,
         day: date,
         delta: DayDelta,
@@ -109,31 +137,22 @@ class PostgresResultStore:
         graph_version: int,
         offsets: dict[str, Any],
     ) -> None:
-        """Store a date's changed rows, its run and the offsets it reflects."""
-        marks = json.dumps(offsets)
+        """Store a date's changed flows (after its node rows) and the offsets its
+        stored rows now reflect."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_TEMP)
-            await conn.execute(_RUN, run_id, graph_version, day, marks)
-            await self._remove(conn, day, delta)
-            await _copy(conn, "tmp_results", _result_records(delta))
-            await _copy_flows(conn, delta)
-            await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
-            await conn.execute(_UPSERT_FLOWS, day, run_id)
-            if delta.settled:  # else a restart recomputes the date: flows are behind
-                await conn.execute(_DAY, day, graph_version, marks, run_id)
-
-    @staticmethod
-    async def _remove(conn: asyncpg.Connection, day: date, delta: DayDelta) -> None:
-        if delta.complete:
-            await conn.execute(_CLEAR_RESULTS, day)
-            await conn.execute(_CLEAR_FLOWS, day)
-            return
-        if delta.nodes_removed:
-            nodes, dims = zip(*delta.nodes_removed, strict=True)
-            await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
-        if delta.flows_removed:
-            froms, tos, dims = zip(*delta.flows_removed, strict=True)
-            await conn.execute(_REMOVE_FLOWS, day, list(froms), list(tos), list(dims))
+            if delta.complete:
+                await conn.execute(_CLEAR_FLOWS, day)
+            elif delta.flows_removed:
+                froms, tos, dims = zip(*delta.flows_removed, strict=True)
+                await conn.execute(
+                    _REMOVE_FLOWS, day, list(froms), list(tos), list(dims)
+                )
+            if delta.flows:
+                await _copy_flows(conn, delta)
+                await conn.execute(_UPSERT_FLOWS, day, run_id)
+            marks = json.dumps(offsets)
+            await conn.execute(_DAY, day, graph_version, marks, run_id)
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: dict[str, Any]

@@ -38,7 +38,27 @@ class InMemoryResultStore:
     writes: int = 0
     graph_nodes: dict[str, str] = field(default_factory=dict)
 
-    async def write_day(
+    async def write_results(
+        self,
+        day: date,
+        delta: Any,
+        *,
+        run_id: UUID,
+        graph_version: int,
+        offsets: dict[str, Any],
+        mark: bool,
+    ) -> None:
+        """A day's node rows: the date's replaced when complete, else patched."""
+        if delta.complete:
+            self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
+        for key in delta.nodes_removed:
+            self.nodes.pop((day, *key), None)
+        self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
+        if mark:
+            self.days[day] = (graph_version, dict(offsets))
+        self.writes += 1
+
+    async def write_flows(
         self,
         day: date,
         delta: Any,
@@ -47,19 +67,13 @@ class InMemoryResultStore:
         graph_version: int,
         offsets: dict[str, Any],
     ) -> None:
-        """Apply a day's delta: replace the date when complete, else patch it."""
+        """A day's flows (after its node rows); the date then reflects `offsets`."""
         if delta.complete:
-            self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
             self.flows = {k: v for k, v in self.flows.items() if k[0] != day}
-        for key in delta.nodes_removed:
-            self.nodes.pop((day, *key), None)
         for key in delta.flows_removed:
             self.flows.pop((day, *key), None)
-        self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
         self.flows.update(((day, *k), v) for k, v in delta.flows.items())
-        if getattr(delta, "settled", True):  # flows held back: the date is behind
-            self.days[day] = (graph_version, dict(offsets))
-        self.writes += 1
+        self.days[day] = (graph_version, dict(offsets))
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: dict[str, Any]
