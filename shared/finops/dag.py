@@ -99,6 +99,10 @@ class CostGraph:
         self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
         self.out_edges: dict[str, list[EdgeSpec]] = _out_edges(spec.edges)
         self.order: list[str] = _topological_order(self.ids, self.out_edges)
+        # Whether some parent has two edges (of different periods) to one child.
+        self.parallel_edges = any(
+            len(out) != len({e.to for e in out}) for out in self.out_edges.values()
+        )
         self.in_parents: dict[str, list[str]] = defaultdict(list)
         for parent, edges in self.out_edges.items():
             for child in sorted({e.to for e in edges}):

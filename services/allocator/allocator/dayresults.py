@@ -153,12 +153,12 @@ def _node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
     """Node rows of some (node, day, dimension) cells of a one-day frame."""
     ids, dims = frame.graph.ids, frame.dimensions
     n, t, k = cells
-    figures = frame.figures[:, n, t, k].T.tolist()
+    figures = frame.figures[:, n, t, k].tolist()  # five columns
     # Tens of thousands of rows a second: built by C loops (map, zip), not Python.
     keys = zip(
         map(ids.__getitem__, n.tolist()), map(dims.__getitem__, k.tolist()), strict=True
     )
-    return dict(zip(keys, map(tuple, figures), strict=True))  # type: ignore[arg-type]
+    return dict(zip(keys, zip(*figures, strict=True), strict=True))  # type: ignore[arg-type]
 
 
 def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
@@ -189,9 +189,10 @@ def _flow_copy(frame: ResultFrame, cells: Cells) -> CopyRows | dict[FlowKey, Flo
     r, t, k = cells
     parent, child = frame.parent[r], frame.child[r]
     n_nodes, n_dims = len(frame.graph.ids), len(frame.dimensions)
-    keys = (parent * n_nodes + child) * n_dims + k
-    if np.unique(keys).size != keys.size:  # two rows of one key: the last one wins
-        return _flow_rows(frame, cells)
+    if frame.graph.parallel_edges:  # two rows of one key: the last one wins
+        keys = (parent * n_nodes + child) * n_dims + k
+        if np.unique(keys).size != keys.size:
+            return _flow_rows(frame, cells)
     texts = (_node_texts(frame.graph), TextCodes(frame.dimensions), _STRATEGY_TEXTS)
     return encode_flow_arrays(
         (parent, child, k, frame.strategy[r, t, k]),

@@ -155,7 +155,25 @@ def _fresh(graph: CostGraph, feed: Feed) -> tuple[dict, dict]:  # type: ignore[t
 def test_incremental_recomputes_store_what_a_fresh_allocation_gives(
     seed: int, encode_from: int | None
 ) -> None:
-    feed = Feed(seed)
+    _replay(Feed(seed), encode_from)
+
+
+def test_parallel_edges_of_one_pair_still_store_what_a_fresh_allocation_gives() -> None:
+    feed = Feed(4)
+    edges = list(feed.spec.edges)
+    first = edges[0]  # ends the day before DAY; a second edge to the same child starts
+    edges[0] = first.model_copy(update={"active_to": DAY})
+    edges.append(first.model_copy(update={"active_from": DAY, "active_to": None}))
+    feed.spec = feed.spec.model_copy(update={"edges": edges})
+    feed.graph = build_graph(feed.spec)
+    assert feed.graph.parallel_edges
+    assert not Feed(4).graph.parallel_edges
+    _replay(feed, 0)
+
+
+def _replay(feed: Feed, encode_from: int | None) -> None:
+    """Random events, recomputed incrementally; what is stored always equals a fresh
+    allocation."""
     live, stored = LiveDays(engines=4, frames=4), StoredDay()
     live.encode_flows_from = encode_from  # changed flows laid out for binary COPY
     for node in feed.ids[:40]:
