@@ -34,7 +34,8 @@ from bench_stream import FULL, QUICK
 from stream_probe import month_options
 
 from allocator import gcpolicy
-from allocator.announce import result_events
+from allocator.announce import result_messages
+from allocator.dayresults import ENCODE_FLOWS_FROM
 from allocator.daystate import InputState
 from allocator.liveday import LiveDays
 from allocator.routing import max_window_days, route_batch
@@ -124,6 +125,7 @@ class HotPath:
         self.graph, self.window = graph, window
         self.state = InputState(SerialisingTable(), SerialisingTable(), {})
         self.live = LiveDays(engines=8, frames=32, flows_every_s=3.0)
+        self.live.encode_flows_from = ENCODE_FLOWS_FROM  # as in the compute process
         self.dirty: set[date] = set()
         self.stages = Stages()
         self.offset = 0
@@ -152,7 +154,7 @@ class HotPath:
             rows += len(delta.nodes) + len(delta.flows)
             run(
                 "announce",
-                result_events,
+                result_messages,
                 day,
                 delta,
                 run_id=uuid.uuid4(),

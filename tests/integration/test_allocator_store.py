@@ -1,5 +1,6 @@
-"""The allocator's store on the real database: flows encoded for binary COPY (as the
-compute process sends them) are stored exactly as the same rows given as tuples."""
+"""The allocator's store on the real database: flows and node rows encoded for binary
+COPY (as the compute process sends them) are stored exactly as the same rows given as
+tuples."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from allocator.dayresults import DayDelta
 from allocator.pgcopy import encode_flows
 from allocator.store import PostgresResultStore
 from finops.settings import PostgresSettings
-from tests.support.pgcopy_reader import encode_by_arrays
+from tests.support.pgcopy_reader import encode_by_arrays, encode_nodes_by_arrays
 
 pytestmark = pytest.mark.integration
 
@@ -63,17 +64,20 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
         store = PostgresResultStore(pool)
         as_tuples, as_copy = date(2025, 3, 1), date(2025, 3, 2)
         by_arrays = date(2025, 3, 3)
-        for day, flows in (
-            (as_tuples, FLOWS),
-            (as_copy, encode_flows(FLOWS)),
-            (by_arrays, encode_by_arrays(FLOWS)),
+        for day, nodes, flows in (
+            (as_tuples, NODES, FLOWS),
+            (as_copy, NODES, encode_flows(FLOWS)),
+            (by_arrays, encode_nodes_by_arrays(NODES), encode_by_arrays(FLOWS)),
         ):
-            delta = DayDelta(NODES, flows, [], [], complete=True)  # type: ignore[arg-type]
+            delta = DayDelta(nodes, flows, [], [], complete=True)  # type: ignore[arg-type]
             await _write(store, day, delta, uuid.uuid4(), 1)
     finally:
         await pool.close()
     stored = await _flows(db, as_copy)
     assert stored == await _flows(db, as_tuples) == await _flows(db, by_arrays)
+    nodes = {k: v[:5] for k, v in (await _nodes(db, as_tuples)).items()}
+    assert nodes == {k: _money(v) for k, v in NODES.items()}
+    assert {k: v[:5] for k, v in (await _nodes(db, by_arrays)).items()} == nodes
     expected = {k: (Decimal(a) / 1_000_000, s, sh) for k, (a, s, sh) in FLOWS.items()}
     assert stored == expected
     assert encode_flows(FLOWS).dimensions == {"compute", "storage"}

@@ -1,9 +1,12 @@
-"""Reads flow rows back from PostgreSQL's binary COPY format (for tests)."""
+"""Reads flow and node rows back from PostgreSQL's binary COPY format (for tests)."""
 
 from __future__ import annotations
 
 import struct
 
+import orjson
+
+from allocator.noderows import EncodedNodes
 from allocator.pgcopy import CopyRows
 
 _HEADER = 19  # signature (11), flags (4), header extension length (4)
@@ -60,4 +63,59 @@ def encode_by_arrays(
         np.array([sh for _, _, sh in flows.values()], dtype=np.float64),
         (TextCodes(nodes), TextCodes(dims), TextCodes(strategies)),
         dims,
+    )
+
+
+def decode_nodes(
+    encoded: EncodedNodes,
+) -> dict[tuple[str, str], tuple[int, int, int, int, int]]:
+    """The {(node, dimension): figures} that were encoded; the announcements' JSON
+    rows are checked to hold the same rows."""
+    data, at = encoded.copy.data, _HEADER
+    found: dict[tuple[str, str], tuple[int, int, int, int, int]] = {}
+    assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
+    while struct.unpack_from(">h", data, at)[0] != -1:
+        (fields,) = struct.unpack_from(">h", data, at)
+        assert fields == 7
+        at += 2
+        texts = []
+        for _ in range(2):
+            (size,) = struct.unpack_from(">i", data, at)
+            texts.append(data[at + 4 : at + 4 + size].decode())
+            at += 4 + size
+        figures = struct.unpack_from(">" + "iq" * 5, data, at)
+        at += 60
+        assert figures[0::2] == (8,) * 5
+        found[(texts[0], texts[1])] = figures[1::2]  # type: ignore[assignment]
+    assert len(found) == encoded.copy.count and at + 2 == len(data)
+    announced = {
+        (row[0], dimension): tuple(row[1:])
+        for dimension, chunks in encoded.events.items()
+        for chunk in chunks
+        for row in orjson.loads(chunk)
+    }
+    assert announced == found
+    assert encoded.dimensions == {k for _, k in found}
+    return found
+
+
+def encode_nodes_by_arrays(
+    nodes: dict[tuple[str, str], tuple[int, int, int, int, int]],
+) -> EncodedNodes:
+    """encode_node_arrays of node rows given as a dict (as _node_rows makes them)."""
+    import numpy as np
+
+    from allocator.noderows import encode_node_arrays
+    from allocator.pgcopy import TextCodes
+
+    ids = sorted({n for n, _ in nodes})
+    dims = sorted({k for _, k in nodes})
+    node = {name: i for i, name in enumerate(ids)}
+    dim = {name: i for i, name in enumerate(dims)}
+    return encode_node_arrays(
+        np.array([node[n] for n, _ in nodes], dtype=np.int64),
+        np.array([dim[k] for _, k in nodes], dtype=np.int64),
+        np.array(list(nodes.values()), dtype=np.int64).T.reshape(5, -1),
+        (TextCodes(ids), TextCodes(dims)),
+        (ids, dims),
     )

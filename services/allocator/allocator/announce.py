@@ -6,14 +6,14 @@ import uuid
 from datetime import date, datetime
 
 from allocator.dayresults import DayDelta
+from allocator.noderows import MAX_EVENT_ROWS, EncodedNodes
+from finops.codec import encode_event, encode_with_node_rows
 from finops.events import AllocationComputed, NodeResult
 
-__all__ = ["MAX_EVENT_ROWS", "result_events"]
-
-MAX_EVENT_ROWS = 2000  # node rows per event: well under 1 MiB
+__all__ = ["MAX_EVENT_ROWS", "result_messages"]
 
 
-def result_events(
+def result_messages(
     day: date,
     delta: DayDelta,
     *,
@@ -21,28 +21,38 @@ def result_events(
     graph_version: int,
     offsets: dict[str, int],
     now: datetime,
-) -> list[AllocationComputed]:
-    """Per dimension, the node rows that changed; large changes in several events.
+) -> list[bytes]:
+    """Per dimension, the node rows that changed, as encoded AllocationComputed
+    events; large changes in several events.
 
     Flows are not carried (a busy date changes tens of thousands per second): they
     are read from PostgreSQL, where the run and offsets of the event find them.
     """
-    events = []
+
+    def event(dimension: str, nodes: list[NodeResult]) -> AllocationComputed:
+        return AllocationComputed.model_construct(  # trusted rows: not validated again
+            event_id=uuid.uuid4(),
+            occurred_at=now,
+            charge_date=day,
+            dimension=dimension,
+            graph_version=graph_version,
+            run_id=run_id,
+            input_offsets=offsets,
+            nodes=nodes,
+        )
+
+    nodes = delta.nodes
+    if isinstance(nodes, EncodedNodes):  # rows encoded by the compute process
+        return [
+            encode_with_node_rows(event(dimension, []), rows)
+            for dimension in delta.dimensions
+            for rows in nodes.events.get(dimension) or [b"[]"]
+        ]
     by_dimension: dict[str, list[NodeResult]] = {k: [] for k in delta.dimensions}
-    for (node, dimension), row in delta.nodes.items():
+    for (node, dimension), row in nodes.items():
         by_dimension[dimension].append(NodeResult(node, *row))
-    for dimension, nodes in by_dimension.items():
-        for i in range(0, max(len(nodes), 1), MAX_EVENT_ROWS):
-            events.append(  # trusted rows of our own: not validated again
-                AllocationComputed.model_construct(
-                    event_id=uuid.uuid4(),
-                    occurred_at=now,
-                    charge_date=day,
-                    dimension=dimension,
-                    graph_version=graph_version,
-                    run_id=run_id,
-                    input_offsets=offsets,
-                    nodes=nodes[i : i + MAX_EVENT_ROWS],
-                )
-            )
-    return events
+    return [
+        encode_event(event(dimension, rows[i : i + MAX_EVENT_ROWS]))
+        for dimension, rows in by_dimension.items()
+        for i in range(0, max(len(rows), 1), MAX_EVENT_ROWS)
+    ]

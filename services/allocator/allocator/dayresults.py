@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 
 from allocator.daystate import DayInputs
+from allocator.noderows import EncodedNodes, encode_node_arrays
 from allocator.pgcopy import CopyRows, TextCodes, encode_flow_arrays, encode_flows
 from finops.allocation.engine import AllocationEngine
 from finops.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
@@ -29,7 +30,7 @@ NodeKey = tuple[str, str]  # node, dimension
 FlowKey = tuple[str, str, str]  # from, to, dimension
 NodeRow = tuple[int, int, int, int, int]  # direct, indirect, holistic, out, retained
 FlowRow = tuple[int, str, float]  # amount, strategy, share
-ENCODE_FLOWS_FROM = 1000  # fewer flows travel as tuples
+ENCODE_FLOWS_FROM = 1000  # fewer changed flows (or node rows) travel as tuples
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class DayResult:
 class DayDelta:
     """Rows to write and keys to delete so the stored date equals a new result."""
 
-    nodes: dict[NodeKey, NodeRow]
+    nodes: dict[NodeKey, NodeRow] | EncodedNodes  # encoded by the compute process
     flows: dict[FlowKey, FlowRow] | CopyRows  # encoded by the compute process
     nodes_removed: list[NodeKey]
     flows_removed: list[FlowKey]
@@ -67,7 +68,13 @@ class DayDelta:
     @property
     def dimensions(self) -> list[str]:
         """Dimensions with any row written or removed."""
-        dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}
+        nodes = self.nodes
+        dims = set(
+            nodes.dimensions
+            if isinstance(nodes, EncodedNodes)
+            else {k[1] for k in nodes}
+        )
+        dims |= {k[1] for k in self.nodes_removed}
         flows = self.flows
         dims |= (
             flows.dimensions if isinstance(flows, CopyRows) else {k[2] for k in flows}
@@ -134,7 +141,8 @@ def frame_delta(
         )
         return diff_days(old, to_result(day, new))
     nodes = diff_frames(nodes_old, new, flows=False)
-    rows = _node_rows(new, nodes.nodes)
+    encoded = encode_from is not None and nodes.nodes[0].size >= encode_from
+    rows = _node_copy(new, nodes.nodes) if encoded else _node_rows(new, nodes.nodes)
     removed = list(_node_rows(nodes_old, nodes.nodes_removed))
     if not flows:
         return DayDelta(rows, {}, removed, [], complete=False, settled=False)
@@ -182,6 +190,14 @@ def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
 
 _STRATEGY_TEXTS = TextCodes(STRATEGY_NAMES)
 _NODE_TEXTS: dict[int, tuple[CostGraph, TextCodes]] = {}  # the latest graphs'
+
+
+def _node_copy(frame: ResultFrame, cells: Cells) -> EncodedNodes:
+    """_node_rows encoded for COPY and the announcements (a busy date's)."""
+    n, t, k = cells
+    texts = (_node_texts(frame.graph), TextCodes(frame.dimensions))
+    names = (frame.graph.ids, frame.dimensions)
+    return encode_node_arrays(n, k, frame.figures[:, n, t, k], texts, names)
 
 
 def _flow_copy(frame: ResultFrame, cells: Cells) -> CopyRows | dict[FlowKey, FlowRow]:

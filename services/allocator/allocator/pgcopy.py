@@ -16,15 +16,18 @@ from numpy.typing import NDArray
 
 __all__ = [
     "FLOW_COLUMNS",
+    "HEADER",
+    "TRAILER",
     "CopyRows",
     "TextCodes",
     "encode_flow_arrays",
     "encode_flows",
+    "fixed_width_groups",
 ]
 
 FLOW_COLUMNS = ("from_node", "to_node", "dimension", "amount", "strategy", "share")
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no extension
-_TRAILER = struct.pack(">h", -1)
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no flags, no extension
+TRAILER = struct.pack(">h", -1)
 _FIELDS = struct.pack(">h", len(FLOW_COLUMNS))
 _BIGINT = struct.Struct(">iq")  # length 8, value
 _DOUBLE = struct.Struct(">id")
@@ -72,7 +75,7 @@ def encode_flows(flows: dict[FlowKey, FlowRow]) -> CopyRows:
         ]
     )
     dimensions = frozenset(k for _, _, k in flows)
-    return CopyRows(_HEADER + body + _TRAILER, len(flows), dimensions)
+    return CopyRows(HEADER + body + TRAILER, len(flows), dimensions)
 
 
 class TextCodes:
@@ -115,6 +118,20 @@ def encode_flow_arrays(
         dims.size[dimension],
         strategies.size[strategy],
     )
+    body = [
+        _fixed_width_rows(rows, columns, amount, share, texts, sizes)
+        for rows in fixed_width_groups(sizes)
+    ]
+    present = np.unique(dimension).tolist()
+    return CopyRows(
+        HEADER + b"".join(body) + TRAILER,
+        int(amount.size),
+        frozenset(dimension_names[k] for k in present),
+    )
+
+
+def fixed_width_groups(sizes: Sequence[NDArray[np.int64]]) -> list[NDArray[np.int64]]:
+    """The rows, in groups whose text fields (one size array each) have equal widths."""
     widest = max((int(w.max()) for w in sizes if w.size), default=0)
     if widest >= _TEXT_WIDTH_LIMIT:
         raise ValueError(f"a text field of {widest} bytes is too wide to batch")
@@ -123,17 +140,7 @@ def encode_flow_arrays(
         key = key * _TEXT_WIDTH_LIMIT + width
     order = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
-    body = [
-        _fixed_width_rows(rows, columns, amount, share, texts, sizes)
-        for rows in np.split(order, bounds)
-        if rows.size
-    ]
-    present = np.unique(dimension).tolist()
-    return CopyRows(
-        _HEADER + b"".join(body) + _TRAILER,
-        int(amount.size),
-        frozenset(dimension_names[k] for k in present),
-    )
+    return [rows for rows in np.split(order, bounds) if rows.size]
 
 
 def _fixed_width_rows(

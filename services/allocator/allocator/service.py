@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from allocator import metrics
-from allocator.announce import result_events
+from allocator.announce import result_messages
 from allocator.dayresults import DayDelta
 from allocator.daystate import DayInputs, InputState, Touched
 from allocator.liveday import Computed, LiveDays
@@ -21,7 +21,6 @@ from finops.adapters.graphlog import GraphLog
 from finops.dag import CostGraph, build_graph
 from finops.errors import FinopsError
 from finops.events import (
-    AllocationComputed,
     DayInputsRouted,
     GraphChanged,
     NodeCostsReported,
@@ -130,7 +129,8 @@ class Publisher(Protocol):
 
     async def forward(self, partition: int, piece: DayInputsRouted) -> None: ...
 
-    async def publish(self, event: AllocationComputed) -> None: ...
+    async def publish(self, day: date, event: bytes) -> None:
+        """An encoded AllocationComputed of a charge date."""
 
 
 class AllocatorService:
@@ -450,7 +450,7 @@ class AllocatorService:
             f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
             for k, v in job.offsets.items()
         }
-        for event in result_events(
+        for event in result_messages(
             job.day,
             job.delta,
             run_id=run_id,
@@ -458,7 +458,7 @@ class AllocatorService:
             offsets=marks,
             now=self._clock(),
         ):
-            await self._publisher.publish(event)
+            await self._publisher.publish(job.day, event)
 
 
 def pass_order(dirty: dict[date, Waits], heavy: set[date]) -> list[date]:

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from allocator.dayresults import DayDelta
+from allocator.noderows import NODE_COLUMNS, EncodedNodes
 from allocator.pgcopy import FLOW_COLUMNS, CopyRows
 from finops.dag import GraphSpec
 
@@ -123,7 +124,7 @@ class PostgresResultStore:
                 nodes, dims = zip(*delta.nodes_removed, strict=True)
                 await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
             if delta.nodes:
-                await _copy(conn, "tmp_results", _result_records(delta))
+                await _copy_results(conn, delta)
                 await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
             if mark:
                 await conn.execute(_DAY, day, graph_version, marks, run_id)
@@ -193,5 +194,13 @@ async def _copy_flows(conn: asyncpg.Connection, delta: DayDelta) -> None:
         )
 
 
-def _result_records(delta: DayDelta) -> list[tuple]:  # type: ignore[type-arg]
-    return [(node, dim, *row) for (node, dim), row in delta.nodes.items()]
+async def _copy_results(conn: asyncpg.Connection, delta: DayDelta) -> None:
+    nodes = delta.nodes
+    if isinstance(nodes, EncodedNodes):  # by the compute process: passed on as it is
+        source = io.BytesIO(nodes.copy.data)
+        await conn.copy_to_table(
+            "tmp_results", source=source, columns=NODE_COLUMNS, format="binary"
+        )
+    else:
+        records = [(node, dim, *row) for (node, dim), row in nodes.items()]
+        await _copy(conn, "tmp_results", records)

@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,6 @@ from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.codec import decode_event, encode_event
 from finops.events import (
-    AllocationComputed,
     DayInputsRouted,
 )
 from finops.topics import ALLOCATIONS, ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
@@ -51,9 +51,8 @@ class FaustPublisher:
         key = piece.charge_date.isoformat().encode()
         await self._inputs.send(key=key, value=encode_event(piece), partition=partition)
 
-    async def publish(self, event: AllocationComputed) -> None:
-        key = event.charge_date.isoformat().encode()
-        await self._allocations.send(key=key, value=encode_event(event))
+    async def publish(self, day: date, event: bytes) -> None:
+        await self._allocations.send(key=day.isoformat().encode(), value=event)
 
 
 class AllocatorStreams:

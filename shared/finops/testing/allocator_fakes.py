@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from finops.codec import decode_event
 from finops.events import AllocationComputed, DayInputsRouted
 
 __all__ = ["FixedClock", "InMemoryResultStore", "RecordingPublisher"]
@@ -101,6 +102,8 @@ class RecordingPublisher:
         """Record a routed piece."""
         self.forwarded.append((partition, piece))
 
-    async def publish(self, event: AllocationComputed) -> None:
-        """Record a result event."""
-        self.published.append(event)
+    async def publish(self, day: date, event: bytes) -> None:
+        """Record a result event (decoded, as a consumer reads it)."""
+        decoded = decode_event(event)
+        assert isinstance(decoded, AllocationComputed) and decoded.charge_date == day
+        self.published.append(decoded)

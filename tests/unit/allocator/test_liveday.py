@@ -12,6 +12,7 @@ import pytest
 from allocator.dayresults import DayDelta, build_engine
 from allocator.daystate import InputState, Touched
 from allocator.liveday import LiveDays
+from allocator.noderows import EncodedNodes
 from allocator.pgcopy import CopyRows
 from allocator.routing import max_window_days, route_event
 from finops.allocation.results import flow_columns, node_arrays
@@ -19,7 +20,7 @@ from finops.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.dag import CostGraph, build_graph
 from finops.events import DateScope, NodeCostsReported, UsageReported
 from finops.records import NodeCost, UsageRecord
-from tests.support.pgcopy_reader import decode_flows
+from tests.support.pgcopy_reader import decode_flows, decode_nodes
 
 DAY = date(2025, 1, 10)
 NOW = datetime(2025, 1, 11, tzinfo=UTC)
@@ -33,6 +34,7 @@ class StoredDay:
         self.nodes: dict[tuple[str, str], tuple[int, ...]] = {}
         self.flows: dict[tuple[str, str, str], tuple[object, ...]] = {}
         self.encoded = 0  # writes whose flows came encoded for binary COPY
+        self.encoded_nodes = 0  # and whose node rows did
 
     def write(self, delta: DayDelta) -> None:
         if delta.complete:
@@ -41,7 +43,11 @@ class StoredDay:
             del self.nodes[key]
         for key in delta.flows_removed:
             del self.flows[key]
-        self.nodes.update(delta.nodes)
+        nodes = delta.nodes
+        if isinstance(nodes, EncodedNodes):
+            self.encoded_nodes += 1
+            nodes = decode_nodes(nodes)
+        self.nodes.update(nodes)
         flows = delta.flows
         if isinstance(flows, CopyRows):
             self.encoded += 1
@@ -194,6 +200,11 @@ def _replay(feed: Feed, encode_from: int | None) -> None:
             assert stored.flows[key][2] == pytest.approx(share, rel=1e-12, abs=1e-15)
     assert writes > 30  # most recomputes were incremental, not whole rewrites
     assert stored.encoded > 0 if encode_from is not None else stored.encoded == 0
+    assert (
+        stored.encoded_nodes > 0
+        if encode_from is not None
+        else not stored.encoded_nodes
+    )
 
 
 def test_a_new_dimension_rebuilds_the_engine_and_still_matches() -> None:

@@ -9,7 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from finops.codec import CURRENT_VERSIONS, decode_event, encode_event
+from finops.codec import (
+    CURRENT_VERSIONS,
+    decode_event,
+    encode_event,
+    encode_with_node_rows,
+)
 from finops.dag import EdgeSpec, NodeSpec, NodeType
 from finops.errors import EventDecodeError, SchemaVersionError
 from finops.events import (
@@ -182,3 +187,12 @@ def test_allocation_computed_of_version_1_is_read_with_its_rows() -> None:
     payload["schema_version"] = 1
     payload["nodes"] = [dict(zip(keys, row, strict=True)) for row in payload["nodes"]]
     assert decode_event(json.dumps(payload).encode()) == event
+
+
+def test_node_rows_encoded_elsewhere_make_the_same_event() -> None:
+    event = next(e for e in EXAMPLES if isinstance(e, AllocationComputed))
+    rows = json.dumps([list(row) for row in event.nodes]).encode()
+    envelope = event.model_copy(update={"nodes": []})
+    assert decode_event(encode_with_node_rows(envelope, rows)) == event
+    empty = decode_event(encode_with_node_rows(envelope, b"[]"))
+    assert isinstance(empty, AllocationComputed) and empty.nodes == []
