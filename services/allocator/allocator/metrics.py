@@ -50,7 +50,8 @@ ALLOCATE_SECONDS = Histogram(
 )
 STORE_SECONDS = Histogram(
     "finops_allocator_store_seconds",
-    "Time to store one charge date's changed rows and announce them.",
+    "Time to store one charge date's changed node rows and announce them, or to"
+    " store its changed flows (a second observation).",
     buckets=_SECONDS,
     registry=REGISTRY,
 )
