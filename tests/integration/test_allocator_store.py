@@ -5,13 +5,14 @@ tuples."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
-from allocator.dayresults import DayDelta
+from allocator.dayresults import DayDelta, DayWrite
 from allocator.pgcopy import encode_flows
 from allocator.store import PostgresResultStore
 from finops.settings import PostgresSettings
@@ -32,9 +33,9 @@ async def _write(
     store: PostgresResultStore, day: date, delta: DayDelta, run: uuid.UUID, version: int
 ) -> None:
     """A date's node rows, then its flows, as the service writes them."""
-    context = {"run_id": run, "graph_version": version, "offsets": {"inputs": "0/1"}}
-    await store.write_results(day, delta, mark=False, **context)
-    await store.write_flows(day, delta, **context)
+    write = DayWrite(day, delta, run, version, {"inputs": "0/1"})
+    await store.write_results(write, mark=False)
+    await store.write_flows(write)
 
 
 async def _flows(db: asyncpg.Connection, day: date) -> dict[tuple[str, ...], tuple]:  # type: ignore[type-arg]
@@ -53,26 +54,32 @@ async def _flows(db: asyncpg.Connection, day: date) -> dict[tuple[str, ...], tup
     }
 
 
-async def test_flows_encoded_for_binary_copy_store_the_same_rows(
-    db: asyncpg.Connection, postgres_settings: PostgresSettings
-) -> None:
+@pytest.fixture
+async def store(
+    postgres_settings: PostgresSettings,
+) -> AsyncIterator[PostgresResultStore]:
     pool = await asyncpg.create_pool(
         postgres_settings.database_url,
         server_settings={"search_path": postgres_settings.db_schema},
     )
     try:
-        store = PostgresResultStore(pool)
-        as_tuples, as_copy = date(2025, 3, 1), date(2025, 3, 2)
-        by_arrays = date(2025, 3, 3)
-        for day, nodes, flows in (
-            (as_tuples, NODES, FLOWS),
-            (as_copy, NODES, encode_flows(FLOWS)),
-            (by_arrays, encode_nodes_by_arrays(NODES), encode_by_arrays(FLOWS)),
-        ):
-            delta = DayDelta(nodes, flows, [], [], complete=True)  # type: ignore[arg-type]
-            await _write(store, day, delta, uuid.uuid4(), 1)
+        yield PostgresResultStore(pool)
     finally:
         await pool.close()
+
+
+async def test_flows_encoded_for_binary_copy_store_the_same_rows(
+    db: asyncpg.Connection, store: PostgresResultStore
+) -> None:
+    as_tuples, as_copy = date(2025, 3, 1), date(2025, 3, 2)
+    by_arrays = date(2025, 3, 3)
+    for day, nodes, flows in (
+        (as_tuples, NODES, FLOWS),
+        (as_copy, NODES, encode_flows(FLOWS)),
+        (by_arrays, encode_nodes_by_arrays(NODES), encode_by_arrays(FLOWS)),
+    ):
+        delta = DayDelta(nodes, flows, [], [], complete=True)  # type: ignore[arg-type]
+        await _write(store, day, delta, uuid.uuid4(), 1)
     stored = await _flows(db, as_copy)
     assert stored == await _flows(db, as_tuples) == await _flows(db, by_arrays)
     nodes = {k: v[:5] for k, v in (await _nodes(db, as_tuples)).items()}
@@ -97,12 +104,8 @@ def _money(row: tuple[int, ...]) -> tuple[Decimal, ...]:
 
 
 async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
-    db: asyncpg.Connection, postgres_settings: PostgresSettings
+    db: asyncpg.Connection, store: PostgresResultStore
 ) -> None:
-    pool = await asyncpg.create_pool(
-        postgres_settings.database_url,
-        server_settings={"search_path": postgres_settings.db_schema},
-    )
     day, other = date(2025, 4, 1), date(2025, 4, 2)
     first, later = uuid.uuid4(), uuid.uuid4()
     nodes = {
@@ -110,29 +113,25 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         ("search", "compute"): (0, 3_703_701, 3_703_701, 0, 3_703_701),
         ("platform", "storage"): (7, 0, 7, 7, 0),
     }
-    try:
-        store = PostgresResultStore(pool)
-        for d, run in ((day, first), (other, uuid.uuid4())):
-            whole = DayDelta(nodes, encode_flows(FLOWS), [], [], complete=True)
-            await _write(store, d, whole, run, 1)
-        changed = {
-            ("search", "compute"): (0, 1, 1, 0, 1),  # updated
-            ("ledger", "compute"): (2, 0, 2, 0, 2),  # new
-        }
-        flows = {
-            ("shared-db", "search", "compute"): (1, "proportional", 0.5),
-            ("shared-db", "ledger", "compute"): (2, "proportional", 0.5),
-        }
-        delta = DayDelta(
-            changed,
-            encode_flows(flows),
-            [("platform", "storage")],
-            [("platform", "checkout", "storage")],
-            complete=False,
-        )
-        await _write(store, day, delta, later, 2)
-    finally:
-        await pool.close()
+    for d, run in ((day, first), (other, uuid.uuid4())):
+        whole = DayDelta(nodes, encode_flows(FLOWS), [], [], complete=True)
+        await _write(store, d, whole, run, 1)
+    changed = {
+        ("search", "compute"): (0, 1, 1, 0, 1),  # updated
+        ("ledger", "compute"): (2, 0, 2, 0, 2),  # new
+    }
+    flows = {
+        ("shared-db", "search", "compute"): (1, "proportional", 0.5),
+        ("shared-db", "ledger", "compute"): (2, "proportional", 0.5),
+    }
+    delta = DayDelta(
+        changed,
+        encode_flows(flows),
+        [("platform", "storage")],
+        [("platform", "checkout", "storage")],
+        complete=False,
+    )
+    await _write(store, day, delta, later, 2)
     want = {k: (*_money(v), first) for k, v in nodes.items() if k[0] != "platform"}
     want |= {k: (*_money(v), later) for k, v in changed.items()}
     assert await _nodes(db, day) == want

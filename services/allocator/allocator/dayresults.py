@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from finops.periods import DayRange
 __all__ = [
     "DayDelta",
     "DayResult",
+    "DayWrite",
     "build_engine",
     "diff_days",
     "frame_delta",
@@ -88,6 +91,18 @@ class DayDelta:
         if isinstance(self.flows, CopyRows) or len(self.flows) < start:
             return self
         return dataclasses.replace(self, flows=encode_flows(self.flows))
+
+
+@dataclass(frozen=True)
+class DayWrite:
+    """A date's changed rows on their way to the store, with the run, graph version
+    and input offsets they reflect."""
+
+    day: date
+    delta: DayDelta
+    run_id: uuid.UUID
+    graph_version: int
+    offsets: dict[str, Any]
 
 
 def build_engine(

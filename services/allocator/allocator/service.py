@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from allocator import metrics
 from allocator.announce import result_messages
-from allocator.dayresults import DayDelta
+from allocator.dayresults import DayDelta, DayWrite
 from allocator.daystate import DayInputs, InputState, Touched
 from allocator.liveday import Computed, LiveDays
 from allocator.routing import max_window_days, partition_of, route_batch
@@ -66,26 +66,9 @@ class _Mark:
 class ResultStore(Protocol):
     """Where results go (PostgreSQL in production)."""
 
-    async def write_results(
-        self,
-        day: date,
-        delta: DayDelta,
-        *,
-        run_id: uuid.UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-        mark: bool,
-    ) -> None: ...
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None: ...
 
-    async def write_flows(
-        self,
-        day: date,
-        delta: DayDelta,
-        *,
-        run_id: uuid.UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-    ) -> None: ...
+    async def write_flows(self, write: DayWrite) -> None: ...
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: dict[str, Any]
@@ -362,9 +345,12 @@ class AllocatorService:
         """Store a date's node rows and announce them, then its flows (a busy date's
         tens of thousands of flow rows do not hold its node rows back); a failure
         makes the date dirty again."""
-        run_id, delta = uuid.uuid4(), job.delta
+        delta = job.delta
+        write = DayWrite(job.day, delta, uuid.uuid4(), job.version, job.offsets)
         try:
-            step = self._store_results(job, run_id)
+            step = self._store_results(
+                write, mark=delta.settled and not delta.writes_flows
+            )
             failure = await self._attempt(job.day, job.waits, step)
         finally:
             slots.release()
@@ -377,7 +363,7 @@ class AllocatorService:
         waits = self._flow_waits.pop(job.day, []) + job.waits
         if delta.writes_flows:
             self._flow_waits[job.day] = waits  # dirty again with the date on failure
-            failure = await self._attempt(job.day, [], self._store_flows(job, run_id))
+            failure = await self._attempt(job.day, [], self._store_flows(write))
             if failure is not None:
                 return failure
             self._flow_waits.pop(job.day, None)
@@ -387,28 +373,15 @@ class AllocatorService:
         _observe_waits(metrics.INGEST_TO_FLOWS_STORED, self._clock(), waits)
         return None
 
-    async def _store_results(self, job: _Job, run_id: uuid.UUID) -> None:
+    async def _store_results(self, write: DayWrite, *, mark: bool) -> None:
         began = time.perf_counter()
-        await self._store.write_results(
-            job.day,
-            job.delta,
-            run_id=run_id,
-            graph_version=job.version,
-            offsets=job.offsets,
-            mark=job.delta.settled and not job.delta.writes_flows,
-        )
-        await self._announce(job, run_id)
+        await self._store.write_results(write, mark=mark)
+        await self._announce(write)
         metrics.STORE_SECONDS.observe(time.perf_counter() - began)
 
-    async def _store_flows(self, job: _Job, run_id: uuid.UUID) -> None:
+    async def _store_flows(self, write: DayWrite) -> None:
         began = time.perf_counter()
-        await self._store.write_flows(
-            job.day,
-            job.delta,
-            run_id=run_id,
-            graph_version=job.version,
-            offsets=job.offsets,
-        )
+        await self._store.write_flows(write)
         metrics.STORE_SECONDS.observe(time.perf_counter() - began)
 
     async def _attempt(
@@ -444,21 +417,21 @@ class AllocatorService:
         )
         _observe_waits(metrics.INGEST_TO_STORED, self._clock(), job.waits)
 
-    async def _announce(self, job: _Job, run_id: uuid.UUID) -> None:
+    async def _announce(self, write: DayWrite) -> None:
         """AllocationComputed events of the rows that changed, per dimension."""
         marks = {
             f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
-            for k, v in job.offsets.items()
+            for k, v in write.offsets.items()
         }
         for event in result_messages(
-            job.day,
-            job.delta,
-            run_id=run_id,
-            graph_version=job.version,
+            write.day,
+            write.delta,
+            run_id=write.run_id,
+            graph_version=write.graph_version,
             offsets=marks,
             now=self._clock(),
         ):
-            await self._publisher.publish(job.day, event)
+            await self._publisher.publish(write.day, event)
 
 
 def pass_order(dirty: dict[date, Waits], heavy: set[date]) -> list[date]:

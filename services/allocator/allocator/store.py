@@ -6,11 +6,10 @@ import io
 import json
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
-from allocator.dayresults import DayDelta
+from allocator.dayresults import DayDelta, DayWrite
 from allocator.noderows import NODE_COLUMNS, EncodedNodes
 from allocator.pgcopy import FLOW_COLUMNS, CopyRows
 from finops.dag import GraphSpec
@@ -102,22 +101,14 @@ class PostgresResultStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def write_results(
-        self,
-        day: date,
-        delta: DayDelta,
-        *,
-        run_id: UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-        mark: bool,
-    ) -> None:
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
         """Store a date's run and changed node rows; with `mark`, also the offsets
         the date's stored rows now reflect (else its flows are still to come)."""
-        marks = json.dumps(offsets)
+        day, delta = write.day, write.delta
+        marks = json.dumps(write.offsets)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_TEMP)
-            await conn.execute(_RUN, run_id, graph_version, day, marks)
+            await conn.execute(_RUN, write.run_id, write.graph_version, day, marks)
             if delta.complete:
                 await conn.execute(_CLEAR_RESULTS, day)
             elif delta.nodes_removed:
@@ -125,21 +116,16 @@ class PostgresResultStore:
                 await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
             if delta.nodes:
                 await _copy_results(conn, delta)
-                await conn.execute(_UPSERT_RESULTS, day, run_id, graph_version, marks)
+                await conn.execute(
+                    _UPSERT_RESULTS, day, write.run_id, write.graph_version, marks
+                )
             if mark:
-                await conn.execute(_DAY, day, graph_version, marks, run_id)
+                await _mark(conn, write, marks)
 
-    async def write_flows(
-        self,
-        day: date,
-        delta: DayDelta,
-        *,
-        run_id: UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-    ) -> None:
+    async def write_flows(self, write: DayWrite) -> None:
         """Store a date's changed flows (after its node rows) and the offsets its
         stored rows now reflect."""
+        day, delta = write.day, write.delta
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_TEMP)
             if delta.complete:
@@ -151,9 +137,8 @@ class PostgresResultStore:
                 )
             if delta.flows:
                 await _copy_flows(conn, delta)
-                await conn.execute(_UPSERT_FLOWS, day, run_id)
-            marks = json.dumps(offsets)
-            await conn.execute(_DAY, day, graph_version, marks, run_id)
+                await conn.execute(_UPSERT_FLOWS, day, write.run_id)
+            await _mark(conn, write, json.dumps(write.offsets))
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: dict[str, Any]
@@ -174,6 +159,11 @@ class PostgresResultStore:
         rows = [(n.id, str(n.type), json.dumps(n.labels), version) for n in spec.nodes]
         async with self._pool.acquire() as conn:
             await conn.executemany(_NODE, rows)
+
+
+async def _mark(conn: asyncpg.Connection, write: DayWrite, marks: str) -> None:
+    """The date's stored rows reflect these offsets and graph version."""
+    await conn.execute(_DAY, write.day, write.graph_version, marks, write.run_id)
 
 
 async def _copy(conn: asyncpg.Connection, table: str, records: list[tuple]) -> None:  # type: ignore[type-arg]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from finops.codec import decode_event
 from finops.events import AllocationComputed, DayInputsRouted
@@ -39,42 +38,27 @@ class InMemoryResultStore:
     writes: int = 0
     graph_nodes: dict[str, str] = field(default_factory=dict)
 
-    async def write_results(
-        self,
-        day: date,
-        delta: Any,
-        *,
-        run_id: UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-        mark: bool,
-    ) -> None:
+    async def write_results(self, write: Any, *, mark: bool) -> None:
         """A day's node rows: the date's replaced when complete, else patched."""
+        day, delta = write.day, write.delta
         if delta.complete:
             self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
         for key in delta.nodes_removed:
             self.nodes.pop((day, *key), None)
         self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
         if mark:
-            self.days[day] = (graph_version, dict(offsets))
+            self.days[day] = (write.graph_version, dict(write.offsets))
         self.writes += 1
 
-    async def write_flows(
-        self,
-        day: date,
-        delta: Any,
-        *,
-        run_id: UUID,
-        graph_version: int,
-        offsets: dict[str, Any],
-    ) -> None:
-        """A day's flows (after its node rows); the date then reflects `offsets`."""
+    async def write_flows(self, write: Any) -> None:
+        """A day's flows (after its node rows); the date then reflects its offsets."""
+        day, delta = write.day, write.delta
         if delta.complete:
             self.flows = {k: v for k, v in self.flows.items() if k[0] != day}
         for key in delta.flows_removed:
             self.flows.pop((day, *key), None)
         self.flows.update(((day, *k), v) for k, v in delta.flows.items())
-        self.days[day] = (graph_version, dict(offsets))
+        self.days[day] = (write.graph_version, dict(write.offsets))
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: dict[str, Any]

@@ -347,10 +347,10 @@ class GatedStore(InMemoryResultStore):
         super().__init__()
         self.gate, self.started = asyncio.Event(), asyncio.Event()
 
-    async def write_results(self, day: date, delta, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    async def write_results(self, write, *, mark: bool) -> None:  # type: ignore[no-untyped-def]
         self.started.set()
         await self.gate.wait()
-        await super().write_results(day, delta, **kwargs)
+        await super().write_results(write, mark=mark)
 
 
 async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() -> None:
