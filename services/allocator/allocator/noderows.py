@@ -17,7 +17,14 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from allocator.pgcopy import HEADER, TRAILER, CopyRows, TextCodes, fixed_width_groups
+from allocator.pgcopy import (
+    HEADER,
+    TRAILER,
+    CopyRows,
+    TextCodes,
+    fixed_width_groups,
+    present_codes,
+)
 
 __all__ = [
     "MAX_EVENT_ROWS",
@@ -71,8 +78,8 @@ def encode_node_arrays(
         _fixed_width_rows(rows, node, dimension, figures, texts, sizes)
         for rows in fixed_width_groups(sizes)
     ]
-    present = np.unique(dimension).tolist()
     node_names, dimension_names = names
+    present = present_codes(dimension, len(dimension_names))
     copy = CopyRows(
         HEADER + b"".join(body) + TRAILER,
         int(node.size),

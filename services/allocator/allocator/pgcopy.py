@@ -23,6 +23,7 @@ __all__ = [
     "encode_flow_arrays",
     "encode_flows",
     "fixed_width_groups",
+    "present_codes",
 ]
 
 FLOW_COLUMNS = ("from_node", "to_node", "dimension", "amount", "strategy", "share")
@@ -122,12 +123,17 @@ def encode_flow_arrays(
         _fixed_width_rows(rows, columns, amount, share, texts, sizes)
         for rows in fixed_width_groups(sizes)
     ]
-    present = np.unique(dimension).tolist()
+    present = present_codes(dimension, len(dimension_names))
     return CopyRows(
         HEADER + b"".join(body) + TRAILER,
         int(amount.size),
         frozenset(dimension_names[k] for k in present),
     )
+
+
+def present_codes(codes: NDArray[np.int64], count: int) -> list[int]:
+    """The distinct codes (of `count` possible) among many: counted, not sorted."""
+    return np.flatnonzero(np.bincount(codes, minlength=count)).tolist()
 
 
 def fixed_width_groups(sizes: Sequence[NDArray[np.int64]]) -> list[NDArray[np.int64]]:
