@@ -55,7 +55,9 @@ async def _delivered() -> None:
 
 
 async def _committed(servers: str, group: str, tp: TopicPartition) -> int | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         return await consumer.committed(tp)
@@ -80,7 +82,10 @@ async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
     finally:
         await producer.stop()
     legacy = f"{ns}-faust"  # routed offsets 0-5 before the router had a group
-    old = AIOKafkaConsumer(bootstrap_servers=servers, group_id=legacy)
+    # No auto-commit: on stop it would commit its own position (the end, 10) over 6.
+    old = AIOKafkaConsumer(
+        bootstrap_servers=servers, group_id=legacy, enable_auto_commit=False
+    )
     await old.start()
     old.assign([tp])
     await old.commit({tp: OffsetAndMetadata(6, "")})

@@ -35,9 +35,9 @@ from allocator.router import (
     record,
     source_consumer,
 )
-from allocator.routing import partition_of, route_batch
+from allocator.routing import forward_batch
 from finops.codec import encode_event
-from finops.events import NodeCostsReported, UsageReported
+from finops.events import DayInputsRouted, NodeCostsReported, UsageReported
 
 __all__ = ["RouterProcess"]
 
@@ -161,16 +161,20 @@ class _Forwarder:
     async def route_batch(
         self, events: list[tuple[NodeCostsReported | UsageReported, str]]
     ) -> int:
-        pieces = route_batch(events, window_days=self.window)
-        topic, partitions = self._options.inputs_topic, self._options.partitions
-        for piece in pieces:
-            await self._producer.send(
-                topic,
-                value=encode_event(piece),
-                key=piece.charge_date.isoformat().encode(),
-                partition=partition_of(piece.charge_date, partitions),
-            )
-        return len(pieces)
+        return await forward_batch(
+            events,
+            window_days=self.window,
+            partitions=self._options.partitions,
+            forward=self._send,
+        )
+
+    async def _send(self, partition: int, piece: DayInputsRouted) -> None:
+        await self._producer.send(
+            self._options.inputs_topic,
+            value=encode_event(piece),
+            key=piece.charge_date.isoformat().encode(),
+            partition=partition,
+        )
 
 
 def serve(commands: Connection, reports: Connection, options: RouterOptions) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from finops.events import DateScope, DayInputsRouted, NodeCostsReported, UsageRe
 from finops.records import NodeCost, UsageRecord
 
 __all__ = [
+    "forward_batch",
     "max_window_days",
     "merge_pieces",
     "partition_of",
@@ -75,6 +76,21 @@ def route_batch(
     return _merge(
         part for event, origin in events for part in _parts(event, origin, window_days)
     )
+
+
+async def forward_batch(
+    events: Iterable[tuple[NodeCostsReported | UsageReported, str]],
+    *,
+    window_days: int,
+    partitions: int,
+    forward: Callable[[int, DayInputsRouted], Awaitable[None]],
+) -> int:
+    """route_batch, each piece handed to `forward` with the partition that owns its
+    date; returns the number of pieces."""
+    pieces = route_batch(events, window_days=window_days)
+    for piece in pieces:
+        await forward(partition_of(piece.charge_date, partitions), piece)
+    return len(pieces)
 
 
 def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:

@@ -16,7 +16,7 @@ from allocator.announce import result_messages
 from allocator.dayresults import DayDelta, DayWrite
 from allocator.daystate import DayInputs, InputState, Touched
 from allocator.liveday import Computed, LiveDays
-from allocator.routing import max_window_days, partition_of, route_batch
+from allocator.routing import forward_batch, max_window_days, partition_of
 from finops.adapters.graphlog import GraphLog
 from finops.dag import CostGraph, build_graph
 from finops.errors import FinopsError
@@ -170,12 +170,12 @@ class AllocatorService:
     ) -> int:
         """Route events in order, merging pieces of one date and source; returns the
         number of pieces forwarded."""
-        pieces = route_batch(events, window_days=self._window)
-        for piece in pieces:
-            await self._publisher.forward(
-                partition_of(piece.charge_date, self._partitions), piece
-            )
-        return len(pieces)
+        return await forward_batch(
+            events,
+            window_days=self._window,
+            partitions=self._partitions,
+            forward=self._publisher.forward,
+        )
 
     def apply(self, piece: DayInputsRouted, *, partition: int, offset: int) -> None:
         """Fold a routed piece into the state; its date becomes dirty."""

@@ -171,26 +171,29 @@ async def _copy(conn: asyncpg.Connection, table: str, records: list[tuple]) -> N
         await conn.copy_records_to_table(table, records=records)
 
 
+async def _copy_encoded(
+    conn: asyncpg.Connection, table: str, rows: CopyRows, columns: tuple[str, ...]
+) -> None:
+    """Rows the compute process encoded in binary COPY format, passed on as they are."""
+    if rows.count:
+        source = io.BytesIO(rows.data)
+        await conn.copy_to_table(table, source=source, columns=columns, format="binary")
+
+
 async def _copy_flows(conn: asyncpg.Connection, delta: DayDelta) -> None:
     flows = delta.flows
     if not isinstance(flows, CopyRows):
         await _copy(
             conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()]
         )
-    elif flows.count:  # encoded by the compute process: passed on as it is
-        source = io.BytesIO(flows.data)
-        await conn.copy_to_table(
-            "tmp_flows", source=source, columns=FLOW_COLUMNS, format="binary"
-        )
+    else:
+        await _copy_encoded(conn, "tmp_flows", flows, FLOW_COLUMNS)
 
 
 async def _copy_results(conn: asyncpg.Connection, delta: DayDelta) -> None:
     nodes = delta.nodes
-    if isinstance(nodes, EncodedNodes):  # by the compute process: passed on as it is
-        source = io.BytesIO(nodes.copy.data)
-        await conn.copy_to_table(
-            "tmp_results", source=source, columns=NODE_COLUMNS, format="binary"
-        )
+    if isinstance(nodes, EncodedNodes):
+        await _copy_encoded(conn, "tmp_results", nodes.copy, NODE_COLUMNS)
     else:
         records = [(node, dim, *row) for (node, dim), row in nodes.items()]
         await _copy(conn, "tmp_results", records)

@@ -120,8 +120,9 @@ class AllocatorStreams:
     def wire(self, service: AllocatorService) -> None:
         """Register the router, the agent, the recovery hook and the recompute loop."""
         self._service = service
+        self._router = self._router_options()
         if self._settings.router_process:
-            self.router_process = RouterProcess(self._router_options())
+            self.router_process = RouterProcess(self._router)
             self.app.task(self.router_process.run)
             self._router_lag = self._process_lag
         else:
@@ -151,7 +152,7 @@ class AllocatorStreams:
     def _in_process_router(self, service: AllocatorService) -> SourceRouter:
         return SourceRouter(
             service,
-            source_consumer(self._router_options()),
+            source_consumer(self._router),
             bootstrap_servers=self._servers,
             ready=self.ready,
             flush=lambda: self.app.producer.flush(),
@@ -180,7 +181,9 @@ class AllocatorStreams:
             _log.warning("writes still under way as partitions are revoked")
 
     async def _route(self) -> None:
-        await self.router.run(self.source_topics, legacy_group=self.app_id)
+        await self.router.run(
+            self._router.topics, legacy_group=self._router.legacy_group
+        )
 
     def _applier(self, service: AllocatorService) -> Any:
         async def apply(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
