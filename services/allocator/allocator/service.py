@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -148,6 +148,9 @@ class AllocatorService:
         self._empty: set[date] = set()
         self._wake: asyncio.TimerHandle | None = None
         self._writing: list[asyncio.Task[BaseException | None]] = []  # this pass's
+        # Flows writes under way, per date: a pass does not wait for them (a busy
+        # date's tens of thousands of flow rows), only a later write of that date.
+        self._flows: dict[date, asyncio.Task[BaseException | None]] = {}
         self._stopping = False
         self._check_stored = False
         self.changed = asyncio.Event()
@@ -230,11 +233,12 @@ class AllocatorService:
         """Allocate and store every dirty date; returns how many were handled.
 
         Called by one task only. Dates are computed one after the other while the
-        earlier ones are written, up to WRITES_AT_ONCE at a time (a busy date's
-        flows do not hold up the node rows of the next); a date is in one pass once,
-        so one date's writes never overlap. (Computing the next pass while the last
-        writes finish was measured: more, smaller passes cost more CPU in all, and
-        latency at 2,000 events/s rose.)
+        earlier ones are written, up to WRITES_AT_ONCE at a time; a date is in one
+        pass once. A pass ends when its node rows are stored: flows writes go on
+        into the next pass, whose write of the same date waits for them, so one
+        date's writes never overlap. (Computing the next pass while the last node
+        rows are written was measured: more, smaller passes cost more CPU in all,
+        and latency at 2,000 events/s rose.)
         """
         if self._cost_graph is None or self._stopping:
             return 0
@@ -248,6 +252,7 @@ class AllocatorService:
         days = pass_order(
             {d: w for d, w in self.dirty.items() if self.owns(d)},
             self.live.flows_due(now),
+            later=set(self._flows),
         )
         writes: list[asyncio.Task[BaseException | None]] = []
         self._writing = writes
@@ -263,6 +268,7 @@ class AllocatorService:
                     await slots.acquire()
                     writes.append(asyncio.create_task(self._write(job, slots)))
             failures = [f for f in await asyncio.gather(*writes) if f is not None]
+            failures += self._flows_failed()
         finally:
             self._writing = []
             for task in writes:  # the loop was cancelled or failed
@@ -282,8 +288,30 @@ class AllocatorService:
 
     async def quiesce(self) -> None:
         """Wait for the writes under way (before partitions move, or to stop)."""
-        if self._writing:
-            await asyncio.wait(self._writing)
+        under_way = [*self._writing, *self._flows.values()]
+        if under_way:
+            await asyncio.wait(under_way)
+
+    async def _flows_written(self, day: date) -> bool:
+        """Wait for a date's flows write under way; False if it failed (the date is
+        dirty again and computed whole: a delta computed meanwhile may be relative
+        to the flows that were not stored, so it is not written)."""
+        task = self._flows.get(day)
+        if task is None:
+            return True
+        await asyncio.wait([task])
+        return not task.cancelled() and task.result() is None
+
+    def _flows_failed(self) -> list[BaseException]:
+        """Failures of the flows writes that ended (their dates are dirty again)."""
+        ended = [day for day, task in self._flows.items() if task.done()]
+        failures = []
+        for day in ended:
+            task = self._flows.pop(day)
+            failure = None if task.cancelled() else task.result()
+            if failure is not None:
+                failures.append(failure)
+        return failures
 
     def _wake_for_flows(self) -> None:
         """Come back when held-back flows are due, even if no input arrives."""
@@ -336,18 +364,24 @@ class AllocatorService:
 
     async def _mark(self, mark: _Mark) -> BaseException | None:
         """Record a date's offsets; a failure makes the date dirty again."""
+        if not await self._flows_written(mark.day):  # it records older offsets
+            self._retry(mark.day, mark.waits)
+            return None
         store = self._store.mark_day(
             mark.day, graph_version=mark.version, offsets=mark.offsets
         )
         return await self._attempt(mark.day, mark.waits, store)
 
     async def _write(self, job: _Job, slots: asyncio.Semaphore) -> BaseException | None:
-        """Store a date's node rows and announce them, then its flows (a busy date's
-        tens of thousands of flow rows do not hold its node rows back); a failure
-        makes the date dirty again."""
+        """Store a date's node rows and announce them, then start writing its flows
+        (a busy date's tens of thousands of flow rows do not hold its node rows or
+        the next pass back); a failure makes the date dirty again."""
         delta = job.delta
         write = DayWrite(job.day, delta, uuid.uuid4(), job.version, job.offsets)
         try:
+            if not await self._flows_written(job.day):
+                self._retry(job.day, job.waits)
+                return None
             step = self._store_results(
                 write, mark=delta.settled and not delta.writes_flows
             )
@@ -363,10 +397,19 @@ class AllocatorService:
         waits = self._flow_waits.pop(job.day, []) + job.waits
         if delta.writes_flows:
             self._flow_waits[job.day] = waits  # dirty again with the date on failure
-            failure = await self._attempt(job.day, [], self._store_flows(write))
-            if failure is not None:
-                return failure
-            self._flow_waits.pop(job.day, None)
+            flows = self._write_flows(write, waits)
+            self._flows[job.day] = asyncio.create_task(flows)
+        else:
+            _observe_waits(metrics.INGEST_TO_FLOWS_STORED, self._clock(), waits)
+        return None
+
+    async def _write_flows(self, write: DayWrite, waits: Waits) -> BaseException | None:
+        """Store a date's flows (its node rows are stored)."""
+        failure = await self._attempt(write.day, [], self._store_flows(write))
+        if failure is not None:
+            return failure
+        self._flow_waits.pop(write.day, None)
+        delta = write.delta
         metrics.ROWS_WRITTEN.labels("flows").inc(
             len(delta.flows) + len(delta.flows_removed)
         )
@@ -434,13 +477,16 @@ class AllocatorService:
             await self._publisher.publish(write.day, event)
 
 
-def pass_order(dirty: dict[date, Waits], heavy: set[date]) -> list[date]:
+def pass_order(
+    dirty: dict[date, Waits], heavy: set[date], later: Collection[date] = ()
+) -> list[date]:
     """The order to compute dirty dates in: heavy writes (dates whose held-back flows
-    are due) first, so they overlap the computing of the rest; then the dates most
-    events wait for, so fewer wait long; then by date."""
+    are due) first, so they overlap the computing of the rest; dates `later` (whose
+    flows are still being written) last, so the others need not wait for them; in
+    between, the dates most events wait for, so fewer wait long; then by date."""
 
-    def key(day: date) -> tuple[bool, int, date]:
-        return day not in heavy, -sum(n for _, n in dirty[day]), day
+    def key(day: date) -> tuple[bool, bool, int, date]:
+        return day not in heavy, day in later, -sum(n for _, n in dirty[day]), day
 
     return sorted(dirty, key=key)
 

@@ -100,6 +100,7 @@ async def _feed(
         service.apply(piece, partition=partition, offset=offset)
     publisher.forwarded.clear()
     await service.recompute_due()
+    await service.quiesce()  # flows writes go on after a pass
 
 
 def _batch(costs: list[NodeCost], usage: list[UsageRecord]) -> AllocationEngine:
@@ -418,3 +419,88 @@ async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() ->
     assert store.days[DAY][1] != service.state.position(DAY)
     await service.recompute_due()
     assert store.days[DAY][1] == service.state.position(DAY) and not store.nodes
+
+
+class GatedFlows(InMemoryResultStore):
+    """Flows writes wait until let through; the first `failures` of them fail."""
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.gate, self.started = asyncio.Event(), asyncio.Event()
+        self.failures = failures
+        self.order: list[str] = []
+
+    async def write_results(self, write, *, mark: bool) -> None:  # type: ignore[no-untyped-def]
+        self.order.append("nodes")
+        await super().write_results(write, mark=mark)
+
+    async def write_flows(self, write) -> None:  # type: ignore[no-untyped-def]
+        self.started.set()
+        await self.gate.wait()
+        self.order.append("flows")
+        if self.failures:
+            self.failures -= 1
+            raise OSError("database went away")
+        await super().write_flows(write)
+
+
+async def _gated_service(
+    store: InMemoryResultStore,
+) -> tuple[AllocatorService, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    service = AllocatorService(
+        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
+    )
+    service.owned = set(range(6))
+    await service.apply_graph(_graph())
+    return service, publisher
+
+
+def _apply_forwarded(service: AllocatorService, publisher: RecordingPublisher) -> None:
+    for partition, piece in publisher.forwarded:
+        service.apply(piece, partition=partition, offset=len(service.state.days) * 10)
+    publisher.forwarded.clear()
+
+
+async def test_a_pass_ends_before_its_flows_and_the_date_next_waits_for_them() -> None:
+    store = GatedFlows()
+    service, publisher = await _gated_service(store)
+    await service.route(_costs(1_000_000), "topic/0/0")
+    _apply_forwarded(service, publisher)
+    assert await asyncio.wait_for(service.recompute_due(), 5) == 1  # flows held
+    assert store.started.is_set() and store.order == ["nodes"]
+    assert store.nodes[(DAY, "db", "compute")][0] == 1_000_000 and not store.flows
+    await service.route(_costs(2_000_000), "topic/0/1")
+    _apply_forwarded(service, publisher)
+    second = asyncio.create_task(service.recompute_due())
+    await asyncio.sleep(0.05)
+    assert not second.done() and store.order == ["nodes"]  # waits for the flows
+    store.gate.set()
+    await asyncio.wait_for(second, 5)
+    await service.quiesce()
+    assert store.order == ["nodes", "flows", "nodes", "flows"]
+    assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
+    assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
+    assert store.days[DAY][1] == service.state.position(DAY)
+
+
+async def test_failed_flows_fail_a_later_pass_and_the_date_is_written_whole() -> None:
+    store = GatedFlows(failures=1)
+    service, publisher = await _gated_service(store)
+    await service.route(_costs(1_000_000), "topic/0/0")
+    _apply_forwarded(service, publisher)
+    await asyncio.wait_for(service.recompute_due(), 5)
+    await service.route(_costs(2_000_000), "topic/0/1")  # computed as flows fail
+    _apply_forwarded(service, publisher)
+    second = asyncio.create_task(service.recompute_due())
+    await asyncio.sleep(0.05)
+    store.gate.set()
+    with pytest.raises(OSError, match="database went away"):
+        await asyncio.wait_for(second, 5)
+    assert store.order == ["nodes", "flows"]  # the delta computed meanwhile: unwritten
+    assert DAY in service.dirty
+    await asyncio.wait_for(service.recompute_due(), 5)
+    await service.quiesce()
+    assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
+    assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
+    assert store.days[DAY][1] == service.state.position(DAY)
