@@ -16,6 +16,10 @@ __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
 # Cells (parents x parts x day-dimension cells) split at once: fast, small in memory.
 _BATCH_CELLS = 1 << 21
+# Engines with at most this many day-by-dimension cells per node (the stream's one-day
+# engines) keep each batch's stacked shares between passes and restack only the plans
+# that changed; a long range's would double the memory its plans take.
+_KEEP_SHARES_CELLS = 64
 
 
 @dataclass
@@ -62,10 +66,11 @@ def full_pass(state: CostState) -> None:
     if state.batches is None:
         state.batches = [_Batch.of(parents, state) for parents in _batches(state)]
     shape = state.direct.shape[1:]
+    keep = state.cells <= _KEEP_SHARES_CELLS
     for batch in state.batches:
         parents = batch.parents
         holistic = direct[parents] + received[parents]
-        shares = np.stack([state.plans[p].share_cells(None) for p in parents], axis=1)
+        shares = batch.shares(state.plans, keep=keep)
         # (parents, k, cells): each parent's flows are a view of one block.
         flows = np.ascontiguousarray(split_batch(holistic, shares).transpose(1, 0, 2))
         for parent, block in zip(parents, flows, strict=True):
@@ -74,7 +79,7 @@ def full_pass(state: CostState) -> None:
         batch.receive(received, rows)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Batch:
     """Parents split together, and where their flows go (children sorted once)."""
 
@@ -83,6 +88,26 @@ class _Batch:
     order: NDArray[np.int64]  # rows sorted by child
     targets: NDArray[np.int64]  # each distinct child, in sorted order
     starts: NDArray[np.int64]  # its first row in sorted order
+    # The plans whose shares `_stacked` holds, parent by parent (when kept).
+    _plans: list[ParentPlan] = field(default_factory=list)
+    _stacked: NDArray[np.float64] | None = None
+
+    def shares(
+        self, plans: dict[int, ParentPlan], *, keep: bool
+    ) -> NDArray[np.float64]:
+        """(k, parents, cells) shares of the batch's parents; kept, only the slices
+        of plans replaced since the last pass are copied again (a plan is never
+        changed in place)."""
+        current = [plans[p] for p in self.parents]
+        if not keep or self._stacked is None:
+            stacked = np.stack([plan.share_cells(None) for plan in current], axis=1)
+            self._plans, self._stacked = (current, stacked) if keep else ([], None)
+            return stacked
+        for i, (plan, old) in enumerate(zip(current, self._plans, strict=True)):
+            if plan is not old:
+                self._stacked[:, i] = plan.share_cells(None)
+        self._plans = current
+        return self._stacked
 
     @classmethod
     def of(cls, parents: list[int], state: CostState) -> _Batch:
