@@ -252,7 +252,7 @@ class AllocatorService:
         days = pass_order(
             {d: w for d, w in self.dirty.items() if self.owns(d)},
             self.live.flows_due(now),
-            later=set(self._flows),
+            later={d for d, task in self._flows.items() if not task.done()},
         )
         writes: list[asyncio.Task[BaseException | None]] = []
         self._writing = writes

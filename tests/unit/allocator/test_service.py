@@ -49,8 +49,10 @@ SPEC = GraphSpec(
 )
 
 
-def _service() -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
-    store, publisher = InMemoryResultStore(), RecordingPublisher()
+def _service(
+    store: InMemoryResultStore | None = None,
+) -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
+    store, publisher = store or InMemoryResultStore(), RecordingPublisher()
     state = InputState({}, {}, {})
     service = AllocatorService(
         state, store, publisher, partitions=6, clock=FixedClock(NOW)
@@ -355,11 +357,7 @@ class GatedStore(InMemoryResultStore):
 
 
 async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() -> None:
-    store, publisher = GatedStore(), RecordingPublisher()
-    service = AllocatorService(
-        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
-    )
-    service.owned = set(range(6))
+    service, store, publisher = _service(GatedStore())
     await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
     for offset, (partition, piece) in enumerate(publisher.forwarded):
@@ -400,11 +398,7 @@ async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() ->
                 raise OSError("database went away")
             await super().mark_day(day, **kwargs)
 
-    store, publisher = FailingMarks(), RecordingPublisher()
-    service = AllocatorService(
-        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
-    )
-    service.owned = set(range(6))
+    service, store, publisher = _service(FailingMarks())
     await service.apply_graph(_graph())
     for value in (2.0, 3.0):  # no costs: no rows; the first pass stores it empty
         await service.route(_usage("shop", DAY, value), "topic/0/0")
@@ -444,34 +438,25 @@ class GatedFlows(InMemoryResultStore):
         await super().write_flows(write)
 
 
-async def _gated_service(
-    store: InMemoryResultStore,
-) -> tuple[AllocatorService, RecordingPublisher]:
-    publisher = RecordingPublisher()
-    service = AllocatorService(
-        InputState({}, {}, {}), store, publisher, partitions=6, clock=FixedClock(NOW)
-    )
-    service.owned = set(range(6))
-    await service.apply_graph(_graph())
-    return service, publisher
-
-
-def _apply_forwarded(service: AllocatorService, publisher: RecordingPublisher) -> None:
-    for partition, piece in publisher.forwarded:
-        service.apply(piece, partition=partition, offset=len(service.state.days) * 10)
+def _apply_forwarded(
+    service: AllocatorService, publisher: RecordingPublisher, start: int
+) -> None:
+    for offset, (partition, piece) in enumerate(publisher.forwarded, start=start):
+        service.apply(piece, partition=partition, offset=offset)
     publisher.forwarded.clear()
 
 
 async def test_a_pass_ends_before_its_flows_and_the_date_next_waits_for_them() -> None:
     store = GatedFlows()
-    service, publisher = await _gated_service(store)
+    service, _, publisher = _service(store)
+    await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
-    _apply_forwarded(service, publisher)
+    _apply_forwarded(service, publisher, 0)
     assert await asyncio.wait_for(service.recompute_due(), 5) == 1  # flows held
     assert store.started.is_set() and store.order == ["nodes"]
     assert store.nodes[(DAY, "db", "compute")][0] == 1_000_000 and not store.flows
     await service.route(_costs(2_000_000), "topic/0/1")
-    _apply_forwarded(service, publisher)
+    _apply_forwarded(service, publisher, 10)
     second = asyncio.create_task(service.recompute_due())
     await asyncio.sleep(0.05)
     assert not second.done() and store.order == ["nodes"]  # waits for the flows
@@ -486,12 +471,13 @@ async def test_a_pass_ends_before_its_flows_and_the_date_next_waits_for_them() -
 
 async def test_failed_flows_fail_a_later_pass_and_the_date_is_written_whole() -> None:
     store = GatedFlows(failures=1)
-    service, publisher = await _gated_service(store)
+    service, _, publisher = _service(store)
+    await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
-    _apply_forwarded(service, publisher)
+    _apply_forwarded(service, publisher, 0)
     await asyncio.wait_for(service.recompute_due(), 5)
     await service.route(_costs(2_000_000), "topic/0/1")  # computed as flows fail
-    _apply_forwarded(service, publisher)
+    _apply_forwarded(service, publisher, 10)
     second = asyncio.create_task(service.recompute_due())
     await asyncio.sleep(0.05)
     store.gate.set()
