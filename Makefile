@@ -21,7 +21,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
 demo: $(STAMP)
-	$(BIN)/python -m finops.cli demo
+	$(BIN)/python -m finops_tools.cli demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)

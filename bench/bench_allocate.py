@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from plain_allocator import allocate_plain
 
-from finops.allocation.files import load_engine, write_org
-from finops.allocation.synth import SynthOptions, generate_org
-from finops.money import format_micros
+from finops.domain.allocation.synth import SynthOptions, generate_org
+from finops.domain.money import format_micros
+from finops.formats.engine_files import load_engine, write_org
 
 FULL = {"speed": (5_000, 20_000, 90, 4), "year": (10_000, 50_000, 365, 5)}
 QUICK = {"speed": (1_000, 4_000, 30, 4), "year": (2_000, 10_000, 60, 5)}
@@ -48,7 +48,7 @@ def cli(folder: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "finops.cli",
+        "finops_tools.cli",
         "allocate",
         "--graph",
         str(folder / "graph.json"),

@@ -35,24 +35,24 @@ from stream_probe import month_options
 
 from allocator import gcpolicy
 from allocator.announce import result_messages
-from allocator.dayresults import ENCODE_FLOWS_FROM
+from allocator.daydelta import ENCODE_FLOWS_FROM
 from allocator.daystate import InputState
 from allocator.liveday import LiveDays
-from allocator.routing import max_window_days, route_batch
+from allocator.routing.pieces import max_window_days, route_batch
 from finops.adapters.input_feed import (
     cost_events,
     cost_records,
     usage_events,
     usage_records,
 )
-from finops.allocation.files import write_org
-from finops.allocation.synth import generate_org
-from finops.codec import decode_event, encode_event
-from finops.costfile import load_costs
-from finops.dag import build_graph
-from finops.events import NodeCostsReported, UsageReported
-from finops.inputfiles import load_usage
-from finops.records import NodeCost, UsageRecord
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.domain.allocation.synth import generate_org
+from finops.domain.dag import build_graph
+from finops.domain.records import NodeCost, UsageRecord
+from finops.formats.costfile import load_costs
+from finops.formats.engine_files import write_org
+from finops.formats.inputfiles import load_usage
 
 CYCLE_S = 0.25  # events routed together (the router's batch window)
 RECOMPUTE_EVERY = 2  # cycles per recompute pass

@@ -32,13 +32,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_normalize import make_focus_csv
 
-from finops.codec import decode_event
-from finops.events import NodeCostsReported
-from finops.topics import NODE_COSTS, topic_name
+from finops.contracts.codec import decode_event
+from finops.contracts.events import NodeCostsReported
+from finops.contracts.topics import NODE_COSTS, topic_name
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 RULES: Final = ROOT / "examples" / "rules" / "focus_sample.yaml"
-FINOPS: Final = [sys.executable, "-m", "finops.cli"]
+FINOPS: Final = [sys.executable, "-m", "finops_tools.cli"]
 NAMESPACE: Final = "bench"
 
 

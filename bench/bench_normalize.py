@@ -77,7 +77,14 @@ def bench_size(workdir: Path, rows: int) -> None:
     """Print normalize and read-only figures for one file size."""
     source = workdir / f"focus_{rows}.csv"
     make_focus_csv(source, rows)
-    finops = [sys.executable, "-m", "finops.cli", "focus", "normalize", str(source)]
+    finops = [
+        sys.executable,
+        "-m",
+        "finops_tools.cli",
+        "focus",
+        "normalize",
+        str(source),
+    ]
     options = ["--rules", str(RULES), "--output", str(workdir / "costs.csv")]
     seconds, rss = run_measured(finops + options)
     size_mb = source.stat().st_size / 1e6

@@ -27,12 +27,12 @@ from finops.adapters.graphlog import publish_delta, read_graph
 from finops.adapters.input_feed import publish_files
 from finops.adapters.kafka_admin import ensure_topics
 from finops.adapters.migrations import apply_migrations
-from finops.allocation.files import write_org
-from finops.allocation.synth import SynthOptions, generate_org
-from finops.devstack import Stack
-from finops.graphdiff import diff_graphs
-from finops.graphfile import load_graph
-from finops.settings import DevStackSettings, KafkaSettings, PostgresSettings
+from finops.contracts.settings import DevStackSettings, KafkaSettings, PostgresSettings
+from finops.domain.allocation.synth import SynthOptions, generate_org
+from finops.domain.graphdiff import diff_graphs
+from finops.formats.engine_files import write_org
+from finops.formats.graphfile import load_graph
+from finops_tools.devstack import Stack
 from tests.support.allocator_process import AllocatorProcess
 from tests.support.infrastructure import free_port
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from stream_probe import Peaks, backlog, lag, metric
 
-from finops.allocation.synth import SynthOptions
-from finops.devstack import Stack
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.domain.allocation.synth import SynthOptions
+from finops_tools.devstack import Stack
 from tests.support.allocator_process import AllocatorProcess
 
 __all__ = ["RestartPhases", "cold_start", "restart_phases", "wait_committed"]

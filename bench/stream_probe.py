@@ -14,12 +14,12 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from finops.adapters.kafka_admin import committed_offsets
-from finops.allocation.synth import SynthOptions
-from finops.codec import encode_event
-from finops.events import NodeCostsReported, UsageReported
-from finops.records import NodeCost, UsageRecord
-from finops.settings import KafkaSettings
-from finops.topics import NODE_COSTS, USAGE, topic_name
+from finops.contracts.codec import encode_event
+from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import NODE_COSTS, USAGE, topic_name
+from finops.domain.allocation.synth import SynthOptions
+from finops.domain.records import NodeCost, UsageRecord
 from tests.support.allocator_process import AllocatorProcess
 
 

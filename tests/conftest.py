@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from finops.adapters.migrations import apply_migrations
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
 from tests.support.infrastructure import Infrastructure, provide_infrastructure
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

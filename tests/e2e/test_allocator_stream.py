@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from finops.adapters.input_feed import publish_files
-from finops.graphfile import load_graph, save_graph
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.formats.graphfile import load_graph, save_graph
 from tests.support.allocator_process import AllocatorProcess
 from tests.support.cli import finops
 from tests.support.stream_checks import (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from finops.devstack.processes import is_alive
+from finops_tools.devstack.processes import is_alive
 from tests.support.cli import FINOPS, finops
 from tests.support.infrastructure import free_port
 

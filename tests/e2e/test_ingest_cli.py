@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
 from tests.support.cli import FINOPS
 from tests.support.infrastructure import free_port
 

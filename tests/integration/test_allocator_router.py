@@ -12,13 +12,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from allocator.router import SourceRouter
+from allocator.routing.consumer import SourceRouter
 from finops.adapters.kafka_admin import ensure_topics
-from finops.codec import encode_event
-from finops.events import NodeCostsReported
-from finops.records import NodeCost
-from finops.settings import KafkaSettings
-from finops.topics import NODE_COSTS, USAGE, topic_name
+from finops.contracts.codec import encode_event
+from finops.contracts.events import NodeCostsReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import NODE_COSTS, USAGE, topic_name
+from finops.domain.records import NodeCost
 
 pytestmark = pytest.mark.integration
 

@@ -16,15 +16,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from allocator import metrics
-from allocator.router import RouterOptions
-from allocator.routerproc import RouterProcess
-from allocator.routing import partition_of
+from allocator.routing.consumer import RouterOptions
+from allocator.routing.pieces import partition_of
+from allocator.routing.process import RouterProcess
 from finops.adapters.kafka_admin import ensure_topics
-from finops.codec import decode_event, encode_event
-from finops.events import DayInputsRouted, UsageReported
-from finops.records import UsageRecord
-from finops.settings import KafkaSettings
-from finops.topics import ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import DayInputsRouted, UsageReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
+from finops.domain.records import UsageRecord
 
 pytestmark = pytest.mark.integration
 DAY = date(2025, 2, 1)

@@ -12,10 +12,10 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from allocator.dayresults import DayDelta, DayWrite
+from allocator.daydelta import DayDelta, DayWrite
 from allocator.pgcopy import encode_flows
 from allocator.store import PostgresResultStore
-from finops.settings import PostgresSettings
+from finops.contracts.settings import PostgresSettings
 from tests.support.pgcopy_reader import encode_by_arrays, encode_nodes_by_arrays
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from faust.types import TP
 
 from allocator.changelog_store import BulkRestoredStore, BulkRestoredTable
 from finops.adapters.kafka_admin import ensure_topics
-from finops.settings import KafkaSettings
-from finops.topics import TopicSpec
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
 

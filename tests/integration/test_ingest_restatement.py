@@ -12,9 +12,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from finops.events import NodeCostsReported
-from finops.settings import KafkaSettings, PostgresSettings
-from finops.topics import NODE_COSTS, topic_name
+from finops.contracts.events import NodeCostsReported
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.contracts.topics import NODE_COSTS, topic_name
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration

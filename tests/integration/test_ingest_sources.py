@@ -12,11 +12,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from finops.codec import encode_event
-from finops.events import CostLinesNormalized, NodeCostsReported, RowRejected
-from finops.records import CostRecord
-from finops.settings import KafkaSettings, PostgresSettings
-from finops.topics import COST_LINES, NODE_COSTS, dead_letter_of, topic_name
+from finops.contracts.codec import encode_event
+from finops.contracts.events import CostLinesNormalized, NodeCostsReported, RowRejected
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of, topic_name
+from finops.domain.records import CostRecord
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration

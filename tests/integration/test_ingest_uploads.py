@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from finops.events import NodeCostsReported, RowRejected, UsageReported
-from finops.settings import KafkaSettings, PostgresSettings
-from finops.topics import COST_LINES, NODE_COSTS, USAGE, dead_letter_of
+from finops.contracts.events import NodeCostsReported, RowRejected, UsageReported
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.contracts.topics import COST_LINES, NODE_COSTS, USAGE, dead_letter_of
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration
@@ -158,7 +158,7 @@ async def test_usage_upload_publishes_usage_keyed_by_date(
 
 
 async def _usage_rows(path: Path) -> list[object]:
-    from finops.focus.usage import read_usage
+    from finops.domain.focus.usage import read_usage
 
     return list(read_usage(path)[0])
 

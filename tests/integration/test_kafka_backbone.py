@@ -11,11 +11,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from finops.adapters.kafka_admin import ensure_topics
-from finops.codec import decode_event, encode_event
-from finops.events import NodeCostsReported
-from finops.records import NodeCost
-from finops.settings import KafkaSettings
-from finops.topics import ALL_TOPICS, NODE_COSTS, topic_name
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import NodeCostsReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import ALL_TOPICS, NODE_COSTS, topic_name
+from finops.domain.records import NodeCost
 
 pytestmark = pytest.mark.integration
 

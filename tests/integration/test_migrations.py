@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from finops.adapters.migrations import apply_migrations, load_migrations
+from finops.contracts.settings import PostgresSettings
 from finops.errors import StoreConflictError
-from finops.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from finops.allocation.engine import AllocationEngine
-from finops.dag import GraphSpec
-from finops.periods import DayRange
-from finops.records import NodeCost, UsageRecord
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.dag import GraphSpec
+from finops.domain.periods import DayRange
+from finops.domain.records import NodeCost, UsageRecord
 
 __all__ = ["DAY", "edge", "make_engine", "make_spec", "node", "usage"]
 

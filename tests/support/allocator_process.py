@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
 from tests.support.infrastructure import free_port
 
 __all__ = ["AllocatorProcess"]

@@ -8,7 +8,7 @@ from typing import Final
 
 __all__ = ["FINOPS", "finops"]
 
-FINOPS: Final = [sys.executable, "-m", "finops.cli"]
+FINOPS: Final = [sys.executable, "-m", "finops_tools.cli"]
 
 
 def finops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from finops.devstack import Stack
-from finops.settings import DevStackSettings
+from finops.contracts.settings import DevStackSettings
+from finops_tools.devstack import Stack
 
 __all__ = ["Infrastructure", "free_port", "provide_infrastructure"]
 

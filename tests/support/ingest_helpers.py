@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from finops.codec import decode_event
-from finops.events import Event
-from finops.settings import KafkaSettings, PostgresSettings
-from finops.topics import TopicSpec, topic_name
+from finops.contracts.codec import decode_event
+from finops.contracts.events import Event
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.contracts.topics import TopicSpec, topic_name
 from ingest.bootstrap import create_app
 from ingest.settings import IngestSettings
 

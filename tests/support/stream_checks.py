@@ -18,11 +18,11 @@ from finops.adapters.input_feed import (
     usage_records,
 )
 from finops.adapters.stored_results import fetch_document
-from finops.allocation.files import write_org
-from finops.allocation.synth import SynthOptions, generate_org
-from finops.costfile import load_costs
-from finops.inputfiles import load_usage
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.domain.allocation.synth import SynthOptions, generate_org
+from finops.formats.costfile import load_costs
+from finops.formats.engine_files import write_org
+from finops.formats.inputfiles import load_usage
 from tests.support.cli import finops
 
 __all__ = [

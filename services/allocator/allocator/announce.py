@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from allocator.dayresults import DayDelta
+from allocator.daydelta import DayDelta
 from allocator.noderows import MAX_EVENT_ROWS, EncodedNodes
-from finops.codec import encode_event, encode_with_node_rows
-from finops.events import AllocationComputed, NodeResult
+from finops.contracts.codec import encode_event, encode_with_node_rows
+from finops.contracts.events import AllocationComputed, NodeResult
 
 __all__ = ["MAX_EVENT_ROWS", "result_messages"]
 

@@ -21,7 +21,7 @@ from finops.adapters.connections import Connections
 from finops.adapters.graphlog import follow_graph
 from finops.adapters.http_runtime import add_health_routes
 from finops.adapters.kafka_admin import ensure_topics
-from finops.topics import TopicSpec
+from finops.contracts.topics import TopicSpec
 
 _log = logging.getLogger(__name__)
 STOP_WRITES_S = 30.0  # for the writes under way as the allocator stops

@@ -29,10 +29,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from allocator import gcpolicy
-from allocator.dayresults import ENCODE_FLOWS_FROM
+from allocator.daydelta import ENCODE_FLOWS_FROM
 from allocator.daystate import DayInputs, Touched
 from allocator.liveday import Computed, LiveDays, flows_due, flows_due_in
-from finops.dag import CostGraph
+from finops.domain.dag import CostGraph
 from finops.errors import FinopsError
 
 __all__ = ["ComputeFailed", "ComputeLost", "ComputeProcess"]

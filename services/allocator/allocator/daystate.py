@@ -15,9 +15,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from finops.allocation.tables import CostTable, UsageTable
-from finops.events import DayInputsRouted
-from finops.records import UsageRecord
+from finops.contracts.events import DayInputsRouted
+from finops.domain.allocation.tables import CostTable, UsageTable
+from finops.domain.records import UsageRecord
 
 __all__ = [
     "DayInputs",

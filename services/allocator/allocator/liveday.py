@@ -13,11 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-from allocator.dayresults import DayDelta, build_engine, frame_delta
+from allocator.daydelta import DayDelta, build_engine, frame_delta
 from allocator.daystate import DayInputs, Touched, UsageRows
-from finops.allocation.engine import AllocationEngine, CostUpdate
-from finops.allocation.frames import ResultFrame, capture
-from finops.dag import CostGraph
+from finops.domain.allocation.engine import AllocationEngine, CostUpdate
+from finops.domain.allocation.frames import ResultFrame, capture
+from finops.domain.dag import CostGraph
 from finops.errors import InputError
 
 __all__ = ["Computed", "LiveDays", "flows_due", "flows_due_in"]

@@ -13,19 +13,19 @@ from typing import Any, Protocol
 
 from allocator import metrics
 from allocator.announce import result_messages
-from allocator.dayresults import DayDelta, DayWrite
+from allocator.daydelta import DayDelta, DayWrite
 from allocator.daystate import DayInputs, InputState, Touched
 from allocator.liveday import Computed, LiveDays
-from allocator.routing import forward_batch, max_window_days, partition_of
+from allocator.routing.pieces import forward_batch, max_window_days, partition_of
 from finops.adapters.graphlog import GraphLog
-from finops.dag import CostGraph, build_graph
-from finops.errors import FinopsError
-from finops.events import (
+from finops.contracts.events import (
     DayInputsRouted,
     GraphChanged,
     NodeCostsReported,
     UsageReported,
 )
+from finops.domain.dag import CostGraph, build_graph
+from finops.errors import FinopsError
 
 __all__ = [
     "AllocatorService",

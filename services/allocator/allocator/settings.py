@@ -6,7 +6,7 @@ import socket
 
 from pydantic_settings import SettingsConfigDict
 
-from finops.settings import ServiceSettings
+from finops.contracts.settings import ServiceSettings
 
 __all__ = ["AllocatorSettings"]
 

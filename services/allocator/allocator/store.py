@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 
-from allocator.dayresults import DayDelta, DayWrite
+from allocator.daydelta import DayDelta, DayWrite
 from allocator.noderows import NODE_COLUMNS, EncodedNodes
 from allocator.pgcopy import FLOW_COLUMNS, CopyRows
-from finops.dag import GraphSpec
+from finops.domain.dag import GraphSpec
 
 __all__ = ["PostgresResultStore"]
 

@@ -20,15 +20,21 @@ from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
 from allocator.computeproc import ComputeLost
 from allocator.faustkafka import App
-from allocator.router import RouterOptions, SourceRouter, source_consumer
-from allocator.routerproc import RouterProcess
+from allocator.routing.consumer import RouterOptions, SourceRouter, source_consumer
+from allocator.routing.process import RouterProcess
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
-from finops.codec import decode_event, encode_event
-from finops.events import (
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import (
     DayInputsRouted,
 )
-from finops.topics import ALLOCATIONS, ALLOCATOR_INPUTS, NODE_COSTS, USAGE, topic_name
+from finops.contracts.topics import (
+    ALLOCATIONS,
+    ALLOCATOR_INPUTS,
+    NODE_COSTS,
+    USAGE,
+    topic_name,
+)
 
 __all__ = ["AllocatorStreams", "FaustPublisher"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from finops.settings import ServiceSettings
+from finops.contracts.settings import ServiceSettings
 
 __all__ = ["ApiSettings"]
 

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from finops.adapters.connections import Connections
 from finops.adapters.http_runtime import add_health_routes
-from finops.focus.mapping import MappingRules, load_rules
-from finops.topics import COST_LINES, topic_name
+from finops.contracts.topics import COST_LINES, topic_name
+from finops.domain.focus.mapping import MappingRules, load_rules
 from ingest.consumer import CostLinesConsumer
 from ingest.dropfolder import DropFolder
 from ingest.metrics import REGISTRY

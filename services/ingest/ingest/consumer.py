@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from finops.codec import decode_event
+from finops.contracts.codec import decode_event
+from finops.contracts.events import CostLinesNormalized, RowRejected
+from finops.contracts.topics import COST_LINES, dead_letter_of
 from finops.errors import FinopsError
-from finops.events import CostLinesNormalized, RowRejected
-from finops.topics import COST_LINES, dead_letter_of
 from ingest.metrics import EVENTS
 from ingest.ports import Publisher
 from ingest.topiclines import CostLinesHandler

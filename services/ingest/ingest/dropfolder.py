@@ -10,11 +10,11 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from finops.deliveries import Delivery, IngestResult
+from finops.domain.focus.bills import identify_file
 from finops.errors import FinopsError
-from finops.focus.bills import identify_file
-from finops.ingestion import sniff_format
+from ingest.formats import sniff_format
 from ingest.metrics import observe_delivery
+from ingest.models import Delivery, IngestResult
 
 __all__ = ["DropFolder"]
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from finops.focus.linetable import LINE_TEXT_FIELDS
+from finops.domain.focus.linetable import LINE_TEXT_FIELDS
 
 __all__ = ["LINE_COLUMNS", "lines_to_csv"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from finops.deliveries import IngestResult
+from ingest.models import IngestResult
 
 __all__ = ["DELIVERIES", "DURATION", "EVENTS", "REGISTRY", "ROWS", "observe_delivery"]
 

@@ -10,12 +10,12 @@ from uuid import UUID
 
 import pyarrow as pa
 
-from finops.deliveries import IngestResult, RejectRow, TracedLine
-from finops.events import NodeCostsReported, RowRejected, UsageReported
-from finops.focus.rejects import Reject
-from finops.focus.restatement import PartitionKey
-from finops.records import NodeCost, UsageRecord
-from finops.topics import TopicSpec
+from finops.contracts.events import NodeCostsReported, RowRejected, UsageReported
+from finops.contracts.topics import TopicSpec
+from finops.domain.focus.rejects import Reject
+from finops.domain.focus.restatement import PartitionKey
+from finops.domain.records import NodeCost, UsageRecord
+from ingest.models import IngestResult, RejectRow, TracedLine
 
 __all__ = ["Publisher", "Store", "Writer"]
 

@@ -9,9 +9,9 @@ from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
-from finops.codec import encode_event
-from finops.events import Event, NodeCostsReported, RowRejected, UsageReported
-from finops.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
+from finops.contracts.codec import encode_event
+from finops.contracts.events import Event, NodeCostsReported, RowRejected, UsageReported
+from finops.contracts.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
 
 __all__ = ["KafkaPublisher"]
 

@@ -11,10 +11,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from finops.deliveries import Delivery, IngestResult, RejectRow, TracedLine
 from finops.errors import ConfigError, InputError
-from finops.ingestion import IngestFormat, sniff_format
+from ingest.formats import IngestFormat, sniff_format
 from ingest.metrics import observe_delivery
+from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.service import IngestService
 from ingest.uploads import remove_spooled, safe_file_name, spool
 

@@ -11,23 +11,24 @@ from datetime import UTC, date, datetime
 from typing import Final
 from uuid import UUID
 
-from finops.deliveries import Delivery, IngestResult, RejectRow, TracedLine
+from finops.contracts.dated_events import node_cost_events, usage_events
+from finops.contracts.events import RowRejected
+from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import NormalizedBatch, normalize_file
+from finops.domain.focus.usage import read_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
-from finops.events import RowRejected
-from finops.focus.mapping import MappingRules
-from finops.focus.normalize import NormalizedBatch, normalize_file
-from finops.focus.usage import read_usage
-from finops.ingestion import (
-    IngestFormat,
-    delivery_key,
-    node_cost_batches,
-    node_cost_events,
-    usage_by_partition,
-    usage_events,
-)
-from finops.topics import COST_LINES, NODE_COSTS, dead_letter_of
-from ingest.delivery import CostDelivery, parse_rules, replace_run, store_usage
+from ingest.formats import IngestFormat, node_cost_batches
+from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.ports import Publisher, Store
+from ingest.statements import (
+    CostDelivery,
+    delivery_key,
+    parse_rules,
+    replace_run,
+    store_usage,
+    usage_by_partition,
+)
 from ingest.threads import iterate_in_thread
 
 __all__ = ["IngestService", "Published"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from finops.settings import ServiceSettings
+from finops.contracts.settings import ServiceSettings
 
 __all__ = ["IngestSettings"]
 

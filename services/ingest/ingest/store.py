@@ -11,8 +11,8 @@ from uuid import UUID
 
 import asyncpg
 
-from finops.deliveries import IngestResult, RejectRow, TracedLine
-from finops.records import NodeCost, UsageRecord
+from finops.domain.records import NodeCost, UsageRecord
+from ingest.models import IngestResult, RejectRow, TracedLine
 from ingest.queries import (
     COSTS_ON,
     FIND_DELIVERY,

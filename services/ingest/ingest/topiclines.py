@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from finops.costlines import records_to_focus_csv
-from finops.deliveries import IngestResult
-from finops.events import CostLinesNormalized
-from finops.focus.mapping import MappingRules
-from finops.focus.normalize import NormalizedBatch, normalize_file
+from finops.contracts.events import CostLinesNormalized
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import NormalizedBatch, normalize_file
+from finops.formats.costlines import records_to_focus_csv
+from ingest.models import IngestResult
 from ingest.service import IngestService
 from ingest.threads import iterate_in_thread
 

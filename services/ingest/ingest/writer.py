@@ -12,12 +12,12 @@ from uuid import UUID
 import asyncpg
 import pyarrow as pa
 
-from finops.deliveries import IngestResult
+from finops.domain.focus.rejects import Reject
+from finops.domain.focus.restatement import PartitionKey
+from finops.domain.records import UsageRecord
 from finops.errors import StoreConflictError
-from finops.focus.rejects import Reject
-from finops.focus.restatement import PartitionKey
-from finops.records import UsageRecord
 from ingest.linecopy import LINE_COLUMNS, lines_to_csv
+from ingest.models import IngestResult
 
 __all__ = ["INSERT_RUN", "IngestWriter", "run_values", "totals_json"]
 

@@ -9,7 +9,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from finops.adapters.kafka_admin import ensure_topics
-from finops.settings import KafkaSettings, PostgresSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings
 
 __all__ = ["Connections"]
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from finops.codec import decode_event, encode_event
-from finops.dag import GraphSpec
-from finops.events import GraphChanged
-from finops.graphdiff import GraphDelta, apply_change, graph_digest
-from finops.settings import KafkaSettings
-from finops.topics import GRAPH, topic_name
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import GraphChanged
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import GRAPH, topic_name
+from finops.domain.dag import GraphSpec
+from finops.domain.graphdiff import GraphDelta, apply_change, graph_digest
 
 __all__ = ["GraphLog", "follow_graph", "publish_delta", "read_graph"]
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from finops.adapters.connections import Connections
-from finops.settings import KafkaSettings, PostgresSettings, ServiceSettings
+from finops.contracts.settings import KafkaSettings, PostgresSettings, ServiceSettings
 
 __all__ = ["HealthCheck", "add_health_routes", "create_service_app", "run_app"]
 

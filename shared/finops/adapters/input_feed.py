@@ -11,16 +11,16 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 
-from finops.allocation.tables import CostTable, UsageTable
-from finops.codec import encode_event
-from finops.costfile import load_costs
-from finops.events import NodeCostsReported, UsageReported
-from finops.ingestion import node_cost_events
-from finops.ingestion import usage_events as day_usage_events
-from finops.inputfiles import load_usage
-from finops.records import NodeCost, UsageRecord
-from finops.settings import KafkaSettings
-from finops.topics import NODE_COSTS, USAGE, topic_name
+from finops.contracts.codec import encode_event
+from finops.contracts.dated_events import node_cost_events
+from finops.contracts.dated_events import usage_events as day_usage_events
+from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import NODE_COSTS, USAGE, topic_name
+from finops.domain.allocation.tables import CostTable, UsageTable
+from finops.domain.records import NodeCost, UsageRecord
+from finops.formats.costfile import load_costs
+from finops.formats.inputfiles import load_usage
 
 __all__ = [
     "cost_events",

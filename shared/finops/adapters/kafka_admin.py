@@ -1,4 +1,4 @@
-"""Kafka administration: readiness, and topics created from finops.topics."""
+"""Kafka administration: readiness, and topics created from finops.contracts.topics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 
+from finops.contracts.topics import ALL_TOPICS, TopicSpec, topic_name
 from finops.errors import StackError
-from finops.topics import ALL_TOPICS, TopicSpec, topic_name
 
 __all__ = ["committed_offsets", "ensure_topics", "wait_until_ready"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 
-from finops.devstack.layout import deploy_dir
 from finops.errors import ConfigError, StackError, StoreConflictError
+from finops_tools.devstack.layout import deploy_dir
 
 __all__ = ["Migration", "apply_migrations", "load_migrations", "migrate_database"]
 

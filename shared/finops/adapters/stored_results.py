@@ -7,9 +7,9 @@ from typing import Any
 
 import asyncpg
 
-from finops.allocation.results import Summary
-from finops.money import format_micros
-from finops.settings import PostgresSettings
+from finops.contracts.settings import PostgresSettings
+from finops.domain.allocation.readout import Summary
+from finops.domain.money import format_micros
 
 __all__ = ["fetch_document", "fetch_top_products", "to_document"]
 

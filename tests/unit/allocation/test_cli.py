@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from finops.cli import main
+from finops_tools.cli import main
 
 GRAPH = """
 nodes:

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops.allocation.tables import CostTable
-from finops.costfile import load_costs
-from finops.inputfiles import costs_slowly
+from finops.domain.allocation.tables import CostTable
+from finops.formats.costfile import load_costs
+from finops.formats.inputfiles import costs_slowly
 
 AMOUNTS = st.decimals(
     min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=9, allow_nan=False

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from finops.adapters.input_feed import cost_records, usage_records
-from finops.allocation.engine import AllocationEngine
-from finops.allocation.files import write_org
-from finops.allocation.synth import SynthOptions, generate_org
-from finops.allocation.tables import UsageTable
-from finops.costfile import load_costs
-from finops.inputfiles import load_usage
-from finops.periods import DayRange
-from finops.records import UsageRecord
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.synth import SynthOptions, generate_org
+from finops.domain.allocation.tables import UsageTable
+from finops.domain.periods import DayRange
+from finops.domain.records import UsageRecord
+from finops.formats.costfile import load_costs
+from finops.formats.engine_files import write_org
+from finops.formats.inputfiles import load_usage
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from finops.dag import build_graph
+from finops.domain.dag import build_graph
 from finops.errors import GraphError, InputError
 from tests.support.allocation_builders import edge, make_engine, make_spec, node
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finops.allocation.explain import explain, render
+from finops.domain.allocation.explain import explain, render
 from tests.support.allocation_builders import (
     DAY,
     edge,

@@ -9,12 +9,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finops.allocation.engine import AllocationEngine
-from finops.allocation.results import node_arrays, summarize
-from finops.allocation.tables import UsageTable
-from finops.dag import EdgeSpec, GraphSpec
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.readout import node_arrays, summarize
+from finops.domain.allocation.tables import UsageTable
+from finops.domain.dag import EdgeSpec, GraphSpec
+from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import GraphError
-from finops.records import NodeCost, UsageRecord
 from tests.support.allocation_builders import DAY, make_engine
 
 DIMS = ["compute", "storage"]

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops.allocation.splitting import split_exactly
+from finops.domain.allocation.splitting import split_exactly
 
 
 def _split(amount: int, shares: list[float]) -> list[int]:

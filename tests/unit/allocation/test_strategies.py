@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from finops.allocation.engine import AllocationEngine
-from finops.allocation.results import node_result, summarize
-from finops.records import NodeCost, UsageRecord
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.readout import node_result, summarize
+from finops.domain.records import NodeCost, UsageRecord
 from tests.support.allocation_builders import (
     DAY,
     edge,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from finops.allocation.results import flows_from, node_result, summarize
-from finops.records import NodeCost
+from finops.domain.allocation.readout import flows_from, node_result, summarize
+from finops.domain.records import NodeCost
 from tests.support.allocation_builders import (
     DAY,
     edge,

@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, date, datetime
 
 from allocator.daystate import BUCKETS, DELTA_MAX_BYTES, DELTAS, SEP, InputState
-from allocator.routing import route_batch
-from finops.events import DateScope, NodeCostsReported, UsageReported
-from finops.records import NodeCost, UsageRecord
+from allocator.routing.pieces import route_batch
+from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
+from finops.domain.records import NodeCost, UsageRecord
 
 DAY = date(2025, 3, 10)
 NOW = datetime(2025, 3, 11, tzinfo=UTC)

@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from finops.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
-from finops.events import GraphChanged
-from finops.graphdiff import apply_change, diff_graphs, graph_digest
+from finops.contracts.events import GraphChanged
+from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
+from finops.domain.graphdiff import apply_change, diff_graphs, graph_digest
 
 NODES = [NodeSpec(id=i, type=NodeType.SHARED) for i in ("a", "b", "c")]
 
@@ -53,7 +53,7 @@ def test_an_unchanged_graph_has_an_empty_diff() -> None:
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "finops.cli", *args],
+        [sys.executable, "-m", "finops_tools.cli", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -9,17 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from allocator.dayresults import DayDelta, build_engine
+from allocator.daydelta import DayDelta, build_engine
 from allocator.daystate import InputState, Touched
 from allocator.liveday import LiveDays
 from allocator.noderows import EncodedNodes
 from allocator.pgcopy import CopyRows
-from allocator.routing import max_window_days, route_event
-from finops.allocation.results import flow_columns, node_arrays
-from finops.allocation.synth import METRICS, SynthOptions, generate_org
-from finops.dag import CostGraph, build_graph
-from finops.events import DateScope, NodeCostsReported, UsageReported
-from finops.records import NodeCost, UsageRecord
+from allocator.routing.pieces import max_window_days, route_event
+from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
+from finops.domain.allocation.readout import flow_columns, node_arrays
+from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
+from finops.domain.dag import CostGraph, build_graph
+from finops.domain.records import NodeCost, UsageRecord
 from tests.support.pgcopy_reader import decode_flows, decode_nodes
 
 DAY = date(2025, 1, 10)

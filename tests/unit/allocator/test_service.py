@@ -10,18 +10,18 @@ import pytest
 
 from allocator.daystate import InputState
 from allocator.service import AllocatorService
-from finops.allocation.engine import AllocationEngine
-from finops.allocation.results import node_result
-from finops.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
-from finops.events import (
+from finops.contracts.events import (
     DateScope,
     DayInputsRouted,
     GraphChanged,
     NodeCostsReported,
     UsageReported,
 )
-from finops.records import NodeCost, UsageRecord
-from finops.testing.allocator_fakes import (
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.readout import node_result
+from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
+from finops.domain.records import NodeCost, UsageRecord
+from tests.support.allocator_fakes import (
     FixedClock,
     InMemoryResultStore,
     RecordingPublisher,
@@ -211,7 +211,7 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
 
 
 async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None:
-    from allocator.routing import merge_pieces, route_batch, route_event
+    from allocator.routing.pieces import merge_pieces, route_batch, route_event
 
     events = [
         _costs(100),
@@ -242,8 +242,8 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
 
 async def test_merged_events_keep_their_own_ingest_times_for_latency() -> None:
     from allocator import metrics
-    from allocator.routing import merge_pieces, route_batch
-    from finops.codec import decode_event, encode_event
+    from allocator.routing.pieces import merge_pieces, route_batch
+    from finops.contracts.codec import decode_event, encode_event
 
     events = [_costs(100 * s) for s in (3, 1, 2)]  # occurred 3, 1 and 2 s before NOW
     events = [
@@ -283,7 +283,7 @@ def test_a_piece_with_a_time_per_event_must_have_one_for_each() -> None:
 
 
 def route_batch_of(*events: NodeCostsReported) -> list[DayInputsRouted]:
-    from allocator.routing import route_batch
+    from allocator.routing.pieces import route_batch
 
     return route_batch([(e, "t/0/0") for e in events], window_days=1)
 

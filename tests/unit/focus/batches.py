@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finops.focus.aggregate import CostTotals
-from finops.focus.mapping import MappingRules
-from finops.focus.normalize import NormalizedBatch, normalize_file
+from finops.domain.focus.aggregate import CostTotals
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import NormalizedBatch, normalize_file
 
 
 def run(path: Path, rules: MappingRules, **options: object) -> list[NormalizedBatch]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finops.focus.mapping import MappingRules, load_rules
+from finops.domain.focus.mapping import MappingRules, load_rules
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "focus"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from finops.cli import app, main
+from finops_tools.cli import app, main
 from tests.unit.focus.conftest import DATA
 
 RULES = str(DATA / "rules.yaml")

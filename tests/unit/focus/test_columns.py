@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from finops.domain.focus.columns import detect_version, resolve_columns
 from finops.errors import InputError
-from finops.focus.columns import detect_version, resolve_columns
 
 BASE = ("BilledCost", "BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd")
 

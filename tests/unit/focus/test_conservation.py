@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops.focus.mapping import MappingRules
+from finops.domain.focus.mapping import MappingRules
 from tests.unit.focus.batches import costs_of, run
 
 HEADER = [

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from finops.focus.linetable import to_cost_records
-from finops.focus.mapping import MappingRules, load_rules
-from finops.focus.normalize import NormalizedBatch
-from finops.focus.summary import summarize_files
+from finops.domain.focus.linetable import to_cost_records
+from finops.domain.focus.mapping import MappingRules, load_rules
+from finops.domain.focus.normalize import NormalizedBatch
+from finops.domain.focus.summary import summarize_files
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import ROOT
 

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from finops.focus.mapping import MappingRules
-from finops.focus.tags import parse_tags
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.tags import parse_tags
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from finops.errors import ConfigError
-from finops.focus.mapping import (
+from finops.domain.focus.mapping import (
     MappingRules,
     assign_nodes,
     glob_to_regex,
@@ -16,6 +15,7 @@ from finops.focus.mapping import (
     match_glob,
     render_dimension,
 )
+from finops.errors import ConfigError
 
 COLUMNS = {
     "ResourceId": pa.array(["arn:aws:rds:eu-west-1:1:db/payments-a", "i-1", None, "x"]),

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from finops.focus.parsing import to_micros_array, to_utc_array
-from finops.focus.tags import has_tags, parse_tags, tag_values
+from finops.domain.focus.parsing import to_micros_array, to_utc_array
+from finops.domain.focus.tags import has_tags, parse_tags, tag_values
 
 
 def test_costs_become_exact_micros_rounded_half_to_even() -> None:

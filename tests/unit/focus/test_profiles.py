@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.summary import summarize_files
 from finops.errors import InputError
-from finops.focus.mapping import MappingRules
-from finops.focus.summary import summarize_files
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

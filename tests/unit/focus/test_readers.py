@@ -9,12 +9,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from finops.domain.focus import aggregate
+from finops.domain.focus.aggregate import CostTotals, to_node_costs
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.readers import iter_batches, read_header
+from finops.domain.records import NodeCost
 from finops.errors import InputError
-from finops.focus import aggregate
-from finops.focus.aggregate import CostTotals, to_node_costs
-from finops.focus.mapping import MappingRules
-from finops.focus.readers import iter_batches, read_header
-from finops.records import NodeCost
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.rejects import Reject, write_rejects
 from finops.errors import InputError
-from finops.focus.mapping import MappingRules
-from finops.focus.rejects import Reject, write_rejects
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import DATA
 

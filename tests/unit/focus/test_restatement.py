@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from finops.focus.bills import identify_file
-from finops.focus.linetable import line_key
-from finops.focus.mapping import MappingRules
-from finops.focus.normalize import costs_from_lines
-from finops.focus.restatement import (
+from finops.domain.focus.bills import identify_file
+from finops.domain.focus.linetable import line_key
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import costs_from_lines
+from finops.domain.focus.restatement import (
     Delivery,
     PartitionKey,
     Statement,

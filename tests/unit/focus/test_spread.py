@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finops.focus.spread import DAY_MICROSECONDS, spread_over_days
+from finops.domain.focus.spread import DAY_MICROSECONDS, spread_over_days
 
 HOUR = DAY_MICROSECONDS // 24
 

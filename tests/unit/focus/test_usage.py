@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from finops.domain.focus.rejects import Reject
+from finops.domain.focus.usage import parse_usage_rows, read_usage
 from finops.errors import InputError
-from finops.focus.rejects import Reject
-from finops.focus.usage import parse_usage_rows, read_usage
 from tests.unit.focus.conftest import DATA
 
 

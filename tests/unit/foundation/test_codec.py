@@ -9,15 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from finops.codec import (
+from finops.contracts.codec import (
     CURRENT_VERSIONS,
     decode_event,
     encode_event,
     encode_with_node_rows,
 )
-from finops.dag import EdgeSpec, NodeSpec, NodeType
-from finops.errors import EventDecodeError, SchemaVersionError
-from finops.events import (
+from finops.contracts.events import (
     AllocationComputed,
     BudgetAlertRaised,
     CostLinesNormalized,
@@ -31,7 +29,9 @@ from finops.events import (
     RowRejected,
     UsageReported,
 )
-from finops.records import CostRecord, NodeCost, UsageRecord
+from finops.domain.dag import EdgeSpec, NodeSpec, NodeType
+from finops.domain.records import CostRecord, NodeCost, UsageRecord
+from finops.errors import EventDecodeError, SchemaVersionError
 
 NOW = datetime(2024, 9, 1, 12, tzinfo=UTC)
 DAY = date(2024, 9, 1)

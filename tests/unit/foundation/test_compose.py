@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from finops.devstack.services import SERVICES
+from finops_tools.devstack.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[3]
 

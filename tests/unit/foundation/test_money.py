@@ -6,7 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from finops.money import Money, format_micros, from_micros, parse_decimal, to_micros
+from finops.domain.money import (
+    Money,
+    format_micros,
+    from_micros,
+    parse_decimal,
+    to_micros,
+)
 
 
 @pytest.mark.parametrize(

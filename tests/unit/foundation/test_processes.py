@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from finops.devstack import processes
-from finops.devstack.processes import is_alive, spawn, stop_pid
+from finops_tools.devstack import processes
+from finops_tools.devstack.processes import is_alive, spawn, stop_pid
 
 IGNORES_TERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finops.topics import (
+from finops.contracts.topics import (
     ALL_TOPICS,
     COST_LINES,
     GRAPH,

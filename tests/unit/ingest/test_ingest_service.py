@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from finops.deliveries import Delivery
-from finops.events import NodeCostsReported, RowRejected, UsageReported
-from finops.ingestion import IngestFormat
-from finops.testing.ingest_fakes import InMemoryIngestStore, RecordingPublisher
+from finops.contracts.events import NodeCostsReported, RowRejected, UsageReported
+from ingest.formats import IngestFormat
+from ingest.models import Delivery
 from ingest.service import IngestService
+from tests.support.ingest_fakes import InMemoryIngestStore, RecordingPublisher
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "focus"
 FIRST = (

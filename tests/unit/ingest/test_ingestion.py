@@ -8,17 +8,13 @@ from decimal import Decimal
 from itertools import count
 from pathlib import Path
 
-from finops.costlines import records_to_focus_csv
-from finops.focus.mapping import MappingRules
-from finops.focus.normalize import normalize_file
-from finops.ingestion import (
-    IngestFormat,
-    delivery_key,
-    node_cost_batches,
-    node_cost_events,
-    sniff_format,
-)
-from finops.records import CostRecord, NodeCost
+from finops.contracts.dated_events import node_cost_events
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import normalize_file
+from finops.domain.records import CostRecord, NodeCost
+from finops.formats.costlines import records_to_focus_csv
+from ingest.formats import IngestFormat, node_cost_batches, sniff_format
+from ingest.statements import delivery_key
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "focus"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

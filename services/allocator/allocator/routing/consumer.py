@@ -1,0 +1,254 @@
+"""Routing of source events with a plain consumer: a batch in, pieces out, commit.
+
+Routing keeps no state (the graph's window aside), so it needs none of a Faust agent's
+machinery: in the sustained bench Faust's per-message work on the 2,000 source events
+a second (an Event each, sensors, acks) took about a quarter of the worker's event
+loop. A plain aiokafka consumer of its own group reads them in batches; the pieces it
+forwards are delivered before its offsets are committed, so a worker killed at any
+point routes the uncommitted events again (pieces are sets: replaying one is
+harmless). The stateful part (the inputs topic and the tables) stays with Faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import TopicPartition
+
+from allocator import metrics
+from finops.adapters.kafka_admin import committed_offsets
+from finops.contracts.codec import decode_event
+from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.errors import FinopsError
+
+__all__ = [
+    "Routed",
+    "RouterOptions",
+    "Routes",
+    "SourceRouter",
+    "record",
+    "source_consumer",
+]
+
+_log = logging.getLogger(__name__)
+ROUTE_BATCH = 1000  # events routed together: pieces of one date and source merge
+ROUTE_WITHIN_S = 0.25  # the longest wait for a first event
+ROUTE_GATHER_S = 0.15  # then events are gathered this long: fewer, larger pieces
+
+
+@dataclass(frozen=True)
+class RouterOptions:
+    """What the router process needs to know (also in a process of its own)."""
+
+    bootstrap_servers: str
+    topics: list[str]  # the source topics
+    inputs_topic: str
+    partitions: int  # of the inputs topic
+    group_id: str
+    client_id: str
+    group_instance_id: str | None
+    legacy_group: str | None  # where never-committed partitions start
+    session_timeout_s: float
+    log_level: str = "INFO"
+
+
+def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
+    """The router's consumer of the source topics (a group of its own)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=options.bootstrap_servers,
+        client_id=options.client_id,
+        group_id=options.group_id,
+        group_instance_id=options.group_instance_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=ROUTE_BATCH,
+        session_timeout_ms=int(options.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(options.session_timeout_s * 200),
+    )
+
+
+class Routes(Protocol):
+    """Where routed events go (the service, or the router process's forwarder)."""
+
+    async def route_batch(
+        self, events: list[tuple[NodeCostsReported | UsageReported, str]]
+    ) -> int: ...
+
+
+@dataclass
+class Routed:
+    """What one batch did, for the metrics (reported across processes)."""
+
+    routed: Counter[str] = field(default_factory=Counter)  # events per topic
+    ignored: Counter[str] = field(default_factory=Counter)
+    seconds: list[float] = field(default_factory=list)  # ingest -> routed, per event
+
+
+def record(report: Routed) -> None:
+    """Count a batch in this process's metrics."""
+    for topic, count in report.routed.items():
+        metrics.EVENTS.labels(topic, "routed").inc(count)
+    for topic, count in report.ignored.items():
+        metrics.EVENTS.labels(topic, "ignored").inc(count)
+    for seconds in report.seconds:
+        metrics.INGEST_TO_ROUTED.observe(seconds)
+
+
+class SourceRouter:
+    """Consumes the node-costs and usage topics and routes them through the service."""
+
+    def __init__(
+        self,
+        service: Routes,
+        consumer: AIOKafkaConsumer,
+        *,
+        bootstrap_servers: str,
+        ready: asyncio.Event,
+        flush: Callable[[], Awaitable[None]],
+        report: Callable[[Routed], None] = record,
+    ) -> None:
+        self._service, self.consumer, self._ready = service, consumer, ready
+        self._flush = flush  # waits until every forwarded piece is delivered
+        self._report = report
+        self._servers = bootstrap_servers
+        self._done: dict[TopicPartition, int] = {}  # next offset to route
+
+    async def run(self, topics: list[str], *, legacy_group: str | None = None) -> None:
+        """Route until cancelled; the consumer is stopped on the way out.
+
+        Partitions this router's group never committed start where `legacy_group`
+        (the Faust group that routed before) left them, else at the beginning.
+        """
+        try:
+            await self.consumer.start()
+            legacy = (
+                await committed_offsets(self._servers, legacy_group)
+                if legacy_group
+                else {}
+            )
+            self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
+            await self._ready.wait()  # the graph is caught up: the window is known
+            while True:
+                batch = await self._gather()
+                if batch:
+                    await self._route_or_rewind(batch)
+        finally:
+            await self.consumer.stop()
+
+    async def _gather(self) -> dict[TopicPartition, list[Any]]:
+        """A batch: what arrives within ROUTE_GATHER_S of its first event (or
+        ROUTE_BATCH events). Pieces of one date and source merge within a batch:
+        each piece costs the worker a decode, an apply and changelog writes."""
+        batch = await self.consumer.getmany(
+            timeout_ms=int(ROUTE_WITHIN_S * 1000), max_records=ROUTE_BATCH
+        )
+        count = sum(map(len, batch.values()))
+        deadline = time.monotonic() + ROUTE_GATHER_S
+        while batch and count < ROUTE_BATCH:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = await self.consumer.getmany(
+                timeout_ms=int(left * 1000) + 1, max_records=ROUTE_BATCH - count
+            )
+            for tp, messages in more.items():
+                batch.setdefault(tp, []).extend(messages)
+                count += len(messages)
+        return batch
+
+    async def _route_or_rewind(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Route a batch; if that fails, read it again (after a pause) instead of
+        stopping the worker: nothing of it is committed."""
+        try:
+            await self._route(batch)
+        except Exception:
+            _log.exception("routing failed; the batch is read again in 1 s")
+            owned = self.consumer.assignment()
+            for tp, messages in batch.items():
+                if tp in owned:
+                    self.consumer.seek(tp, messages[0].offset)
+            await asyncio.sleep(1)
+
+    async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        events: list[tuple[NodeCostsReported | UsageReported, str]] = []
+        report = Routed()
+        for tp, messages in batch.items():
+            for message in messages:
+                origin = f"{tp.topic}/{tp.partition}/{message.offset}"
+                event = _decode(message.value, origin)
+                if isinstance(event, NodeCostsReported | UsageReported):
+                    events.append((event, origin))
+                    report.routed[tp.topic] += 1
+                else:
+                    report.ignored[tp.topic] += 1
+        await self._service.route_batch(events)
+        await self._flush()
+        now = datetime.now(UTC)
+        report.seconds = [(now - e.occurred_at).total_seconds() for e, _ in events]
+        self._report(report)
+        ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+        owned = self.consumer.assignment()
+        ends = {tp: offset for tp, offset in ends.items() if tp in owned}
+        try:
+            if ends:
+                await self.consumer.commit(ends)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Moved to another worker meanwhile: it routes these events again from
+            # its committed offset (a replayed piece changes nothing).
+            _log.info("routed offsets not committed after a rebalance: %s", exc)
+            return
+        self._done.update(ends)
+
+    async def lag(self) -> dict[str, int]:
+        """Messages not yet routed on the partitions this worker reads, per topic."""
+        lag = dict.fromkeys(self.consumer.subscription(), 0)
+        for tp in self.consumer.assignment():
+            done = self._done.get(tp)
+            if done is None:
+                try:
+                    done = await self.consumer.position(tp)
+                except Exception:  # moved away meanwhile: no lag of ours
+                    continue
+            try:
+                high = self.consumer.highwater(tp) or 0
+            except (AssertionError, KafkaError):  # revoked meanwhile: not ours
+                continue
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done)
+        return lag
+
+    def forget(self, revoked: set[TopicPartition]) -> None:
+        """Partitions another worker goes on with (see ConsumerRebalanceListener)."""
+        for tp in revoked:
+            self._done.pop(tp, None)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, router: SourceRouter, legacy: dict[TopicPartition, int]):
+        self._router, self._legacy = router, legacy
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._router.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._router.consumer
+        for tp in assigned:
+            if tp in self._legacy and await consumer.committed(tp) is None:
+                consumer.seek(tp, self._legacy[tp])
+
+
+def _decode(value: bytes, origin: str) -> object:
+    """The event, or None for a message that is not one (logged, then skipped)."""
+    try:
+        return decode_event(value)
+    except FinopsError as exc:
+        _log.error("%s is not an event we read, skipped: %s", origin, exc)
+        return None

@@ -1,0 +1,291 @@
+"""Re-keying costs and usage by the charge dates they affect (pure)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from finops.contracts.events import (
+    DateScope,
+    DayInputsRouted,
+    NodeCostsReported,
+    UsageReported,
+)
+from finops.domain.dag import GraphSpec
+from finops.domain.records import NodeCost, UsageRecord
+
+__all__ = [
+    "forward_batch",
+    "max_window_days",
+    "merge_pieces",
+    "partition_of",
+    "route_batch",
+    "route_event",
+]
+
+
+def partition_of(day: date, partitions: int) -> int:
+    """The inputs partition that owns a charge date: consecutive days spread evenly."""
+    return day.toordinal() % partitions
+
+
+def max_window_days(spec: GraphSpec) -> int:
+    """The longest weighted_average window of the graph (1 when there is none)."""
+    longest = 1
+    for edge in spec.edges:
+        rules = [(edge.strategy, edge.params)]
+        rules += [(o.strategy, o.params) for o in edge.dimensions.values()]
+        for strategy, params in rules:
+            if strategy == "weighted_average":
+                longest = max(longest, int(params.get("window_days", 7)))
+    return longest
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    for n in range((last - first).days + 1):
+        yield first + timedelta(days=n)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one event says about one charge date (a piece before it is a model)."""
+
+    event: NodeCostsReported | UsageReported | DayInputsRouted
+    origin: str
+    day: date
+    costs: list[NodeCost]
+    usage: list[UsageRecord]
+    costs_replace: bool = False
+    usage_replaces: DateScope | None = None
+
+    def piece(self) -> DayInputsRouted:
+        return _model([self])
+
+
+def route_event(
+    event: NodeCostsReported | UsageReported, *, origin: str, window_days: int
+) -> list[DayInputsRouted]:
+    """One piece per charge date the event affects, in date order."""
+    return [part.piece() for part in _parts(event, origin, window_days)]
+
+
+def route_batch(
+    events: Iterable[tuple[NodeCostsReported | UsageReported, str]], *, window_days: int
+) -> list[DayInputsRouted]:
+    """route_event for each event, then merge_pieces, without building each event's
+    pieces: parts of one date and source fold straight into one piece."""
+    return _merge(
+        part for event, origin in events for part in _parts(event, origin, window_days)
+    )
+
+
+async def forward_batch(
+    events: Iterable[tuple[NodeCostsReported | UsageReported, str]],
+    *,
+    window_days: int,
+    partitions: int,
+    forward: Callable[[int, DayInputsRouted], Awaitable[None]],
+) -> int:
+    """route_batch, each piece handed to `forward` with the partition that owns its
+    date; returns the number of pieces."""
+    pieces = route_batch(events, window_days=window_days)
+    for piece in pieces:
+        await forward(partition_of(piece.charge_date, partitions), piece)
+    return len(pieces)
+
+
+def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
+    """Fewer pieces with the same effect: later pieces of a date and source fold into
+    earlier ones (a later figure replaces an earlier one, as applying both would)."""
+    return _merge(
+        _Part(
+            p,
+            p.origin,
+            p.charge_date,
+            p.costs,
+            p.usage,
+            p.costs_replace,
+            p.usage_replaces,
+        )
+        for p in pieces
+    )
+
+
+def _parts(
+    event: NodeCostsReported | UsageReported, origin: str, window_days: int
+) -> list[_Part]:
+    if isinstance(event, NodeCostsReported):
+        return _route_costs(event, origin)
+    return _route_usage(event, origin, window_days)
+
+
+def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
+    by_day: dict[date, list[NodeCost]] = defaultdict(list)
+    for cost in event.costs:
+        by_day[cost.date].append(cost)
+    scope = event.replaces
+    if scope is not None:
+        for day in _days(scope.first, scope.last):
+            by_day.setdefault(day, [])
+    return [
+        _Part(
+            event,
+            origin,
+            day,
+            costs=by_day[day],
+            usage=[],
+            costs_replace=scope is not None and scope.first <= day <= scope.last,
+        )
+        for day in sorted(by_day)
+    ]
+
+
+def _route_usage(event: UsageReported, origin: str, window_days: int) -> list[_Part]:
+    reach = timedelta(days=window_days - 1)
+    by_day: dict[date, list[UsageRecord]] = defaultdict(list)
+    for row in event.usage:
+        for day in _days(row.date, row.date + reach):
+            by_day[day].append(row)
+    scope = event.replaces
+    if scope is not None:
+        for day in _days(scope.first, scope.last + reach):
+            by_day.setdefault(day, [])
+    return [
+        _Part(
+            event,
+            origin,
+            day,
+            costs=[],
+            usage=by_day[day],
+            usage_replaces=_clip(scope, day - reach, day),
+        )
+        for day in sorted(by_day)
+    ]
+
+
+def _clip(scope: DateScope | None, first: date, last: date) -> DateScope | None:
+    if scope is None:
+        return None
+    lo, hi = max(scope.first, first), min(scope.last, last)
+    return DateScope(first=lo, last=hi) if lo <= hi else None
+
+
+MAX_PIECE_ROWS = 2000  # a merged piece stays far below the broker's 1 MiB message limit
+
+
+def _merge(parts: Iterable[_Part]) -> list[DayInputsRouted]:
+    """Consecutive-in-effect parts of one date and source become one piece."""
+    slot: dict[tuple[date, str], int] = {}
+    runs: list[list[_Part]] = []
+    rows: list[int] = []
+    for part in parts:
+        key = (part.day, part.event.source)
+        at = slot.get(key)
+        size = len(part.costs) + len(part.usage)
+        if at is not None and _can_fold(runs[at], rows[at] + size, part):
+            runs[at].append(part)
+            rows[at] += size
+        else:
+            slot[key] = len(runs)
+            runs.append([part])
+            rows.append(size)
+    return [_model(run) for run in runs]
+
+
+def _can_fold(run: list[_Part], rows: int, part: _Part) -> bool:
+    replaces = part.usage_replaces is not None and any(p.usage_replaces for p in run)
+    return rows <= MAX_PIECE_ROWS and not replaces
+
+
+def _cost_cells(part: _Part) -> dict[tuple[str, str], int]:
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    for cost in part.costs:
+        cells[(cost.node, cost.dimension)] += cost.amount_micros
+    return cells
+
+
+def _usage_cells(part: _Part) -> dict[tuple[str, date, str, str], UsageRecord]:
+    cells: dict[tuple[str, date, str, str], UsageRecord] = {}
+    for row in part.usage:
+        key = (row.node, row.date, row.metric, repr(sorted(row.labels.items())))
+        old = cells.get(key)
+        cells[key] = (
+            row
+            if old is None
+            else row.model_copy(update={"value": old.value + row.value})
+        )
+    return cells
+
+
+def _model(run: list[_Part]) -> DayInputsRouted:
+    """One piece with the effect of applying the run's parts in turn."""
+    last = run[-1]
+    fields = {
+        "event_id": _piece_id(last),
+        "occurred_at": last.event.occurred_at,
+        "charge_date": last.day,
+        "source": last.event.source,
+        "origin": last.origin,
+        **_ingest_fields(run),
+        "costs_replace": any(p.costs_replace for p in run),
+        "usage_replaces": next(
+            (p.usage_replaces for p in run if p.usage_replaces), None
+        ),
+    }
+    if len(run) == 1:  # nothing to fold: rows as they came
+        return DayInputsRouted.model_construct(
+            **fields, costs=last.costs, usage=last.usage
+        )
+    costs: dict[tuple[str, str], int] = {}
+    usage: dict[tuple[str, date, str, str], UsageRecord] = {}
+    for part in run:
+        if part.costs_replace:
+            costs = {}
+        costs.update(_cost_cells(part))
+        scope = part.usage_replaces
+        if scope is not None:
+            usage = {
+                k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
+            }
+        usage.update(_usage_cells(part))
+    # Built from validated events: construct without validating again (hot path).
+    return DayInputsRouted.model_construct(
+        **fields,
+        costs=[
+            NodeCost.model_construct(
+                node=n, date=last.day, dimension=k, amount_micros=v
+            )
+            for (n, k), v in costs.items()
+        ],
+        usage=list(usage.values()),
+    )
+
+
+def _piece_id(part: _Part) -> uuid.UUID:
+    if isinstance(part.event, DayInputsRouted):
+        return part.event.event_id
+    return uuid.uuid5(part.event.event_id, part.day.isoformat())
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def _ingest_fields(run: list[_Part]) -> dict[str, Any]:
+    """ingested_at (the earliest), events, and each event's time after it."""
+    times = [at for part in run for at in _ingest_times(part)]
+    first = min(times)
+    spread = [(at - first) // _MS for at in times]
+    if not any(spread):  # every event at ingested_at: nothing to carry
+        spread = []
+    return {"ingested_at": first, "events": len(times), "ingested_after_ms": spread}
+
+
+def _ingest_times(part: _Part) -> list[datetime]:
+    event = part.event
+    if not isinstance(event, DayInputsRouted):
+        return [event.occurred_at]
+    return [at for at, n in event.ingest_times().items() for _ in range(n)]

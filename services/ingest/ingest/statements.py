@@ -1,0 +1,188 @@
+"""What a delivery states per (source, billing period), replaced whole at once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.normalize import NormalizedBatch, costs_from_lines
+from finops.domain.focus.restatement import PartitionKey
+from finops.domain.money import from_micros
+from finops.domain.records import UsageRecord
+from finops.errors import ConfigError
+from ingest.models import IngestResult
+from ingest.ports import Writer
+
+__all__ = [
+    "CostDelivery",
+    "costs_by_partition",
+    "delivery_key",
+    "month_start",
+    "parse_rules",
+    "replace_run",
+    "statement_source",
+    "store_usage",
+    "usage_by_partition",
+]
+
+
+def delivery_key(
+    content_hash: str,
+    *,
+    fmt: str,
+    source: str | None,
+    rules_id: str | None,
+    profile: str | None = None,
+) -> str:
+    """Identity of a delivery: the same bytes read the same way give the same key."""
+    parts = (content_hash, fmt, source or "", rules_id or "", profile or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def month_start(day: date) -> date:
+    """The first day of a day's month (lines are stored by billing month)."""
+    return day.replace(day=1)
+
+
+def statement_source(key: PartitionKey) -> str:
+    """The node-cost source of one (source, billing period): replaced as one unit."""
+    source, period = key
+    return f"{source}/{period.isoformat()}"
+
+
+def costs_by_partition(batch: NormalizedBatch) -> dict[PartitionKey, pa.Table]:
+    """Node costs of a batch's lines, per (source, billing period) they state."""
+    if batch.lines is None or not batch.partitions:
+        return {}
+    if len(batch.partitions) == 1:
+        return {next(iter(batch.partitions)): batch.costs}
+    periods = pc.cast(batch.lines["billing_period_start"], pa.date32())
+    found = {}
+    for key in batch.partitions:
+        mask = pc.and_(
+            pc.equal(batch.lines["source"], key[0]), pc.equal(periods, key[1])
+        )
+        found[key] = costs_from_lines(batch.lines.filter(mask))
+    return found
+
+
+def usage_by_partition(
+    records: Iterable[UsageRecord], source: str
+) -> dict[PartitionKey, list[UsageRecord]]:
+    """Usage records grouped by (source, month): the unit a re-delivery replaces."""
+    found: dict[PartitionKey, list[UsageRecord]] = {}
+    for record in records:
+        found.setdefault((source, month_start(record.date)), []).append(record)
+    return found
+
+
+@dataclass
+class CostDelivery:
+    """What a delivery did so far; `touched`: dates to republish per source key."""
+
+    run: IngestResult
+    holder_key: str  # names the delivery that states the partitions it replaces
+    rows_read: int = 0
+    rejected: int = 0
+    layout: str | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    partitions: set[PartitionKey] = field(default_factory=set)
+    touched: dict[str, set[date]] = field(default_factory=dict)
+
+    async def apply(self, writer: Writer, batch: NormalizedBatch) -> None:
+        """Store one batch; a partition another delivery states is first cleared."""
+        await writer.ensure_months({month_start(p) for _, p in batch.partitions})
+        for key in sorted(batch.partitions - self.partitions):
+            await self._take(writer, key)
+        if batch.lines is not None and batch.lines.num_rows:
+            await writer.copy_lines(self.run.ingest_id, batch.lines)
+        for key, costs in costs_by_partition(batch).items():
+            await writer.add_node_costs(statement_source(key), costs)
+            self._touch(statement_source(key), costs["date"].to_pylist())
+        rejects = [r._replace(file=self.run.file_name) for r in batch.rejects]
+        await writer.add_rejects(self.run.ingest_id, rejects, self.rejected)
+        self._count(batch)
+
+    async def _take(self, writer: Writer, key: PartitionKey) -> None:
+        """Hold a partition; what another delivery said for it is deleted first.
+
+        The holder itself appends (a producer's delivery spread over many messages).
+        """
+        self.partitions.add(key)
+        held = await writer.held_partition("cost", key)
+        if held == self.holder_key:
+            return
+        if held is not None:
+            old = await writer.clear_cost_partition(key, statement_source(key))
+            self._touch(statement_source(key), old)
+        await writer.hold_partition("cost", key, self.holder_key, self.run.ingest_id)
+
+    def _touch(self, source_key: str, dates: object) -> None:
+        self.touched.setdefault(source_key, set()).update(dates)  # type: ignore[arg-type]
+
+    def _count(self, batch: NormalizedBatch) -> None:
+        self.rows_read += batch.rows_read
+        self.rejected += len(batch.rejects)
+        self.layout = self.layout or batch.layout
+        for provider, micros in batch.provider_totals.items():
+            self.totals[provider] = self.totals.get(provider, 0) + micros
+
+    def result(self, finished_at: datetime) -> IngestResult:
+        """The run with its final counts."""
+        totals: dict[str, Decimal] = {
+            k: from_micros(v) for k, v in sorted(self.totals.items())
+        }
+        return replace_run(
+            self.run,
+            layout=self.layout,
+            rows_read=self.rows_read,
+            rows_accepted=self.rows_read - self.rejected,
+            rows_rejected=self.rejected,
+            provider_totals=totals,
+            billing_periods=sorted({p for _, p in self.partitions}),
+            finished_at=finished_at,
+        )
+
+
+def replace_run(run: IngestResult, **changes: object) -> IngestResult:
+    """A copy of a run with some fields changed (validated)."""
+    return IngestResult.model_validate({**run.model_dump(), **changes})
+
+
+async def store_usage(
+    writer: Writer,
+    parts: dict[PartitionKey, list[UsageRecord]],
+    key: str,
+    ingest_id: UUID,
+) -> dict[str, set[date]]:
+    """Store usage per (source, month), each replaced whole; dates to republish."""
+    touched: dict[str, set[date]] = {}
+    for partition, part in sorted(parts.items()):
+        source_key = statement_source(partition)
+        held = await writer.held_partition("usage", partition)
+        old: set[date] = set()
+        if held is not None and held != key:
+            old = await writer.clear_usage(source_key)
+        await writer.hold_partition("usage", partition, key, ingest_id)
+        await writer.add_usage(source_key, part)
+        touched[source_key] = old | {r.date for r in part}
+    return touched
+
+
+def parse_rules(text: str) -> MappingRules:
+    """Rules from YAML text; ConfigError says what is wrong."""
+    try:
+        return MappingRules.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"rules are not valid YAML: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid rules: {exc}") from None

@@ -1,5 +1,0 @@
-"""`python -m finops.cli`."""
-
-from finops.cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""What services agree on: event schemas, the codec, topic names and settings."""

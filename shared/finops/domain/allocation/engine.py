@@ -1,0 +1,344 @@
+"""The allocation engine: full allocation of a graph, then incremental updates."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.domain.allocation.plans import Head, ParentPlan, build_plan, build_plans
+from finops.domain.allocation.propagation import CostState, full_pass, propagate
+from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
+from finops.domain.allocation.usage import UsageView
+from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
+from finops.domain.periods import DayRange
+from finops.domain.records import NodeCost, UsageRecord
+from finops.domain.rules import check_parent_rules
+from finops.errors import GraphError, InputError
+
+__all__ = ["AllocationEngine", "ChangeSet", "CostUpdate"]
+
+_EPOCH = date(1970, 1, 1)
+# Above this many changed nodes one level-batched pass beats walking the changes.
+_FULL_PASS_SEEDS = 32
+
+CostUpdate = tuple[str, date, str, int]  # node, day, dimension, micros
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """The (day, dimension) cells an update recomputed."""
+
+    cells: frozenset[tuple[date, str]]
+
+
+class AllocationEngine:
+    """Holds a graph, its costs and usage, and the allocation of every node and day."""
+
+    def __init__(
+        self,
+        graph: CostGraph,
+        costs: CostTable,
+        usage: UsageTable | None = None,
+        *,
+        days: DayRange | None = None,
+        dimensions: Sequence[str] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.days = days or _cost_days(costs)
+        self.dimensions = (
+            list(dimensions) if dimensions is not None else sorted(costs.dimensions)
+        )
+        self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
+        self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
+        self._heads: dict[str, Head] = {}  # per parent, while its edges stay
+        table = usage or UsageTable.empty()
+        self.usage = UsageView(
+            table,
+            _node_codes(table.node_ids, graph.index, "usage"),
+            n_nodes=len(graph.ids),
+            first_day=int(self._day_numbers[0]),
+            n_days=self.days.count,
+        )
+        direct = _direct_array(costs, graph, self.days, self._dim_index)
+        order = [graph.index[n] for n in graph.order]
+        self.state = CostState(direct, np.zeros_like(direct), self._all_plans(), order)
+        full_pass(self.state)
+
+    @classmethod
+    def from_records(
+        cls,
+        spec: GraphSpec,
+        costs: Iterable[NodeCost],
+        usage: Iterable[UsageRecord] = (),
+        **options: Any,
+    ) -> AllocationEngine:
+        """Build from a graph spec and records (the stream processor's entry point)."""
+        table = CostTable.from_records(costs)
+        return cls(build_graph(spec), table, UsageTable.from_records(usage), **options)
+
+    def set_node_cost(
+        self, node: str, day: date, dimension: str, micros: int
+    ) -> ChangeSet:
+        """Replace one node's direct cost on one day in one dimension."""
+        return self.set_node_costs(node, day, {dimension: micros})
+
+    def set_node_costs(
+        self, node: str, day: date, amounts: Mapping[str, int]
+    ) -> ChangeSet:
+        """Replace one node's direct costs on one day, per dimension.
+
+        Values replace, never add, so replaying an update changes nothing.
+        """
+        n, t = self.node_index(node), self.day_index(day)
+        mask = np.zeros(self.state.cells, dtype=bool)
+        for dimension, micros in amounts.items():
+            k = self.dimension_index(dimension)
+            if self.state.direct[n, t, k] != micros:
+                self.state.direct[n, t, k] = micros
+                mask[t * len(self.dimensions) + k] = True
+        return self._apply({n: mask})
+
+    def update(
+        self,
+        costs: Iterable[CostUpdate] = (),
+        usage: UsageTable | None = None,
+        usage_nodes: Collection[str] = (),
+    ) -> ChangeSet:
+        """Apply many changes in one pass; equal to applying them one by one.
+
+        costs replace direct amounts; usage, when given, replaces all usage, and
+        usage_nodes names the nodes whose usage differs (their parents' plans are
+        rebuilt).
+        """
+        seeds: dict[int, NDArray[np.bool_]] = {}
+        n_dims = len(self.dimensions)
+        for node, day, dimension, micros in costs:
+            n, t = self.node_index(node), self.day_index(day)
+            k = self.dimension_index(dimension)
+            if self.state.direct[n, t, k] != micros:
+                self.state.direct[n, t, k] = micros
+                mask = seeds.setdefault(n, np.zeros(self.state.cells, dtype=bool))
+                mask[t * n_dims + k] = True
+        everything = False
+        if usage is not None:
+            everything = self._replace_usage(usage, usage_nodes, seeds)
+        if everything or len(seeds) > _FULL_PASS_SEEDS:
+            full_pass(self.state)
+            return self._changes(np.ones(self.state.cells, dtype=bool))
+        return self._apply(seeds)
+
+    def _replace_usage(
+        self,
+        table: UsageTable,
+        nodes: Collection[str],
+        seeds: dict[int, NDArray[np.bool_]],
+    ) -> bool:
+        """Adopt a new usage table; rebuild the plans of the changed nodes' parents.
+
+        Returns True when so many plans changed that a full pass follows anyway (the
+        seeds are then left as they are), else seeds the parents whose shares changed.
+        """
+        self.usage = UsageView(
+            table,
+            _node_codes(table.node_ids, self.graph.index, "usage"),
+            n_nodes=len(self.graph.ids),
+            first_day=int(self._day_numbers[0]),
+            n_days=self.days.count,
+        )
+        candidates = {p for node in nodes for p in self.graph.parents(node)}
+        parents = sorted(p for p in candidates if self._uses_usage(p))
+        plans = self._plans_of(parents)
+        if len(plans) + len(seeds) > _FULL_PASS_SEEDS:
+            for parent, plan in plans.items():
+                self.state.plans[self.graph.index[parent]] = plan
+            return True
+        for parent, plan in plans.items():
+            p = self.graph.index[parent]
+            old = self.state.plans[p]
+            self.state.plans[p] = plan
+            changed = (plan.shares != old.shares).any(axis=0)[:, plan.dim_config]
+            if changed.any():
+                mask = seeds.setdefault(p, np.zeros(self.state.cells, dtype=bool))
+                mask |= changed.ravel()
+        return False
+
+    def _uses_usage(self, parent: str) -> bool:
+        head = self._heads.get(parent)
+        if head is not None:
+            return head.uses_usage
+        plan = self.state.plans[self.graph.index[parent]]
+        return any(r.metric is not None for rules in plan.config_rules for r in rules)
+
+    def set_usage(
+        self,
+        node: str,
+        day: date,
+        metric: str,
+        value: float,
+        labels: Mapping[str, Any] | None = None,
+    ) -> ChangeSet:
+        """Replace one node's usage rows of one metric on one day by one value."""
+        if value < 0 or not np.isfinite(value):
+            raise InputError(f"usage of {node} on {day}: bad value {value}")
+        n = self.node_index(node)
+        self.usage.set_value(n, (day - _EPOCH).days, metric, value, dict(labels or {}))
+        seeds: dict[int, NDArray[np.bool_]] = {}
+        for parent in self.graph.parents(node):
+            p = self.graph.index[parent]
+            old = self.state.plans[p]
+            if any(r.metric == metric for rules in old.config_rules for r in rules):
+                new = self._plan(parent)
+                self.state.plans[p] = new
+                changed = (new.shares != old.shares).any(axis=0)
+                seeds[p] = changed[:, new.dim_config].ravel()
+        return self._apply(seeds)
+
+    def upsert_edge(self, edge: EdgeSpec) -> ChangeSet:
+        """Add an edge, or replace the one with the same ends and start."""
+        same = _edge_key(edge)
+        edges = [e for e in self.graph.spec.edges if _edge_key(e) != same]
+        return self._replace_edges(edge.from_, [*edges, edge])
+
+    def remove_edge(
+        self, from_: str, to: str, active_from: date | None = None
+    ) -> ChangeSet:
+        """Remove the edge with these ends and start."""
+        key = (from_, to, active_from)
+        edges = [e for e in self.graph.spec.edges if _edge_key(e) != key]
+        if len(edges) == len(self.graph.spec.edges):
+            raise GraphError(f"no edge {from_} -> {to} starting {active_from}")
+        return self._replace_edges(from_, edges)
+
+    def _replace_edges(self, parent: str, edges: list[EdgeSpec]) -> ChangeSet:
+        graph = build_graph(GraphSpec(nodes=self.graph.spec.nodes, edges=edges))
+        check_parent_rules(graph, parent)
+        self.graph = graph
+        self._heads.clear()
+        self.state.set_order([graph.index[n] for n in graph.order])
+        p = graph.index[parent]
+        seeds = self._withdraw(p)
+        if parent in graph.out_edges:
+            plan = self._plan(parent)
+            self.state.plans[p] = plan
+            self.state.flows[p] = np.zeros(
+                (len(plan.children), *self.state.direct.shape[1:]), dtype=np.int64
+            )
+            seeds[p] = np.ones(self.state.cells, dtype=bool)
+        return self._apply(seeds)
+
+    def _withdraw(self, p: int) -> dict[int, NDArray[np.bool_]]:
+        """Take back everything parent p passed on; its children become dirty."""
+        plan, flows = self.state.plans.pop(p, None), self.state.flows.pop(p, None)
+        seeds: dict[int, NDArray[np.bool_]] = {}
+        if plan is None or flows is None:
+            return seeds
+        for row, child in enumerate(plan.children.tolist()):
+            self.state.received[child] -= flows[row]
+            mask = flows[row].ravel() != 0
+            seeds[child] = seeds[child] | mask if child in seeds else mask
+        return seeds
+
+    def _apply(self, seeds: dict[int, NDArray[np.bool_]]) -> ChangeSet:
+        return self._changes(propagate(self.state, seeds))
+
+    def _changes(self, touched: NDArray[np.bool_]) -> ChangeSet:
+        n_dims = len(self.dimensions)
+        cells = frozenset(
+            (
+                self.days.first + timedelta(days=int(c) // n_dims),
+                self.dimensions[int(c) % n_dims],
+            )
+            for c in np.flatnonzero(touched)
+        )
+        return ChangeSet(cells)
+
+    def _all_plans(self) -> dict[int, ParentPlan]:
+        """Plans of every parent by node index."""
+        plans = self._plans_of(list(self.graph.out_edges))
+        return {self.graph.index[p]: plan for p, plan in plans.items()}
+
+    def _plans_of(self, parents: list[str]) -> dict[str, ParentPlan]:
+        """Plans of some parents, computed in strategy batches."""
+        built = build_plans(
+            [self.graph.out_edges[p] for p in parents],
+            index=self.graph.index,
+            dimensions=self.dimensions,
+            usage=self.usage,
+            days=self._day_numbers,
+            heads=self._heads,
+        )
+        return dict(zip(parents, built, strict=True))
+
+    def _plan(self, parent: str) -> ParentPlan:
+        return build_plan(
+            self.graph.out_edges[parent],
+            index=self.graph.index,
+            dimensions=self.dimensions,
+            usage=self.usage,
+            days=self._day_numbers,
+        )
+
+    def node_index(self, node: str) -> int:
+        """Array index of a node; InputError if the graph has no such node."""
+        if node not in self.graph.index:
+            raise InputError(f"unknown node {node!r}")
+        return self.graph.index[node]
+
+    def day_index(self, day: date) -> int:
+        """Array index of a day; InputError outside the engine's range."""
+        if not self.days.first <= day <= self.days.last:
+            raise InputError(
+                f"day {day} is outside {self.days.first}..{self.days.last}"
+            )
+        return self.days.index_of(day)
+
+    def dimension_index(self, dimension: str) -> int:
+        """Array index of a dimension; InputError if unknown."""
+        if dimension not in self._dim_index:
+            raise InputError(f"unknown dimension {dimension!r}")
+        return self._dim_index[dimension]
+
+
+def _edge_key(edge: EdgeSpec) -> tuple[str, str, date | None]:
+    return (edge.from_, edge.to, edge.active_from)
+
+
+def _cost_days(costs: CostTable) -> DayRange:
+    if costs.day.size == 0:
+        raise InputError("no costs to allocate and no day range given")
+    first, last = int(costs.day.min()), int(costs.day.max())
+    return DayRange(
+        first=_EPOCH + timedelta(days=first), last=_EPOCH + timedelta(days=last)
+    )
+
+
+def _node_codes(
+    ids: Sequence[str], index: dict[str, int], what: str
+) -> NDArray[np.int64]:
+    unknown = [n for n in ids if n not in index]
+    if unknown:
+        raise InputError(f"{what} names unknown node {unknown[0]!r}")
+    return np.array([index[n] for n in ids], dtype=np.int64)
+
+
+def _direct_array(
+    costs: CostTable, graph: CostGraph, days: DayRange, dims: dict[str, int]
+) -> NDArray[np.int64]:
+    """(nodes, days, dims) direct costs; rows outside the day range are left out."""
+    unknown = [d for d in costs.dimensions if d not in dims]
+    if unknown:
+        raise InputError(f"costs name unknown dimension {unknown[0]!r}")
+    node = _node_codes(costs.node_ids, graph.index, "costs")[costs.node]
+    dim = np.array([dims[d] for d in costs.dimensions], dtype=np.int64)[costs.dimension]
+    t = costs.day - to_day_numbers([days.first])[0]
+    keep = np.flatnonzero((t >= 0) & (t < days.count))
+    direct = np.zeros((len(graph.ids), days.count, len(dims)), dtype=np.int64)
+    flat = (node[keep] * days.count + t[keep]) * len(dims) + dim[keep]
+    # A CostTable holds one row per node, day and dimension, so plain assignment.
+    direct.reshape(-1)[flat] = costs.micros[keep]
+    return direct

@@ -1,0 +1,215 @@
+"""An engine's results as flat arrays, and the cells that differ between two of them.
+
+A stream processor keeps the frame it last stored; after an update it captures a new
+frame and writes only the rows whose figures, amounts or shares changed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.plans import ParentPlan
+from finops.domain.allocation.readout import strategy_codes, strategy_names
+from finops.domain.dag import CostGraph
+
+__all__ = ["Cells", "FrameDiff", "ResultFrame", "capture", "diff_frames", "every_cell"]
+
+Cells = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+@dataclass(frozen=True)
+class _ParentRows:
+    """One parent's flow rows: shares and strategy codes per (row, day, dimension)."""
+
+    plan: ParentPlan
+    share: NDArray[np.float64]
+    strategy: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ResultFrame:
+    """Node figures (direct, indirect, holistic, allocated_out, retained) as
+    (5, nodes, days, dims) and flows as (rows, days, dims), rows grouped by parent.
+
+    Shares and strategies are gathered when first asked for: most frames are only
+    compared on their node figures (flows are diffed less often).
+    """
+
+    graph: CostGraph
+    dimensions: tuple[str, ...]
+    first_day: int
+    figures: NDArray[np.int64]
+    parent: NDArray[np.int64]
+    child: NDArray[np.int64]
+    amount: NDArray[np.int64]
+    _plans: dict[int, ParentPlan]  # parent -> plan (never changed in place)
+    _previous: dict[int, _ParentRows]  # an older frame's rows, reused when the same
+
+    @functools.cached_property
+    def _rows(self) -> dict[int, _ParentRows]:
+        rows = {
+            p: _parent_rows(plan, self._previous.get(p))
+            for p, plan in self._plans.items()
+        }
+        object.__setattr__(self, "_previous", {})  # no chain of older frames kept
+        return rows
+
+    @functools.cached_property
+    def share(self) -> NDArray[np.float64]:
+        """(rows, days, dims) share of each flow row."""
+        parts = [r.share for r in self._rows.values()]
+        return _stack(parts, self.amount.shape[1:], np.float64)
+
+    @functools.cached_property
+    def strategy(self) -> NDArray[np.int64]:
+        """(rows, days, dims) strategy code of each flow row."""
+        parts = [r.strategy for r in self._rows.values()]
+        return _stack(parts, self.amount.shape[1:], np.int64)
+
+    def node_present(self) -> NDArray[np.bool_]:
+        """Cells a result row exists for: any direct, indirect or allocated_out."""
+        direct, indirect, _, out, _ = self.figures
+        return (direct != 0) | (indirect != 0) | (out != 0)
+
+    def flow_present(self) -> NDArray[np.bool_]:
+        """Flow cells that are listed: a non-zero amount or a positive share."""
+        return (self.amount != 0) | (self.share > 0)
+
+    def comparable(self, other: ResultFrame) -> bool:
+        """Same graph object, dimensions and days: cells line up one to one."""
+        return (
+            self.graph is other.graph
+            and self.dimensions == other.dimensions
+            and self.first_day == other.first_day
+            and self.figures.shape == other.figures.shape
+        )
+
+    def strategy_name(self, codes: NDArray[np.int64]) -> list[str]:
+        """Strategy names of strategy codes."""
+        return strategy_names(codes)
+
+
+@dataclass(frozen=True)
+class FrameDiff:
+    """Cells to write (present in the new frame and changed) and cells that vanished;
+    nodes as (node, day, dim) indices, flows as (row, day, dim)."""
+
+    nodes: Cells
+    nodes_removed: Cells
+    flows: Cells
+    flows_removed: Cells
+
+
+def capture(
+    engine: AllocationEngine, previous: ResultFrame | None = None
+) -> ResultFrame:
+    """The engine's results now; per-parent pieces of `previous` whose plan is the
+    same object are reused."""
+    state = engine.state
+    parents = sorted(state.flows)
+    plans = {p: state.plans[p] for p in parents}
+    shape = state.direct.shape[1:]
+    amount = _stack([state.flows[p] for p in parents], shape, np.int64)
+    sizes = np.array([len(state.plans[p].children) for p in parents], dtype=np.int64)
+    out = np.zeros_like(state.direct)
+    if parents:
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        out[parents] = np.add.reduceat(amount, starts, axis=0)
+    holistic = state.direct + state.received
+    figures = np.stack([state.direct, state.received, holistic, out, holistic - out])
+    return ResultFrame(
+        graph=engine.graph,
+        dimensions=tuple(engine.dimensions),
+        first_day=engine.days.first.toordinal(),
+        figures=figures,
+        parent=np.repeat(np.array(parents, dtype=np.int64), sizes),
+        child=_stack([state.plans[p].children for p in parents], (), np.int64),
+        amount=amount,
+        _plans=plans,
+        _previous=_reusable(previous),
+    )
+
+
+def _reusable(previous: ResultFrame | None) -> dict[int, _ParentRows]:
+    """Rows an older frame has gathered, or those it would have reused."""
+    if previous is None:
+        return {}
+    if "_rows" not in previous.__dict__:
+        return previous._previous
+    return previous._rows
+
+
+def _parent_rows(plan: ParentPlan, previous: _ParentRows | None) -> _ParentRows:
+    if previous is not None and previous.plan is plan:
+        return previous
+    k, (_, days, _) = len(plan.children), plan.shares.shape
+    share = plan.share_cells(None).reshape(k, days, -1)  # (k, days, dims), cached
+    if (
+        previous is not None  # usage moved the shares; strategies stay
+        and previous.plan.config_rules is plan.config_rules
+        and previous.plan.dim_config is plan.dim_config
+        and previous.strategy.shape == share.shape
+    ):
+        return _ParentRows(plan, share, previous.strategy)
+    codes = strategy_codes(plan)  # (configs, k)
+    strategy = np.broadcast_to(
+        codes[plan.dim_config].T[:, np.newaxis, :], share.shape
+    )  # (k, days, dims)
+    return _ParentRows(plan, share, strategy)
+
+
+def _stack(
+    parts: list[NDArray[np.generic]], shape: tuple[int, ...], dtype: type
+) -> NDArray[np.generic]:
+    if not parts:
+        return np.zeros((0, *shape), dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False)
+
+
+def diff_frames(
+    old: ResultFrame, new: ResultFrame, *, nodes: bool = True, flows: bool = True
+) -> FrameDiff:
+    """Cells of `new` to write and of `old` to delete; frames must be comparable.
+
+    nodes / flows False: that part is left empty (not compared).
+    """
+    if not old.comparable(new):
+        raise ValueError("frames of different graphs, dimensions or days")
+    node_cells, node_gone = _NO_CELLS, _NO_CELLS
+    if nodes:
+        was, now = old.node_present(), new.node_present()
+        changed = (old.figures != new.figures).any(axis=0)
+        node_cells, node_gone = _cells(now & changed), _cells(was & ~now)
+    flow_cells, flow_gone = _NO_CELLS, _NO_CELLS
+    if flows:
+        was, now = old.flow_present(), new.flow_present()
+        changed = (
+            (old.amount != new.amount)
+            | (old.share != new.share)
+            | (old.strategy != new.strategy)
+        )
+        flow_cells, flow_gone = _cells(now & changed), _cells(was & ~now)
+    return FrameDiff(node_cells, node_gone, flow_cells, flow_gone)
+
+
+def every_cell(frame: ResultFrame) -> FrameDiff:
+    """Every present cell, to write a frame whole."""
+    return FrameDiff(
+        _cells(frame.node_present()),
+        _NO_CELLS,
+        _cells(frame.flow_present()),
+        _NO_CELLS,
+    )
+
+
+def _cells(mask: NDArray[np.bool_]) -> Cells:
+    a, b, c = np.nonzero(mask)
+    return a.astype(np.int64), b.astype(np.int64), c.astype(np.int64)
+
+
+_NO_CELLS: Cells = _cells(np.zeros((0, 0, 0), dtype=bool))

@@ -1,0 +1,199 @@
+"""Pushing costs through the graph: a full pass, and a pass over changed cells only."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.domain.allocation.plans import ParentPlan
+from finops.domain.allocation.splitting import split_exactly
+
+__all__ = ["CostState", "full_pass", "propagate", "split_batch"]
+
+
+# Cells (parents x parts x day-dimension cells) split at once: fast, small in memory.
+_BATCH_CELLS = 1 << 21
+# Engines with at most this many day-by-dimension cells per node (the stream's one-day
+# engines) keep each batch's stacked shares between passes and restack only the plans
+# that changed; a long range's would double the memory its plans take.
+_KEEP_SHARES_CELLS = 64
+
+
+@dataclass
+class CostState:
+    """Money of every node, day and dimension, in micro-units.
+
+    direct and received: (nodes, days, dims); flows[p]: (k, days, dims) per parent
+    index, rows in the order of the parent's plan.
+    """
+
+    direct: NDArray[np.int64]
+    received: NDArray[np.int64]
+    plans: dict[int, ParentPlan]
+    order: list[int]
+    flows: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)
+    # full_pass's parent batches; they depend on the order and the plans' children
+    # only, and are rebuilt after set_order (which every edge change calls first).
+    batches: list[_Batch] | None = None
+
+    def __post_init__(self) -> None:
+        self.set_order(self.order)
+
+    @property
+    def cells(self) -> int:
+        """Day-by-dimension cells per node."""
+        return int(self.direct.shape[1] * self.direct.shape[2])
+
+    def set_order(self, order: list[int]) -> None:
+        """Adopt a new topological order (after an edge change)."""
+        self.order = order
+        self.position = {node: i for i, node in enumerate(order)}
+        self.batches = None
+
+
+def full_pass(state: CostState) -> None:
+    """Recompute every flow and every received amount, level by level.
+
+    Parents on one topological level with the same out-degree are split together.
+    """
+    state.received[:] = 0
+    received = state.received.reshape(len(state.received), -1)
+    direct = state.direct.reshape(len(state.direct), -1)
+    if state.batches is None:
+        state.batches = [_Batch.of(parents, state) for parents in _batches(state)]
+    shape = state.direct.shape[1:]
+    keep = state.cells <= _KEEP_SHARES_CELLS
+    for batch in state.batches:
+        parents = batch.parents
+        holistic = direct[parents] + received[parents]
+        shares = batch.shares(state.plans, keep=keep)
+        # (parents, k, cells): each parent's flows are a view of one block.
+        flows = np.ascontiguousarray(split_batch(holistic, shares).transpose(1, 0, 2))
+        for parent, block in zip(parents, flows, strict=True):
+            state.flows[parent] = block.reshape((-1, *shape))
+        rows = flows.reshape(len(batch.children), -1)
+        batch.receive(received, rows)
+
+
+@dataclass
+class _Batch:
+    """Parents split together, and where their flows go (children sorted once)."""
+
+    parents: list[int]
+    children: NDArray[np.int64]
+    order: NDArray[np.int64]  # rows sorted by child
+    targets: NDArray[np.int64]  # each distinct child, in sorted order
+    starts: NDArray[np.int64]  # its first row in sorted order
+    # The plans whose shares `_stacked` holds, parent by parent (when kept).
+    _plans: list[ParentPlan] = field(default_factory=list)
+    _stacked: NDArray[np.float64] | None = None
+
+    def shares(
+        self, plans: dict[int, ParentPlan], *, keep: bool
+    ) -> NDArray[np.float64]:
+        """(k, parents, cells) shares of the batch's parents; kept, only the slices
+        of plans replaced since the last pass are copied again (a plan is never
+        changed in place)."""
+        current = [plans[p] for p in self.parents]
+        if not keep or self._stacked is None:
+            stacked = np.stack([plan.share_cells(None) for plan in current], axis=1)
+            self._plans, self._stacked = (current, stacked) if keep else ([], None)
+            return stacked
+        for i, (plan, old) in enumerate(zip(current, self._plans, strict=True)):
+            if plan is not old:
+                self._stacked[:, i] = plan.share_cells(None)
+        self._plans = current
+        return self._stacked
+
+    @classmethod
+    def of(cls, parents: list[int], state: CostState) -> _Batch:
+        children = np.concatenate([state.plans[p].children for p in parents])
+        order = np.argsort(children, kind="stable")
+        ranked = children[order]
+        starts = np.flatnonzero(np.diff(ranked, prepend=-1) != 0)
+        return cls(parents, children, order, ranked[starts], starts)
+
+    def receive(self, received: NDArray[np.int64], rows: NDArray[np.int64]) -> None:
+        """Add each row to its child's receipts; a child may appear many times."""
+        received[self.targets] += np.add.reduceat(rows[self.order], self.starts, axis=0)
+
+
+def split_batch(
+    amounts: NDArray[np.int64], shares: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """split_exactly for a stack of parents: (P, n) amounts, (k, P, n) shares.
+
+    Returns the (k, P, n) parts handed on (the retained rows are dropped).
+    """
+    k, count, n = shares.shape
+    parts = split_exactly(amounts.reshape(-1), shares.reshape(k, count * n))
+    return parts[:k].reshape(k, count, n)
+
+
+def _batches(state: CostState) -> list[list[int]]:
+    """Parents grouped by topological level and out-degree, in bounded chunks."""
+    level: dict[int, int] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
+    for node in state.order:
+        plan = state.plans.get(node)
+        if plan is None:
+            continue
+        depth = level.get(node, 0)
+        for child in plan.children.tolist():
+            level[child] = max(level.get(child, 0), depth + 1)
+        groups.setdefault((depth, len(plan.children)), []).append(node)
+    batches = []
+    for (_, k), parents in sorted(groups.items()):
+        step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
+        batches.extend(parents[i : i + step] for i in range(0, len(parents), step))
+    return batches
+
+
+def propagate(
+    state: CostState, seeds: dict[int, NDArray[np.bool_]]
+) -> NDArray[np.bool_]:
+    """Re-split the seeded cells of seeded nodes and everything downstream that changes.
+
+    seeds: node -> flat bool mask over day-by-dimension cells. Returns the flat mask
+    of cells where any node's cost or flow was recomputed.
+    """
+    position = state.position
+    dirty = {node: mask.copy() for node, mask in seeds.items()}
+    heap = [(position[node], node) for node in dirty]
+    heapq.heapify(heap)
+    touched = np.zeros(state.cells, dtype=bool)
+    while heap:
+        _, node = heapq.heappop(heap)
+        mask = dirty.pop(node)
+        touched |= mask
+        for child, child_cells in _resplit(state, node, np.flatnonzero(mask)):
+            if child not in dirty:
+                dirty[child] = np.zeros(state.cells, dtype=bool)
+                heapq.heappush(heap, (position[child], child))
+            dirty[child][child_cells] = True
+    return touched
+
+
+def _resplit(
+    state: CostState, node: int, cells: NDArray[np.int64]
+) -> list[tuple[int, NDArray[np.int64]]]:
+    """Re-split one node on some cells; returns the children whose receipts changed."""
+    plan = state.plans.get(node)
+    if plan is None or cells.size == 0:
+        return []
+    received = state.received.reshape(len(state.received), -1)
+    holistic = state.direct[node].ravel()[cells] + received[node, cells]
+    parts = split_exactly(holistic, plan.share_cells(cells))[:-1]
+    flows = state.flows[node].reshape(len(plan.children), -1)
+    delta = parts - flows[:, cells]
+    flows[:, cells] = parts
+    changed: list[tuple[int, NDArray[np.int64]]] = []
+    for row in np.flatnonzero(delta.any(axis=1)):
+        child = int(plan.children[row])
+        received[child, cells] += delta[row]
+        changed.append((child, cells[delta[row] != 0]))
+    return changed

@@ -1,0 +1,169 @@
+"""Usage as dense node-by-day matrices, built on demand per metric and segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finops.domain.allocation.tables import UsageTable
+from finops.domain.rules import AllocationRule, SegmentFilter, StrategyName
+
+__all__ = ["UsageView", "usage_code", "usage_key"]
+
+_Key = tuple[str, SegmentFilter | None, int]
+_Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
+
+
+# Codes of the usage keys seen so far: rules with one code see the same usage. A few
+# per graph (metric, window, segment); equal rules are mostly one object, so the
+# code is looked up by identity first.
+_CODES: dict[tuple[object, ...], int] = {}
+_BY_RULE: dict[int, tuple[AllocationRule, int]] = {}
+_NO_USAGE = -1
+_BY_RULE_LIMIT = 1 << 16
+
+
+def usage_key(rule: AllocationRule) -> tuple[object, ...]:
+    """Rules with equal keys see the same usage."""
+    weighted = rule.strategy is StrategyName.WEIGHTED_AVERAGE
+    return (rule.metric, rule.window_days if weighted else 0, repr(rule.segment))
+
+
+def usage_code(rule: AllocationRule) -> int:
+    """A small integer per usage key (-1 for a rule without a metric)."""
+    if rule.metric is None:
+        return _NO_USAGE
+    seen = _BY_RULE.get(id(rule))
+    if seen is not None and seen[0] is rule:
+        return seen[1]
+    code = _CODES.setdefault(usage_key(rule), len(_CODES))
+    if len(_BY_RULE) >= _BY_RULE_LIMIT:
+        _BY_RULE.clear()
+    _BY_RULE[id(rule)] = (rule, code)  # keeps the rule, so its id stays its own
+    return code
+
+
+class UsageView:
+    """Usage of every graph node per day over the allocation range and days before."""
+
+    def __init__(
+        self,
+        table: UsageTable,
+        node_index: NDArray[np.int64],
+        *,
+        n_nodes: int,
+        first_day: int,
+        n_days: int,
+    ) -> None:
+        node = node_index[table.node] if table.node.size else table.node
+        order = _canonical_order(node, table)
+        self._node, self._day = node[order], table.day[order]
+        self._metric, self._value = table.metric[order], table.value[order]
+        self._label = table.label[order]
+        self._metrics = {m: i for i, m in enumerate(table.metrics)}
+        self._label_sets = list(table.label_sets)
+        self._n_nodes, self._first, self._n_days = n_nodes, first_day, n_days
+        self._cache: dict[_Key, _Daily] = {}
+        self._edits: dict[tuple[int, int, str], tuple[float, dict[str, Any]]] = {}
+
+    def values(
+        self, rule: AllocationRule, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Usage u of the given nodes for a rule: a row per node, a column per day."""
+        assert rule.metric is not None
+        if rule.strategy is StrategyName.WEIGHTED_AVERAGE:
+            return self._window_mean(rule.metric, rule.window_days, nodes)
+        sums, _ = self._daily((rule.metric, rule.segment, 0))
+        return sums[nodes]
+
+    def key(self, rule: AllocationRule) -> tuple[object, ...]:
+        """Rules with equal keys see the same usage."""
+        return usage_key(rule)
+
+    def set_value(
+        self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]
+    ) -> None:
+        """Replace the usage rows of one node, day and metric by a single row."""
+        self._edits[(node, day, metric)] = (value, labels)
+        for key, (sums, has) in self._cache.items():
+            if key[0] == metric:
+                self._apply_edit(key, sums, has, (node, day), (value, labels))
+
+    def _window_mean(
+        self, metric: str, window: int, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        sums, has = self._daily((metric, None, window - 1))
+        total = np.cumsum(sums[nodes], axis=1)
+        count = np.cumsum(has[nodes], axis=1)
+        total[:, window:] = total[:, window:] - total[:, :-window]
+        count[:, window:] = count[:, window:] - count[:, :-window]
+        total, count = total[:, window - 1 :], count[:, window - 1 :]
+        out = np.zeros(total.shape, dtype=np.float64)
+        return np.divide(total, count, out=out, where=count > 0)
+
+    def _daily(self, key: _Key) -> _Daily:
+        if key not in self._cache:
+            self._cache[key] = self._build(key)
+        return self._cache[key]
+
+    def _build(self, key: _Key) -> _Daily:
+        metric, segment, lead = key
+        width = self._n_days + lead
+        col = self._day - (self._first - lead)
+        keep = (
+            (col >= 0) & (col < width) & (self._metric == self._metrics.get(metric, -1))
+        )
+        if segment is not None:
+            ok = np.array([segment.matches(ls) for ls in self._label_sets], dtype=bool)
+            keep &= ok[self._label]
+        flat = self._node[keep] * width + col[keep]
+        size = self._n_nodes * width
+        weights = self._value[keep]
+        sums = np.bincount(flat, weights=weights, minlength=size).astype(np.float64)
+        has = np.bincount(flat, minlength=size) > 0
+        sums, has = (
+            sums.reshape(self._n_nodes, width),
+            has.reshape(self._n_nodes, width),
+        )
+        for (node, day, m), edit in self._edits.items():
+            if m == metric:
+                self._apply_edit(key, sums, has, (node, day), edit)
+        return sums, has
+
+    def _apply_edit(
+        self,
+        key: _Key,
+        sums: NDArray[np.float64],
+        has: NDArray[np.bool_],
+        cell: tuple[int, int],
+        edit: tuple[float, dict[str, Any]],
+    ) -> None:
+        _, segment, lead = key
+        col = cell[1] - (self._first - lead)
+        if not 0 <= col < sums.shape[1]:
+            return
+        matches = segment is None or segment.matches(edit[1])
+        sums[cell[0], col] = edit[0] if matches else 0.0
+        has[cell[0], col] = matches
+
+
+def _canonical_order(node: NDArray[np.int64], table: UsageTable) -> NDArray[np.int64]:
+    """Rows by node, day, metric, then value: float sums then ignore input order."""
+    if node.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    day = table.day - table.day.min()
+    key = (node * (int(day.max()) + 1) + day) * max(
+        len(table.metrics), 1
+    ) + table.metric
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    shared = np.zeros(ordered.size, dtype=bool)
+    shared[1:] = ordered[1:] == ordered[:-1]
+    shared[:-1] |= shared[1:]
+    # Only cells with several rows need their rows ordered by value.
+    spots = np.flatnonzero(shared)
+    rows = order[spots]
+    order[spots] = rows[np.lexsort((table.value[rows], key[rows]))]
+    return order

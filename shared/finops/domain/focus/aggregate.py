@@ -1,0 +1,96 @@
+"""Node costs: per node, UTC day and dimension, summed exactly in micro-units."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+
+from finops.domain.money import format_micros
+from finops.domain.records import NodeCost
+
+__all__ = [
+    "COSTS_COLUMNS",
+    "COSTS_SCHEMA",
+    "COST_KEYS",
+    "CostTotals",
+    "sum_costs",
+    "to_node_costs",
+    "write_costs",
+]
+
+COST_KEYS: Final = ("node", "date", "dimension")
+COSTS_COLUMNS: Final = ("node", "date", "dimension", "amount")
+COSTS_SCHEMA: Final = pa.schema(
+    [
+        ("node", pa.string()),
+        ("date", pa.date32()),
+        ("dimension", pa.string()),
+        ("amount_micros", pa.int64()),
+    ]
+)
+# Partial sums are merged when this many rows wait, keeping memory bounded.
+_MERGE_ROWS: Final = 500_000
+
+
+def sum_costs(table: pa.Table) -> pa.Table:
+    """Sum amount_micros per node, date and dimension (int64, exact)."""
+    if table.num_rows == 0:
+        return COSTS_SCHEMA.empty_table()
+    grouped = table.group_by(list(COST_KEYS), use_threads=False).aggregate(
+        [("amount_micros", "sum")]
+    )
+    grouped = grouped.rename_columns(
+        [
+            "amount_micros" if n == "amount_micros_sum" else n
+            for n in grouped.column_names
+        ]
+    )
+    return grouped.select(COSTS_SCHEMA.names).cast(COSTS_SCHEMA)
+
+
+class CostTotals:
+    """Running node-cost totals over many batches, in bounded memory."""
+
+    def __init__(self) -> None:
+        self._parts: list[pa.Table] = []
+        self._waiting = 0
+
+    def add(self, costs: pa.Table) -> None:
+        """Add one batch's costs."""
+        self._parts.append(costs)
+        self._waiting += costs.num_rows
+        if self._waiting > _MERGE_ROWS:
+            self._parts = [sum_costs(pa.concat_tables(self._parts))]
+            self._waiting = self._parts[0].num_rows
+
+    def result(self) -> pa.Table:
+        """Totals sorted by node, date and dimension."""
+        if not self._parts:
+            return COSTS_SCHEMA.empty_table()
+        total = sum_costs(pa.concat_tables(self._parts))
+        return total.sort_by([(key, "ascending") for key in COST_KEYS])
+
+
+def to_node_costs(costs: pa.Table) -> list[NodeCost]:
+    """NodeCost records of a costs table."""
+    return [NodeCost(**row) for row in costs.to_pylist()]
+
+
+def _rows(costs: pa.Table) -> Iterable[tuple[str, str, str, str]]:
+    """CSV rows with amounts in six decimals."""
+    for row in costs.to_pylist():
+        amount = format_micros(row["amount_micros"])
+        yield row["node"], row["date"].isoformat(), row["dimension"], amount
+
+
+def write_costs(costs: pa.Table, path: Path) -> int:
+    """Write `node,date,dimension,amount` CSV; returns the number of rows."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(COSTS_COLUMNS)
+        writer.writerows(_rows(costs))
+    return int(costs.num_rows)

@@ -1,0 +1,196 @@
+"""Bill files to node costs: stream, validate, map to nodes, spread over days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from finops.domain.focus.aggregate import sum_costs
+from finops.domain.focus.bills import BillLayout, open_layout, read_bill
+from finops.domain.focus.columns import FIELD_COLUMNS
+from finops.domain.focus.lines import ParsedLines, parse_lines
+from finops.domain.focus.linetable import build_line_table
+from finops.domain.focus.mapping import MappingRules, assign_nodes, render_dimension
+from finops.domain.focus.readers import Progress, RawBatch
+from finops.domain.focus.rejects import Reject
+from finops.domain.focus.restatement import PartitionKey, partitions_of
+from finops.domain.focus.spread import spread_over_days
+from finops.domain.focus.view import BatchView, base_column
+
+__all__ = [
+    "NormalizedBatch",
+    "absent_columns",
+    "costs_from_lines",
+    "iter_normalized",
+    "normalize_batch",
+    "normalize_file",
+    "spread_costs",
+    "wanted_columns",
+]
+
+_REQUIRED_COLUMNS = (
+    "ProviderName",
+    "BillingPeriodStart",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedBatch:
+    """What one batch of a file became: node costs, rejects and (optionally) lines.
+
+    With lines, `partitions` names the (source, billing period) pairs they state.
+    """
+
+    file: str
+    layout: str
+    rows_read: int
+    costs: pa.Table
+    rejects: tuple[Reject, ...]
+    lines: pa.Table | None = None
+    provider_totals: dict[str, int] = field(default_factory=dict)
+    partitions: frozenset[PartitionKey] = frozenset()
+    absent_columns: tuple[str, ...] = ()
+
+    @property
+    def rows_accepted(self) -> int:
+        """Rows that became costs."""
+        return self.rows_read - len(self.rejects)
+
+
+def wanted_columns(rules: MappingRules, *, keep_lines: bool) -> list[str]:
+    """FOCUS columns to read: required ones, the cost, and what the rules use."""
+    names = [*_REQUIRED_COLUMNS, rules.cost_column, *sorted(rules.referenced_columns())]
+    if keep_lines:
+        names += [candidates[-1] for candidates in FIELD_COLUMNS.values()]
+    return list(dict.fromkeys(names))
+
+
+def absent_columns(rules: MappingRules, layout: BillLayout) -> tuple[str, ...]:
+    """Columns the rules name that this file lacks (likely a typo or another layout)."""
+    names = sorted(rules.referenced_columns())
+    return tuple(n for n in names if layout.columns.column_for(base_column(n)) is None)
+
+
+def normalize_file(
+    path: Path,
+    rules: MappingRules,
+    *,
+    source: str | None = None,
+    profile: str | None = None,
+    keep_lines: bool = False,
+    on_progress: Progress | None = None,
+) -> Iterator[NormalizedBatch]:
+    """Stream one bill file as normalised batches; refuses an unknown layout first.
+
+    `source` names who states these lines for restatement; by default each line's
+    `provider:billing account`. Lines (with `keep_lines`) carry their line number.
+    """
+    layout = open_layout(path, required=(rules.cost_column,), profile=profile)
+    wanted = wanted_columns(rules, keep_lines=keep_lines)
+    for raw in read_bill(path, layout, wanted, on_progress=on_progress):
+        yield normalize_batch(
+            raw, layout, rules, file=str(path), source=source, keep_lines=keep_lines
+        )
+
+
+def normalize_batch(
+    raw: RawBatch,
+    layout: BillLayout,
+    rules: MappingRules,
+    *,
+    file: str,
+    source: str | None = None,
+    keep_lines: bool = False,
+) -> NormalizedBatch:
+    """Validate, map and spread one batch of rows."""
+    view = BatchView(raw.table, layout.columns)
+    parsed, rejects = parse_lines(raw, view, cost_column=rules.cost_column, file=file)
+    nodes = assign_nodes(rules, parsed.view.text, parsed.view.num_rows)
+    dimensions = render_dimension(rules, parsed.view.text, parsed.view.num_rows)
+    lines = None
+    if keep_lines:
+        lines = build_line_table(parsed, nodes, dimensions, source=source)
+    costs = spread_costs(
+        parsed.cost,
+        parsed.charge_period_start,
+        parsed.charge_period_end,
+        nodes=nodes,
+        dimensions=dimensions,
+    )
+    return NormalizedBatch(
+        file=file,
+        layout=layout.name,
+        rows_read=raw.table.num_rows + len(raw.malformed),
+        costs=costs,
+        rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
+        lines=lines,
+        provider_totals=_provider_totals(parsed),
+        partitions=frozenset(partitions_of(lines))
+        if lines is not None
+        else frozenset(),
+        absent_columns=absent_columns(rules, layout),
+    )
+
+
+def _provider_totals(parsed: ParsedLines) -> dict[str, int]:
+    """Accepted cost per provider (micro-units)."""
+    provider = parsed.view.text("ProviderName")
+    table = pa.table({"provider": provider, "cost": parsed.cost})
+    sums = table.group_by("provider", use_threads=False).aggregate([("cost", "sum")])
+    names, amounts = sums["provider"].to_pylist(), sums["cost_sum"].to_pylist()
+    return dict(zip(names, amounts, strict=True))
+
+
+def spread_costs(
+    cost: NDArray[np.int64],
+    start_us: NDArray[np.int64],
+    end_us: NDArray[np.int64],
+    *,
+    nodes: pa.Array,
+    dimensions: pa.Array,
+) -> pa.Table:
+    """Node costs (node, date, dimension, amount_micros) of lines, spread over days."""
+    spread = spread_over_days(cost, start_us, end_us)
+    if len(spread.rows) != len(nodes):
+        rows = pa.array(spread.rows)
+        nodes, dimensions = pc.take(nodes, rows), pc.take(dimensions, rows)
+    days = pa.array(spread.days.astype(np.int32), pa.int32()).cast(pa.date32())
+    table = pa.table(
+        {
+            "node": nodes,
+            "date": days,
+            "dimension": dimensions,
+            "amount_micros": pa.array(spread.amounts, pa.int64()),
+        }
+    )
+    return sum_costs(table)
+
+
+def costs_from_lines(lines: pa.Table) -> pa.Table:
+    """Node costs of stored normalised lines (e.g. after a restatement)."""
+    periods = [
+        lines[name].cast(pa.int64()).to_numpy()
+        for name in ("cost_micros", "charge_period_start", "charge_period_end")
+    ]
+    return spread_costs(
+        *periods,
+        nodes=lines["node"].combine_chunks(),
+        dimensions=lines["dimension"].combine_chunks(),
+    )
+
+
+def iter_normalized(
+    paths: Iterable[Path], rules: MappingRules, **options: Any
+) -> Iterator[NormalizedBatch]:
+    """Normalise several files one after the other (options of `normalize_file`)."""
+    for path in paths:
+        yield from normalize_file(path, rules, **options)

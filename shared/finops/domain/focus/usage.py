@@ -1,0 +1,127 @@
+"""Usage metrics in: CSV or JSON rows `node,date,metric,value[,labels]`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+from finops.domain.focus.rejects import Reject
+from finops.domain.records import UsageRecord
+from finops.errors import InputError
+
+__all__ = ["USAGE_COLUMNS", "parse_usage_rows", "read_usage"]
+
+USAGE_COLUMNS: Final = ("node", "date", "metric", "value")
+_JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+
+
+def read_usage(path: Path) -> tuple[list[UsageRecord], list[Reject]]:
+    """Read a usage file (CSV, JSON array or JSON lines); bad rows become rejects."""
+    if not path.is_file():
+        raise InputError("no such file", file=str(path))
+    rows = (
+        _json_rows(path) if path.suffix.lower() in _JSON_SUFFIXES else _csv_rows(path)
+    )
+    return parse_usage_rows(rows, file=str(path))
+
+
+def parse_usage_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], *, file: str
+) -> tuple[list[UsageRecord], list[Reject]]:
+    """Turn numbered rows into UsageRecords; each bad row becomes a Reject."""
+    records: list[UsageRecord] = []
+    rejects: list[Reject] = []
+    for line, row in rows:
+        try:
+            records.append(_to_record(row))
+        except ValueError as exc:
+            rejects.append(Reject(file, line, str(exc)))
+    return records, rejects
+
+
+def _to_record(row: Mapping[str, Any]) -> UsageRecord:
+    """One usage record; raises ValueError saying what is wrong."""
+    node, metric = (
+        str(row.get("node") or "").strip(),
+        str(row.get("metric") or "").strip(),
+    )
+    if not node or not metric:
+        raise ValueError("missing node or metric")
+    try:
+        day = date.fromisoformat(str(row.get("date") or "").strip())
+    except ValueError:
+        raise ValueError(f"not a date: {row.get('date')!r}") from None
+    value = _to_value(row.get("value"))
+    return UsageRecord(
+        node=node, date=day, metric=metric, value=value, labels=_labels(row)
+    )
+
+
+def _to_value(raw: Any) -> float:
+    """A finite number."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"value is not a number: {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"value is not a finite number: {raw!r}")
+    return value
+
+
+def _labels(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels: a JSON object (or its text); empty when absent."""
+    labels = row.get("labels")
+    if labels in (None, ""):
+        return {}
+    if isinstance(labels, str):
+        try:
+            labels = json.loads(labels)
+        except json.JSONDecodeError:
+            raise ValueError("labels are not JSON") from None
+    if not isinstance(labels, dict):
+        raise ValueError("labels are not a JSON object")
+    return labels
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """CSV rows with their line numbers (the header is line 1)."""
+    with path.open(newline="", encoding="utf-8-sig") as data:
+        reader = csv.DictReader(data)
+        missing = [c for c in USAGE_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise InputError(f"missing columns: {', '.join(missing)}", file=str(path))
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """JSON array elements (numbered from 1) or JSON lines (numbered by line)."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
+        yield from ((i, _as_mapping(item)) for i, item in enumerate(items, start=1))
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, _json_line(line)
+
+
+def _json_line(line: str) -> Mapping[str, Any]:
+    """One JSON line as a mapping (an empty one if it is not an object)."""
+    try:
+        return _as_mapping(json.loads(line))
+    except json.JSONDecodeError:
+        return {}
+
+
+def _as_mapping(item: Any) -> Mapping[str, Any]:
+    """The item if it is a JSON object, else an empty mapping (rejected later)."""
+    return item if isinstance(item, dict) else {}

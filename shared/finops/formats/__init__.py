@@ -1,0 +1,1 @@
+"""File formats: cost, usage and graph files in; allocation results out."""

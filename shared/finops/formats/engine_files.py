@@ -1,0 +1,98 @@
+"""Building an engine from G, C and U files (the I/O around the pure engine)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+from numpy.typing import NDArray
+
+from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.synth import METRICS, SynthOrg
+from finops.domain.allocation.tables import UsageTable
+from finops.domain.dag import build_graph
+from finops.domain.periods import DayRange
+from finops.errors import InputError
+from finops.formats.arrow_columns import date_column, decimal_column, string_column
+from finops.formats.costfile import load_costs
+from finops.formats.graphfile import load_graph, save_graph
+from finops.formats.inputfiles import load_usage
+
+__all__ = ["load_engine", "parse_day", "write_org"]
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    """An ISO date from a command-line option, or None."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option}: malformed date {text!r}") from None
+
+
+def load_engine(
+    graph_path: Path,
+    costs_path: Path,
+    usage_path: Path | None = None,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+) -> AllocationEngine:
+    """Read and validate the files, then allocate every day in range."""
+    graph = build_graph(load_graph(graph_path))
+    known = set(graph.index)
+    costs = load_costs(costs_path, known)
+    usage = load_usage(usage_path, known) if usage_path else UsageTable.empty()
+    days = _day_range(costs.day, first, last)
+    return AllocationEngine(graph, costs, usage, days=days)
+
+
+def _day_range(
+    cost_days: NDArray[np.int64], first: date | None, last: date | None
+) -> DayRange:
+    epoch = date(1970, 1, 1).toordinal()
+    if cost_days.size == 0 and (first is None or last is None):
+        raise InputError("no costs in the files and no --from/--to range")
+    lo = first or date.fromordinal(epoch + int(cost_days.min()))
+    hi = last or date.fromordinal(epoch + int(cost_days.max()))
+    if hi < lo:
+        raise InputError(f"--to {hi} is before --from {lo}")
+    return DayRange(first=lo, last=hi)
+
+
+def write_org(org: SynthOrg, out: Path) -> list[Path]:
+    """Write graph.json, costs.csv and usage.csv of a synthetic organisation."""
+    out.mkdir(parents=True, exist_ok=True)
+    graph, costs, usage = out / "graph.json", out / "costs.csv", out / "usage.csv"
+    save_graph(org.spec, graph)
+    c = org.costs
+    pcsv.write_csv(
+        pa.table(
+            {
+                "node": string_column(c["node"], org.node_ids),
+                "date": date_column(c["day"]),
+                "dimension": string_column(c["dimension"], org.dimensions),
+                "amount": decimal_column(c["micros"]),
+            }
+        ),
+        costs,
+    )
+    u = org.usage
+    labels = np.where(u["prod"], '{"env": "prod"}', '{"env": "staging"}')
+    pcsv.write_csv(
+        pa.table(
+            {
+                "node": string_column(u["node"], org.node_ids),
+                "date": date_column(u["day"]),
+                "metric": string_column(u["metric"], list(METRICS)),
+                "value": pa.array(u["value"]),
+                "labels": pa.array(labels.tolist()),
+            }
+        ),
+        usage,
+    )
+    return [graph, costs, usage]

@@ -1,0 +1,57 @@
+"""Graph files (YAML or JSON): reading into a GraphSpec and writing one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from finops.domain.dag import GraphSpec
+from finops.errors import GraphError
+
+__all__ = ["load_graph", "save_graph"]
+
+
+def load_graph(path: Path) -> GraphSpec:
+    """Parse a graph file; any defect is a GraphError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc.strerror})") from None
+    raw = _parse(path, text)
+    try:
+        return GraphSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise GraphError(f"{path}: {_first_problem(exc)}") from None
+
+
+def save_graph(spec: GraphSpec, path: Path) -> None:
+    """Write a graph as JSON or YAML, by the file's suffix."""
+    data = spec.model_dump(by_alias=True, mode="json", exclude_defaults=True)
+    if path.suffix in (".yaml", ".yml"):
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+
+
+def _parse(path: Path, text: str) -> Any:
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise GraphError(f"{path}{line}: invalid YAML") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first validation error as `nodes.3.type: message`."""
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])

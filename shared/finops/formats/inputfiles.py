@@ -1,0 +1,225 @@
+"""Usage (U) CSV files, and the shared row-by-row reader that names bad lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Collection, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+from numpy.typing import NDArray
+
+from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
+from finops.domain.money import parse_decimal, to_micros
+from finops.domain.records import UsageRecord
+from finops.errors import InputError
+
+__all__ = [
+    "COST_COLUMNS",
+    "USAGE_COLUMNS",
+    "costs_slowly",
+    "load_usage",
+    "read_header",
+]
+
+COST_COLUMNS = ("node", "date", "dimension", "amount")
+USAGE_COLUMNS = ("node", "date", "metric", "value")
+_FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+
+def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageTable:
+    """Read U; labels (optional column) are JSON objects."""
+    header = read_header(path, USAGE_COLUMNS)
+    types = {"date": pa.date32(), "value": pa.float64()}
+    try:
+        table = _read(path, header, types)
+    except _FAST_ERRORS:
+        table = None
+    if table is None or _has_nulls(table, USAGE_COLUMNS) or _bad_values(table):
+        return _usage_slowly(path, known_nodes)
+    node, node_ids = _codes(table["node"])
+    _check_known(path, table["node"], node_ids, known_nodes)
+    metric, metrics = _codes(table["metric"])
+    label, label_sets = _labels(path, table)
+    days = table["date"].cast(pa.int32()).to_numpy().astype(np.int64)
+    values = table["value"].to_numpy()
+    return UsageTable(node, days, metric, values, label, node_ids, metrics, label_sets)
+
+
+def read_header(path: Path, required: tuple[str, ...]) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", file=str(path)) from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"missing column {missing[0]!r}", file=str(path), line=1)
+    return header
+
+
+def _read(path: Path, header: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    wanted = [c for c in header if c in (*COST_COLUMNS, *USAGE_COLUMNS, "labels")]
+    column_types = {c: types.get(c, pa.string()) for c in wanted}
+    options = pcsv.ConvertOptions(
+        column_types=column_types, include_columns=wanted, strings_can_be_null=False
+    )
+    return pcsv.read_csv(path, convert_options=options)
+
+
+def _has_nulls(table: pa.Table, columns: tuple[str, ...]) -> bool:
+    empty = any(
+        pc.any(pc.equal(table[c], "")).as_py()
+        for c in columns
+        if table[c].type == pa.string()
+    )
+    return empty or any(table[c].null_count for c in columns)
+
+
+def _bad_values(table: pa.Table) -> bool:
+    values = table["value"].to_numpy()
+    return bool((~np.isfinite(values) | (values < 0)).any())
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
+    """Integer codes and the distinct strings they stand for."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _check_known(
+    path: Path, column: pa.ChunkedArray, ids: list[str], known: Collection[str] | None
+) -> None:
+    if known is None:
+        return
+    unknown = [n for n in ids if n not in known]
+    if unknown:
+        row = pc.index(column, unknown[0]).as_py()
+        raise InputError(f"unknown node {unknown[0]!r}", file=str(path), line=row + 2)
+
+
+def _labels(
+    path: Path, table: pa.Table
+) -> tuple[NDArray[np.int64], list[dict[str, Any]]]:
+    if "labels" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=np.int64), [{}]
+    codes, texts = _codes(table["labels"])
+    sets = []
+    for i, text in enumerate(texts):
+        try:
+            sets.append(_label_set(text))
+        except ValueError as exc:
+            row = int(np.flatnonzero(codes == i)[0])
+            raise InputError(str(exc), file=str(path), line=row + 2) from None
+    return codes, sets
+
+
+def _label_set(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"labels are not JSON: {text!r}") from None
+    if not isinstance(labels, dict):
+        raise ValueError(f"labels must be a JSON object: {text!r}")
+    return labels
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        yield from enumerate(csv.DictReader(handle), start=2)
+
+
+def _field(path: Path, line: int, row: dict[str, str], name: str) -> str:
+    value = (row.get(name) or "").strip()
+    if not value:
+        raise InputError(f"empty {name}", file=str(path), line=line, field=name)
+    return value
+
+
+def _day(path: Path, line: int, row: dict[str, str]) -> date:
+    text = _field(path, line, row, "date")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"malformed date {text!r}", file=str(path), line=line, field="date"
+        ) from None
+
+
+def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
+    """Row by row with Decimal: exact for any input, and names the first bad line."""
+    totals: dict[tuple[str, date, str], Decimal] = {}
+    for line, row in _rows(path):
+        node = _node(path, line, row, known)
+        key = (node, _day(path, line, row), _field(path, line, row, "dimension"))
+        text = _field(path, line, row, "amount")
+        try:
+            amount = parse_decimal(text)
+        except ValueError:
+            raise InputError(
+                f"malformed amount {text!r}", file=str(path), line=line, field="amount"
+            ) from None
+        totals[key] = totals.get(key, Decimal(0)) + amount
+    node_ids = sorted({k[0] for k in totals})
+    dims = sorted({k[2] for k in totals})
+    nix, dix = (
+        {n: i for i, n in enumerate(node_ids)},
+        {d: i for i, d in enumerate(dims)},
+    )
+    return CostTable(
+        node=np.array([nix[k[0]] for k in totals], dtype=np.int64),
+        day=to_day_numbers(k[1] for k in totals),
+        dimension=np.array([dix[k[2]] for k in totals], dtype=np.int64),
+        micros=np.array([to_micros(v) for v in totals.values()], dtype=np.int64),
+        node_ids=node_ids,
+        dimensions=dims,
+    )
+
+
+def _node(
+    path: Path, line: int, row: dict[str, str], known: Collection[str] | None
+) -> str:
+    node = _field(path, line, row, "node")
+    if known is not None and node not in known:
+        raise InputError(
+            f"unknown node {node!r}", file=str(path), line=line, field="node"
+        )
+    return node
+
+
+def _usage_slowly(path: Path, known: Collection[str] | None) -> UsageTable:
+    """Row by row; names the first bad line."""
+    records = [_usage_row(path, line, row, known) for line, row in _rows(path)]
+    return UsageTable.from_records(records)
+
+
+def _usage_row(
+    path: Path, line: int, row: dict[str, str], known: Collection[str] | None
+) -> UsageRecord:
+    node = _node(path, line, row, known)
+    day = _day(path, line, row)
+    metric = _field(path, line, row, "metric")
+    text = _field(path, line, row, "value")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise InputError(
+            f"malformed usage value {text!r}", file=str(path), line=line, field="value"
+        )
+    try:
+        labels = _label_set(row.get("labels"))
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path), line=line, field="labels") from None
+    return UsageRecord(node=node, date=day, metric=metric, value=value, labels=labels)

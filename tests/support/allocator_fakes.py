@@ -1,0 +1,93 @@
+"""In-memory fakes of the allocator's collaborators, for unit tests of its service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from finops.contracts.codec import decode_event
+from finops.contracts.events import AllocationComputed, DayInputsRouted
+
+__all__ = ["FixedClock", "InMemoryResultStore", "RecordingPublisher"]
+
+
+@dataclass
+class FixedClock:
+    """A clock that moves only when told."""
+
+    now: datetime = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class InMemoryResultStore:
+    """Stored rows per date, as the PostgreSQL store would hold them."""
+
+    nodes: dict[tuple[date, str, str], tuple[int, ...]] = field(default_factory=dict)
+    flows: dict[tuple[date, str, str, str], tuple[Any, ...]] = field(
+        default_factory=dict
+    )
+    days: dict[date, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    writes: int = 0
+    graph_nodes: dict[str, str] = field(default_factory=dict)
+
+    async def write_results(self, write: Any, *, mark: bool) -> None:
+        """A day's node rows: the date's replaced when complete, else patched."""
+        day, delta = write.day, write.delta
+        if delta.complete:
+            self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
+        for key in delta.nodes_removed:
+            self.nodes.pop((day, *key), None)
+        self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
+        if mark:
+            self.days[day] = (write.graph_version, dict(write.offsets))
+        self.writes += 1
+
+    async def write_flows(self, write: Any) -> None:
+        """A day's flows (after its node rows); the date then reflects its offsets."""
+        day, delta = write.day, write.delta
+        if delta.complete:
+            self.flows = {k: v for k, v in self.flows.items() if k[0] != day}
+        for key in delta.flows_removed:
+            self.flows.pop((day, *key), None)
+        self.flows.update(((day, *k), v) for k, v in delta.flows.items())
+        self.days[day] = (write.graph_version, dict(write.offsets))
+
+    async def mark_day(
+        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+    ) -> None:
+        """The date's rows already reflect these inputs."""
+        self.days[day] = (graph_version, dict(offsets))
+
+    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
+        """Graph version and offsets per stored date."""
+        return dict(self.days)
+
+    async def write_nodes(self, spec: Any, version: int) -> None:
+        """Remember node types."""
+        self.graph_nodes.update((n.id, str(n.type)) for n in spec.nodes)
+
+
+@dataclass
+class RecordingPublisher:
+    """Keeps what would have been sent."""
+
+    forwarded: list[tuple[int, DayInputsRouted]] = field(default_factory=list)
+    published: list[AllocationComputed] = field(default_factory=list)
+
+    async def forward(self, partition: int, piece: DayInputsRouted) -> None:
+        """Record a routed piece."""
+        self.forwarded.append((partition, piece))
+
+    async def publish(self, day: date, event: bytes) -> None:
+        """Record a result event (decoded, as a consumer reads it)."""
+        decoded = decode_event(event)
+        assert isinstance(decoded, AllocationComputed) and decoded.charge_date == day
+        self.published.append(decoded)

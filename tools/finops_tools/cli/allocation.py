@@ -1,0 +1,115 @@
+"""`finops allocate`, `finops explain` and `finops synth`."""
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from finops.domain.allocation.explain import explain as explain_cost
+from finops.domain.allocation.explain import render
+from finops.domain.allocation.readout import summarize
+from finops.domain.allocation.synth import SynthOptions, generate_org
+from finops.errors import InputError
+from finops.formats.engine_files import load_engine, parse_day, write_org
+from finops.formats.report import check_output_path, write_result
+
+__all__ = ["register"]
+
+T = TypeVar("T")
+
+GraphOpt = Annotated[Path, typer.Option("--graph", help="Graph file (YAML or JSON).")]
+CostsOpt = Annotated[Path, typer.Option("--costs", help="Costs CSV.")]
+UsageOpt = Annotated[Path | None, typer.Option("--usage", help="Usage CSV.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the allocation commands to the root app."""
+    app.command(help="Allocate shared costs over the graph.")(allocate)
+    app.command(help="Explain how a node's cost was built.")(explain)
+    app.command(help="Write a synthetic organisation (graph, costs, usage).")(synth)
+
+
+def _step(label: str, work: Callable[[], T]) -> T:
+    """Run one step, with a spinner on stderr when it is a terminal."""
+    console = Console(stderr=True)
+    status: AbstractContextManager[object] = (
+        console.status(label) if sys.stderr.isatty() else nullcontext()
+    )
+    with status:
+        return work()
+
+
+def allocate(
+    graph: GraphOpt,
+    costs: CostsOpt,
+    usage: UsageOpt = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day (ISO).")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day (ISO).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help=".json/.csv/.parquet")
+    ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="Print the summary as JSON.")
+    ] = False,
+) -> None:
+    if (output is None) == (not summary_only):
+        raise InputError("give exactly one of --output and --summary-only")
+    if output is not None:
+        check_output_path(output)
+    first, last = parse_day(from_, "--from"), parse_day(to, "--to")
+    engine = _step(
+        "allocating", lambda: load_engine(graph, costs, usage, first=first, last=last)
+    )
+    if output is None:
+        print(json.dumps(summarize(engine).to_json()))
+    else:
+        _step(f"writing {output}", lambda: write_result(engine, output))
+
+
+def explain(
+    graph: GraphOpt,
+    costs: CostsOpt,
+    node: Annotated[str, typer.Option("--node")],
+    date: Annotated[str, typer.Option("--date")],
+    dimension: Annotated[str, typer.Option("--dimension")],
+    usage: UsageOpt = None,
+) -> None:
+    day = parse_day(date, "--date")
+    assert day is not None
+    engine = load_engine(graph, costs, usage, first=day, last=day)
+    print("\n".join(render(explain_cost(engine, node, day, dimension))))
+
+
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
+    nodes: Annotated[int, typer.Option("--nodes", min=4)] = 200,
+    edges: Annotated[int, typer.Option("--edges", min=1)] = 600,
+    days: Annotated[int, typer.Option("--days", min=1)] = 30,
+    dimensions: Annotated[int, typer.Option("--dimensions", min=1, max=8)] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    start: Annotated[
+        str, typer.Option("--start", help="First day (ISO).")
+    ] = "2025-01-01",
+) -> None:
+    first = parse_day(start, "--start")
+    assert first is not None
+    options = SynthOptions(
+        nodes=nodes,
+        edges=edges,
+        days=days,
+        dimensions=dimensions,
+        seed=seed,
+        start=first,
+    )
+    paths = _step(
+        "writing synthetic organisation", lambda: write_org(generate_org(options), out)
+    )
+    for path in paths:
+        print(path)

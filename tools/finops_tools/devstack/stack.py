@@ -1,0 +1,286 @@
+"""`finops dev up | down | status`: start, stop and report the local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from finops.contracts.settings import DevStackSettings
+from finops.errors import StackError
+from finops_tools.devstack.kafka import KafkaBroker, KafkaConfig, ensure_kafka_jars
+from finops_tools.devstack.layout import StackLayout
+from finops_tools.devstack.postgres import PostgresConfig, PostgresServer
+from finops_tools.devstack.processes import is_alive, stop_pid
+from finops_tools.devstack.services import SERVICES, ServiceProcess
+
+__all__ = ["ComponentStatus", "Stack", "StartReport"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    """One line of `finops dev status`."""
+
+    name: str
+    state: str  # running | stopped | external
+    address: str
+    pid: int | None = None
+    log: str = ""
+
+
+@dataclass(slots=True)
+class StartReport:
+    """What `up` did and how long each part took (seconds)."""
+
+    components: list[ComponentStatus] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    jars_fetched: bool = False
+
+
+class Stack:
+    """The local stack; an external Kafka or PostgreSQL is used, never started."""
+
+    def __init__(
+        self,
+        settings: DevStackSettings,
+        *,
+        external_kafka: str | None = None,
+        external_database: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._layout = StackLayout(settings.state_dir.resolve(), settings.cache_dir)
+        self._external_kafka = external_kafka
+        self._external_db = external_database
+        self._kafka = KafkaBroker(
+            self._layout,
+            KafkaConfig(
+                settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap
+            ),
+        )
+        self._postgres = PostgresServer(
+            self._layout.postgres_dir,
+            PostgresConfig(settings.postgres_port),
+            self._layout.log("postgres"),
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._external_kafka or self._kafka.bootstrap_servers
+
+    @property
+    def database_url(self) -> str:
+        return self._external_db or self._postgres.url
+
+    def up(
+        self,
+        *,
+        services: bool = True,
+        migrate: bool = True,
+        progress: Progress = print,
+    ) -> StartReport:
+        """Start what is not running yet, in order; times each step."""
+        report = StartReport()
+        state = self._load_state()
+        self._timed(report, "kafka", lambda: self._up_kafka(state, report, progress))
+        self._timed(report, "postgres", lambda: self._up_postgres(state, progress))
+        self._save_state(state)
+        if migrate:
+            self._timed(report, "migrations", lambda: self._migrate(progress))
+        if services:
+            for spec in SERVICES:
+                self._timed(
+                    report,
+                    spec.name,
+                    lambda s=spec: self._up_service(s, state, progress),
+                )
+                self._save_state(state)
+        report.components = self.status()
+        return report
+
+    def down(self, *, progress: Progress = print) -> list[str]:
+        """Stop everything this stack started, services first; data stays."""
+        state = self._load_state()
+        stopped = [
+            name
+            for name in [s.name for s in SERVICES] + ["kafka"]
+            if self._stop_component(state, name, progress)
+        ]
+        if self._postgres.stop():
+            progress("stopped postgres")
+            stopped.append("postgres")
+        state.clear()
+        self._save_state(state)
+        return stopped
+
+    def status(self) -> list[ComponentStatus]:
+        """What runs where."""
+        state = self._load_state()
+        rows = [self._kafka_status(state), self._postgres_status()]
+        for spec in SERVICES:
+            entry = state.get(spec.name, {})
+            pid = entry.get("pid")
+            alive = is_alive(pid)
+            rows.append(
+                ComponentStatus(
+                    spec.name,
+                    "running" if alive else "stopped",
+                    entry.get("address", "-"),
+                    pid if alive else None,
+                    entry.get("log", ""),
+                )
+            )
+        return rows
+
+    def _up_kafka(
+        self, state: dict[str, dict], report: StartReport, progress: Progress
+    ) -> None:
+        if self._external_kafka:
+            progress(f"kafka: using {self._external_kafka}")
+            return
+        if self._kafka.is_running(state.get("kafka", {}).get("pid")):
+            progress(f"kafka: already running at {self._kafka.bootstrap_servers}")
+            return
+        libs, fetched = ensure_kafka_jars(
+            self._layout.cache_dir,
+            on_fetch=lambda: progress(
+                "kafka: fetching the jars with Maven (first run)"
+            ),
+        )
+        report.jars_fetched = fetched
+        if not fetched:
+            progress("kafka: cached jars reused")
+        pid = self._kafka.start(libs, timeout_s=self._settings.start_timeout_s)
+        from finops.adapters.kafka_admin import wait_until_ready
+
+        wait_until_ready(
+            self._kafka.bootstrap_servers, timeout_s=self._settings.start_timeout_s
+        )
+        state["kafka"] = {
+            "pid": pid,
+            "address": self._kafka.bootstrap_servers,
+            "log": str(self._kafka.log),
+        }
+
+    def _up_postgres(self, state: dict[str, dict], progress: Progress) -> None:
+        if self._external_db:
+            progress("postgres: using DATABASE_URL")
+            return
+        if self._postgres.pid() is not None:
+            progress(f"postgres: already running at {self._postgres.url}")
+            return
+        self._postgres.start(timeout_s=self._settings.start_timeout_s)
+
+    def _migrate(self, progress: Progress) -> None:
+        from finops.adapters.migrations import migrate_database
+
+        applied = migrate_database(self.database_url)
+        progress(
+            f"migrations: applied {', '.join(applied)}"
+            if applied
+            else "migrations: database is up to date"
+        )
+
+    def _up_service(
+        self, spec: ServiceProcess, state: dict[str, dict], progress: Progress
+    ) -> None:
+        entry = state.get(spec.name, {})
+        if is_alive(entry.get("pid")):
+            progress(f"{spec.name}: already running at {entry['address']}")
+            return
+        port = self._settings.service_base_port + spec.port_offset
+        log = self._layout.log(spec.name)
+        pid = spec.start(
+            port=port,
+            log=log,
+            env=self._service_env(),
+            timeout_s=self._settings.start_timeout_s,
+        )
+        state[spec.name] = {
+            "pid": pid,
+            "address": f"http://127.0.0.1:{port}",
+            "log": str(log),
+        }
+
+    def _service_env(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            "FINOPS_STATE_DIR": str(self._layout.state_dir),
+        }
+
+    def _stop_component(
+        self, state: dict[str, dict], name: str, progress: Progress
+    ) -> bool:
+        pid = state.get(name, {}).get("pid")
+        if pid and stop_pid(pid, timeout_s=60):
+            progress(f"stopped {name} (pid {pid})")
+            return True
+        return False
+
+    def _kafka_status(self, state: dict[str, dict]) -> ComponentStatus:
+        if self._external_kafka:
+            return ComponentStatus("kafka", "external", self._external_kafka)
+        pid = state.get("kafka", {}).get("pid")
+        running = self._kafka.is_running(pid)
+        return ComponentStatus(
+            "kafka",
+            "running" if running else "stopped",
+            self._kafka.bootstrap_servers,
+            pid if running else None,
+            str(self._kafka.log),
+        )
+
+    def _postgres_status(self) -> ComponentStatus:
+        if self._external_db:
+            return ComponentStatus(
+                "postgres", "external", _hide_password(self._external_db)
+            )
+        pid = self._postgres.pid()
+        return ComponentStatus(
+            "postgres",
+            "running" if pid else "stopped",
+            self._postgres.url,
+            pid,
+            str(self._postgres.log),
+        )
+
+    @staticmethod
+    def _timed(report: StartReport, name: str, step: Callable[[], None]) -> None:
+        started = time.monotonic()
+        step()
+        report.seconds[name] = time.monotonic() - started
+
+    def _load_state(self) -> dict[str, dict]:
+        try:
+            loaded: dict[str, dict] = json.loads(self._layout.state_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except json.JSONDecodeError as exc:
+            raise StackError(
+                f"{self._layout.state_file} is not valid JSON: {exc}"
+            ) from exc
+        return loaded
+
+    def _save_state(self, state: dict[str, dict]) -> None:
+        path: Path = self._layout.state_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+
+def _hide_password(url: str) -> str:
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//")[-1]:
+        return url
+    scheme, _, creds = head.partition("//")
+    return f"{scheme}//{creds.split(':')[0]}:***@{tail}"
+
+
+def status_as_dict(rows: list[ComponentStatus]) -> list[dict[str, object]]:
+    """Rows for `--json` output."""
+    return [asdict(row) for row in rows]
