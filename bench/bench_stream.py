@@ -103,7 +103,9 @@ async def _setup(kafka: KafkaSettings, postgres: PostgresSettings, org: Path) ->
     await ensure_topics(kafka.bootstrap_servers, namespace=kafka.topic_namespace)
     conn = await asyncpg.connect(postgres.database_url)
     try:
-        await apply_migrations(conn, schema=postgres.db_schema)
+        await apply_migrations(
+            conn, folder=postgres.migrations_dir, schema=postgres.db_schema
+        )
     finally:
         await conn.close()
     log = await read_graph(kafka)

@@ -50,7 +50,9 @@ async def postgres_settings(
     schema = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(infrastructure.database_url)
     try:
-        await apply_migrations(conn, schema=schema)
+        await apply_migrations(
+            conn, folder=PostgresSettings().migrations_dir, schema=schema
+        )
         yield PostgresSettings(
             DATABASE_URL=infrastructure.database_url, DATABASE_SCHEMA=schema
         )

@@ -43,9 +43,13 @@ async def test_migrations_create_the_data_model(
 async def test_applying_again_changes_nothing(
     db: asyncpg.Connection, postgres_settings: PostgresSettings
 ) -> None:
-    assert await apply_migrations(db, schema=postgres_settings.db_schema) == []
+    folder = postgres_settings.migrations_dir
+    assert (
+        await apply_migrations(db, folder=folder, schema=postgres_settings.db_schema)
+        == []
+    )
     count = await db.fetchval("SELECT count(*) FROM schema_migrations")
-    assert count == len(load_migrations())
+    assert count == len(load_migrations(folder))
 
 
 async def test_credits_and_micro_amounts_are_stored_exactly(
@@ -70,10 +74,10 @@ async def test_a_changed_migration_is_refused(
     schema = f"t_{uuid.uuid4().hex[:12]}"
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE first_table (id INT);")
     try:
-        assert len(await apply_migrations(db, schema=schema, folder=tmp_path)) == 1
+        assert len(await apply_migrations(db, folder=tmp_path, schema=schema)) == 1
         (tmp_path / "0001_first.sql").write_text("CREATE TABLE other (id INT);")
         with pytest.raises(StoreConflictError, match="0001_first was changed"):
-            await apply_migrations(db, schema=schema, folder=tmp_path)
+            await apply_migrations(db, folder=tmp_path, schema=schema)
     finally:
         await db.execute(f'DROP SCHEMA "{schema}" CASCADE')
 

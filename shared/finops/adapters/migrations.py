@@ -1,4 +1,4 @@
-"""Versioned SQL migrations from deploy/migrations, each applied once, in order."""
+"""Versioned SQL migrations from a folder (deploy/migrations), each applied once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 
 from finops.errors import ConfigError, StackError, StoreConflictError
-from finops_tools.devstack.layout import deploy_dir
 
 __all__ = ["Migration", "apply_migrations", "load_migrations", "migrate_database"]
 
@@ -42,9 +41,10 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(folder: Path | None = None) -> list[Migration]:
+def load_migrations(folder: Path) -> list[Migration]:
     """Every migration file in version order; a misnamed file is an error."""
-    folder = folder or deploy_dir() / "migrations"
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no migrations folder (set FINOPS_DEPLOY_DIR)")
     found = []
     for path in sorted(folder.glob("*.sql")):
         match = _NAME.match(path.name)
@@ -58,7 +58,7 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
 
 
 async def apply_migrations(
-    conn: asyncpg.Connection, *, schema: str = "public", folder: Path | None = None
+    conn: asyncpg.Connection, *, folder: Path, schema: str = "public"
 ) -> list[Migration]:
     """Apply the migrations not applied yet to `schema`; returns those applied now."""
     _check_identifier(schema)
@@ -97,12 +97,12 @@ def _check_identifier(name: str) -> None:
         raise ConfigError(f"invalid schema name {name!r}")
 
 
-def migrate_database(url: str, *, schema: str = "public") -> list[str]:
+def migrate_database(url: str, *, folder: Path, schema: str = "public") -> list[str]:
     """Connect, apply what is pending, disconnect; returns the names applied now."""
-    return asyncio.run(_migrate_url(url, schema))
+    return asyncio.run(_migrate_url(url, folder, schema))
 
 
-async def _migrate_url(url: str, schema: str) -> list[str]:
+async def _migrate_url(url: str, folder: Path, schema: str) -> list[str]:
     try:
         conn = await asyncpg.connect(url, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -111,7 +111,7 @@ async def _migrate_url(url: str, schema: str) -> list[str]:
             "or DATABASE_URL set?"
         ) from exc
     try:
-        done = await apply_migrations(conn, schema=schema)
+        done = await apply_migrations(conn, folder=folder, schema=schema)
     finally:
         await conn.close()
     return [f"{m.version:04d}_{m.name}" for m in done]

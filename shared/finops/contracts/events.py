@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from finops.domain.dag import EdgeSpec, NodeSpec
+from finops.domain.dag import EdgeRef, EdgeSpec, NodeSpec
 from finops.domain.records import CostRecord, NodeCost, UsageRecord
 
 __all__ = [
@@ -43,15 +43,6 @@ class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     event_id: UUID
     occurred_at: AwareDatetime
-
-
-class EdgeRef(BaseModel):
-    """Identifies an edge: parent, child and the start of its activity window."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-    from_: str = Field(alias="from")
-    to: str
-    active_from: date | None = None
 
 
 class GraphChanged(EventBase):

@@ -12,7 +12,13 @@ __all__ = [
     "KafkaSettings",
     "PostgresSettings",
     "ServiceSettings",
+    "repo_deploy_dir",
 ]
+
+
+def repo_deploy_dir() -> Path:
+    """deploy/ of a source checkout; an installed copy sets FINOPS_DEPLOY_DIR."""
+    return Path(__file__).resolve().parents[3] / "deploy"
 
 
 class KafkaSettings(BaseSettings):
@@ -36,6 +42,15 @@ class PostgresSettings(BaseSettings):
     db_schema: str = Field(default="public", validation_alias="DATABASE_SCHEMA")
     min_pool_size: int = 1
     max_pool_size: int = 10
+    # SQL migrations live in <deploy_dir>/migrations.
+    deploy_dir: Path = Field(
+        default_factory=repo_deploy_dir, validation_alias="FINOPS_DEPLOY_DIR"
+    )
+
+    @property
+    def migrations_dir(self) -> Path:
+        """The versioned SQL migrations (NNNN_name.sql)."""
+        return self.deploy_dir / "migrations"
 
 
 class ServiceSettings(BaseSettings):
@@ -60,6 +75,10 @@ class DevStackSettings(BaseSettings):
     kafka_heap: str = "512m"
     postgres_port: int = 15432
     service_base_port: int = 8100
+    # The Kafka pom.xml (deploy/kafka) and the migrations (deploy/migrations).
+    deploy_dir: Path = Field(
+        default_factory=repo_deploy_dir, validation_alias="FINOPS_DEPLOY_DIR"
+    )
     start_timeout_s: float = 120.0
     # When set, the stack uses these servers and starts no Kafka or PostgreSQL.
     external_kafka: str | None = Field(

@@ -15,6 +15,7 @@ from finops.errors import GraphError
 __all__ = [
     "CostGraph",
     "DimensionOverride",
+    "EdgeRef",
     "EdgeSpec",
     "GraphSpec",
     "NodeSpec",
@@ -79,6 +80,15 @@ class EdgeSpec(BaseModel):
         lo = max(self.active_from or date.min, other.active_from or date.min)
         hi = min(self.active_to or date.max, other.active_to or date.max)
         return lo < hi
+
+
+class EdgeRef(BaseModel):
+    """Identifies an edge: parent, child and the start of its activity window."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: str
+    active_from: date | None = None
 
 
 class GraphSpec(BaseModel):

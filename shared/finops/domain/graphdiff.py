@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
-from finops.contracts.events import EdgeRef, GraphChanged
-from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec
+from finops.domain.dag import EdgeRef, EdgeSpec, GraphSpec, NodeSpec
 
-__all__ = ["GraphDelta", "apply_change", "diff_graphs", "edge_ref", "graph_digest"]
+__all__ = [
+    "GraphChange",
+    "GraphDelta",
+    "apply_change",
+    "diff_graphs",
+    "edge_ref",
+    "graph_digest",
+]
 
 _EdgeKey = tuple[str, str, date | None]
+
+
+class GraphChange(Protocol):
+    """What a graph change carries (a GraphDelta, or the event that publishes one)."""
+
+    @property
+    def nodes_upserted(self) -> Sequence[NodeSpec]: ...
+    @property
+    def nodes_removed(self) -> Sequence[str]: ...
+    @property
+    def edges_upserted(self) -> Sequence[EdgeSpec]: ...
+    @property
+    def edges_removed(self) -> Sequence[EdgeRef]: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,7 @@ def diff_graphs(old: GraphSpec, new: GraphSpec) -> GraphDelta:
     )
 
 
-def apply_change(spec: GraphSpec, change: GraphChanged) -> GraphSpec:
+def apply_change(spec: GraphSpec, change: GraphChange) -> GraphSpec:
     """The graph after a change: removals first, then upserts (edges by identity)."""
     nodes = {n.id: n for n in spec.nodes}
     for node_id in change.nodes_removed:

@@ -20,7 +20,9 @@ def migrate(
 ) -> None:
     settings = PostgresSettings()
     applied = migrate_database(
-        settings.database_url, schema=schema or settings.db_schema
+        settings.database_url,
+        folder=settings.migrations_dir,
+        schema=schema or settings.db_schema,
     )
     if applied:
         for name in applied:

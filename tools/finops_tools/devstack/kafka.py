@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finops.errors import StackError
-from finops_tools.devstack.layout import StackLayout, deploy_dir
+from finops_tools.devstack.layout import StackLayout
 from finops_tools.devstack.processes import (
     is_alive,
     log_tail,
@@ -54,10 +54,12 @@ class KafkaConfig:
 
 
 def ensure_kafka_jars(
-    cache_dir: Path, *, on_fetch: Callable[[], None] | None = None
+    pom: Path, cache_dir: Path, *, on_fetch: Callable[[], None] | None = None
 ) -> tuple[Path, bool]:
-    """Fetch Kafka's runtime classpath with Maven once; returns (libs, fetched now)."""
-    pom = deploy_dir() / "kafka" / "pom.xml"
+    """Fetch the runtime classpath of Kafka's pom.xml with Maven once; returns
+    (libs, fetched now)."""
+    if not pom.is_file():
+        raise StackError(f"missing {pom}: run from a checkout or set FINOPS_DEPLOY_DIR")
     if not pom.is_file():
         raise StackError(f"missing {pom}: run from a checkout or set FINOPS_DEPLOY_DIR")
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]

@@ -1,20 +1,11 @@
-"""Where the stack keeps state, logs and cached jars; where the repo's deploy/ is."""
+"""Where the stack keeps state, logs and cached jars."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StackLayout", "deploy_dir"]
-
-
-def deploy_dir() -> Path:
-    """The repo's deploy/ folder (FINOPS_DEPLOY_DIR overrides, for installed copies)."""
-    override = os.environ.get("FINOPS_DEPLOY_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "deploy"
+__all__ = ["StackLayout"]
 
 
 @dataclass(frozen=True, slots=True)

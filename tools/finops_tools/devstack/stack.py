@@ -145,6 +145,7 @@ class Stack:
             progress(f"kafka: already running at {self._kafka.bootstrap_servers}")
             return
         libs, fetched = ensure_kafka_jars(
+            self._settings.deploy_dir / "kafka" / "pom.xml",
             self._layout.cache_dir,
             on_fetch=lambda: progress(
                 "kafka: fetching the jars with Maven (first run)"
@@ -177,7 +178,8 @@ class Stack:
     def _migrate(self, progress: Progress) -> None:
         from finops.adapters.migrations import migrate_database
 
-        applied = migrate_database(self.database_url)
+        folder = self._settings.deploy_dir / "migrations"
+        applied = migrate_database(self.database_url, folder=folder)
         progress(
             f"migrations: applied {', '.join(applied)}"
             if applied
