@@ -36,7 +36,7 @@ from stream_probe import month_options
 from allocator import gcpolicy
 from allocator.announce import result_messages
 from allocator.daydelta import ENCODE_FLOWS_FROM
-from allocator.daystate import InputState
+from allocator.inputs.state import InputState
 from allocator.liveday import LiveDays
 from allocator.routing.pieces import max_window_days, route_batch
 from finops.adapters.input_feed import (

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
 from allocator.computeproc import ComputeProcess
-from allocator.daystate import InputState
+from allocator.inputs.state import InputState
 from allocator.metrics import REGISTRY
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings

@@ -30,7 +30,7 @@ from typing import Any
 
 from allocator import gcpolicy
 from allocator.daydelta import ENCODE_FLOWS_FROM
-from allocator.daystate import DayInputs, Touched
+from allocator.inputs.days import DayInputs, Touched
 from allocator.liveday import Computed, LiveDays, flows_due, flows_due_in
 from finops.domain.dag import CostGraph
 from finops.errors import FinopsError

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from allocator.daystate import DayInputs
+from allocator.inputs.columns import cost_table, usage_table
+from allocator.inputs.days import DayInputs
 from allocator.noderows import EncodedNodes, encode_node_arrays
 from allocator.pgcopy import CopyRows, TextCodes, encode_flow_arrays, encode_flows
 from finops.domain.allocation.engine import AllocationEngine
@@ -110,10 +111,10 @@ def build_engine(
 ) -> tuple[AllocationEngine | None, int]:
     """A one-day engine over the date's inputs (None without costs), as `finops
     allocate` builds it; rows naming nodes the graph lacks are left out and counted."""
-    costs, skipped_costs = inputs.cost_table(day, graph.index)
+    costs, skipped_costs = cost_table(inputs, day, graph.index)
     if costs.micros.size == 0:
         return None, skipped_costs + inputs.usage_skipped(graph.index)
-    usage, skipped_usage = inputs.usage_table(graph.index)
+    usage, skipped_usage = usage_table(inputs, graph.index)
     engine = AllocationEngine(graph, costs, usage, days=DayRange(first=day, last=day))
     return engine, skipped_costs + skipped_usage
 

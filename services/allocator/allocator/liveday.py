@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from allocator.daydelta import DayDelta, build_engine, frame_delta
-from allocator.daystate import DayInputs, Touched, UsageRows
+from allocator.inputs.columns import UsageRows
+from allocator.inputs.days import DayInputs, Touched
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import ResultFrame, capture
 from finops.domain.dag import CostGraph

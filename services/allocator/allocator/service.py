@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from allocator import metrics
 from allocator.announce import result_messages
 from allocator.daydelta import DayDelta, DayWrite
-from allocator.daystate import DayInputs, InputState, Touched
+from allocator.inputs.days import DayInputs, Touched
+from allocator.inputs.state import InputState
 from allocator.liveday import Computed, LiveDays
 from allocator.routing.pieces import forward_batch, max_window_days, partition_of
 from finops.adapters.graphlog import GraphLog

@@ -101,7 +101,7 @@ class AllocatorStreams:
         self._rest_share = 0.0 if settings.compute_process else RECOMPUTE_REST
         self._instance_id = settings.instance_id()
         self._session_timeout_s = settings.session_timeout_s
-        # Inputs are JSON we encode ourselves (orjson, see daystate.encode_bucket).
+        # Inputs are JSON we encode ourselves (orjson, see inputs.keys.encode_bucket).
         self.costs = self._table("costs", servers, value_type=bytes)
         self.usage = self._table("usage", servers, value_type=bytes)
         self.applied = self._table("applied", servers)

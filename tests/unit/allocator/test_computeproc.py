@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from allocator.computeproc import ComputeLost, ComputeProcess
-from allocator.daystate import DayInputs, Touched
+from allocator.inputs.days import DayInputs, Touched
 from allocator.pgcopy import CopyRows
 from tests.unit.allocator.test_liveday import DAY, DIMS, Feed, StoredDay, _fresh
 

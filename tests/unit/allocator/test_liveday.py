@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from allocator.daydelta import DayDelta, build_engine
-from allocator.daystate import InputState, Touched
+from allocator.inputs.days import Touched
+from allocator.inputs.state import InputState
 from allocator.liveday import LiveDays
 from allocator.noderows import EncodedNodes
 from allocator.pgcopy import CopyRows

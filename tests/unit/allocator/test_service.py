@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from allocator.daystate import InputState
+from allocator.inputs.state import InputState
 from allocator.service import AllocatorService
 from finops.contracts.events import (
     DateScope,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from allocator.daystate import BUCKETS, DELTA_MAX_BYTES, DELTAS, SEP, InputState
+from allocator.inputs.keys import BUCKETS
+from allocator.inputs.state import DELTA_MAX_BYTES, DELTAS, InputState
 from allocator.routing.pieces import route_batch
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
 from finops.domain.records import NodeCost, UsageRecord
@@ -56,19 +57,6 @@ def test_many_nodes_share_few_keys_and_a_restart_rebuilds_the_same_state() -> No
     rebuilt.rebuild(lambda d: True)
     assert rebuilt.days == state.days
     assert set(state.days[DAY].costs) == {("bill", f"n{i}") for i in range(50)}
-
-
-def test_keys_of_older_versions_are_read_and_replaced_when_their_node_changes() -> None:
-    old_key = f"{DAY.isoformat()}{SEP}bill{SEP}n1"
-    costs = {old_key: {"compute": 5}}
-    state = InputState(costs, {}, {})
-    state.rebuild(lambda d: True)
-    assert state.days[DAY].costs[("bill", "n1")] == {"compute": 5}
-    _apply(state, _costs(range(1, 2), 8))
-    assert old_key not in costs
-    again = InputState(costs, {}, {})
-    again.rebuild(lambda d: True)
-    assert again.days[DAY].costs[("bill", "n1")] == {"compute": 8}
 
 
 class _Recording(dict):  # type: ignore[type-arg]
