@@ -38,6 +38,7 @@ from allocator.announce import result_messages
 from allocator.daydelta import ENCODE_FLOWS_FROM
 from allocator.inputs.state import InputState
 from allocator.liveday import LiveDays
+from allocator.offsets import InputOffset
 from allocator.routing.pieces import max_window_days, route_batch
 from finops.adapters.input_feed import (
     cost_events,
@@ -138,7 +139,7 @@ class HotPath:
         for data in wire:
             piece = run("decode piece", decode_event, data)
             self.offset += 1
-            touched = run("apply", self.state.apply, piece, f"0/{self.offset}")
+            touched = run("apply", self.state.apply, piece, InputOffset(0, self.offset))
             self.live.touch(piece.charge_date, touched)
             self.dirty.add(piece.charge_date)
 

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from allocator.daydelta import DayDelta, DayWrite
+from allocator.offsets import DayOffsets, InputOffset, OriginOffset
 from allocator.pgcopy import encode_flows
 from allocator.store import PostgresResultStore
 from finops.contracts.settings import PostgresSettings
@@ -27,13 +28,14 @@ FLOWS = {
     ("platform", "żółw-ünïcode", "storage"): (10**15, "equal", 1.0),
 }
 NODES = {("checkout", "compute"): (0, 1_234_567, 1_234_567, 0, 1_234_567)}
+OFFSETS = DayOffsets(InputOffset(0, 1), OriginOffset("finops.usage.v1", 2, 3))
 
 
 async def _write(
     store: PostgresResultStore, day: date, delta: DayDelta, run: uuid.UUID, version: int
 ) -> None:
     """A date's node rows, then its flows, as the service writes them."""
-    write = DayWrite(day, delta, run, version, {"inputs": "0/1"})
+    write = DayWrite(day, delta, run, version, OFFSETS)
     await store.write_results(write, mark=False)
     await store.write_flows(write)
 
@@ -145,4 +147,6 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         " WHERE charge_date = $1",
         day,
     )
-    assert tuple(stored) == (2, '{"inputs": "0/1"}')  # with the flows, not before
+    # with the flows, not before
+    assert tuple(stored) == (2, '{"inputs": "0/1", "origin": "finops.usage.v1/2/3"}')
+    assert (await store.stored_days())[day] == (2, OFFSETS)

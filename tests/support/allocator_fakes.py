@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from allocator.offsets import DayOffsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import AllocationComputed, DayInputsRouted
 
@@ -34,7 +35,7 @@ class InMemoryResultStore:
     flows: dict[tuple[date, str, str, str], tuple[Any, ...]] = field(
         default_factory=dict
     )
-    days: dict[date, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    days: dict[date, tuple[int, DayOffsets | None]] = field(default_factory=dict)
     writes: int = 0
     graph_nodes: dict[str, str] = field(default_factory=dict)
 
@@ -47,7 +48,7 @@ class InMemoryResultStore:
             self.nodes.pop((day, *key), None)
         self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
         if mark:
-            self.days[day] = (write.graph_version, dict(write.offsets))
+            self.days[day] = (write.graph_version, write.offsets)
         self.writes += 1
 
     async def write_flows(self, write: Any) -> None:
@@ -58,15 +59,15 @@ class InMemoryResultStore:
         for key in delta.flows_removed:
             self.flows.pop((day, *key), None)
         self.flows.update(((day, *k), v) for k, v in delta.flows.items())
-        self.days[day] = (write.graph_version, dict(write.offsets))
+        self.days[day] = (write.graph_version, write.offsets)
 
     async def mark_day(
-        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+        self, day: date, *, graph_version: int, offsets: DayOffsets | None
     ) -> None:
         """The date's rows already reflect these inputs."""
-        self.days[day] = (graph_version, dict(offsets))
+        self.days[day] = (graph_version, offsets)
 
-    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
+    async def stored_days(self) -> dict[date, tuple[int, DayOffsets | None]]:
         """Graph version and offsets per stored date."""
         return dict(self.days)
 

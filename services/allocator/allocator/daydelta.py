@@ -6,13 +6,13 @@ import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 
 from allocator.inputs.columns import cost_table, usage_table
 from allocator.inputs.days import DayInputs
 from allocator.noderows import EncodedNodes, encode_node_arrays
+from allocator.offsets import DayOffsets
 from allocator.pgcopy import CopyRows, TextCodes, encode_flow_arrays, encode_flows
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
@@ -103,7 +103,7 @@ class DayWrite:
     delta: DayDelta
     run_id: uuid.UUID
     graph_version: int
-    offsets: dict[str, Any]
+    offsets: DayOffsets | None
 
 
 def build_engine(

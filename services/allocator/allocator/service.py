@@ -17,6 +17,7 @@ from allocator.daydelta import DayDelta, DayWrite
 from allocator.inputs.days import DayInputs, Touched
 from allocator.inputs.state import InputState
 from allocator.liveday import Computed, LiveDays
+from allocator.offsets import DayOffsets, InputOffset
 from allocator.routing.pieces import forward_batch, max_window_days, partition_of
 from finops.adapters.graphlog import GraphLog
 from finops.contracts.events import (
@@ -50,7 +51,7 @@ class _Job:
     delta: DayDelta
     waits: Waits
     version: int
-    offsets: dict[str, Any]
+    offsets: DayOffsets | None
     began: float
 
 
@@ -61,7 +62,7 @@ class _Mark:
     day: date
     waits: Waits
     version: int
-    offsets: dict[str, Any]
+    offsets: DayOffsets | None
 
 
 class ResultStore(Protocol):
@@ -72,10 +73,10 @@ class ResultStore(Protocol):
     async def write_flows(self, write: DayWrite) -> None: ...
 
     async def mark_day(
-        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+        self, day: date, *, graph_version: int, offsets: DayOffsets | None
     ) -> None: ...
 
-    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]: ...
+    async def stored_days(self) -> dict[date, tuple[int, DayOffsets | None]]: ...
 
     async def write_nodes(self, spec: Any, version: int) -> None: ...
 
@@ -183,7 +184,7 @@ class AllocatorService:
 
     def apply(self, piece: DayInputsRouted, *, partition: int, offset: int) -> None:
         """Fold a routed piece into the state; its date becomes dirty."""
-        touched = self.state.apply(piece, f"{partition}/{offset}")
+        touched = self.state.apply(piece, InputOffset(partition, offset))
         self.live.touch(piece.charge_date, touched)
         waits = self.dirty.setdefault(piece.charge_date, [])
         times = piece.ingest_times()
@@ -227,7 +228,7 @@ class AllocatorService:
             if stored.get(day) != (self.graph.version, self._offsets(day)):
                 self.dirty.setdefault(day, [])
 
-    def _offsets(self, day: date) -> dict[str, Any]:
+    def _offsets(self, day: date) -> DayOffsets | None:
         return self.state.position(day)
 
     async def recompute_due(self) -> int:
@@ -463,10 +464,7 @@ class AllocatorService:
 
     async def _announce(self, write: DayWrite) -> None:
         """AllocationComputed events of the rows that changed, per dimension."""
-        marks = {
-            f"{k}:{v.rsplit('/', 1)[0]}": int(v.rsplit("/", 1)[1])
-            for k, v in write.offsets.items()
-        }
+        marks = write.offsets.to_marks() if write.offsets else {}
         for event in result_messages(
             write.day,
             write.delta,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
-from typing import Any
 
 import asyncpg
 
 from allocator.daydelta import DayDelta, DayWrite
 from allocator.noderows import NODE_COLUMNS, EncodedNodes
+from allocator.offsets import DayOffsets
 from allocator.pgcopy import FLOW_COLUMNS, CopyRows
 from finops.domain.dag import GraphSpec
 
@@ -105,7 +105,7 @@ class PostgresResultStore:
         """Store a date's run and changed node rows; with `mark`, also the offsets
         the date's stored rows now reflect (else its flows are still to come)."""
         day, delta = write.day, write.delta
-        marks = json.dumps(write.offsets)
+        marks = _offsets_json(write.offsets)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_TEMP)
             await conn.execute(_RUN, write.run_id, write.graph_version, day, marks)
@@ -138,19 +138,19 @@ class PostgresResultStore:
             if delta.flows:
                 await _copy_flows(conn, delta)
                 await conn.execute(_UPSERT_FLOWS, day, write.run_id)
-            await _mark(conn, write, json.dumps(write.offsets))
+            await _mark(conn, write, _offsets_json(write.offsets))
 
     async def mark_day(
-        self, day: date, *, graph_version: int, offsets: dict[str, Any]
+        self, day: date, *, graph_version: int, offsets: DayOffsets | None
     ) -> None:
         """The stored rows of a date already reflect these inputs (nothing changed)."""
-        await self._pool.execute(_MARK, day, graph_version, json.dumps(offsets))
+        await self._pool.execute(_MARK, day, graph_version, _offsets_json(offsets))
 
-    async def stored_days(self) -> dict[date, tuple[int, dict[str, Any]]]:
+    async def stored_days(self) -> dict[date, tuple[int, DayOffsets | None]]:
         """Graph version and offsets of every stored date."""
         rows = await self._pool.fetch(_DAYS)
         return {
-            r["charge_date"]: (r["graph_version"], json.loads(r["input_offsets"]))
+            r["charge_date"]: (r["graph_version"], _offsets(r["input_offsets"]))
             for r in rows
         }
 
@@ -159,6 +159,16 @@ class PostgresResultStore:
         rows = [(n.id, str(n.type), json.dumps(n.labels), version) for n in spec.nodes]
         async with self._pool.acquire() as conn:
             await conn.executemany(_NODE, rows)
+
+
+def _offsets_json(offsets: DayOffsets | None) -> str:
+    """input_offsets as stored: {"inputs": "p/o", "origin": "topic/p/o"} or {}."""
+    return json.dumps(offsets.to_json() if offsets else {})
+
+
+def _offsets(stored: str) -> DayOffsets | None:
+    value = json.loads(stored)
+    return DayOffsets.from_json(value) if value else None
 
 
 async def _mark(conn: asyncpg.Connection, write: DayWrite, marks: str) -> None:

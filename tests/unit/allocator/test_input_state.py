@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from allocator.inputs.keys import BUCKETS
 from allocator.inputs.state import DELTA_MAX_BYTES, DELTAS, InputState
+from allocator.offsets import InputOffset
 from allocator.routing.pieces import route_batch
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
 from finops.domain.records import NodeCost, UsageRecord
@@ -44,7 +45,7 @@ def _apply(state: InputState, *events: object) -> None:
     for i, piece in enumerate(
         route_batch([(e, "t/0/0") for e in events], window_days=3)
     ):  # type: ignore[misc]
-        state.apply(piece, f"0/{i}")
+        state.apply(piece, InputOffset(0, i))
 
 
 def test_many_nodes_share_few_keys_and_a_restart_rebuilds_the_same_state() -> None:
@@ -99,7 +100,7 @@ def test_pieces_are_deltas_until_their_buckets_are_written_again() -> None:
     costs, usage = _Recording(), _Recording()
     state = InputState(costs, usage, {})
     for i, piece in enumerate(_pieces(DELTAS + 3)):
-        state.apply(piece, f"0/{i}")  # type: ignore[arg-type]
+        state.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
     deltas = [k for k in costs if "~" in k]
     assert len(deltas) == 3 and len(costs) - 3 <= BUCKETS
     # One message per piece and table, plus one per bucket every DELTAS pieces,
@@ -116,7 +117,7 @@ def test_a_crash_anywhere_in_a_bucket_rewrite_rebuilds_the_same_state() -> None:
     after: list[tuple[int, int, dict]] = []  # type: ignore[type-arg]
     pieces = _pieces(2 * DELTAS + 5)
     for i, piece in enumerate(pieces):
-        state.apply(piece, f"0/{i}")  # type: ignore[arg-type]
+        state.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
         day = state.days[DAY]
         snapshot = {"costs": dict(day.costs), "usage": dict(day.usage)}
         after.append((len(costs.log), len(usage.log), snapshot))
@@ -144,13 +145,13 @@ def test_writes_after_a_restart_keep_what_the_recovered_deltas_said() -> None:
         p for e in before + after for p in route_batch([(e, "t/0/0")], window_days=1)
     ]
     for i, piece in enumerate(pieces[:7]):
-        crashed.apply(piece, f"0/{i}")  # type: ignore[arg-type]
-        reference.apply(piece, f"0/{i}")  # type: ignore[arg-type]
+        crashed.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        reference.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
     restarted = InputState(costs, usage, {})
     restarted.rebuild(lambda d: True)
     for i, piece in enumerate(pieces[7:], start=7):
-        reference.apply(piece, f"0/{i}")  # type: ignore[arg-type]
-        restarted.apply(piece, f"0/{i}")  # type: ignore[arg-type]
+        reference.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        restarted.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
     assert restarted.days == reference.days
     again = InputState(costs, usage, {})
     again.rebuild(lambda d: True)

@@ -14,6 +14,7 @@ from allocator.inputs.days import Touched
 from allocator.inputs.state import InputState
 from allocator.liveday import LiveDays
 from allocator.noderows import EncodedNodes
+from allocator.offsets import InputOffset
 from allocator.pgcopy import CopyRows
 from allocator.routing.pieces import max_window_days, route_event
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
@@ -110,7 +111,7 @@ class Feed:
         for piece in route_event(event, origin="t/0/0", window_days=self.window):  # type: ignore[arg-type]
             if piece.charge_date == DAY:
                 self.offset += 1
-                touched.add(self.state.apply(piece, f"0/{self.offset}"))
+                touched.add(self.state.apply(piece, InputOffset(0, self.offset)))
         return touched
 
     def random_event(self) -> object:

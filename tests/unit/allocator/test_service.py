@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from allocator.inputs.state import InputState
+from allocator.offsets import InputOffset
 from allocator.service import AllocatorService
 from finops.contracts.events import (
     DateScope,
@@ -204,7 +205,7 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
     service.assign(set(range(6)))
     await service.recompute_due()
     assert store.writes == writes
-    store.days[DAY] = (0, {})
+    store.days[DAY] = (0, None)
     service.assign(set(range(6)))
     await service.recompute_due()
     assert store.writes == writes + 1
@@ -224,15 +225,15 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
     pieces = [p for e in events for p in route_event(e, origin="t/0/0", window_days=3)]
     one, merged = InputState({}, {}, {}), InputState({}, {}, {})
     for piece in pieces:
-        one.apply(piece, "0/0")
+        one.apply(piece, InputOffset(0, 0))
     for piece in merge_pieces(pieces):
-        merged.apply(piece, "0/0")
+        merged.apply(piece, InputOffset(0, 0))
     assert len(merge_pieces(pieces)) < len(pieces)
     assert one.days == merged.days
     batch = InputState({}, {}, {})
     routed = route_batch([(e, "t/0/0") for e in events], window_days=3)
     for piece in routed:
-        batch.apply(piece, "0/0")
+        batch.apply(piece, InputOffset(0, 0))
     assert batch.days == one.days
     assert [p.model_dump(exclude={"event_id"}) for p in routed] == [
         p.model_dump(exclude={"event_id"}) for p in merge_pieces(pieces)

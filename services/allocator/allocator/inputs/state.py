@@ -18,6 +18,7 @@ from allocator.inputs.keys import (
     encode_bucket,
     parse_key,
 )
+from allocator.offsets import DayOffsets, InputOffset
 from finops.contracts.events import DayInputsRouted
 
 __all__ = ["COSTS", "DELTAS", "DELTA_MAX_BYTES", "USAGE", "InputState", "TableName"]
@@ -57,7 +58,7 @@ class InputState:
         self._deltas: dict[Stream, list[int]] = {}  # sequence numbers of delta keys
         self._changes: dict[Stream, dict[str, Any]] = {}  # of the piece being applied
 
-    def apply(self, piece: DayInputsRouted, position: str) -> Touched:
+    def apply(self, piece: DayInputsRouted, position: InputOffset) -> Touched:
         """Fold one routed piece in; replaying a piece leaves the state unchanged.
 
         Returns the nodes whose costs or usage the piece set."""
@@ -67,14 +68,15 @@ class InputState:
         )
         self._write_changes()
         self._applied[piece.charge_date.isoformat()] = {
-            "inputs": position,
-            "origin": piece.origin,
+            "inputs": str(position),
+            "origin": piece.origin,  # already topic/partition/offset
         }
         return touched
 
-    def position(self, day: date) -> dict[str, str]:
-        """Where the last input applied to this date came from."""
-        return dict(self._applied.get(day.isoformat()) or {})
+    def position(self, day: date) -> DayOffsets | None:
+        """Where the last input applied to this date came from (None: nothing)."""
+        value = self._applied.get(day.isoformat())
+        return DayOffsets.from_json(value) if value else None
 
     def _apply_costs(self, day: DayInputs, piece: DayInputsRouted) -> set[str]:
         new: dict[str, dict[str, int]] = defaultdict(dict)
