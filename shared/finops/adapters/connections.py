@@ -70,7 +70,8 @@ class Connections:
 
     async def database_ok(self) -> bool:
         try:
-            return await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2) == 1
+            one = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
+            return bool(one == 1)
         except (OSError, asyncpg.PostgresError, TimeoutError, RuntimeError):
             return False
 

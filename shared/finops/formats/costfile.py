@@ -111,7 +111,8 @@ def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
     if "" in names:
         raise _NeedsSlowPath
     mapping = np.array([known.setdefault(n, len(known)) for n in names], dtype=np.int64)
-    return mapping[encoded.indices.to_numpy(zero_copy_only=False)]
+    codes: NDArray[np.int64] = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes
 
 
 def _words(scaled: pa.Array) -> NDArray[np.int64]:

@@ -48,7 +48,7 @@ def _text(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     return str(value)
 
 

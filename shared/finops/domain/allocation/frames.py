@@ -7,7 +7,9 @@ frame and writes only the rows whose figures, amounts or shares changed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +22,7 @@ from finops.domain.dag import CostGraph
 __all__ = ["Cells", "FrameDiff", "ResultFrame", "capture", "diff_frames", "every_cell"]
 
 Cells = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,13 @@ class ResultFrame:
     def node_present(self) -> NDArray[np.bool_]:
         """Cells a result row exists for: any direct, indirect or allocated_out."""
         direct, indirect, _, out, _ = self.figures
-        return (direct != 0) | (indirect != 0) | (out != 0)
+        present: NDArray[np.bool_] = (direct != 0) | (indirect != 0) | (out != 0)
+        return present
 
     def flow_present(self) -> NDArray[np.bool_]:
         """Flow cells that are listed: a non-zero amount or a positive share."""
-        return (self.amount != 0) | (self.share > 0)
+        present: NDArray[np.bool_] = (self.amount != 0) | (self.share > 0)
+        return present
 
     def comparable(self, other: ResultFrame) -> bool:
         """Same graph object, dimensions and days: cells line up one to one."""
@@ -164,8 +169,8 @@ def _parent_rows(plan: ParentPlan, previous: _ParentRows | None) -> _ParentRows:
 
 
 def _stack(
-    parts: list[NDArray[np.generic]], shape: tuple[int, ...], dtype: type
-) -> NDArray[np.generic]:
+    parts: Sequence[NDArray[_Scalar]], shape: tuple[int, ...], dtype: type[_Scalar]
+) -> NDArray[_Scalar]:
     if not parts:
         return np.zeros((0, *shape), dtype=dtype)
     return np.concatenate(parts).astype(dtype, copy=False)

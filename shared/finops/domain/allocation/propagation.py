@@ -146,7 +146,7 @@ def _batches(state: CostState) -> list[list[int]]:
         for child in plan.children.tolist():
             level[child] = max(level.get(child, 0), depth + 1)
         groups.setdefault((depth, len(plan.children)), []).append(node)
-    batches = []
+    batches: list[list[int]] = []
     for (_, k), parents in sorted(groups.items()):
         step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
         batches.extend(parents[i : i + step] for i in range(0, len(parents), step))

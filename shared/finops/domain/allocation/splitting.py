@@ -28,7 +28,7 @@ def split_exactly(
     full = np.vstack([shares, retained[np.newaxis, :]])
     ideal = full * amounts.astype(np.float64)
     floors = np.floor(ideal)
-    parts = floors.astype(np.int64)
+    parts: NDArray[np.int64] = floors.astype(np.int64)
     fractions = np.subtract(ideal, floors, out=ideal)
     # Parts with no share never take a leftover unit, whatever float noise says.
     fractions[full == 0.0] = -1.0
@@ -78,7 +78,7 @@ def _largest(
     width, n = fractions.shape
     ascending = np.sort(fractions.T, axis=1)
     threshold = ascending[np.arange(n), (width - extra) % width]
-    above = fractions > threshold
+    above: NDArray[np.bool_] = fractions > threshold
     tied = fractions == threshold
     room = extra - above.sum(axis=0)
     running = np.zeros(n, dtype=np.int64)

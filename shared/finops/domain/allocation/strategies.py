@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,7 +124,9 @@ def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
         over = ~capped & (shares > cap + 1e-15)
         # A parent stops once none of its edges is over (as it would alone), so its
         # shares are the same bits whatever else is in the batch.
-        going = edges.total(over.any(axis=1, keepdims=True).astype(np.float64)) > 0
+        # numpy types ndarray.any(keepdims=True) as maybe a scalar; it is an array.
+        any_over = cast(Matrix, over.any(axis=1, keepdims=True).astype(np.float64))
+        going = edges.total(any_over) > 0
         if not going.any():
             break
         capped |= over
