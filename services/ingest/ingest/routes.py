@@ -24,7 +24,8 @@ router = APIRouter()
 
 
 def _service(request: Request) -> IngestService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: IngestService = request.app.state.service
+    return service
 
 
 @router.put("/rules", summary="Keep a mapping-rules YAML; returns its id.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from datetime import UTC, date, datetime
 from typing import Final
@@ -94,7 +94,7 @@ class IngestService:
     async def ingest_batches(
         self,
         run: IngestResult,
-        batches: AsyncIterator[NormalizedBatch],
+        batches: AsyncGenerator[NormalizedBatch, None],
         *,
         run_key: str,
         holder_key: str,

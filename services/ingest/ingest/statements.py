@@ -126,8 +126,8 @@ class CostDelivery:
             self._touch(statement_source(key), old)
         await writer.hold_partition("cost", key, self.holder_key, self.run.ingest_id)
 
-    def _touch(self, source_key: str, dates: object) -> None:
-        self.touched.setdefault(source_key, set()).update(dates)  # type: ignore[arg-type]
+    def _touch(self, source_key: str, dates: Iterable[date]) -> None:
+        self.touched.setdefault(source_key, set()).update(dates)
 
     def _count(self, batch: NormalizedBatch) -> None:
         self.rows_read += batch.rows_read

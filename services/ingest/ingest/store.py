@@ -49,7 +49,8 @@ class PgIngestStore:
 
     async def rules_body(self, rules_id: str) -> str | None:
         """The rules text of an id, if kept."""
-        return await self._pool.fetchval(RULES_BODY, rules_id)  # type: ignore[no-any-return]
+        body: str | None = await self._pool.fetchval(RULES_BODY, rules_id)
+        return body
 
     async def find_delivery(self, delivery_key: str) -> IngestResult | None:
         """The succeeded run of a delivery key, if any."""

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import enum
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 __all__ = ["iterate_in_thread"]
 
 T = TypeVar("T")
-_END: Final = object()
 
 
-async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+class _End(enum.Enum):
+    """The end of an iterator (an enum member, so `is not _END` narrows the type)."""
+
+    END = enum.auto()
+
+
+_END: Final = _End.END
+
+
+async def iterate_in_thread(
+    make: Callable[[], Iterator[T]],
+) -> AsyncGenerator[T, None]:
     """Items of a blocking iterator, each read in a worker thread.
 
     The next item is read while the caller handles the current one, so reading and
@@ -27,7 +38,7 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]
         try:
             while (item := await pending) is not _END:
                 pending = loop.run_in_executor(thread, next, iterator, _END)
-                yield item  # type: ignore[misc]
+                yield item
         finally:
             if not pending.done():
                 await asyncio.wait([pending])

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 import pyarrow as pa
+from asyncpg.pool import PoolConnectionProxy
 
 from finops.domain.focus.rejects import Reject
 from finops.domain.focus.restatement import PartitionKey
@@ -77,7 +78,7 @@ _COPY_ROWS: Final = 16_384
 class IngestWriter:
     """Writes of one delivery, on one connection inside one transaction."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy) -> None:
         self._conn = conn
 
     async def insert_run(self, run: IngestResult, delivery_key: str) -> None:
@@ -106,7 +107,8 @@ class IngestWriter:
     async def held_partition(self, kind: str, key: PartitionKey) -> str | None:
         """Lock a partition for this transaction; the delivery that holds it, if any."""
         await self._conn.execute(LOCK_PARTITION, kind, key[0], key[1].isoformat())
-        return await self._conn.fetchval(HELD_PARTITION, kind, *key)  # type: ignore[no-any-return]
+        holder: str | None = await self._conn.fetchval(HELD_PARTITION, kind, *key)
+        return holder
 
     async def hold_partition(
         self, kind: str, key: PartitionKey, delivery_key: str, ingest_id: UUID

@@ -124,7 +124,8 @@ def upload_file(
             headers={"Content-Length": str(path.stat().st_size)},
         )
     _raise_for(answer, str(path))
-    return answer.json()  # type: ignore[no-any-return]
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def _raise_for(answer: httpx.Response, what: str) -> None:

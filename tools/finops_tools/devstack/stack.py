@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from finops.contracts.settings import DevStackSettings
 from finops.errors import StackError
@@ -17,6 +19,9 @@ from finops_tools.devstack.processes import is_alive, stop_pid
 from finops_tools.devstack.services import SERVICES, ServiceProcess
 
 __all__ = ["ComponentStatus", "Stack", "StartReport"]
+
+# The state file's JSON: component name -> pid, address, log and the like.
+_State = dict[str, dict[str, Any]]
 
 Progress = Callable[[str], None]
 
@@ -95,7 +100,7 @@ class Stack:
                 self._timed(
                     report,
                     spec.name,
-                    lambda s=spec: self._up_service(s, state, progress),
+                    functools.partial(self._up_service, spec, state, progress),
                 )
                 self._save_state(state)
         report.components = self.status()
@@ -135,9 +140,7 @@ class Stack:
             )
         return rows
 
-    def _up_kafka(
-        self, state: dict[str, dict], report: StartReport, progress: Progress
-    ) -> None:
+    def _up_kafka(self, state: _State, report: StartReport, progress: Progress) -> None:
         if self._external_kafka:
             progress(f"kafka: using {self._external_kafka}")
             return
@@ -166,7 +169,7 @@ class Stack:
             "log": str(self._kafka.log),
         }
 
-    def _up_postgres(self, state: dict[str, dict], progress: Progress) -> None:
+    def _up_postgres(self, state: _State, progress: Progress) -> None:
         if self._external_db:
             progress("postgres: using DATABASE_URL")
             return
@@ -187,7 +190,7 @@ class Stack:
         )
 
     def _up_service(
-        self, spec: ServiceProcess, state: dict[str, dict], progress: Progress
+        self, spec: ServiceProcess, state: _State, progress: Progress
     ) -> None:
         entry = state.get(spec.name, {})
         if is_alive(entry.get("pid")):
@@ -214,16 +217,14 @@ class Stack:
             "FINOPS_STATE_DIR": str(self._layout.state_dir),
         }
 
-    def _stop_component(
-        self, state: dict[str, dict], name: str, progress: Progress
-    ) -> bool:
+    def _stop_component(self, state: _State, name: str, progress: Progress) -> bool:
         pid = state.get(name, {}).get("pid")
         if pid and stop_pid(pid, timeout_s=60):
             progress(f"stopped {name} (pid {pid})")
             return True
         return False
 
-    def _kafka_status(self, state: dict[str, dict]) -> ComponentStatus:
+    def _kafka_status(self, state: _State) -> ComponentStatus:
         if self._external_kafka:
             return ComponentStatus("kafka", "external", self._external_kafka)
         pid = state.get("kafka", {}).get("pid")
@@ -256,9 +257,9 @@ class Stack:
         step()
         report.seconds[name] = time.monotonic() - started
 
-    def _load_state(self) -> dict[str, dict]:
+    def _load_state(self) -> _State:
         try:
-            loaded: dict[str, dict] = json.loads(self._layout.state_file.read_text())
+            loaded: _State = json.loads(self._layout.state_file.read_text())
         except FileNotFoundError:
             return {}
         except json.JSONDecodeError as exc:
@@ -267,7 +268,7 @@ class Stack:
             ) from exc
         return loaded
 
-    def _save_state(self, state: dict[str, dict]) -> None:
+    def _save_state(self, state: _State) -> None:
         path: Path = self._layout.state_file
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
