@@ -70,7 +70,11 @@ def _args(files: dict[str, Path]) -> list[str]:
     ]
 
 
-def test_summary_only_prints_the_summary_as_json(files, monkeypatch, capsys) -> None:
+def test_summary_only_prints_the_summary_as_json(
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, err = run(
         ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
     )
@@ -84,7 +88,10 @@ def test_summary_only_prints_the_summary_as_json(files, monkeypatch, capsys) -> 
 
 
 def test_json_output_has_summary_nodes_and_flows(
-    files, tmp_path, monkeypatch, capsys
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     target = tmp_path / "out.json"
     code, _, err = run(
@@ -123,7 +130,11 @@ def test_json_output_has_summary_nodes_and_flows(
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_table_outputs_hold_the_node_rows(
-    files, tmp_path, monkeypatch, capsys, suffix
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suffix: str,
 ) -> None:
     target = tmp_path / f"out{suffix}"
     code, _, err = run(
@@ -187,7 +198,13 @@ def test_table_outputs_hold_the_node_rows(
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_output(
-    files, tmp_path, monkeypatch, capsys, name, text, message
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    text: str,
+    message: str,
 ) -> None:
     files[name].write_text(text)
     target = tmp_path / "out.json"
@@ -201,7 +218,11 @@ def test_bad_input_exits_2_with_one_line_and_no_output(
     assert list(tmp_path.glob(".out.json*")) == []
 
 
-def test_a_cycle_in_the_graph_file_is_printed(files, monkeypatch, capsys) -> None:
+def test_a_cycle_in_the_graph_file_is_printed(
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     files["graph"].write_text(GRAPH + "  - {from: shop, to: vm, strategy: equal}\n")
     code, _, err = run(
         ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
@@ -211,14 +232,19 @@ def test_a_cycle_in_the_graph_file_is_printed(files, monkeypatch, capsys) -> Non
 
 
 def test_output_and_summary_only_are_exclusive(
-    files, tmp_path, monkeypatch, capsys
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, _, err = run(["allocate", *_args(files)], monkeypatch, capsys)
     assert code == 2 and "exactly one of --output and --summary-only" in err
 
 
 def test_explain_prints_the_chain_down_to_direct_costs(
-    files, monkeypatch, capsys
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = [
         "explain",
@@ -242,7 +268,9 @@ def test_explain_prints_the_chain_down_to_direct_costs(
     assert "vm 2025-03-01 compute: holistic 1000.000000 = direct 1000.000000" in out
 
 
-def test_synth_is_deterministic_and_allocates(tmp_path, monkeypatch, capsys) -> None:
+def test_synth_is_deterministic_and_allocates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = [
         "--nodes",
         "60",
@@ -281,7 +309,11 @@ def test_synth_is_deterministic_and_allocates(tmp_path, monkeypatch, capsys) -> 
     assert 0.5 < summary["coverage"] <= 1.0
 
 
-def test_amounts_are_summed_exactly_before_rounding(files, monkeypatch, capsys) -> None:
+def test_amounts_are_summed_exactly_before_rounding(
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     files["costs"].write_text(
         "node,date,dimension,amount\n"
         "vm,2025-03-01,compute,0.0000005\n"
@@ -295,7 +327,11 @@ def test_amounts_are_summed_exactly_before_rounding(files, monkeypatch, capsys) 
     assert json.loads(out)["raw_total"] == "2.000004"
 
 
-def test_the_day_range_limits_what_is_allocated(files, monkeypatch, capsys) -> None:
+def test_the_day_range_limits_what_is_allocated(
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     args = ["allocate", *_args(files), "--from", "2025-03-02", "--to", "2025-03-02"]
     code, out, err = run([*args, "--summary-only"], monkeypatch, capsys)
     assert code == 0, err
@@ -303,7 +339,7 @@ def test_the_day_range_limits_what_is_allocated(files, monkeypatch, capsys) -> N
 
 
 def test_shuffled_input_rows_give_the_same_output(
-    tmp_path, monkeypatch, capsys
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     org = tmp_path / "org"
     synth_args = ["synth", "--nodes", "40", "--edges", "100", "--days", "5"]
@@ -315,7 +351,7 @@ def test_shuffled_input_rows_give_the_same_output(
         header, *rows = (org / name).read_text().splitlines()
         __import__("random").Random(5).shuffle(rows)
         (tmp_path / name).write_text("\n".join([header, *rows]) + "\n")
-    outputs = []
+    outputs: list[bytes] = []
     for folder in (org, tmp_path):
         target = tmp_path / f"out-{len(outputs)}.json"
         args = ["allocate", "--graph", str(org / "graph.json")]

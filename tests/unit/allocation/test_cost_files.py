@@ -39,7 +39,9 @@ def _as_dict(table: CostTable) -> dict[tuple[str, int, str], int]:
 
 @settings(max_examples=60, deadline=None)
 @given(ROWS)
-def test_fast_reader_sums_exactly_like_the_row_reader(rows) -> None:
+def test_fast_reader_sums_exactly_like_the_row_reader(
+    rows: list[tuple[str, str, str, Decimal]],
+) -> None:
     lines = ["node,date,dimension,amount"] + [f"{n},{d},{k},{a}" for n, d, k, a in rows]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.csv"

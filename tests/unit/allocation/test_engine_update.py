@@ -5,7 +5,7 @@ pass), the engine equals one built afresh from the same inputs."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +15,19 @@ from finops.adapters.input_feed import cost_records, usage_records
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.synth import SynthOptions, generate_org
 from finops.domain.allocation.tables import UsageTable
+from finops.domain.dag import GraphSpec
 from finops.domain.periods import DayRange
-from finops.domain.records import UsageRecord
+from finops.domain.records import NodeCost, UsageRecord
 from finops.formats.costfile import load_costs
 from finops.formats.engine_files import write_org
 from finops.formats.inputfiles import load_usage
 
+# The graph, the last day's costs, all usage, and that day.
+Org = tuple[GraphSpec, list[NodeCost], list[UsageRecord], date]
+
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
     options = SynthOptions(nodes=300, edges=900, days=10, dimensions=2, seed=5)
     org = generate_org(options)
     folder: Path = tmp_path_factory.mktemp("org")
@@ -34,7 +38,9 @@ def org(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
     return org.spec, [c for c in costs if c.date == day], usage, day
 
 
-def _engine(spec, costs, usage, day) -> AllocationEngine:  # type: ignore[no-untyped-def]
+def _engine(
+    spec: GraphSpec, costs: list[NodeCost], usage: list[UsageRecord], day: date
+) -> AllocationEngine:
     return AllocationEngine.from_records(
         spec, costs, usage, days=DayRange(first=day, last=day)
     )
@@ -51,7 +57,7 @@ def _assert_same(kept: AllocationEngine, fresh: AllocationEngine) -> None:
 
 
 @pytest.mark.parametrize("changed", [1, 3, 120])
-def test_usage_changes_give_what_a_fresh_engine_gives(org, changed: int) -> None:  # type: ignore[no-untyped-def]
+def test_usage_changes_give_what_a_fresh_engine_gives(org: Org, changed: int) -> None:
     spec, costs, usage, day = org
     engine = _engine(spec, costs, usage, day)
     rng = random.Random(changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.engine import AllocationEngine, ChangeSet
 from finops.domain.allocation.readout import node_arrays, summarize
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.dag import EdgeSpec, GraphSpec
@@ -37,13 +38,14 @@ GROUPS: list[tuple[str, dict[str, Any]]] = [
     ("min_floor_proportional", {"metric": "req", "min_floor_percent": 20}),
     ("residual_to_max", {"metric": "req"}),
 ]
+Org = tuple[GraphSpec, list[NodeCost], list[UsageRecord]]
 PROPS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
 @st.composite
-def orgs(draw: st.DrawFn) -> tuple[GraphSpec, list[NodeCost], list[UsageRecord]]:
+def orgs(draw: st.DrawFn) -> Org:
     """A small layered organisation with mixed strategies, credits and usage."""
     n = draw(st.integers(3, 8))
     layers = sorted(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
@@ -121,7 +123,7 @@ def _same(a: AllocationEngine, b: AllocationEngine) -> None:
 
 @PROPS
 @given(orgs())
-def test_every_split_day_and_the_summary_conserve_exactly(org) -> None:
+def test_every_split_day_and_the_summary_conserve_exactly(org: Org) -> None:
     engine = _engine(*org)
     arrays = node_arrays(engine)
     assert np.array_equal(arrays.retained.sum(axis=0), arrays.direct.sum(axis=0))
@@ -135,7 +137,7 @@ def test_every_split_day_and_the_summary_conserve_exactly(org) -> None:
 
 @PROPS
 @given(orgs(), st.randoms(use_true_random=False))
-def test_results_do_not_depend_on_row_order(org, rnd) -> None:
+def test_results_do_not_depend_on_row_order(org: Org, rnd: random.Random) -> None:
     spec, costs, usage = org
     shuffled_costs, shuffled_usage = list(costs), list(usage)
     rnd.shuffle(shuffled_costs)
@@ -163,15 +165,15 @@ def updates(draw: st.DrawFn, n_nodes: int) -> list[tuple[Any, ...]]:
 
 @PROPS
 @given(st.data())
-def test_incremental_updates_equal_a_full_recompute(data) -> None:
+def test_incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
     spec, costs, usage = data.draw(orgs())
     engine = _engine(spec, costs, usage)
     model_costs = {(c.node, c.date, c.dimension): c for c in costs}
     model_usage = list(usage)
     for change in data.draw(updates(len(spec.nodes))):
-        before = node_arrays(engine)
+        arrays = node_arrays(engine)
         before = {
-            k: getattr(before, k).copy()
+            k: getattr(arrays, k).copy()
             for k in ("indirect", "retained", "allocated_out")
         }
         if change[0] == "cost":
@@ -207,7 +209,9 @@ def test_incremental_updates_equal_a_full_recompute(data) -> None:
     _same(engine, _engine(final_spec, list(model_costs.values()), model_usage))
 
 
-def _check_reported(engine: AllocationEngine, before: dict[str, Any], changed) -> None:
+def _check_reported(
+    engine: AllocationEngine, before: dict[str, Any], changed: ChangeSet
+) -> None:
     """Every cell whose figures moved is in the change set."""
     after = node_arrays(engine)
     cells = {(engine.days.index_of(d), DIMS.index(k)) for d, k in changed.cells}
@@ -218,7 +222,9 @@ def _check_reported(engine: AllocationEngine, before: dict[str, Any], changed) -
 
 @PROPS
 @given(orgs(), st.data())
-def test_removing_an_edge_equals_a_graph_without_it(org, data) -> None:
+def test_removing_an_edge_equals_a_graph_without_it(
+    org: Org, data: st.DataObject
+) -> None:
     spec, costs, usage = org
     if not spec.edges:
         return
@@ -231,7 +237,7 @@ def test_removing_an_edge_equals_a_graph_without_it(org, data) -> None:
 
 @PROPS
 @given(st.data())
-def test_a_batched_update_equals_a_full_recompute(data) -> None:
+def test_a_batched_update_equals_a_full_recompute(data: st.DataObject) -> None:
     """update(costs, usage, nodes): many changes in one pass, as a fresh engine."""
     spec, costs, usage = data.draw(orgs())
     engine = _engine(spec, costs, usage)

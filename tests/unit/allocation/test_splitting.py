@@ -13,7 +13,8 @@ from finops.domain.allocation.splitting import split_exactly
 
 def _split(amount: int, shares: list[float]) -> list[int]:
     out = split_exactly(np.array([amount], dtype=np.int64), np.array(shares)[:, None])
-    return out[:, 0].tolist()
+    parts: list[int] = out[:, 0].tolist()
+    return parts
 
 
 def test_thirds_give_the_leftover_unit_to_the_earliest_part() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from tests.support.allocation_builders import (
 
 def _split(
     edges: list[dict[str, Any]],
-    rows: list[UsageRecord] = (),
+    rows: Sequence[UsageRecord] = (),
     amount: int = 1000,
     **kw: Any,
 ) -> AllocationEngine:
@@ -31,7 +32,7 @@ def _split(
     return make_engine(spec, {"p": amount}, rows, **kw)
 
 
-def _received(engine: AllocationEngine, *children: str, day=DAY) -> list[int]:
+def _received(engine: AllocationEngine, *children: str, day: date = DAY) -> list[int]:
     return [node_result(engine, c, day, "compute").indirect for c in children]
 
 

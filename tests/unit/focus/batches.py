@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from finops.domain.focus.aggregate import CostTotals
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
+from finops.domain.focus.readers import Progress
 
 
-def run(path: Path, rules: MappingRules, **options: object) -> list[NormalizedBatch]:
+class _Options(TypedDict, total=False):
+    """normalize_file's keyword arguments."""
+
+    source: str | None
+    profile: str | None
+    keep_lines: bool
+    on_progress: Progress | None
+
+
+def run(
+    path: Path, rules: MappingRules, **options: Unpack[_Options]
+) -> list[NormalizedBatch]:
     """All batches of one file."""
-    return list(normalize_file(path, rules, **options))  # type: ignore[arg-type]
+    return list(normalize_file(path, rules, **options))
 
 
 def costs_of(batches: list[NormalizedBatch]) -> dict[tuple[str, str, str], int]:

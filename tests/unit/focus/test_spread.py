@@ -17,7 +17,8 @@ def _spread(amount: int, start: int, end: int) -> list[int]:
         np.array([start], np.int64),
         np.array([end], np.int64),
     )
-    return result.amounts.tolist()
+    amounts: list[int] = result.amounts.tolist()
+    return amounts
 
 
 def test_leftover_micros_go_to_the_earliest_days() -> None:

@@ -55,6 +55,12 @@ def _delivery(
     )
 
 
+def _replaced(event: NodeCostsReported) -> date:
+    """The first date a restatement event replaces."""
+    assert event.replaces is not None, event
+    return event.replaces.first
+
+
 def _file(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -98,7 +104,7 @@ async def test_a_redelivery_replaces_the_period_and_empties_dropped_dates(
         _delivery(_file(tmp_path, "b.csv", SECOND), IngestFormat.NODE_COSTS)
     )
     events: list[NodeCostsReported] = publisher.events("node-costs")
-    assert [(e.replaces.first, [c.amount_micros for c in e.costs]) for e in events] == [
+    assert [(_replaced(e), [c.amount_micros for c in e.costs]) for e in events] == [
         (date(2024, 9, 1), [7_500_000]),
         (date(2024, 9, 2), []),
     ]

@@ -104,6 +104,7 @@ def test_topic_records_read_back_as_focus_lines_in_order(tmp_path: Path) -> None
     path = tmp_path / "lines.csv"
     path.write_bytes(records_to_focus_csv(records))
     [batch] = normalize_file(path, MappingRules(), keep_lines=True)
+    assert batch.lines is not None
     assert batch.lines["line"].to_pylist() == [2, 3]
     assert batch.lines["cost_micros"].to_pylist() == [1_500_000, -2_000_000]
     assert batch.lines["tags"].to_pylist() == ['{"k": "v"}'] * 2
