@@ -375,20 +375,6 @@ async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() ->
     assert await service.recompute_due() == 0  # stopped: nothing more is written
 
 
-def test_a_pass_starts_with_heavy_writes_then_the_dates_most_events_wait_for() -> None:
-    from allocator.service import pass_order
-
-    d1, d2, d3, d4 = (date(2025, 3, d) for d in (1, 2, 3, 4))
-    dirty = {
-        d1: [(NOW, 1)],
-        d2: [(NOW, 5), (NOW, 4)],  # 9 events
-        d3: [],  # e.g. a new graph version: no event waits
-        d4: [(NOW, 2)],
-    }
-    assert pass_order(dirty, heavy={d3}) == [d3, d2, d4, d1]
-    assert pass_order(dirty, heavy=set()) == [d2, d4, d1, d3]
-
-
 async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() -> None:
     class FailingMarks(InMemoryResultStore):
         failures = 1

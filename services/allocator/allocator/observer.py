@@ -1,0 +1,86 @@
+"""The metrics of recompute passes and writes, reported in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import Histogram
+from prometheus_client.context_managers import Timer
+
+from allocator import metrics
+
+if TYPE_CHECKING:
+    from allocator.daydelta import DayDelta
+    from allocator.liveday import Computed
+
+__all__ = ["MetricsObserver"]
+
+Clock = Callable[[], datetime]
+
+
+class MetricsObserver:
+    """What the service and its write pipeline did, as the allocator's metrics."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def applied(self, waits: Iterable[tuple[datetime, int]]) -> None:
+        """Events folded into a date's inputs."""
+        self._waits(metrics.INGEST_TO_APPLIED, waits)
+
+    def allocating(self) -> Timer:
+        """Times one date's allocation (a context manager)."""
+        return metrics.ALLOCATE_SECONDS.time()
+
+    def allocated(self, computed: Computed) -> None:
+        """A date allocated: rows left out, and why its engine was built, if it was."""
+        metrics.ROWS_SKIPPED.inc(computed.skipped)
+        if computed.built:
+            metrics.ENGINES_BUILT.labels(computed.built).inc()
+
+    def unchanged(self) -> None:
+        """A date recomputed whose stored rows stay as they are."""
+        metrics.DAYS_STORED.labels("unchanged").inc()
+
+    def failed(self) -> None:
+        """A date whose inputs could not be allocated."""
+        metrics.DAYS_STORED.labels("error").inc()
+
+    def nodes_stored(
+        self, delta: DayDelta, waits: Iterable[tuple[datetime, int]], *, seconds: float
+    ) -> None:
+        """A date's node rows stored, `seconds` after its recompute began."""
+        metrics.RECOMPUTE_SECONDS.observe(seconds)
+        metrics.DAYS_STORED.labels("stored").inc()
+        rows = len(delta.nodes) + len(delta.nodes_removed)
+        metrics.ROWS_WRITTEN.labels("nodes").inc(rows)
+        self._waits(metrics.INGEST_TO_STORED, waits)
+
+    def flows_stored(
+        self, delta: DayDelta | None, waits: Iterable[tuple[datetime, int]]
+    ) -> None:
+        """A date's flows stored (None: they were, nothing to write)."""
+        if delta is not None:
+            rows = len(delta.flows) + len(delta.flows_removed)
+            metrics.ROWS_WRITTEN.labels("flows").inc(rows)
+        self._waits(metrics.INGEST_TO_FLOWS_STORED, waits)
+
+    def store_took(self, seconds: float) -> None:
+        """One write of a date's node rows (and their announcements), or flows."""
+        metrics.STORE_SECONDS.observe(seconds)
+
+    def pass_took(self, seconds: float) -> None:
+        """One recompute pass over every dirty date."""
+        metrics.PASS_SECONDS.observe(seconds)
+
+    def _waits(
+        self, histogram: Histogram, waits: Iterable[tuple[datetime, int]]
+    ) -> None:
+        """One observation per source event behind the stored rows."""
+        now = self._clock()
+        for ingested, events in waits:
+            seconds = (now - ingested).total_seconds()
+            for _ in range(events):
+                histogram.observe(seconds)

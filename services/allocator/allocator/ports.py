@@ -1,0 +1,68 @@
+"""The protocols of the service's collaborators: where results go, who allocates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from allocator.daydelta import DayWrite
+from allocator.inputs.days import DayInputs, Touched
+from allocator.liveday import Computed
+from allocator.offsets import DayOffsets
+from finops.contracts.events import DayInputsRouted
+from finops.domain.dag import CostGraph, GraphSpec
+
+__all__ = ["DayComputer", "Publisher", "ResultStore"]
+
+
+class ResultStore(Protocol):
+    """Where results go (PostgreSQL in production)."""
+
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None: ...
+
+    async def write_flows(self, write: DayWrite) -> None: ...
+
+    async def mark_day(
+        self, day: date, *, graph_version: int, offsets: DayOffsets | None
+    ) -> None: ...
+
+    async def stored_days(self) -> dict[date, tuple[int, DayOffsets | None]]: ...
+
+    async def write_nodes(self, spec: GraphSpec, version: int) -> None: ...
+
+
+class DayComputer(Protocol):
+    """Allocates dates and keeps what makes the next allocation of a date cheap
+    (`LiveDays` in this process, `ComputeProcess` in another)."""
+
+    def touch(self, day: date, touched: Touched) -> None: ...
+
+    def take(self, day: date) -> Touched: ...
+
+    def flows_due_in(self, now: float) -> float | None: ...
+
+    def flows_behind(self) -> set[date]: ...
+
+    def flows_due(self, now: float) -> set[date]: ...
+
+    def forget(self, day: date) -> None: ...
+
+    def clear(self) -> None: ...
+
+    async def allocate(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> Computed: ...
+
+
+class Publisher(Protocol):
+    """Sends routed inputs and results (Kafka in production)."""
+
+    async def forward(self, partition: int, piece: DayInputsRouted) -> None: ...
+
+    async def publish(self, day: date, event: bytes) -> None:
+        """An encoded AllocationComputed of a charge date."""
