@@ -107,7 +107,7 @@ async def test_outside_producer_lines_become_node_costs_once(
     events = await read_topic(kafka_settings, NODE_COSTS, count=2)
     assert [
         sum(c.amount_micros for c in e.costs)
-        for _, e in events  # type: ignore[union-attr]
+        for _, e in events
         if isinstance(e, NodeCostsReported)
     ] == [1_000_000, 4_000_000]
 

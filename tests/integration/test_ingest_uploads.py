@@ -16,6 +16,7 @@ import pytest
 from finops.contracts.events import NodeCostsReported, RowRejected, UsageReported
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import COST_LINES, NODE_COSTS, USAGE, dead_letter_of
+from finops.domain.records import UsageRecord
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration
@@ -95,8 +96,9 @@ async def test_focus_sample_upload_counts_totals_credits_and_events(
         "SELECT DISTINCT source, charge_date FROM node_costs_by_dimension"
     )
     events = await read_topic(kafka_settings, NODE_COSTS, count=len(pairs))
-    assert all(isinstance(e, NodeCostsReported) for _, e in events)
-    costs = [(k, c) for k, e in events for c in e.costs]  # type: ignore[union-attr]
+    reported = [(k, e) for k, e in events if isinstance(e, NodeCostsReported)]
+    assert len(reported) == len(events)
+    costs = [(k, c) for k, e in reported for c in e.costs]
     assert all(key == c.date.isoformat().encode() for key, c in costs)
     assert sum(c.amount_micros for _, c in costs) == sum(totals.values()) * 1_000_000
     assert any(c.amount_micros < 0 for _, c in costs)
@@ -111,6 +113,7 @@ async def test_a_node_cost_traces_back_to_its_lines(
         "SELECT node_id, charge_date, dimension, amount FROM node_costs_by_dimension "
         "WHERE node_id = 'shared_databases' ORDER BY charge_date LIMIT 1"
     )
+    assert cost is not None
     params = {
         "node": cost["node_id"],
         "date": cost["charge_date"].isoformat(),
@@ -157,7 +160,7 @@ async def test_usage_upload_publishes_usage_keyed_by_date(
     assert all(isinstance(e, UsageReported) and e.replaces for _, e in events)
 
 
-async def _usage_rows(path: Path) -> list[object]:
+async def _usage_rows(path: Path) -> list[UsageRecord]:
     from finops.domain.focus.usage import read_usage
 
     return list(read_usage(path)[0])

@@ -12,7 +12,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.codec import decode_event, encode_event
-from finops.contracts.events import NodeCostsReported
+from finops.contracts.events import Event, NodeCostsReported
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import ALL_TOPICS, NODE_COSTS, topic_name
 from finops.domain.records import NodeCost
@@ -77,7 +77,7 @@ async def test_events_round_trip_through_the_broker_in_key_order(
     assert received == sent
 
 
-async def _consume(bootstrap: str, topic: str, count: int) -> list[object]:
+async def _consume(bootstrap: str, topic: str, count: int) -> list[Event]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -87,7 +87,7 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[object]:
     )
     await consumer.start()
     try:
-        out = []
+        out: list[Event] = []
         while len(out) < count:
             batch = await consumer.getmany(timeout_ms=10_000)
             assert batch, "no message arrived within 10 s"

@@ -23,7 +23,7 @@ def node(node_id: str, node_type: str = "product", **labels: str) -> dict[str, A
 
 def edge(src: str, dst: str, strategy: str = "equal", **params: Any) -> dict[str, Any]:
     """An edge as written in a graph file; `params` are the strategy's params."""
-    extra = {
+    extra: dict[str, Any] = {
         k: params.pop(k)
         for k in ("dimensions", "active_from", "active_to")
         if k in params

@@ -135,7 +135,8 @@ class InMemoryIngestStore:
     async def node_costs(
         self, source_key: str, dates: Iterable[date]
     ) -> dict[date, list[NodeCost]]:
-        wanted, found = set(dates), {}
+        wanted = set(dates)
+        found: dict[date, list[NodeCost]] = {}
         for (source, node, day, dim), micros in sorted(self.state.costs.items()):
             if source == source_key and day in wanted:
                 cost = NodeCost(
@@ -147,7 +148,8 @@ class InMemoryIngestStore:
     async def usage(
         self, source_key: str, dates: Iterable[date]
     ) -> dict[date, list[UsageRecord]]:
-        wanted, found = set(dates), {}
+        wanted = set(dates)
+        found: dict[date, list[UsageRecord]] = {}
         for (source, _, day, _), record in sorted(self.state.usage.items()):
             if source == source_key and day in wanted:
                 found.setdefault(day, []).append(record)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -20,18 +21,39 @@ from ingest.settings import IngestSettings
 __all__ = ["ingest_client", "ingest_settings", "read_topic"]
 
 
+class _Overrides(TypedDict, total=False):
+    """IngestSettings fields a test may set."""
+
+    spool_dir: Path | None
+    drop_dir: Path | None
+    drop_poll_s: float
+    drop_source: str | None
+    drop_rules: Path | None
+    topic_rules: Path | None
+    consume_cost_lines: bool
+
+
+class _Fields(_Overrides):
+    kafka: KafkaSettings
+    postgres: PostgresSettings
+
+
 def ingest_settings(
-    kafka: KafkaSettings, postgres: PostgresSettings, root: Path, **overrides: object
+    kafka: KafkaSettings,
+    postgres: PostgresSettings,
+    root: Path,
+    **overrides: Unpack[_Overrides],
 ) -> IngestSettings:
     """Settings of an ingest service of one test: its own folders, namespace, schema."""
-    fields: dict[str, object] = {
+    fields: _Fields = {
         "kafka": kafka,
         "postgres": postgres,
         "spool_dir": root / "spool",
         "drop_dir": root / "drop",
         "drop_poll_s": 0.1,
+        **overrides,
     }
-    return IngestSettings(**(fields | overrides))
+    return IngestSettings(**fields)
 
 
 @asynccontextmanager
