@@ -26,8 +26,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)
 
+# ruff, then mypy --strict over the tree ([tool.mypy] in pyproject.toml says what).
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean-stack: $(STAMP)
 	$(BIN)/finops dev down
