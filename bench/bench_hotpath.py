@@ -34,10 +34,10 @@ from bench_stream import FULL, QUICK
 from stream_probe import month_options
 
 from allocator import gcpolicy
-from allocator.announce import result_messages
-from allocator.daydelta import ENCODE_FLOWS_FROM
+from allocator.announcements import result_messages
+from allocator.compute.encoding import ENCODE_FLOWS_FROM
+from allocator.compute.livedays import LiveDays
 from allocator.inputs.state import InputState
-from allocator.liveday import LiveDays
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import max_window_days, route_batch
 from finops.adapters.input_feed import (
@@ -152,7 +152,7 @@ class HotPath:
                 "compute", self.live.compute, self.graph, day, inputs, touched, now
             )
             delta = computed.delta
-            rows += len(delta.nodes) + len(delta.flows)
+            rows += delta.nodes_written + delta.flows_written
             run(
                 "announce",
                 result_messages,

@@ -12,9 +12,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from allocator.daydelta import DayDelta, DayWrite
+from allocator.compute.daydelta import DayDelta, FlowKey, FlowRow, NodeKey, NodeRow
 from allocator.offsets import DayOffsets, InputOffset, OriginOffset
-from allocator.pgcopy import encode_flows
+from allocator.pgcopy.delta import EncodedDelta
+from allocator.pgcopy.flows import encode_flows
+from allocator.pgcopy.format import CopyRows
+from allocator.pgcopy.nodes import EncodedNodes
+from allocator.ports import DayWrite
 from allocator.store import PostgresResultStore
 from finops.contracts.settings import PostgresSettings
 from tests.support.pgcopy_reader import encode_by_arrays, encode_nodes_by_arrays
@@ -31,8 +35,33 @@ NODES = {("checkout", "compute"): (0, 1_234_567, 1_234_567, 0, 1_234_567)}
 OFFSETS = DayOffsets(InputOffset(0, 1), OriginOffset("finops.usage.v1", 2, 3))
 
 
+def _delta(
+    nodes: dict[NodeKey, NodeRow] | EncodedNodes,
+    flows: dict[FlowKey, FlowRow] | CopyRows,
+    removed: tuple[list[NodeKey], list[FlowKey]] = ([], []),
+    *,
+    complete: bool,
+) -> EncodedDelta:
+    """A delta with rows given plain or encoded, as the compute process sends them."""
+    plain = DayDelta(
+        nodes if isinstance(nodes, dict) else {},
+        flows if isinstance(flows, dict) else {},
+        *removed,
+        complete=complete,
+    )
+    return EncodedDelta(
+        plain,
+        None if isinstance(nodes, dict) else nodes,
+        None if isinstance(flows, dict) else flows,
+    )
+
+
 async def _write(
-    store: PostgresResultStore, day: date, delta: DayDelta, run: uuid.UUID, version: int
+    store: PostgresResultStore,
+    day: date,
+    delta: EncodedDelta,
+    run: uuid.UUID,
+    version: int,
 ) -> None:
     """A date's node rows, then its flows, as the service writes them."""
     write = DayWrite(day, delta, run, version, OFFSETS)
@@ -80,8 +109,7 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
         (as_copy, NODES, encode_flows(FLOWS)),
         (by_arrays, encode_nodes_by_arrays(NODES), encode_by_arrays(FLOWS)),
     ):
-        delta = DayDelta(nodes, flows, [], [], complete=True)  # type: ignore[arg-type]
-        await _write(store, day, delta, uuid.uuid4(), 1)
+        await _write(store, day, _delta(nodes, flows, complete=True), uuid.uuid4(), 1)
     stored = await _flows(db, as_copy)
     assert stored == await _flows(db, as_tuples) == await _flows(db, by_arrays)
     nodes = {k: v[:5] for k, v in (await _nodes(db, as_tuples)).items()}
@@ -116,7 +144,7 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         ("platform", "storage"): (7, 0, 7, 7, 0),
     }
     for d, run in ((day, first), (other, uuid.uuid4())):
-        whole = DayDelta(nodes, encode_flows(FLOWS), [], [], complete=True)
+        whole = _delta(nodes, encode_flows(FLOWS), complete=True)
         await _write(store, d, whole, run, 1)
     changed = {
         ("search", "compute"): (0, 1, 1, 0, 1),  # updated
@@ -126,11 +154,10 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         ("shared-db", "search", "compute"): (1, "proportional", 0.5),
         ("shared-db", "ledger", "compute"): (2, "proportional", 0.5),
     }
-    delta = DayDelta(
+    delta = _delta(
         changed,
         encode_flows(flows),
-        [("platform", "storage")],
-        [("platform", "checkout", "storage")],
+        ([("platform", "storage")], [("platform", "checkout", "storage")]),
         complete=False,
     )
     await _write(store, day, delta, later, 2)

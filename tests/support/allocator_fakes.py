@@ -9,6 +9,7 @@ from typing import Any
 from allocator.offsets import DayOffsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import AllocationComputed, DayInputsRouted
+from tests.support.pgcopy_reader import written_rows
 
 __all__ = ["FixedClock", "InMemoryResultStore", "RecordingPublisher"]
 
@@ -44,9 +45,10 @@ class InMemoryResultStore:
         day, delta = write.day, write.delta
         if delta.complete:
             self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
-        for key in delta.nodes_removed:
+        for key in delta.plain.nodes_removed:
             self.nodes.pop((day, *key), None)
-        self.nodes.update(((day, *k), v) for k, v in delta.nodes.items())
+        nodes, _ = written_rows(delta)
+        self.nodes.update(((day, *k), v) for k, v in nodes.items())
         if mark:
             self.days[day] = (write.graph_version, write.offsets)
         self.writes += 1
@@ -56,9 +58,10 @@ class InMemoryResultStore:
         day, delta = write.day, write.delta
         if delta.complete:
             self.flows = {k: v for k, v in self.flows.items() if k[0] != day}
-        for key in delta.flows_removed:
+        for key in delta.plain.flows_removed:
             self.flows.pop((day, *key), None)
-        self.flows.update(((day, *k), v) for k, v in delta.flows.items())
+        _, flows = written_rows(delta)
+        self.flows.update(((day, *k), v) for k, v in flows.items())
         self.days[day] = (write.graph_version, write.offsets)
 
     async def mark_day(

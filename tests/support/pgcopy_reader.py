@@ -6,8 +6,10 @@ import struct
 
 import orjson
 
-from allocator.noderows import EncodedNodes
-from allocator.pgcopy import CopyRows
+from allocator.compute.daydelta import FlowKey, FlowRow, NodeKey, NodeRow
+from allocator.pgcopy.delta import EncodedDelta
+from allocator.pgcopy.format import CopyRows
+from allocator.pgcopy.nodes import EncodedNodes
 
 _HEADER = 19  # signature (11), flags (4), header extension length (4)
 
@@ -41,7 +43,8 @@ def encode_by_arrays(
     """encode_flow_arrays of the same rows as encode_flows(flows) takes."""
     import numpy as np
 
-    from allocator.pgcopy import TextCodes, encode_flow_arrays
+    from allocator.pgcopy.flows import encode_flow_arrays
+    from allocator.pgcopy.format import TextCodes
 
     nodes = sorted({n for p, c, _ in flows for n in (p, c)})
     dims = sorted({k for _, _, k in flows})
@@ -105,8 +108,8 @@ def encode_nodes_by_arrays(
     """encode_node_arrays of node rows given as a dict (as _node_rows makes them)."""
     import numpy as np
 
-    from allocator.noderows import encode_node_arrays
-    from allocator.pgcopy import TextCodes
+    from allocator.pgcopy.format import TextCodes
+    from allocator.pgcopy.nodes import encode_node_arrays
 
     ids = sorted({n for n, _ in nodes})
     dims = sorted({k for _, k in nodes})
@@ -119,3 +122,15 @@ def encode_nodes_by_arrays(
         (TextCodes(ids), TextCodes(dims)),
         (ids, dims),
     )
+
+
+def written_rows(
+    delta: EncodedDelta,
+) -> tuple[dict[NodeKey, NodeRow], dict[FlowKey, FlowRow]]:
+    """The node rows and flows a delta writes, its encoded ones decoded."""
+    nodes, flows = dict(delta.plain.nodes), dict(delta.plain.flows)
+    if delta.node_copy is not None:
+        nodes.update(decode_nodes(delta.node_copy))
+    if delta.flow_copy is not None:
+        flows.update(decode_flows(delta.flow_copy))
+    return nodes, flows

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from allocator.daydelta import DayDelta
-from allocator.noderows import MAX_EVENT_ROWS, EncodedNodes
+from allocator.pgcopy.delta import EncodedDelta
+from allocator.pgcopy.nodes import MAX_EVENT_ROWS
 from finops.contracts.codec import encode_event, encode_with_node_rows
 from finops.contracts.events import AllocationComputed, NodeResult
 
@@ -15,7 +15,7 @@ __all__ = ["MAX_EVENT_ROWS", "result_messages"]
 
 def result_messages(
     day: date,
-    delta: DayDelta,
+    delta: EncodedDelta,
     *,
     run_id: uuid.UUID,
     graph_version: int,
@@ -41,15 +41,15 @@ def result_messages(
             nodes=nodes,
         )
 
-    nodes = delta.nodes
-    if isinstance(nodes, EncodedNodes):  # rows encoded by the compute process
+    encoded = delta.node_copy
+    if encoded is not None:  # rows encoded by the compute process
         return [
             encode_with_node_rows(event(dimension, []), rows)
             for dimension in delta.dimensions
-            for rows in nodes.events.get(dimension) or [b"[]"]
+            for rows in encoded.events.get(dimension) or [b"[]"]
         ]
     by_dimension: dict[str, list[NodeResult]] = {k: [] for k in delta.dimensions}
-    for (node, dimension), row in nodes.items():
+    for (node, dimension), row in delta.plain.nodes.items():
         by_dimension[dimension].append(NodeResult(node, *row))
     return [
         encode_event(event(dimension, rows[i : i + MAX_EVENT_ROWS]))

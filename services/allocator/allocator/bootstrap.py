@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
-from allocator.computeproc import ComputeProcess
+from allocator.compute.process import ComputeProcess
 from allocator.inputs.state import InputState
 from allocator.metrics import REGISTRY
 from allocator.service import AllocatorService

@@ -12,8 +12,8 @@ from prometheus_client.context_managers import Timer
 from allocator import metrics
 
 if TYPE_CHECKING:
-    from allocator.daydelta import DayDelta
-    from allocator.liveday import Computed
+    from allocator.compute.livedays import Computed
+    from allocator.pgcopy.delta import EncodedDelta
 
 __all__ = ["MetricsObserver"]
 
@@ -49,21 +49,25 @@ class MetricsObserver:
         metrics.DAYS_STORED.labels("error").inc()
 
     def nodes_stored(
-        self, delta: DayDelta, waits: Iterable[tuple[datetime, int]], *, seconds: float
+        self,
+        delta: EncodedDelta,
+        waits: Iterable[tuple[datetime, int]],
+        *,
+        seconds: float,
     ) -> None:
         """A date's node rows stored, `seconds` after its recompute began."""
         metrics.RECOMPUTE_SECONDS.observe(seconds)
         metrics.DAYS_STORED.labels("stored").inc()
-        rows = len(delta.nodes) + len(delta.nodes_removed)
+        rows = delta.nodes_written + len(delta.plain.nodes_removed)
         metrics.ROWS_WRITTEN.labels("nodes").inc(rows)
         self._waits(metrics.INGEST_TO_STORED, waits)
 
     def flows_stored(
-        self, delta: DayDelta | None, waits: Iterable[tuple[datetime, int]]
+        self, delta: EncodedDelta | None, waits: Iterable[tuple[datetime, int]]
     ) -> None:
         """A date's flows stored (None: they were, nothing to write)."""
         if delta is not None:
-            rows = len(delta.flows) + len(delta.flows_removed)
+            rows = delta.flows_written + len(delta.plain.flows_removed)
             metrics.ROWS_WRITTEN.labels("flows").inc(rows)
         self._waits(metrics.INGEST_TO_FLOWS_STORED, waits)
 

@@ -1,18 +1,33 @@
-"""The protocols of the service's collaborators: where results go, who allocates."""
+"""The service's collaborators: where results go (and the write they take), who
+allocates, who sends."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from allocator.daydelta import DayWrite
+from allocator.compute.livedays import Computed
 from allocator.inputs.days import DayInputs, Touched
-from allocator.liveday import Computed
 from allocator.offsets import DayOffsets
+from allocator.pgcopy.delta import EncodedDelta
 from finops.contracts.events import DayInputsRouted
 from finops.domain.dag import CostGraph, GraphSpec
 
-__all__ = ["DayComputer", "Publisher", "ResultStore"]
+__all__ = ["DayComputer", "DayWrite", "Publisher", "ResultStore"]
+
+
+@dataclass(frozen=True)
+class DayWrite:
+    """A date's changed rows on their way to the store, with the run, graph version
+    and input offsets they reflect."""
+
+    day: date
+    delta: EncodedDelta
+    run_id: uuid.UUID
+    graph_version: int
+    offsets: DayOffsets | None
 
 
 class ResultStore(Protocol):

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import DayInputs
 from allocator.inputs.state import InputState
-from allocator.liveday import Computed, LiveDays
 from allocator.observer import MetricsObserver
 from allocator.offsets import DayOffsets, InputOffset
 from allocator.ports import DayComputer, Publisher, ResultStore
@@ -209,7 +209,11 @@ class AllocatorService:
         if computed is None:
             return None
         delta = computed.delta
-        if costless and delta.settled and not (delta.nodes or delta.flows):
+        if (
+            costless
+            and delta.settled
+            and not (delta.nodes_written or delta.flows_written)
+        ):
             self._empty.add(day)  # once stored (a failed write forgets it)
         if delta.is_empty:  # e.g. usage of a date without costs
             self.observer.unchanged()

@@ -8,10 +8,12 @@ from datetime import date
 
 import asyncpg
 
-from allocator.daydelta import DayDelta, DayWrite
-from allocator.noderows import NODE_COLUMNS, EncodedNodes
 from allocator.offsets import DayOffsets
-from allocator.pgcopy import FLOW_COLUMNS, CopyRows
+from allocator.pgcopy.delta import EncodedDelta
+from allocator.pgcopy.flows import FLOW_COLUMNS
+from allocator.pgcopy.format import CopyRows
+from allocator.pgcopy.nodes import NODE_COLUMNS
+from allocator.ports import DayWrite
 from finops.domain.dag import GraphSpec
 
 __all__ = ["PostgresResultStore"]
@@ -111,10 +113,10 @@ class PostgresResultStore:
             await conn.execute(_RUN, write.run_id, write.graph_version, day, marks)
             if delta.complete:
                 await conn.execute(_CLEAR_RESULTS, day)
-            elif delta.nodes_removed:
-                nodes, dims = zip(*delta.nodes_removed, strict=True)
+            elif delta.plain.nodes_removed:
+                nodes, dims = zip(*delta.plain.nodes_removed, strict=True)
                 await conn.execute(_REMOVE_RESULTS, day, list(nodes), list(dims))
-            if delta.nodes:
+            if delta.nodes_written:
                 await _copy_results(conn, delta)
                 await conn.execute(
                     _UPSERT_RESULTS, day, write.run_id, write.graph_version, marks
@@ -130,12 +132,12 @@ class PostgresResultStore:
             await conn.execute(_TEMP)
             if delta.complete:
                 await conn.execute(_CLEAR_FLOWS, day)
-            elif delta.flows_removed:
-                froms, tos, dims = zip(*delta.flows_removed, strict=True)
+            elif delta.plain.flows_removed:
+                froms, tos, dims = zip(*delta.plain.flows_removed, strict=True)
                 await conn.execute(
                     _REMOVE_FLOWS, day, list(froms), list(tos), list(dims)
                 )
-            if delta.flows:
+            if delta.flows_written:
                 await _copy_flows(conn, delta)
                 await conn.execute(_UPSERT_FLOWS, day, write.run_id)
             await _mark(conn, write, _offsets_json(write.offsets))
@@ -190,20 +192,15 @@ async def _copy_encoded(
         await conn.copy_to_table(table, source=source, columns=columns, format="binary")
 
 
-async def _copy_flows(conn: asyncpg.Connection, delta: DayDelta) -> None:
-    flows = delta.flows
-    if not isinstance(flows, CopyRows):
-        await _copy(
-            conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()]
-        )
-    else:
-        await _copy_encoded(conn, "tmp_flows", flows, FLOW_COLUMNS)
+async def _copy_flows(conn: asyncpg.Connection, delta: EncodedDelta) -> None:
+    if delta.flow_copy is not None:
+        await _copy_encoded(conn, "tmp_flows", delta.flow_copy, FLOW_COLUMNS)
+    flows = delta.plain.flows
+    await _copy(conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()])
 
 
-async def _copy_results(conn: asyncpg.Connection, delta: DayDelta) -> None:
-    nodes = delta.nodes
-    if isinstance(nodes, EncodedNodes):
-        await _copy_encoded(conn, "tmp_results", nodes.copy, NODE_COLUMNS)
-    else:
-        records = [(node, dim, *row) for (node, dim), row in nodes.items()]
-        await _copy(conn, "tmp_results", records)
+async def _copy_results(conn: asyncpg.Connection, delta: EncodedDelta) -> None:
+    if delta.node_copy is not None:
+        await _copy_encoded(conn, "tmp_results", delta.node_copy.copy, NODE_COLUMNS)
+    nodes = delta.plain.nodes
+    await _copy(conn, "tmp_results", [(n, k, *row) for (n, k), row in nodes.items()])

@@ -18,7 +18,7 @@ from faust.types import TP
 
 from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
-from allocator.computeproc import ComputeLost
+from allocator.compute.process import ComputeLost
 from allocator.faustkafka import App
 from allocator.routing.consumer import RouterOptions, SourceRouter, source_consumer
 from allocator.routing.process import RouterProcess

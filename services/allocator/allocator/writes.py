@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from allocator.announce import result_messages
-from allocator.daydelta import DayDelta, DayWrite
+from allocator.announcements import result_messages
 from allocator.observer import MetricsObserver
 from allocator.offsets import DayOffsets
-from allocator.ports import Publisher, ResultStore
+from allocator.pgcopy.delta import EncodedDelta
+from allocator.ports import DayWrite, Publisher, ResultStore
 from allocator.scheduler import Waits
 
 __all__ = ["WRITES_AT_ONCE", "MarkJob", "WriteJob", "WritePipeline"]
@@ -34,7 +34,7 @@ class WriteJob:
     """A recomputed date on its way to the store."""
 
     day: date
-    delta: DayDelta
+    delta: EncodedDelta
     waits: Waits
     version: int
     offsets: DayOffsets | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from allocator.pgcopy import encode_flows
+from allocator.pgcopy.flows import encode_flows
 from tests.support.pgcopy_reader import decode_flows, encode_by_arrays
 
 

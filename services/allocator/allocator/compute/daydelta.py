@@ -1,9 +1,7 @@
-"""One charge date allocated by the engine of `finops allocate`; what changed (pure)."""
+"""What changed on a charge date between two allocations, as plain rows (pure)."""
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -11,22 +9,26 @@ import numpy as np
 
 from allocator.inputs.columns import cost_table, usage_table
 from allocator.inputs.days import DayInputs
-from allocator.noderows import EncodedNodes, encode_node_arrays
-from allocator.offsets import DayOffsets
-from allocator.pgcopy import CopyRows, TextCodes, encode_flow_arrays, encode_flows
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
-from finops.domain.allocation.readout import STRATEGY_NAMES
 from finops.domain.dag import CostGraph
 from finops.domain.periods import DayRange
 
 __all__ = [
+    "NO_CELLS",
     "DayDelta",
     "DayResult",
-    "DayWrite",
+    "FlowKey",
+    "FlowRow",
+    "FrameChanges",
+    "NodeKey",
+    "NodeRow",
     "build_engine",
     "diff_days",
-    "frame_delta",
+    "flow_rows",
+    "frame_changes",
+    "node_rows",
+    "to_delta",
     "to_result",
 ]
 
@@ -34,7 +36,8 @@ NodeKey = tuple[str, str]  # node, dimension
 FlowKey = tuple[str, str, str]  # from, to, dimension
 NodeRow = tuple[int, int, int, int, int]  # direct, indirect, holistic, out, retained
 FlowRow = tuple[int, str, float]  # amount, strategy, share
-ENCODE_FLOWS_FROM = 1000  # fewer changed flows (or node rows) travel as tuples
+_NONE = np.empty(0, dtype=np.int64)
+NO_CELLS: Cells = (_NONE, _NONE, _NONE)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ class DayResult:
 class DayDelta:
     """Rows to write and keys to delete so the stored date equals a new result."""
 
-    nodes: dict[NodeKey, NodeRow] | EncodedNodes  # encoded by the compute process
-    flows: dict[FlowKey, FlowRow] | CopyRows  # encoded by the compute process
+    nodes: dict[NodeKey, NodeRow]
+    flows: dict[FlowKey, FlowRow]
     nodes_removed: list[NodeKey]
     flows_removed: list[FlowKey]
     complete: bool  # True: the date's stored rows are all replaced
@@ -70,40 +73,22 @@ class DayDelta:
         return self.complete or bool(self.flows or self.flows_removed)
 
     @property
-    def dimensions(self) -> list[str]:
+    def dimensions(self) -> set[str]:
         """Dimensions with any row written or removed."""
-        nodes = self.nodes
-        dims = set(
-            nodes.dimensions
-            if isinstance(nodes, EncodedNodes)
-            else {k[1] for k in nodes}
-        )
-        dims |= {k[1] for k in self.nodes_removed}
-        flows = self.flows
-        dims |= (
-            flows.dimensions if isinstance(flows, CopyRows) else {k[2] for k in flows}
-        )
-        dims |= {k[2] for k in self.flows_removed}
-        return sorted(dims)
-
-    def encoded(self, start: int = ENCODE_FLOWS_FROM) -> DayDelta:
-        """The same delta with its flows in binary COPY format (see pgcopy) when
-        there are at least `start` of them."""
-        if isinstance(self.flows, CopyRows) or len(self.flows) < start:
-            return self
-        return dataclasses.replace(self, flows=encode_flows(self.flows))
+        dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}
+        return dims | {k[2] for k in self.flows} | {k[2] for k in self.flows_removed}
 
 
 @dataclass(frozen=True)
-class DayWrite:
-    """A date's changed rows on their way to the store, with the run, graph version
-    and input offsets they reflect."""
+class FrameChanges:
+    """The cells of a new one-day frame that differ from the frames last stored,
+    and the keys of the rows that vanished."""
 
-    day: date
-    delta: DayDelta
-    run_id: uuid.UUID
-    graph_version: int
-    offsets: DayOffsets | None
+    frame: ResultFrame
+    nodes: Cells
+    nodes_removed: list[NodeKey]
+    flows: Cells | None  # None: flows held back (the delta is unsettled)
+    flows_removed: list[FlowKey]
 
 
 def build_engine(
@@ -124,12 +109,10 @@ def to_result(day: date, frame: ResultFrame | None) -> DayResult:
     if frame is None:
         return DayResult(day)
     cells = every_cell(frame)
-    return DayResult(
-        day, _node_rows(frame, cells.nodes), _flow_rows(frame, cells.flows)
-    )
+    return DayResult(day, node_rows(frame, cells.nodes), flow_rows(frame, cells.flows))
 
 
-def frame_delta(
+def frame_changes(
     day: date,
     nodes_old: ResultFrame | None,
     flows_old: ResultFrame | None,
@@ -137,12 +120,11 @@ def frame_delta(
     *,
     known: bool = True,
     flows: bool = True,
-    encode_from: int | None = None,
-) -> DayDelta:
+) -> FrameChanges | DayDelta:
     """What to write so the stored date equals `new`: its node rows were last written
     from nodes_old and its flows from flows_old (None: no rows). Everything when what
-    is stored is not known; the flows only when `flows` (else the delta is unsettled).
-    Changed flows, when there are encode_from or more, come in binary COPY format.
+    is stored is not known; the flows only when `flows`. The changed cells when the
+    frames compare cell by cell, else the rows compared by node ids.
     """
     if not known:
         return diff_days(None, to_result(day, new))
@@ -157,23 +139,30 @@ def frame_delta(
         )
         return diff_days(old, to_result(day, new))
     nodes = diff_frames(nodes_old, new, flows=False)
-    encoded = encode_from is not None and nodes.nodes[0].size >= encode_from
-    rows = _node_copy(new, nodes.nodes) if encoded else _node_rows(new, nodes.nodes)
-    removed = list(_node_rows(nodes_old, nodes.nodes_removed))
+    removed = list(node_rows(nodes_old, nodes.nodes_removed))
     if not flows:
-        return DayDelta(rows, {}, removed, [], complete=False, settled=False)
+        return FrameChanges(new, nodes.nodes, removed, None, [])
     cells = diff_frames(flows_old, new, nodes=False)
-    encode = encode_from is not None and cells.flows[0].size >= encode_from
+    gone = list(flow_rows(flows_old, cells.flows_removed))
+    return FrameChanges(new, nodes.nodes, removed, cells.flows, gone)
+
+
+def to_delta(changes: FrameChanges | DayDelta) -> DayDelta:
+    """The changes as plain rows."""
+    if isinstance(changes, DayDelta):
+        return changes
+    frame, flows = changes.frame, changes.flows
     return DayDelta(
-        nodes=rows,
-        flows=_flow_copy(new, cells.flows) if encode else _flow_rows(new, cells.flows),
-        nodes_removed=removed,
-        flows_removed=list(_flow_rows(flows_old, cells.flows_removed)),
+        nodes=node_rows(frame, changes.nodes),
+        flows={} if flows is None else flow_rows(frame, flows),
+        nodes_removed=changes.nodes_removed,
+        flows_removed=changes.flows_removed,
         complete=False,
+        settled=flows is not None,
     )
 
 
-def _node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
+def node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
     """Node rows of some (node, day, dimension) cells of a one-day frame."""
     ids, dims = frame.graph.ids, frame.dimensions
     n, t, k = cells
@@ -182,10 +171,10 @@ def _node_rows(frame: ResultFrame, cells: Cells) -> dict[NodeKey, NodeRow]:
     keys = zip(
         map(ids.__getitem__, n.tolist()), map(dims.__getitem__, k.tolist()), strict=True
     )
-    return dict(zip(keys, zip(*figures, strict=True), strict=True))  # type: ignore[arg-type]
+    return dict(zip(keys, zip(*figures, strict=True), strict=True))
 
 
-def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
+def flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
     """Flow rows of some (flow row, day, dimension) cells of a one-day frame."""
     ids, dims = frame.graph.ids, frame.dimensions
     r, t, k = cells
@@ -202,46 +191,6 @@ def _flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
         strict=True,
     )
     return dict(zip(keys, rows, strict=True))
-
-
-_STRATEGY_TEXTS = TextCodes(STRATEGY_NAMES)
-_NODE_TEXTS: dict[int, tuple[CostGraph, TextCodes]] = {}  # the latest graphs'
-
-
-def _node_copy(frame: ResultFrame, cells: Cells) -> EncodedNodes:
-    """_node_rows encoded for COPY and the announcements (a busy date's)."""
-    n, t, k = cells
-    texts = (_node_texts(frame.graph), TextCodes(frame.dimensions))
-    names = (frame.graph.ids, frame.dimensions)
-    return encode_node_arrays(n, k, frame.figures[:, n, t, k], texts, names)
-
-
-def _flow_copy(frame: ResultFrame, cells: Cells) -> CopyRows | dict[FlowKey, FlowRow]:
-    """_flow_rows in binary COPY format, laid out by numpy (a busy date's flows)."""
-    r, t, k = cells
-    parent, child = frame.parent[r], frame.child[r]
-    n_nodes, n_dims = len(frame.graph.ids), len(frame.dimensions)
-    if frame.graph.parallel_edges:  # two rows of one key: the last one wins
-        keys = (parent * n_nodes + child) * n_dims + k
-        if np.unique(keys).size != keys.size:
-            return _flow_rows(frame, cells)
-    texts = (_node_texts(frame.graph), TextCodes(frame.dimensions), _STRATEGY_TEXTS)
-    return encode_flow_arrays(
-        (parent, child, k, frame.strategy[r, t, k]),
-        frame.amount[r, t, k],
-        frame.share[r, t, k],
-        texts,
-        frame.dimensions,
-    )
-
-
-def _node_texts(graph: CostGraph) -> TextCodes:
-    kept = _NODE_TEXTS.get(id(graph))
-    if kept is None or kept[0] is not graph:
-        if len(_NODE_TEXTS) >= 2:
-            _NODE_TEXTS.clear()
-        kept = _NODE_TEXTS[id(graph)] = (graph, TextCodes(graph.ids))
-    return kept[1]
 
 
 def diff_days(old: DayResult | None, new: DayResult) -> DayDelta:

@@ -13,9 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-from allocator.daydelta import DayDelta, build_engine, frame_delta
+from allocator.compute.daydelta import build_engine, frame_changes
+from allocator.compute.encoding import encode_changes
 from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
+from allocator.pgcopy.delta import EncodedDelta
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import ResultFrame, capture
 from finops.domain.dag import CostGraph
@@ -28,7 +30,7 @@ __all__ = ["Computed", "LiveDays", "flows_due", "flows_due_in"]
 class Computed:
     """A recomputed date: what to write and the rows left out (unknown nodes)."""
 
-    delta: DayDelta
+    delta: EncodedDelta
     skipped: int
     built: str | None = None  # why the date's engine was built afresh, if it was
 
@@ -37,7 +39,7 @@ class LiveDays:
     """Engines of the most recently recomputed dates and frames of the stored ones.
 
     `compute` runs in a worker thread (`allocate`) or in the compute process
-    (`allocator.computeproc`), one date at a time; the rest from the event loop.
+    (`allocator.compute.process`), one date at a time; the rest from the event loop.
     """
 
     def __init__(
@@ -127,15 +129,10 @@ class LiveDays:
         new = capture(engine, previous=old) if engine is not None else None
         last = self._flows_at.get(day)
         with_flows = not known or last is None or now - last >= self.flows_every_s
-        delta = frame_delta(
-            day,
-            old,
-            self._flow_frames.get(day),
-            new,
-            known=known,
-            flows=with_flows,
-            encode_from=self.encode_flows_from,
+        changes = frame_changes(
+            day, old, self._flow_frames.get(day), new, known=known, flows=with_flows
         )
+        delta = encode_changes(changes, self.encode_flows_from)
         if generation == self._generation:
             self._keep_results(day, engine, new, settled=delta.settled, now=now)
         return Computed(delta, skipped, built if engine is not None else None)

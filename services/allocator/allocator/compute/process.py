@@ -29,9 +29,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from allocator import gcpolicy
-from allocator.daydelta import ENCODE_FLOWS_FROM
+from allocator.compute.encoding import ENCODE_FLOWS_FROM, encode_flows_from
+from allocator.compute.livedays import Computed, LiveDays, flows_due, flows_due_in
 from allocator.inputs.days import DayInputs, Touched
-from allocator.liveday import Computed, LiveDays, flows_due, flows_due_in
 from finops.domain.dag import CostGraph
 from finops.errors import FinopsError
 
@@ -288,7 +288,7 @@ def _handle(
     except Exception:
         return _Reply(None, live.schedule(), traceback.format_exc())
     # Many flows travel as bytes the driver passes on: no tuples for the loop.
-    delta = computed.delta.encoded(request.encode_flows_from)
+    delta = encode_flows_from(computed.delta, request.encode_flows_from)
     return _Reply(dataclasses.replace(computed, delta=delta), live.schedule())
 
 

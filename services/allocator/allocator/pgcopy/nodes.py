@@ -1,12 +1,6 @@
-"""Node rows encoded once, in the compute process: for COPY and for announcements.
-
-A busy date changes thousands of node rows per recompute. As a dict of tuples they
-were pickled by the compute process, unpickled by the worker (in a thread, under its
-event loop's GIL), turned into records for the driver to encode, and into NamedTuples
-and pydantic models for the announcements. Encoded from the frame's arrays, they
-reach the worker as bytes: binary COPY for `tmp_results` and, per dimension, the
-JSON arrays of the `AllocationComputed` events (pure; no driver needed).
-"""
+"""Node rows encoded once, in the compute process: binary COPY for `tmp_results`
+and, per dimension, the JSON rows of their announcements (pure; no driver needed;
+docs/decisions/0008-write-only-what-changed.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from allocator.pgcopy import (
+from allocator.pgcopy.format import (
     HEADER,
     TRAILER,
     CopyRows,

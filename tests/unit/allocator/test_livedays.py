@@ -9,20 +9,19 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from allocator.daydelta import DayDelta, build_engine
+from allocator.compute.daydelta import build_engine
+from allocator.compute.livedays import LiveDays
 from allocator.inputs.days import Touched
 from allocator.inputs.state import InputState
-from allocator.liveday import LiveDays
-from allocator.noderows import EncodedNodes
 from allocator.offsets import InputOffset
-from allocator.pgcopy import CopyRows
+from allocator.pgcopy.delta import EncodedDelta
 from allocator.routing.pieces import max_window_days, route_event
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
 from finops.domain.allocation.readout import flow_columns, node_arrays
 from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.domain.dag import CostGraph, build_graph
 from finops.domain.records import NodeCost, UsageRecord
-from tests.support.pgcopy_reader import decode_flows, decode_nodes
+from tests.support.pgcopy_reader import written_rows
 
 DAY = date(2025, 1, 10)
 NOW = datetime(2025, 1, 11, tzinfo=UTC)
@@ -38,22 +37,17 @@ class StoredDay:
         self.encoded = 0  # writes whose flows came encoded for binary COPY
         self.encoded_nodes = 0  # and whose node rows did
 
-    def write(self, delta: DayDelta) -> None:
+    def write(self, delta: EncodedDelta) -> None:
         if delta.complete:
             self.nodes, self.flows = {}, {}
-        for key in delta.nodes_removed:
+        for key in delta.plain.nodes_removed:
             del self.nodes[key]
-        for key in delta.flows_removed:
+        for key in delta.plain.flows_removed:
             del self.flows[key]
-        nodes = delta.nodes
-        if isinstance(nodes, EncodedNodes):
-            self.encoded_nodes += 1
-            nodes = decode_nodes(nodes)
+        nodes, flows = written_rows(delta)
+        self.encoded_nodes += delta.node_copy is not None
+        self.encoded += delta.flow_copy is not None
         self.nodes.update(nodes)
-        flows = delta.flows
-        if isinstance(flows, CopyRows):
-            self.encoded += 1
-            flows = decode_flows(flows)
         self.flows.update(flows)
 
 
@@ -252,7 +246,7 @@ def test_a_busy_dates_flows_are_held_back_then_written_whole() -> None:
     for node in feed.ids[:30]:
         live.touch(DAY, feed.apply(feed.cost(node, "compute", 2_000_000)))
 
-    def compute(now: float) -> DayDelta:
+    def compute(now: float) -> EncodedDelta:
         delta = live.compute(
             feed.graph, DAY, feed.state.days[DAY], live.take(DAY), now
         ).delta
@@ -270,13 +264,14 @@ def test_a_busy_dates_flows_are_held_back_then_written_whole() -> None:
             )
             live.touch(DAY, feed.apply(event))
         held = compute(101.0 + step)
-        assert not held.settled and not held.flows and not held.flows_removed
+        assert not held.settled and not held.flows_written
+        assert not held.plain.flows_removed
         assert stored.nodes == _fresh(feed.graph, feed)[0]  # node rows are current
     assert live.flows_behind() == {DAY}
     assert live.flows_due_in(105.0) == 5.0
     assert live.flows_due(105.0) == set() and live.flows_due(110.0) == {DAY}
     written = compute(110.0)  # due: the flows catch up, nothing new needed
     nodes, flows = _fresh(feed.graph, feed)
-    assert written.settled and not written.nodes
+    assert written.settled and not written.nodes_written
     assert stored.nodes == nodes and stored.flows.keys() == flows.keys()
     assert live.flows_behind() == set()

@@ -10,10 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from allocator.computeproc import ComputeLost, ComputeProcess
+from allocator.compute.process import ComputeLost, ComputeProcess
 from allocator.inputs.days import DayInputs, Touched
-from allocator.pgcopy import CopyRows
-from tests.unit.allocator.test_liveday import DAY, DIMS, Feed, StoredDay, _fresh
+from tests.unit.allocator.test_livedays import DAY, DIMS, Feed, StoredDay, _fresh
 
 
 def _matches(stored: StoredDay, feed: Feed) -> bool:
@@ -29,8 +28,8 @@ async def _allocate(
         feed.graph, DAY, feed.state.days[DAY], proc.take(DAY), now
     )
     stored.write(computed.delta)
-    if computed.delta.flows:
-        stored.encoded += isinstance(computed.delta.flows, CopyRows)
+    if computed.delta.flows_written:
+        stored.encoded += computed.delta.flow_copy is not None
     return computed.delta.complete
 
 
