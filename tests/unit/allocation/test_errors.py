@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
+from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.dag import build_graph
 from finops.errors import GraphError, InputError
 from tests.support.allocation_builders import edge, make_engine, make_spec, node
@@ -13,8 +15,8 @@ from tests.support.allocation_builders import edge, make_engine, make_spec, node
 NODES = [node("r", "resource"), node("s", "shared"), node("a"), node("b")]
 
 
-def _engine(edges: list[dict[str, Any]]) -> None:
-    make_engine(make_spec(NODES, edges), {"r": 100})
+def _engine(edges: list[dict[str, Any]]) -> AllocationEngine:
+    return make_engine(make_spec(NODES, edges), {"r": 100})
 
 
 def test_a_cycle_is_rejected_and_printed() -> None:
@@ -42,12 +44,19 @@ def test_a_duplicate_edge_with_overlapping_activity_is_rejected() -> None:
 
 
 def test_a_duplicate_edge_with_disjoint_activity_is_accepted() -> None:
-    _engine(
+    engine = _engine(
         [
             edge("s", "a", active_to="2025-03-05"),
             edge("s", "a", active_from="2025-03-05"),
         ]
     )
+    kept = [
+        (e.from_, e.to, e.active_from, e.active_to) for e in engine.graph.spec.edges
+    ]
+    assert kept == [
+        ("s", "a", None, date(2025, 3, 5)),
+        ("s", "a", date(2025, 3, 5), None),
+    ]
 
 
 def test_an_unknown_strategy_is_rejected() -> None:
@@ -80,7 +89,9 @@ def test_fixed_percents_on_disjoint_days_may_each_reach_100() -> None:
         edge("s", "a", "fixed_percent", percent=100, active_to="2025-04-01"),
         edge("s", "b", "fixed_percent", percent=100, active_from="2025-04-01"),
     ]
-    _engine(edges)
+    engine = _engine(edges)
+    kept = [(e.to, e.params["percent"]) for e in engine.graph.spec.edges]
+    assert sorted(kept) == [("a", 100), ("b", 100)]
 
 
 def test_mixed_strategies_from_one_parent_are_rejected() -> None:
