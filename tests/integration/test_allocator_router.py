@@ -60,7 +60,8 @@ async def _committed(servers: str, group: str, tp: TopicPartition) -> int | None
     )
     await consumer.start()
     try:
-        return await consumer.committed(tp)
+        committed: int | None = await consumer.committed(tp)
+        return committed
     finally:
         await consumer.stop()
 
@@ -94,7 +95,7 @@ async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
     routes, ready = _Routes(), asyncio.Event()
     group = f"{ns}-router"
     router = SourceRouter(
-        routes,  # type: ignore[arg-type]
+        routes,
         AIOKafkaConsumer(
             bootstrap_servers=servers,
             group_id=group,

@@ -69,7 +69,9 @@ async def _write(
     await store.write_flows(write)
 
 
-async def _flows(db: asyncpg.Connection, day: date) -> dict[tuple[str, ...], tuple]:  # type: ignore[type-arg]
+async def _flows(
+    db: asyncpg.Connection, day: date
+) -> dict[tuple[str, ...], tuple[object, ...]]:
     rows = await db.fetch(
         "SELECT from_node, to_node, dimension, amount, strategy, share"
         " FROM allocation_contributions WHERE charge_date = $1",
@@ -104,12 +106,12 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
 ) -> None:
     as_tuples, as_copy = date(2025, 3, 1), date(2025, 3, 2)
     by_arrays = date(2025, 3, 3)
-    for day, nodes, flows in (
+    for day, rows, flows in (
         (as_tuples, NODES, FLOWS),
         (as_copy, NODES, encode_flows(FLOWS)),
         (by_arrays, encode_nodes_by_arrays(NODES), encode_by_arrays(FLOWS)),
     ):
-        await _write(store, day, _delta(nodes, flows, complete=True), uuid.uuid4(), 1)
+        await _write(store, day, _delta(rows, flows, complete=True), uuid.uuid4(), 1)
     stored = await _flows(db, as_copy)
     assert stored == await _flows(db, as_tuples) == await _flows(db, by_arrays)
     nodes = {k: v[:5] for k, v in (await _nodes(db, as_tuples)).items()}
@@ -120,7 +122,9 @@ async def test_flows_encoded_for_binary_copy_store_the_same_rows(
     assert encode_flows(FLOWS).dimensions == {"compute", "storage"}
 
 
-async def _nodes(db: asyncpg.Connection, day: date) -> dict[tuple[str, str], tuple]:  # type: ignore[type-arg]
+async def _nodes(
+    db: asyncpg.Connection, day: date
+) -> dict[tuple[str, str], tuple[object, ...]]:
     rows = await db.fetch(
         "SELECT node_id, dimension, direct, indirect, holistic, allocated_out,"
         " retained, run_id FROM allocation_results WHERE charge_date = $1",
@@ -174,6 +178,6 @@ async def test_a_later_delta_updates_inserts_and_removes_rows_of_its_date_only(
         " WHERE charge_date = $1",
         day,
     )
-    # with the flows, not before
+    assert stored is not None  # written with the flows, not before
     assert tuple(stored) == (2, '{"inputs": "0/1", "origin": "finops.usage.v1/2/3"}')
     assert (await store.stored_days())[day] == (2, OFFSETS)

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from allocator.offsets import DayOffsets
+from allocator.ports import DayWrite
 from finops.contracts.codec import decode_event
 from finops.contracts.events import AllocationComputed, DayInputsRouted
+from finops.domain.dag import GraphSpec
 from tests.support.pgcopy_reader import written_rows
 
 __all__ = ["FixedClock", "InMemoryResultStore", "RecordingPublisher"]
@@ -40,7 +42,7 @@ class InMemoryResultStore:
     writes: int = 0
     graph_nodes: dict[str, str] = field(default_factory=dict)
 
-    async def write_results(self, write: Any, *, mark: bool) -> None:
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
         """A day's node rows: the date's replaced when complete, else patched."""
         day, delta = write.day, write.delta
         if delta.complete:
@@ -53,7 +55,7 @@ class InMemoryResultStore:
             self.days[day] = (write.graph_version, write.offsets)
         self.writes += 1
 
-    async def write_flows(self, write: Any) -> None:
+    async def write_flows(self, write: DayWrite) -> None:
         """A day's flows (after its node rows); the date then reflects its offsets."""
         day, delta = write.day, write.delta
         if delta.complete:
@@ -74,7 +76,7 @@ class InMemoryResultStore:
         """Graph version and offsets per stored date."""
         return dict(self.days)
 
-    async def write_nodes(self, spec: Any, version: int) -> None:
+    async def write_nodes(self, spec: GraphSpec, version: int) -> None:
         """Remember node types."""
         self.graph_nodes.update((n.id, str(n.type)) for n in spec.nodes)
 

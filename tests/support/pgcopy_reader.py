@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from allocator.compute.daydelta import FlowKey, FlowRow, NodeKey, NodeRow
 from allocator.pgcopy.delta import EncodedDelta
-from allocator.pgcopy.format import CopyRows
-from allocator.pgcopy.nodes import EncodedNodes
+from allocator.pgcopy.flows import encode_flow_arrays
+from allocator.pgcopy.format import CopyRows, TextCodes
+from allocator.pgcopy.nodes import EncodedNodes, encode_node_arrays
 
 _HEADER = 19  # signature (11), flags (4), header extension length (4)
 
@@ -41,18 +44,13 @@ def encode_by_arrays(
     flows: dict[tuple[str, str, str], tuple[int, str, float]],
 ) -> CopyRows:
     """encode_flow_arrays of the same rows as encode_flows(flows) takes."""
-    import numpy as np
-
-    from allocator.pgcopy.flows import encode_flow_arrays
-    from allocator.pgcopy.format import TextCodes
-
     nodes = sorted({n for p, c, _ in flows for n in (p, c)})
     dims = sorted({k for _, _, k in flows})
     strategies = sorted({s for _, s, _ in flows.values()})
     codes = [{name: i for i, name in enumerate(v)} for v in (nodes, dims, strategies)]
     node, dim, strategy = codes
 
-    def column(values: list[int]) -> np.ndarray:  # type: ignore[type-arg]
+    def column(values: list[int]) -> NDArray[np.int64]:
         return np.array(values, dtype=np.int64)
 
     return encode_flow_arrays(
@@ -89,7 +87,7 @@ def decode_nodes(
         figures = struct.unpack_from(">" + "iq" * 5, data, at)
         at += 60
         assert figures[0::2] == (8,) * 5
-        found[(texts[0], texts[1])] = figures[1::2]  # type: ignore[assignment]
+        found[(texts[0], texts[1])] = figures[1::2]
     assert len(found) == encoded.copy.count and at + 2 == len(data)
     announced = {
         (row[0], dimension): tuple(row[1:])
@@ -106,11 +104,6 @@ def encode_nodes_by_arrays(
     nodes: dict[tuple[str, str], tuple[int, int, int, int, int]],
 ) -> EncodedNodes:
     """encode_node_arrays of node rows given as a dict (as _node_rows makes them)."""
-    import numpy as np
-
-    from allocator.pgcopy.format import TextCodes
-    from allocator.pgcopy.nodes import encode_node_arrays
-
     ids = sorted({n for n, _ in nodes})
     dims = sorted({k for _, k in nodes})
     node = {name: i for i, name in enumerate(ids)}

@@ -21,7 +21,7 @@ FETCH_BYTES = 8 * 1024 * 1024  # per partition: a year of a changelog in few fet
 BATCH = 20_000  # records per getmany
 
 
-class BulkRestoredStore(MemoryStore):  # type: ignore[misc]
+class BulkRestoredStore(MemoryStore):  # type: ignore[misc]  # faust is Any to mypy
     """The memory store, whose newly owned changelog partitions are read in bulk.
 
     Faust replays a changelog one message at a time through its streams (about
@@ -194,7 +194,7 @@ class BulkRestoredStore(MemoryStore):  # type: ignore[misc]
                 partitions[key] = record.partition
 
 
-class BulkRestoredTable(faust.Table):  # type: ignore[misc]
+class BulkRestoredTable(faust.Table):  # type: ignore[misc]  # faust is Any to mypy
     """A table kept in a BulkRestoredStore (pass ``options={"bootstrap_servers":}``)."""
 
     async def restored(self) -> None:

@@ -22,7 +22,8 @@ __all__ = ["FETCH_MAX_WAIT_MS", "App"]
 FETCH_MAX_WAIT_MS = 50
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+# faust is Any to mypy (not followed, see pyproject): subclassing it is [misc].
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its fetcher.
@@ -30,16 +31,16 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any to mypy
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Transport(faust_aiokafka.Transport):
+class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]  # faust is Any to mypy
     Consumer = _Consumer
 
 
-class App(faust.App):
+class App(faust.App):  # type: ignore[misc]  # faust is Any to mypy
     """faust.App whose consumer waits at most FETCH_MAX_WAIT_MS per fetch."""
 
     def _new_transport(self) -> TransportT:

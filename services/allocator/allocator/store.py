@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -17,6 +18,11 @@ from allocator.ports import DayWrite
 from finops.domain.dag import GraphSpec
 
 __all__ = ["PostgresResultStore"]
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection = PoolConnectionProxy[asyncpg.Record]  # a pooled connection
 
 _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_results (
@@ -173,18 +179,20 @@ def _offsets(stored: str) -> DayOffsets | None:
     return DayOffsets.from_json(value) if value else None
 
 
-async def _mark(conn: asyncpg.Connection, write: DayWrite, marks: str) -> None:
+async def _mark(conn: Connection, write: DayWrite, marks: str) -> None:
     """The date's stored rows reflect these offsets and graph version."""
     await conn.execute(_DAY, write.day, write.graph_version, marks, write.run_id)
 
 
-async def _copy(conn: asyncpg.Connection, table: str, records: list[tuple]) -> None:  # type: ignore[type-arg]
+async def _copy(
+    conn: Connection, table: str, records: list[tuple[object, ...]]
+) -> None:
     if records:
         await conn.copy_records_to_table(table, records=records)
 
 
 async def _copy_encoded(
-    conn: asyncpg.Connection, table: str, rows: CopyRows, columns: tuple[str, ...]
+    conn: Connection, table: str, rows: CopyRows, columns: tuple[str, ...]
 ) -> None:
     """Rows the compute process encoded in binary COPY format, passed on as they are."""
     if rows.count:
@@ -192,14 +200,14 @@ async def _copy_encoded(
         await conn.copy_to_table(table, source=source, columns=columns, format="binary")
 
 
-async def _copy_flows(conn: asyncpg.Connection, delta: EncodedDelta) -> None:
+async def _copy_flows(conn: Connection, delta: EncodedDelta) -> None:
     if delta.flow_copy is not None:
         await _copy_encoded(conn, "tmp_flows", delta.flow_copy, FLOW_COLUMNS)
     flows = delta.plain.flows
     await _copy(conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()])
 
 
-async def _copy_results(conn: asyncpg.Connection, delta: EncodedDelta) -> None:
+async def _copy_results(conn: Connection, delta: EncodedDelta) -> None:
     if delta.node_copy is not None:
         await _copy_encoded(conn, "tmp_results", delta.node_copy.copy, NODE_COLUMNS)
     nodes = delta.plain.nodes

@@ -9,7 +9,12 @@ from allocator.inputs.keys import BUCKETS
 from allocator.inputs.state import DELTA_MAX_BYTES, DELTAS, InputState
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import route_batch
-from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
+from finops.contracts.events import (
+    DateScope,
+    DayInputsRouted,
+    NodeCostsReported,
+    UsageReported,
+)
 from finops.domain.records import NodeCost, UsageRecord
 
 DAY = date(2025, 3, 10)
@@ -41,15 +46,16 @@ def _usage(nodes: range, value: float) -> UsageReported:
     )
 
 
-def _apply(state: InputState, *events: object) -> None:
-    for i, piece in enumerate(
-        route_batch([(e, "t/0/0") for e in events], window_days=3)
-    ):  # type: ignore[misc]
+def _apply(state: InputState, *events: NodeCostsReported | UsageReported) -> None:
+    pieces = route_batch([(e, "t/0/0") for e in events], window_days=3)
+    for i, piece in enumerate(pieces):
         state.apply(piece, InputOffset(0, i))
 
 
 def test_many_nodes_share_few_keys_and_a_restart_rebuilds_the_same_state() -> None:
-    costs, usage, applied = {}, {}, {}  # type: ignore[var-annotated]
+    costs: dict[str, object] = {}
+    usage: dict[str, object] = {}
+    applied: dict[str, object] = {}
     state = InputState(costs, usage, applied)
     _apply(state, _costs(range(500), 7), _usage(range(300), 2.0))
     _apply(state, _costs(range(100, 200), 9), _costs(range(50), 1, replace=True))
@@ -60,7 +66,7 @@ def test_many_nodes_share_few_keys_and_a_restart_rebuilds_the_same_state() -> No
     assert set(state.days[DAY].costs) == {("bill", f"n{i}") for i in range(50)}
 
 
-class _Recording(dict):  # type: ignore[type-arg]
+class _Recording(dict[str, object]):
     """A table that logs every write, to replay any prefix of its changelog."""
 
     def __init__(self) -> None:
@@ -86,21 +92,21 @@ def _replayed(log: list[tuple[str, object]]) -> dict[str, object]:
     return table
 
 
-def _pieces(count: int) -> list[object]:
-    events: list[object] = []
+def _pieces(count: int) -> list[DayInputsRouted]:
+    events: list[NodeCostsReported | UsageReported] = []
     for i in range(count):
         nodes = range(i * 7 % 90, i * 7 % 90 + 40)
         events.append(_costs(nodes, i + 1, replace=i % 5 == 4))
         events.append(_usage(nodes, float(i)))
     # One batch per event: a batch merges the pieces of one date and source.
-    return [p for e in events for p in route_batch([(e, "t/0/0")], window_days=1)]  # type: ignore[list-item]
+    return [p for e in events for p in route_batch([(e, "t/0/0")], window_days=1)]
 
 
 def test_pieces_are_deltas_until_their_buckets_are_written_again() -> None:
     costs, usage = _Recording(), _Recording()
     state = InputState(costs, usage, {})
     for i, piece in enumerate(_pieces(DELTAS + 3)):
-        state.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        state.apply(piece, InputOffset(0, i))
     deltas = [k for k in costs if "~" in k]
     assert len(deltas) == 3 and len(costs) - 3 <= BUCKETS
     # One message per piece and table, plus one per bucket every DELTAS pieces,
@@ -114,10 +120,10 @@ def test_pieces_are_deltas_until_their_buckets_are_written_again() -> None:
 def test_a_crash_anywhere_in_a_bucket_rewrite_rebuilds_the_same_state() -> None:
     costs, usage = _Recording(), _Recording()
     state = InputState(costs, usage, {})
-    after: list[tuple[int, int, dict]] = []  # type: ignore[type-arg]
+    after: list[tuple[int, int, dict[str, object]]] = []
     pieces = _pieces(2 * DELTAS + 5)
     for i, piece in enumerate(pieces):
-        state.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        state.apply(piece, InputOffset(0, i))
         day = state.days[DAY]
         snapshot = {"costs": dict(day.costs), "usage": dict(day.usage)}
         after.append((len(costs.log), len(usage.log), snapshot))
@@ -145,13 +151,13 @@ def test_writes_after_a_restart_keep_what_the_recovered_deltas_said() -> None:
         p for e in before + after for p in route_batch([(e, "t/0/0")], window_days=1)
     ]
     for i, piece in enumerate(pieces[:7]):
-        crashed.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
-        reference.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        crashed.apply(piece, InputOffset(0, i))
+        reference.apply(piece, InputOffset(0, i))
     restarted = InputState(costs, usage, {})
     restarted.rebuild(lambda d: True)
     for i, piece in enumerate(pieces[7:], start=7):
-        reference.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
-        restarted.apply(piece, InputOffset(0, i))  # type: ignore[arg-type]
+        reference.apply(piece, InputOffset(0, i))
+        restarted.apply(piece, InputOffset(0, i))
     assert restarted.days == reference.days
     again = InputState(costs, usage, {})
     again.rebuild(lambda d: True)

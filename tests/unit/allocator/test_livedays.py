@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from allocator.compute.daydelta import build_engine
+from allocator.compute.daydelta import FlowKey, NodeKey, build_engine
 from allocator.compute.livedays import LiveDays
 from allocator.inputs.days import Touched
 from allocator.inputs.state import InputState
@@ -40,10 +40,10 @@ class StoredDay:
     def write(self, delta: EncodedDelta) -> None:
         if delta.complete:
             self.nodes, self.flows = {}, {}
-        for key in delta.plain.nodes_removed:
-            del self.nodes[key]
-        for key in delta.plain.flows_removed:
-            del self.flows[key]
+        for node_key in delta.plain.nodes_removed:
+            del self.nodes[node_key]
+        for flow_key in delta.plain.flows_removed:
+            del self.flows[flow_key]
         nodes, flows = written_rows(delta)
         self.encoded_nodes += delta.node_copy is not None
         self.encoded += delta.flow_copy is not None
@@ -67,7 +67,9 @@ class Feed:
         self.state = InputState({}, {}, {})
         self.offset = 0
 
-    def cost(self, node: str, dim: str, micros: int, *, source: str = "bill") -> object:
+    def cost(
+        self, node: str, dim: str, micros: int, *, source: str = "bill"
+    ) -> NodeCostsReported:
         return NodeCostsReported(
             event_id=uuid.uuid4(),
             occurred_at=NOW,
@@ -75,7 +77,7 @@ class Feed:
             costs=[NodeCost(node=node, date=DAY, dimension=dim, amount_micros=micros)],
         )
 
-    def usage(self, node: str, value: float, *, back: int = 0) -> object:
+    def usage(self, node: str, value: float, *, back: int = 0) -> UsageReported:
         return UsageReported(
             event_id=uuid.uuid4(),
             occurred_at=NOW,
@@ -91,7 +93,7 @@ class Feed:
             ],
         )
 
-    def replace_usage(self, days: int) -> object:
+    def replace_usage(self, days: int) -> UsageReported:
         return UsageReported(
             event_id=uuid.uuid4(),
             occurred_at=NOW,
@@ -100,15 +102,15 @@ class Feed:
             usage=[],
         )
 
-    def apply(self, event: object) -> Touched:
+    def apply(self, event: NodeCostsReported | UsageReported) -> Touched:
         touched = Touched()
-        for piece in route_event(event, origin="t/0/0", window_days=self.window):  # type: ignore[arg-type]
+        for piece in route_event(event, origin="t/0/0", window_days=self.window):
             if piece.charge_date == DAY:
                 self.offset += 1
                 touched.add(self.state.apply(piece, InputOffset(0, self.offset)))
         return touched
 
-    def random_event(self) -> object:
+    def random_event(self) -> NodeCostsReported | UsageReported:
         roll = self.rng.random()
         if roll < 0.45:
             micros = self.rng.choice([0, self.rng.randint(-(10**6), 10**9)])
@@ -122,7 +124,9 @@ class Feed:
         return self.replace_usage(self.rng.randint(1, self.window))
 
 
-def _fresh(graph: CostGraph, feed: Feed) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def _fresh(
+    graph: CostGraph, feed: Feed
+) -> tuple[dict[NodeKey, tuple[int, ...]], dict[FlowKey, tuple[int, str, float]]]:
     """Rows of a fresh engine, read as `finops allocate` reads them."""
     engine, _ = build_engine(graph, DAY, feed.state.days[DAY])
     if engine is None:

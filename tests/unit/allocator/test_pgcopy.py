@@ -28,4 +28,7 @@ def test_rows_laid_out_by_numpy_are_the_rows_encoded_one_by_one() -> None:
     by_arrays, one_by_one = encode_by_arrays(flows), encode_flows(flows)
     assert decode_flows(by_arrays) == decode_flows(one_by_one) == flows
     assert len(by_arrays.data) == len(one_by_one.data)
-    assert (by_arrays.count, by_arrays.dimensions) == (len(flows), {"compute", "ml"})
+    assert (by_arrays.count, by_arrays.dimensions) == (
+        len(flows),
+        frozenset({"compute", "ml"}),
+    )

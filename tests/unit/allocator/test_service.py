@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from allocator.compute.livedays import Computed, LiveDays
+from allocator.inputs.days import DayInputs, Touched
 from allocator.inputs.state import InputState
-from allocator.offsets import InputOffset
+from allocator.offsets import DayOffsets, InputOffset
+from allocator.ports import DayComputer, DayWrite
 from allocator.service import AllocatorService
 from finops.contracts.events import (
     DateScope,
@@ -20,7 +24,7 @@ from finops.contracts.events import (
 )
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.readout import node_result
-from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
+from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, NodeSpec, NodeType
 from finops.domain.records import NodeCost, UsageRecord
 from tests.support.allocator_fakes import (
     FixedClock,
@@ -51,12 +55,17 @@ SPEC = GraphSpec(
 
 
 def _service(
-    store: InMemoryResultStore | None = None,
+    store: InMemoryResultStore | None = None, computer: DayComputer | None = None
 ) -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
     store, publisher = store or InMemoryResultStore(), RecordingPublisher()
     state = InputState({}, {}, {})
     service = AllocatorService(
-        state, store, publisher, partitions=6, clock=FixedClock(NOW)
+        state,
+        store,
+        publisher,
+        partitions=6,
+        clock=FixedClock(NOW),
+        computer=computer,
     )
     service.owned = set(range(6))
     return service, store, publisher
@@ -95,8 +104,10 @@ def _usage(node: str, day: date, value: float) -> UsageReported:
 
 
 async def _feed(
-    service: AllocatorService, publisher: RecordingPublisher, *events
-) -> None:  # type: ignore[no-untyped-def]
+    service: AllocatorService,
+    publisher: RecordingPublisher,
+    *events: NodeCostsReported | UsageReported,
+) -> None:
     for event in events:
         await service.route(event, "topic/0/0")
     for offset, (partition, piece) in enumerate(publisher.forwarded):
@@ -214,7 +225,7 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
 async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None:
     from allocator.routing.pieces import merge_pieces, route_batch, route_event
 
-    events = [
+    events: list[NodeCostsReported | UsageReported] = [
         _costs(100),
         _costs(200),
         _usage("shop", DAY, 1.0),
@@ -255,6 +266,7 @@ async def test_merged_events_keep_their_own_ingest_times_for_latency() -> None:
     assert piece.events == 3 and piece.ingested_at == NOW - timedelta(seconds=3)
     assert piece.ingested_after_ms == [0, 2000, 1000]
     again = decode_event(encode_event(piece))
+    assert isinstance(again, DayInputsRouted)
     assert again.ingest_times() == {NOW - timedelta(seconds=s): 1 for s in (3, 2, 1)}
     # Pieces merged again keep every event's time.
     (same,) = merge_pieces([piece, piece])
@@ -289,38 +301,47 @@ def route_batch_of(*events: NodeCostsReported) -> list[DayInputsRouted]:
     return route_batch([(e, "t/0/0") for e in events], window_days=1)
 
 
+class HookedDays(LiveDays):
+    """LiveDays (as the service builds it) that calls a hook before each allocation."""
+
+    def __init__(self, hook: Callable[[date], None]) -> None:
+        super().__init__(engines=8, frames=32)
+        self.hook = hook
+
+    async def allocate(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        now: float,
+    ) -> Computed:
+        self.hook(day)
+        return await super().allocate(graph, day, inputs, touched, now)
+
+
 async def test_a_rebalance_during_a_pass_skips_the_dates_moved_away() -> None:
-    service, store, publisher = _service()
-    await service.apply_graph(_graph())
     later = date(2025, 3, 13)
+
+    def rebalanced_meanwhile(day: date) -> None:
+        # Another worker takes the later date's partition while DAY is allocated.
+        service.assign(set(range(6)) - {later.toordinal() % 6})
+
+    service, store, publisher = _service(computer=HookedDays(rebalanced_meanwhile))
+    await service.apply_graph(_graph())
     for day in (DAY, later):
         await service.route(_costs(1_000_000, day=day), "topic/0/0")
     for offset, (partition, piece) in enumerate(publisher.forwarded):
         service.apply(piece, partition=partition, offset=offset)
-    allocate = service.live.allocate
-
-    async def rebalanced_meanwhile(*args: object) -> object:
-        # Another worker takes the later date's partition while DAY is allocated.
-        service.assign(set(range(6)) - {later.toordinal() % 6})
-        return await allocate(*args)  # type: ignore[arg-type]
-
-    service.live.allocate = rebalanced_meanwhile  # type: ignore[method-assign]
     assert DAY.toordinal() % 6 != later.toordinal() % 6
     await service.recompute_due()
     assert {d for d, _, _ in store.nodes} == {DAY}
 
 
 async def test_a_date_with_usage_only_is_allocated_again_once_costs_arrive() -> None:
-    service, store, publisher = _service()
-    await service.apply_graph(_graph())
     allocated: list[date] = []
-    allocate = service.live.allocate
-
-    async def counted(graph: object, day: date, *args: object) -> object:
-        allocated.append(day)
-        return await allocate(graph, day, *args)  # type: ignore[arg-type]
-
-    service.live.allocate = counted  # type: ignore[method-assign]
+    service, store, publisher = _service(computer=HookedDays(allocated.append))
+    await service.apply_graph(_graph())
     await _feed(service, publisher, _usage("shop", DAY, 2.0))  # 3 dates, no costs
     assert sorted(allocated) == [DAY, date(2025, 3, 11), date(2025, 3, 12)]
     await _feed(service, publisher, _usage("blog", DAY, 1.0))
@@ -351,14 +372,15 @@ class GatedStore(InMemoryResultStore):
         super().__init__()
         self.gate, self.started = asyncio.Event(), asyncio.Event()
 
-    async def write_results(self, write, *, mark: bool) -> None:  # type: ignore[no-untyped-def]
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
         self.started.set()
         await self.gate.wait()
         await super().write_results(write, mark=mark)
 
 
 async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() -> None:
-    service, store, publisher = _service(GatedStore())
+    store = GatedStore()
+    service, _, publisher = _service(store)
     await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
     for offset, (partition, piece) in enumerate(publisher.forwarded):
@@ -379,11 +401,13 @@ async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() ->
     class FailingMarks(InMemoryResultStore):
         failures = 1
 
-        async def mark_day(self, day: date, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        async def mark_day(
+            self, day: date, *, graph_version: int, offsets: DayOffsets | None
+        ) -> None:
             if self.failures:
                 self.failures -= 1
                 raise OSError("database went away")
-            await super().mark_day(day, **kwargs)
+            await super().mark_day(day, graph_version=graph_version, offsets=offsets)
 
     service, store, publisher = _service(FailingMarks())
     await service.apply_graph(_graph())
@@ -411,11 +435,11 @@ class GatedFlows(InMemoryResultStore):
         self.failures = failures
         self.order: list[str] = []
 
-    async def write_results(self, write, *, mark: bool) -> None:  # type: ignore[no-untyped-def]
+    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
         self.order.append("nodes")
         await super().write_results(write, mark=mark)
 
-    async def write_flows(self, write) -> None:  # type: ignore[no-untyped-def]
+    async def write_flows(self, write: DayWrite) -> None:
         self.started.set()
         await self.gate.wait()
         self.order.append("flows")

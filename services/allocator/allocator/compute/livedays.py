@@ -12,6 +12,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from allocator.compute.daydelta import build_engine, frame_changes
 from allocator.compute.encoding import encode_changes
@@ -24,6 +25,8 @@ from finops.domain.dag import CostGraph
 from finops.errors import InputError
 
 __all__ = ["Computed", "LiveDays", "flows_due", "flows_due_in"]
+
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -187,9 +190,7 @@ class LiveDays:
         self.pending.clear()
 
     @staticmethod
-    def _keep(
-        kept: OrderedDict[date, object], day: date, value: object, limit: int
-    ) -> None:
+    def _keep(kept: OrderedDict[date, _V], day: date, value: _V, limit: int) -> None:
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)

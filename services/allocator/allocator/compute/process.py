@@ -223,7 +223,7 @@ class ComputeProcess:
         """The process is gone: start afresh, nothing kept on either side. Dates
         whose flows were held back are due at once (written whole)."""
         _log.error("the compute process died; starting it again")
-        behind = dict.fromkeys(self._schedule, float("-inf"))
+        behind: dict[date, float | None] = dict.fromkeys(self._schedule, float("-inf"))
         await self.close()
         self.clear()
         self._clear = False  # a new process has nothing to clear

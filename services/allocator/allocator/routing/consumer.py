@@ -148,7 +148,7 @@ class SourceRouter:
         """A batch: what arrives within ROUTE_GATHER_S of its first event (or
         ROUTE_BATCH events). Pieces of one date and source merge within a batch:
         each piece costs the worker a decode, an apply and changelog writes."""
-        batch = await self.consumer.getmany(
+        batch: dict[TopicPartition, list[Any]] = await self.consumer.getmany(
             timeout_ms=int(ROUTE_WITHIN_S * 1000), max_records=ROUTE_BATCH
         )
         count = sum(map(len, batch.values()))
@@ -231,7 +231,7 @@ class SourceRouter:
             self._done.pop(tp, None)
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is Any to mypy
     def __init__(self, router: SourceRouter, legacy: dict[TopicPartition, int]):
         self._router, self._legacy = router, legacy
 
