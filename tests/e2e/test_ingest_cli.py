@@ -16,6 +16,7 @@ import pytest
 
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from tests.support.cli import FINOPS
+from tests.support.deadline import Deadline
 from tests.support.infrastructure import free_port
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,8 @@ RULES = ROOT / "examples" / "rules" / "focus_sample.yaml"
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(600):
+    wait = Deadline(60, f"ingest at {url} to answer /healthz")
+    while not wait.expired():
         assert process.poll() is None, log.read_text()
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:

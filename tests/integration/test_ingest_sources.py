@@ -17,6 +17,7 @@ from finops.contracts.events import CostLinesNormalized, NodeCostsReported, RowR
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of, topic_name
 from finops.domain.records import CostRecord
+from tests.support.deadline import Deadline
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration
@@ -65,11 +66,10 @@ async def _produce(kafka: KafkaSettings, *payloads: bytes) -> None:
 
 async def _wait_for(db: asyncpg.Connection, query: str, expected: object) -> None:
     """Poll the database until the query answers `expected` (a wait, not a timing)."""
-    for _ in range(600):
-        if await db.fetchval(query) == expected:
-            return
+    wait = Deadline(60, f"{query!r} to answer {expected!r}")
+    while (answer := await db.fetchval(query)) != expected:
+        wait.check(f"it answers {answer!r}")
         await asyncio.sleep(0.1)
-    assert await db.fetchval(query) == expected
 
 
 async def test_outside_producer_lines_become_node_costs_once(
@@ -136,9 +136,10 @@ async def test_drop_folder_takes_files_and_moves_them_with_their_outcome(
             (DATA / "unknown_layout.csv").read_bytes()
         )
         await _wait_for(db, "SELECT count(*) FROM ingest_runs", 2)
-        for _ in range(100):  # the move follows the database write
-            if not any(p.is_file() for p in drop.iterdir()):
-                break
+        # The move follows the database write.
+        wait = Deadline(10, "the dropped files to move to done/ and failed/")
+        while left := sorted(p.name for p in drop.iterdir() if p.is_file()):
+            wait.check(f"still there: {left}")
             await asyncio.sleep(0.1)
     assert (drop / "done" / "costs.csv").is_file()
     assert (

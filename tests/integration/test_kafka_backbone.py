@@ -16,6 +16,7 @@ from finops.contracts.events import Event, NodeCostsReported
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import ALL_TOPICS, NODE_COSTS, topic_name
 from finops.domain.records import NodeCost
+from tests.support.deadline import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,9 @@ async def _consume(bootstrap: str, topic: str, count: int) -> list[Event]:
     await consumer.start()
     try:
         out: list[Event] = []
+        wait = Deadline(60, f"{count} events on {topic}")
         while len(out) < count:
+            wait.check(f"{len(out)} arrived")
             batch = await consumer.getmany(timeout_ms=10_000)
             assert batch, "no message arrived within 10 s"
             out += [decode_event(m.value) for msgs in batch.values() for m in msgs]

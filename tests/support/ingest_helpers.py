@@ -17,6 +17,7 @@ from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import TopicSpec, topic_name
 from ingest.bootstrap import create_app
 from ingest.settings import IngestSettings
+from tests.support.deadline import Deadline
 
 __all__ = ["ingest_client", "ingest_settings", "read_topic"]
 
@@ -82,7 +83,9 @@ async def read_topic(
     await consumer.start()
     try:
         found: list[tuple[bytes, Event]] = []
+        wait = Deadline(3 * timeout_ms / 1000, f"{count} events on {spec.name}")
         while len(found) < count:
+            wait.check(f"{len(found)} arrived")
             batch = await consumer.getmany(timeout_ms=timeout_ms)
             assert batch, f"{len(found)} of {count} events arrived on {spec.name}"
             found += [

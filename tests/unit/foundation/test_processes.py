@@ -8,6 +8,7 @@ from pathlib import Path
 
 from finops_tools.devstack import processes
 from finops_tools.devstack.processes import is_alive, spawn, stop_pid
+from tests.support.deadline import Deadline
 
 IGNORES_TERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
@@ -28,8 +29,9 @@ def test_a_stopped_process_is_gone_and_reaped(tmp_path: Path) -> None:
 def test_a_process_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
     log = tmp_path / "log"
     pid = spawn([sys.executable, "-c", IGNORES_TERM], log=log)
-    deadline = time.monotonic() + 30
-    while "ready" not in log.read_text() and time.monotonic() < deadline:
+    wait = Deadline(30, "the child to print ready (its SIGTERM handler is set)")
+    while "ready" not in log.read_text():
+        wait.check()
         time.sleep(0.05)
     assert stop_pid(pid, timeout_s=0.5) is True
     assert not is_alive(pid)
