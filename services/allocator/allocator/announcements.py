@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime
 
@@ -29,18 +30,14 @@ def result_messages(
     are read from PostgreSQL, where the run and offsets of the event find them.
     """
 
-    def event(dimension: str, nodes: list[NodeResult]) -> AllocationComputed:
-        return AllocationComputed.model_construct(  # trusted rows: not validated again
-            event_id=uuid.uuid4(),
-            occurred_at=now,
-            charge_date=day,
-            dimension=dimension,
-            graph_version=graph_version,
-            run_id=run_id,
-            input_offsets=offsets,
-            nodes=nodes,
-        )
-
+    event = functools.partial(
+        _event,
+        day=day,
+        run_id=run_id,
+        graph_version=graph_version,
+        offsets=offsets,
+        now=now,
+    )
     encoded = delta.node_copy
     if encoded is not None:  # rows encoded by the compute process
         return [
@@ -48,11 +45,39 @@ def result_messages(
             for dimension in delta.dimensions
             for rows in encoded.events.get(dimension) or [b"[]"]
         ]
+    return [encode_event(event(dimension, rows)) for dimension, rows in _chunks(delta)]
+
+
+def _event(
+    dimension: str,
+    nodes: list[NodeResult],
+    *,
+    day: date,
+    run_id: uuid.UUID,
+    graph_version: int,
+    offsets: dict[str, int],
+    now: datetime,
+) -> AllocationComputed:
+    return AllocationComputed.model_construct(  # trusted rows: not validated again
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        charge_date=day,
+        dimension=dimension,
+        graph_version=graph_version,
+        run_id=run_id,
+        input_offsets=offsets,
+        nodes=nodes,
+    )
+
+
+def _chunks(delta: EncodedDelta) -> list[tuple[str, list[NodeResult]]]:
+    """The plain node rows per dimension, at most MAX_EVENT_ROWS a chunk (a
+    dimension with only keys removed or flows: one empty chunk)."""
     by_dimension: dict[str, list[NodeResult]] = {k: [] for k in delta.dimensions}
     for (node, dimension), row in delta.plain.nodes.items():
         by_dimension[dimension].append(NodeResult(node, *row))
     return [
-        encode_event(event(dimension, rows[i : i + MAX_EVENT_ROWS]))
+        (dimension, rows[i : i + MAX_EVENT_ROWS])
         for dimension, rows in by_dimension.items()
         for i in range(0, max(len(rows), 1), MAX_EVENT_ROWS)
     ]

@@ -59,7 +59,6 @@ async def _running(
     """The Faust app and the graph follower, stopped in reverse order."""
     streams = AllocatorStreams(settings)
     await _create_changelogs(settings, streams)
-    state = InputState(streams.costs, streams.usage, streams.applied)
     computer = (
         ComputeProcess(
             engines=settings.engine_days,
@@ -69,16 +68,7 @@ async def _running(
         if settings.compute_process
         else None
     )
-    service = AllocatorService(
-        state,
-        PostgresResultStore(connections.pool),
-        streams.publisher,
-        partitions=PARTITIONS,
-        snapshot_days=settings.snapshot_days,
-        engine_days=settings.engine_days,
-        flows_every_s=settings.flows_every_s,
-        computer=computer,
-    )
+    service = _service(settings, streams, connections, computer)
     streams.wire(service)
     follower = asyncio.create_task(
         _follow(settings, service, streams.ready, streams.window_known)
@@ -95,6 +85,26 @@ async def _running(
             await follower
         if computer is not None:
             await computer.close()
+
+
+def _service(
+    settings: AllocatorSettings,
+    streams: AllocatorStreams,
+    connections: Connections,
+    computer: ComputeProcess | None,
+) -> AllocatorService:
+    """The service over the Faust tables, PostgreSQL and the compute process (None:
+    dates are allocated in a thread of the worker)."""
+    return AllocatorService(
+        InputState(streams.costs, streams.usage, streams.applied),
+        PostgresResultStore(connections.pool),
+        streams.publisher,
+        partitions=PARTITIONS,
+        snapshot_days=settings.snapshot_days,
+        engine_days=settings.engine_days,
+        flows_every_s=settings.flows_every_s,
+        computer=computer,
+    )
 
 
 async def _stop_writes(service: AllocatorService) -> None:

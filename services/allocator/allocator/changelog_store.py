@@ -22,11 +22,10 @@ BATCH = 20_000  # records per getmany
 
 
 class BulkRestoredStore(MemoryStore):  # type: ignore[misc]  # faust is Any to mypy
-    """The memory store, whose newly owned changelog partitions are read in bulk.
+    """The memory store, whose newly owned changelog partitions are read in bulk by
+    a plain consumer, not replayed by Faust (docs/decisions/0010-cold-start.md).
 
-    Faust replays a changelog one message at a time through its streams (about
-    8,000 messages/s on this machine); a plain consumer reads the same messages
-    more than ten times faster. On a rebalance the store notes the changelog's end
+    On a rebalance the store notes the changelog's end
     offsets, reports them as persisted (so Faust's own recovery reads only what
     comes after) and reads up to them in a task, outside the rebalance callback,
     during which the group gets no heartbeat. Records Faust replays meanwhile wait

@@ -1,12 +1,6 @@
-"""Faust's aiokafka transport, with a short fetch wait for the worker's consumer.
-
-Faust builds its consumer with `fetch_max_wait_ms=1500`. aiokafka fetches a partition
-again only once its buffered records are consumed, and not while a fetch of the other
-partitions is in flight: a partition just drained waited up to 1.5 s for that long
-poll to return whenever the others had no new data. Measured with the routed pieces
-coming from the router process: ingest -> applied p50 rose from 0.19 s to 1.0 s at
-500 events/s. A short wait bounds that; an idle worker sends a few more fetches.
-"""
+"""Faust's aiokafka transport, with a short fetch wait for the worker's consumer:
+Faust's 1.5 s held up partitions just drained
+(docs/decisions/0004-short-fetch-wait.md)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The cyclic garbage collector's pace in the allocator process.
-
-The allocator holds millions of long-lived objects (inputs per date, frames, plans)
-and makes hundreds of thousands of short-lived ones a second (rows, events). With
-the default thresholds the collector walks the whole heap again and again: the hot
-path measured by bench/bench_hotpath.py spent as long in collections as in its own
-work. Freed memory comes almost all from reference counting; cycles are rare.
-"""
+"""The cyclic garbage collector's pace in the allocator's processes: rare, since
+cycles are (docs/decisions/0011-garbage-collector-pace.md)."""
 
 from __future__ import annotations
 

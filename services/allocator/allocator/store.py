@@ -46,12 +46,10 @@ DELETE FROM allocation_contributions WHERE charge_date = $1
   AND (from_node, to_node, dimension) IN
       (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))"""
 _M = "::numeric / 1000000"
-# Most rows of a write exist already: updated through a join with the temp table they
-# cost about a third less than INSERT ... ON CONFLICT DO UPDATE (measured on 45,000
-# flow rows: 0.22-0.25 s against 0.34-0.39 s; 7,000 node rows: 39-48 ms against
-# 45-55 ms); the rows the join did not find are inserted. One writer owns a date, so
-# no other transaction adds them in between (if one did, the key would clash and
-# the write be retried).
+# Rows are updated through a join with the temp table, then the rows the join did
+# not find are inserted (docs/decisions/0008-write-only-what-changed.md). One writer
+# owns a date, so no other transaction adds them in between (if one did, the key
+# would clash and the write be retried).
 _UPSERT_RESULTS = f"""
 WITH changed AS (
     UPDATE allocation_results r SET

@@ -67,26 +67,7 @@ class AllocatorStreams:
     def __init__(self, settings: AllocatorSettings) -> None:
         namespace = settings.kafka.topic_namespace
         self.app_id = f"{namespace}-{settings.app_id}" if namespace else settings.app_id
-        self.app = App(
-            self.app_id,
-            broker=f"kafka://{settings.kafka.bootstrap_servers}",
-            store="memory://",
-            Table=BulkRestoredTable,  # in memory, restored in bulk from the changelog
-            topic_partitions=PARTITIONS,
-            topic_replication_factor=1,
-            table_standby_replicas=0,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=1.0,
-            broker_session_timeout=settings.session_timeout_s,
-            broker_heartbeat_interval=settings.session_timeout_s / 5,
-            consumer_group_instance_id=settings.instance_id(),
-            web_enabled=False,
-            # Table writes send one changelog message per key; batched per request
-            # they cost a fraction of the CPU of one small request each.
-            producer_linger=PRODUCER_LINGER_S,
-            producer_max_batch_size=PRODUCER_BATCH_BYTES,
-            datadir=settings.data_dir or Path(tempfile.gettempdir()) / self.app_id,
-        )
+        self.app = _app(self.app_id, settings)
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.source_topics = [
             topic_name(NODE_COSTS, namespace),
@@ -273,6 +254,30 @@ class AllocatorStreams:
             return await self.app.consumer.position(tp) or 0
         except Exception:  # moved away meanwhile: no lag of ours
             return self.app.consumer.highwater(tp) or 0
+
+
+def _app(app_id: str, settings: AllocatorSettings) -> App:
+    """The Faust app: in-memory tables restored in bulk, static membership."""
+    return App(
+        app_id,
+        broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        store="memory://",
+        Table=BulkRestoredTable,  # in memory, restored in bulk from the changelog
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 5,
+        consumer_group_instance_id=settings.instance_id(),
+        web_enabled=False,
+        # Table writes send one changelog message per key; batched per request
+        # they cost a fraction of the CPU of one small request each.
+        producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        datadir=settings.data_dir or Path(tempfile.gettempdir()) / app_id,
+    )
 
 
 def _suffixed(instance_id: str | None, suffix: str) -> str | None:

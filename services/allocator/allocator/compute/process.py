@@ -1,15 +1,10 @@
-"""Charge dates allocated in a process of their own, on a core of their own.
+"""Charge dates allocated in a process of their own, on a core of their own
+(docs/decisions/0006-compute-in-its-own-process.md).
 
-In one process the allocation shares a GIL with the event loop (Faust's and aiokafka's
-per-message work, routing, applying): under a sustained stream each got a fraction of
-one core while the second core idled. The compute process keeps what `LiveDays` keeps
-(engines and last frames of recent dates) and a mirror of the inputs of the dates it
-computed lately, so a request carries only the nodes that changed since the date was
-last sent, and the reply the rows to write.
-
-The two sides stay in step: forget/clear/evictions travel with the next request, in
-order. If the process dies, it is started again with nothing kept: the next request
-of each date sends its inputs whole and its results are written whole.
+It keeps what `LiveDays` keeps and a mirror of recent dates' inputs: a request
+carries only the nodes changed since the date was last sent; forgets, clears and
+evictions travel with the next request, in order. A process that died is started
+again with nothing kept: each date is then sent and written whole.
 """
 
 from __future__ import annotations

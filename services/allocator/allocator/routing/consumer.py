@@ -1,11 +1,9 @@
 """Routing of source events with a plain consumer: a batch in, pieces out, commit.
 
-Routing keeps no state (the graph's window aside), so it needs none of a Faust agent's
-machinery: in the sustained bench Faust's per-message work on the 2,000 source events
-a second (an Event each, sensors, acks) took about a quarter of the worker's event
-loop. A plain aiokafka consumer of its own group reads them in batches; the pieces it
-forwards are delivered before its offsets are committed, so a worker killed at any
-point routes the uncommitted events again (pieces are sets: replaying one is
+Routing keeps no state (the graph's window aside), so it needs none of a Faust
+agent's machinery (docs/decisions/0003-routing-in-its-own-process.md). The pieces
+it forwards are delivered before its offsets are committed, so a worker killed at
+any point routes the uncommitted events again (pieces are sets: replaying one is
 harmless). The stateful part (the inputs topic and the tables) stays with Faust.
 """
 

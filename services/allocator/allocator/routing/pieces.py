@@ -240,6 +240,12 @@ def _model(run: list[_Part]) -> DayInputsRouted:
         return DayInputsRouted.model_construct(
             **fields, costs=last.costs, usage=last.usage
         )
+    costs, usage = _folded(run)
+    return DayInputsRouted.model_construct(**fields, costs=costs, usage=usage)
+
+
+def _folded(run: list[_Part]) -> tuple[list[NodeCost], list[UsageRecord]]:
+    """The rows left by applying the run's parts in turn."""
     costs: dict[tuple[str, str], int] = {}
     usage: dict[tuple[str, date, str, str], UsageRecord] = {}
     for part in run:
@@ -252,17 +258,13 @@ def _model(run: list[_Part]) -> DayInputsRouted:
                 k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
             }
         usage.update(_usage_cells(part))
+    day = run[-1].day
     # Built from validated events: construct without validating again (hot path).
-    return DayInputsRouted.model_construct(
-        **fields,
-        costs=[
-            NodeCost.model_construct(
-                node=n, date=last.day, dimension=k, amount_micros=v
-            )
-            for (n, k), v in costs.items()
-        ],
-        usage=list(usage.values()),
-    )
+    rows = [
+        NodeCost.model_construct(node=n, date=day, dimension=k, amount_micros=v)
+        for (n, k), v in costs.items()
+    ]
+    return rows, list(usage.values())
 
 
 def _piece_id(part: _Part) -> uuid.UUID:

@@ -1,11 +1,9 @@
-"""Routing in a process of its own, beside the worker.
+"""Routing in a process of its own, beside the worker
+(docs/decisions/0003-routing-in-its-own-process.md).
 
-Routing keeps no state but the graph's window, yet in the worker it took about a
-quarter of the event loop that also folds in the routed pieces, feeds the compute
-process and writes the results: under a sustained stream every step waited behind
-the others. The router process reads the source topics, forwards the pieces to the
-inputs topic with a producer of its own and commits what it routed, exactly as
-`SourceRouter` does in the worker (it is the same class).
+The router process reads the source topics, forwards the pieces to the inputs topic
+with a producer of its own and commits what it routed, exactly as `SourceRouter`
+does in the worker (it is the same class).
 
 The worker tells it the window (it follows the graph) and takes in its figures for
 /metrics: a report per batch and the lag once a second. The process exits when the
@@ -191,7 +189,6 @@ def serve(commands: Connection, reports: Connection, options: RouterOptions) -> 
 async def _route(
     commands: Connection, reports: Connection, options: RouterOptions
 ) -> None:
-    loop = asyncio.get_running_loop()
     ready, stop = asyncio.Event(), asyncio.Event()
     producer = AIOKafkaProducer(
         bootstrap_servers=options.bootstrap_servers,
@@ -201,22 +198,7 @@ async def _route(
         max_batch_size=PRODUCER_BATCH_BYTES,
     )
     forwarder = _Forwarder(producer, options)
-
-    def window(days: int) -> None:
-        forwarder.window = days
-        ready.set()
-
-    listener = threading.Thread(
-        target=_listen,
-        args=(
-            commands,
-            lambda days: loop.call_soon_threadsafe(window, days),
-            lambda: loop.call_soon_threadsafe(stop.set),
-        ),
-        name="finops-router-commands",
-        daemon=True,
-    )
-    listener.start()
+    _start_listening(commands, forwarder, ready, stop)
     await producer.start()
     router = SourceRouter(
         forwarder,
@@ -238,6 +220,33 @@ async def _route(
         await asyncio.gather(routing, lag, return_exceptions=True)
         await producer.stop()
         reports.close()
+
+
+def _start_listening(
+    commands: Connection,
+    forwarder: _Forwarder,
+    ready: asyncio.Event,
+    stop: asyncio.Event,
+) -> None:
+    """A thread takes the worker's commands: the window (routing starts once it is
+    known), then the pipe closing (stop)."""
+    loop = asyncio.get_running_loop()
+
+    def window(days: int) -> None:
+        forwarder.window = days
+        ready.set()
+
+    listener = threading.Thread(
+        target=_listen,
+        args=(
+            commands,
+            lambda days: loop.call_soon_threadsafe(window, days),
+            lambda: loop.call_soon_threadsafe(stop.set),
+        ),
+        name="finops-router-commands",
+        daemon=True,
+    )
+    listener.start()
 
 
 def _listen(
