@@ -185,7 +185,7 @@ def main() -> None:
         costs = load_costs(Path(work) / "costs.csv", None)
         usage = load_usage(Path(work) / "usage.csv", None)
     path = HotPath(graph, max_window_days(org.spec))
-    preload = [
+    preload: list[NodeCostsReported | UsageReported] = [
         *usage_events(usage_records(usage), source="files"),
         *cost_events(cost_records(costs), source="files"),
     ]

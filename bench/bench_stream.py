@@ -174,7 +174,11 @@ def sustained(
         one.start(timeout_s=300)
     worker = group
     peaks = Peaks(
-        {f"allocator-{i}": w.proc.pid for i, w in enumerate(group.workers)}  # type: ignore[misc]
+        {
+            f"allocator-{i}": w.proc.pid
+            for i, w in enumerate(group.workers)
+            if w.proc is not None
+        }
         | {"bench": os.getpid()}
         | {row.name: row.pid for row in stack.status() if row.pid}
     )

@@ -91,7 +91,8 @@ def cold_start(
     worker = AllocatorProcess(kafka, postgres, work, name="cold-worker")
     workers.append(worker)  # stopped by the caller, whatever happens
     worker.start(timeout_s=300)
-    peaks = Peaks({"allocator": worker.proc.pid})  # type: ignore[union-attr]
+    assert worker.proc is not None  # started above
+    peaks = Peaks({"allocator": worker.proc.pid})
     loaded = wait_stored(postgres, size["cold_days"], worker, peaks)
     # A kill before the offsets are committed makes the restart redo that work too;
     # the figure is about recovering a year of state, so the worker is idle first.

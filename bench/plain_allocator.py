@@ -29,6 +29,13 @@ USAGE_BASED = {
 }
 
 
+Edges = dict[str, list[dict[str, Any]]]  # out-edges per parent, as in the graph file
+Costs = dict[tuple[str, str, str], int]  # (node, date, dimension) -> micro-units
+Usage = dict[
+    tuple[str, str, str], list[tuple[float, dict[str, Any]]]
+]  # -> (value, labels)
+
+
 def allocate_plain(
     graph_path: Path, costs_path: Path, usage_path: Path
 ) -> dict[str, int]:
@@ -67,12 +74,8 @@ def _read_costs(path: Path) -> dict[tuple[str, str, str], int]:
     }
 
 
-def _read_usage(
-    path: Path,
-) -> dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]]:
-    rows: dict[tuple[str, str, str], list[tuple[float, dict[str, Any]]]] = defaultdict(
-        list
-    )
+def _read_usage(path: Path) -> Usage:
+    rows: Usage = defaultdict(list)
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
             labels = json.loads(row["labels"]) if row.get("labels") else {}
@@ -99,7 +102,15 @@ def _topological(nodes: list[str], out: dict[str, list[dict[str, Any]]]) -> list
     return order
 
 
-def _one_cell(day, dim, order, out, types, direct, usage) -> int:  # type: ignore[no-untyped-def]
+def _one_cell(
+    day: date,
+    dim: str,
+    order: list[str],
+    out: Edges,
+    types: dict[str, str],
+    direct: Costs,
+    usage: Usage,
+) -> int:
     received: dict[str, int] = defaultdict(int)
     iso = day.isoformat()
     kept = 0
@@ -149,7 +160,9 @@ def _active(e: dict[str, Any], day: date) -> bool:
     )
 
 
-def _shares(edges, day, dim, usage) -> list[float]:  # type: ignore[no-untyped-def]
+def _shares(
+    edges: list[dict[str, Any]], day: date, dim: str, usage: Usage
+) -> list[float]:
     rules = [_rule(e, dim) for e in edges]
     active = [_active(e, day) for e in edges]
     shares = [
@@ -167,7 +180,9 @@ def _shares(edges, day, dim, usage) -> list[float]:  # type: ignore[no-untyped-d
     return shares
 
 
-def _usage(node, day, params, name, usage) -> float:  # type: ignore[no-untyped-def]
+def _usage(
+    node: str, day: date, params: dict[str, Any], name: str, usage: Usage
+) -> float:
     if name not in USAGE_BASED:
         return 0.0
     metric = params["metric"]
@@ -184,7 +199,7 @@ def _usage(node, day, params, name, usage) -> float:  # type: ignore[no-untyped-
         if name == "segment_filtered_proportional"
         else None
     )
-    return sum(v for v, labels in rows if f is None or _matches(f, labels))
+    return float(sum(v for v, labels in rows if f is None or _matches(f, labels)))
 
 
 def _matches(f: dict[str, Any], labels: dict[str, Any]) -> bool:
@@ -197,12 +212,12 @@ def _matches(f: dict[str, Any], labels: dict[str, Any]) -> bool:
         return present
     if op == "not_exists":
         return not present
-    wanted = f.get("values") if op in ("in", "not_in") else [f.get("value")]
+    wanted: list[Any] = f["values"] if op in ("in", "not_in") else [f.get("value")]
     hit = present and value in wanted
     return hit if op in ("eq", "in") else not hit
 
 
-def _group(name, params, u, r) -> list[float]:  # type: ignore[no-untyped-def]
+def _group(name: str, params: dict[str, Any], u: list[float], r: float) -> list[float]:
     m = len(u)
     total = sum(u)
     even = [1.0 / m] * m

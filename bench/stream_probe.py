@@ -160,7 +160,15 @@ def latency_buckets(
     worker: AllocatorProcess | WorkerGroup, name: str
 ) -> dict[float, float]:
     raw = metric(worker.metrics(), f"{name}_bucket")
-    return {float(re.search(r'le="([^"]+)"', k)[1]): v for k, v in raw.items()}
+    return {_upper_bound(k): v for k, v in raw.items()}
+
+
+def _upper_bound(labels: str) -> float:
+    """The `le` of a histogram bucket's labels."""
+    found = re.search(r'le="([^"]+)"', labels)
+    if found is None:
+        raise ValueError(f"not a histogram bucket: {labels}")
+    return float(found[1])
 
 
 class Peaks:
@@ -207,6 +215,7 @@ async def stream(
             for _ in range(max(due, 0)):
                 day = random.choice(days)
                 now = datetime.now(UTC)
+                event: NodeCostsReported | UsageReported
                 if sent % 2 == 0:
                     event = NodeCostsReported(
                         event_id=uuid.uuid4(),

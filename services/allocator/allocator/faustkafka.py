@@ -16,8 +16,7 @@ __all__ = ["FETCH_MAX_WAIT_MS", "App"]
 FETCH_MAX_WAIT_MS = 50
 
 
-# faust is Any to mypy (not followed, see pyproject): subclassing it is [misc].
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]  # faust is Any
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its fetcher.

@@ -85,9 +85,7 @@ def encode_bucket(nodes: Mapping[str, Any]) -> bytes:
     return orjson.dumps(nodes)
 
 
-def decode_bucket(value: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    """A table value back; values of older versions were stored as decoded JSON."""
-    if isinstance(value, bytes | str):
-        decoded: dict[str, Any] = orjson.loads(value)
-        return decoded
-    return dict(value)
+def decode_bucket(value: bytes | str) -> dict[str, Any]:
+    """A table value back: {node: figures}."""
+    decoded: dict[str, Any] = orjson.loads(value)
+    return decoded
