@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
     "EventDecodeError",
     "FinopsError",
     "GraphError",
     "InputError",
+    "PermissionDeniedError",
     "ProviderFetchError",
     "SchemaVersionError",
     "StackError",
@@ -69,3 +71,11 @@ class ProviderFetchError(FinopsError):
 
 class StoreConflictError(FinopsError):
     """A write conflicted with what the store already holds."""
+
+
+class AuthenticationError(FinopsError):
+    """No valid token: missing, malformed, unknown, revoked or expired (HTTP 401)."""
+
+
+class PermissionDeniedError(FinopsError):
+    """A valid token without the scope an action needs (HTTP 403)."""

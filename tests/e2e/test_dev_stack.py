@@ -76,6 +76,13 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
     migrate_env = {**stack_env, "DATABASE_URL": database_url}
     assert "migrations: applied 0001_core" in up.stderr
     assert "up to date" in finops(migrate_env, "db", "migrate").stdout
+    token_file = Path(stack_env["FINOPS_STATE_DIR"]) / "admin.token"
+    token = token_file.read_text().strip()
+    assert f"token: {token}\n" in up.stderr
+    assert "token: admin scope, created;" in up.stderr
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    listed = json.loads(finops(migrate_env, "tokens", "list", "--json").stdout)
+    assert [(t["name"], t["scopes"]) for t in listed] == [("dev-stack", ["admin"])]
     asyncio.run(_produce(kafka, b"kept across restarts"))
     pids = [row["pid"] for row in status.values() if row["pid"] is not None]
     assert len(pids) == len(status)  # every component runs, so each has a pid
@@ -87,6 +94,8 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
 
     again = finops(stack_env, "dev", "up", "--no-services")
     assert "cached jars reused" in again.stderr
+    assert f"token: {token}\n" in again.stderr
+    assert "token: admin scope, kept;" in again.stderr
     assert "up to date" in finops(migrate_env, "db", "migrate").stdout
     assert asyncio.run(_consume_first(kafka)) == b"kept across restarts"
 

@@ -9,7 +9,7 @@ from typing import Any
 from allocator.offsets import DayOffsets
 from allocator.ports import DayWrite
 from finops.contracts.codec import decode_event
-from finops.contracts.events import AllocationComputed, DayInputsRouted
+from finops.contracts.events import AllocationComputed, DayInputsRouted, GraphChanged
 from finops.domain.dag import GraphSpec
 from tests.support.pgcopy_reader import written_rows
 
@@ -76,7 +76,7 @@ class InMemoryResultStore:
         """Graph version and offsets per stored date."""
         return dict(self.days)
 
-    async def write_nodes(self, spec: GraphSpec, version: int) -> None:
+    async def write_graph(self, spec: GraphSpec, change: GraphChanged) -> None:
         """Remember node types."""
         self.graph_nodes.update((n.id, str(n.type)) for n in spec.nodes)
 

@@ -12,7 +12,7 @@ from allocator.compute.livedays import Computed
 from allocator.inputs.days import DayInputs, Touched
 from allocator.offsets import DayOffsets
 from allocator.pgcopy.delta import EncodedDelta
-from finops.contracts.events import DayInputsRouted
+from finops.contracts.events import DayInputsRouted, GraphChanged
 from finops.domain.dag import CostGraph, GraphSpec
 
 __all__ = ["DayComputer", "DayWrite", "Publisher", "ResultStore"]
@@ -43,7 +43,8 @@ class ResultStore(Protocol):
 
     async def stored_days(self) -> dict[date, tuple[int, DayOffsets | None]]: ...
 
-    async def write_nodes(self, spec: GraphSpec, version: int) -> None: ...
+    async def write_graph(self, spec: GraphSpec, change: GraphChanged) -> None:
+        """Keep the graph after `change` in the database, for readers."""
 
 
 class DayComputer(Protocol):

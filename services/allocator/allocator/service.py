@@ -118,7 +118,7 @@ class AllocatorService:
             return
         self._cost_graph = build_graph(self.graph.spec)
         self._window = max_window_days(self.graph.spec)
-        await self._store.write_nodes(self.graph.spec, self.graph.version)
+        await self._store.write_graph(self.graph.spec, change)
         for day in self.state.days:
             self.scheduler.add(day)
         self.changed.set()

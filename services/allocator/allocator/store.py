@@ -15,6 +15,8 @@ from allocator.pgcopy.flows import FLOW_COLUMNS
 from allocator.pgcopy.format import CopyRows
 from allocator.pgcopy.nodes import NODE_COLUMNS
 from allocator.ports import DayWrite
+from finops.adapters.graph_store import write_graph
+from finops.contracts.events import GraphChanged
 from finops.domain.dag import GraphSpec
 
 __all__ = ["PostgresResultStore"]
@@ -92,12 +94,6 @@ VALUES ($1, $2, $3::jsonb)
 ON CONFLICT (charge_date) DO UPDATE SET graph_version = EXCLUDED.graph_version,
     input_offsets = EXCLUDED.input_offsets, stored_at = now()"""
 _DAYS = "SELECT charge_date, graph_version, input_offsets FROM allocator_days"
-_NODE = """
-INSERT INTO cost_nodes (node_id, node_type, labels, graph_version)
-VALUES ($1, $2, $3::jsonb, $4)
-ON CONFLICT (node_id) DO UPDATE SET node_type = EXCLUDED.node_type,
-    labels = EXCLUDED.labels, graph_version = EXCLUDED.graph_version, updated_at = now()
-WHERE cost_nodes.graph_version <= EXCLUDED.graph_version"""
 
 
 class PostgresResultStore:
@@ -160,11 +156,17 @@ class PostgresResultStore:
             for r in rows
         }
 
-    async def write_nodes(self, spec: GraphSpec, version: int) -> None:
-        """Record the graph's nodes (type and labels), for `finops results`."""
-        rows = [(n.id, str(n.type), json.dumps(n.labels), version) for n in spec.nodes]
+    async def write_graph(self, spec: GraphSpec, change: GraphChanged) -> None:
+        """Keep the graph after `change` in the database (nodes, edges, overrides),
+        for `finops results` and every reader; a version stored already is skipped."""
         async with self._pool.acquire() as conn:
-            await conn.executemany(_NODE, rows)
+            await write_graph(
+                conn,
+                spec,
+                version=change.version,
+                digest=change.digest,
+                event_id=change.event_id,
+            )
 
 
 def _offsets_json(offsets: DayOffsets | None) -> str:

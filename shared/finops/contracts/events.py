@@ -30,6 +30,7 @@ __all__ = [
     "EventBase",
     "FlowResult",
     "GraphChanged",
+    "MessageRejected",
     "NodeCostsReported",
     "NodeResult",
     "RowRejected",
@@ -226,6 +227,25 @@ class BudgetAlertRaised(EventBase):
     currency: str = "USD"
 
 
+class MessageRejected(EventBase):
+    """A dead letter: a consumed message that could not be used, where it was and why.
+
+    Sent to the consumed topic's `.dlq` topic; the consumer goes on with the next one.
+    """
+
+    type: Literal["message_rejected"] = "message_rejected"
+    schema_version: Literal[1] = 1
+    topic: str = Field(description="The topic the message was read from.")
+    partition: int
+    offset: int
+    consumer: str = Field(description="The consumer group or service that refused it.")
+    reason: str
+    key: str | None = Field(default=None, description="The message key, as text.")
+    raw: str | None = Field(
+        default=None, description="The start of the value (2,000 characters at most)."
+    )
+
+
 Event = Annotated[
     GraphChanged
     | NodeCostsReported
@@ -234,7 +254,8 @@ Event = Annotated[
     | RowRejected
     | AllocationComputed
     | DayInputsRouted
-    | BudgetAlertRaised,
+    | BudgetAlertRaised
+    | MessageRejected,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(

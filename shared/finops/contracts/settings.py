@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AuthSettings",
     "DevStackSettings",
     "KafkaSettings",
     "PostgresSettings",
@@ -53,6 +55,18 @@ class PostgresSettings(BaseSettings):
         return self.deploy_dir / "migrations"
 
 
+class AuthSettings(BaseSettings):
+    """Bearer-token checks of every HTTP service (`FINOPS_AUTH_MODE`, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="FINOPS_AUTH_", extra="ignore")
+    # required: every guarded route needs a token with the right scope; open: none
+    # is checked (local development only).
+    mode: Literal["required", "open"] = "required"
+    # A verified token is trusted this long before it is looked up again: a revoked
+    # token stops working within this many seconds.
+    cache_s: float = Field(default=5.0, ge=0.0)
+
+
 class ServiceSettings(BaseSettings):
     """What every service needs; each service subclasses it with its own env prefix."""
 
@@ -62,6 +76,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 class DevStackSettings(BaseSettings):

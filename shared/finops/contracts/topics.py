@@ -118,7 +118,8 @@ def dead_letter_of(spec: TopicSpec) -> TopicSpec:
     )
 
 
-ALL_TOPICS: Final = (*_SOURCES, dead_letter_of(COST_LINES), dead_letter_of(NODE_COSTS))
+# Every topic a consumer reads has a dead-letter topic (what it could not use, and why).
+ALL_TOPICS: Final = (*_SOURCES, *(dead_letter_of(spec) for spec in _SOURCES))
 
 
 def topic_name(spec: TopicSpec, namespace: str = "") -> str:

@@ -26,6 +26,13 @@ def test_each_ingest_topic_has_a_dead_letter_topic() -> None:
     assert {dead_letter_of(COST_LINES).name, dead_letter_of(NODE_COSTS).name} <= names
 
 
+def test_every_topic_a_consumer_reads_has_a_dead_letter_topic() -> None:
+    sources = [t for t in ALL_TOPICS if not t.name.endswith(".dlq")]
+    names = {t.name for t in ALL_TOPICS}
+    assert {dead_letter_of(t).name for t in sources} <= names
+    assert len(names) == 2 * len(sources)
+
+
 def test_batch_topics_are_not_compacted_and_the_graph_log_is_kept() -> None:
     # A batch keyed by date does not supersede an earlier batch with that key.
     assert not any(t.compacted for t in ALL_TOPICS)

@@ -21,6 +21,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "graph",
     "results",
     "ingest",
+    "tokens",
     "demo",
 )
 

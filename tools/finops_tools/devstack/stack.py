@@ -17,6 +17,7 @@ from finops_tools.devstack.layout import StackLayout
 from finops_tools.devstack.postgres import PostgresConfig, PostgresServer
 from finops_tools.devstack.processes import is_alive, stop_pid
 from finops_tools.devstack.services import SERVICES, ServiceProcess
+from finops_tools.devstack.token import ensure_token
 
 __all__ = ["ComponentStatus", "Stack", "StartReport"]
 
@@ -95,6 +96,7 @@ class Stack:
         self._save_state(state)
         if migrate:
             self._timed(report, "migrations", lambda: self._migrate(progress))
+            self._timed(report, "token", lambda: self._token(progress))
         if services:
             for spec in SERVICES:
                 self._timed(
@@ -188,6 +190,17 @@ class Stack:
             if applied
             else "migrations: database is up to date"
         )
+
+    @property
+    def token_file(self) -> Path:
+        """Where the stack keeps its admin API token."""
+        return self._layout.state_dir / "admin.token"
+
+    def _token(self, progress: Progress) -> None:
+        token, created = ensure_token(self.database_url, self.token_file)
+        made = "created" if created else "kept"
+        progress(f"token: {token}")
+        progress(f"token: admin scope, {made}; saved in {self.token_file}")
 
     def _up_service(
         self, spec: ServiceProcess, state: _State, progress: Progress
