@@ -1,32 +1,28 @@
-"""The `finops` command: one Typer app; each module here adds its commands."""
+"""The `finops` command: one Typer app; each module here adds its commands.
+
+Command modules are imported only when one of their commands runs: `finops --help`
+and every single command pay for their own imports, not for every group's
+(numpy, pyarrow, asyncpg, the dev-stack launcher …). `commands.COMMANDS` says which
+module registers which top-level command, with the one-line help shown in listings;
+`tests/unit/test_cli_commands.py` checks it against what the modules register.
+"""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Final
 
 import typer
 
 from finops.errors import FinopsError
+from finops_tools.cli.commands import COMMANDS, CommandEntry
+from finops_tools.cli.lazy import LazyGroup
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "CommandEntry", "app", "main"]
 
-# Modules that define `register(app)`; each owns one group of commands.
-COMMAND_MODULES: Final[tuple[str, ...]] = (
-    "dev",
-    "db",
-    "focus",
-    "allocation",
-    "graph",
-    "results",
-    "ingest",
-    "tokens",
-    "demo",
-)
 
 app = typer.Typer(
     name="finops",
+    cls=LazyGroup,
     help="FinOps platform: ingest bills, allocate shared costs, watch budgets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -44,10 +40,6 @@ def version() -> None:
     from finops import __version__
 
     print(__version__)
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"finops_tools.cli.{_name}").register(app)
 
 
 def main() -> None:
