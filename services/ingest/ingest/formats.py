@@ -15,7 +15,11 @@ from finops.domain.focus.aggregate import sum_costs
 from finops.domain.focus.normalize import NormalizedBatch
 from finops.domain.focus.parsing import to_micros_array, to_utc_array
 from finops.domain.focus.readers import RawBatch, iter_batches, read_header
-from finops.domain.focus.rejects import Check, collect_rejects
+from finops.domain.focus.rejects import (
+    Check,
+    collect_rejects,
+    holds_control_characters,
+)
 from finops.domain.focus.spread import DAY_MICROSECONDS
 from finops.errors import InputError
 
@@ -63,6 +67,11 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
     checks = [
         Check(f"missing {c}", np.asarray(pc.is_null(table[c])))
         for c in NODE_COST_COLUMNS
+    ]
+    checks += [
+        Check(f"{c} holds a control character", holds_control_characters(v), v)
+        for c in ("node", "dimension")
+        for v in [table[c].combine_chunks()]
     ]
     checks += [
         Check("date is not a valid date", bad_date, table["date"].combine_chunks()),

@@ -9,6 +9,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from finops.contracts.events import EVENT_ADAPTER, AllocationComputed, Event, NodeResult
+from finops.domain.identifiers import describe_error
 from finops.errors import EventDecodeError, SchemaVersionError
 
 __all__ = [
@@ -92,7 +93,8 @@ def _upcast(payload: dict[str, Any], error: ValidationError) -> dict[str, Any]:
             f"(latest is {latest})"
         )
     if version == latest:
-        raise EventDecodeError(f"invalid {kind}: {error.errors()[0]['msg']}") from error
+        problem = describe_error(error.errors()[0])
+        raise EventDecodeError(f"invalid {kind}: {problem}") from error
     while version < latest:
         payload = UPCASTERS[(kind, version)](payload)
         version += 1

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from finops.domain.dag import EdgeRef, EdgeSpec, NodeSpec
+from finops.domain.identifiers import Identifier
 from finops.domain.records import CostRecord, NodeCost, UsageRecord
 
 __all__ = [
@@ -55,7 +56,7 @@ class GraphChanged(EventBase):
     version: int
     digest: str = Field(description="Hash of the whole graph after this change.")
     nodes_upserted: list[NodeSpec] = Field(default_factory=list)
-    nodes_removed: list[str] = Field(default_factory=list)
+    nodes_removed: list[Identifier] = Field(default_factory=list)
     edges_upserted: list[EdgeSpec] = Field(default_factory=list)
     edges_removed: list[EdgeRef] = Field(default_factory=list)
 
@@ -73,7 +74,7 @@ class NodeCostsReported(EventBase):
 
     type: Literal["node_costs_reported"] = "node_costs_reported"
     schema_version: Literal[1] = 1
-    source: str
+    source: Identifier
     ingest_id: UUID | None = None
     replaces: DateScope | None = None
     costs: list[NodeCost]
@@ -84,7 +85,7 @@ class UsageReported(EventBase):
 
     type: Literal["usage_reported"] = "usage_reported"
     schema_version: Literal[1] = 1
-    source: str
+    source: Identifier
     replaces: DateScope | None = None
     usage: list[UsageRecord]
 
@@ -94,7 +95,7 @@ class CostLinesNormalized(EventBase):
 
     type: Literal["cost_lines_normalized"] = "cost_lines_normalized"
     schema_version: Literal[1] = 1
-    source: str
+    source: Identifier
     ingest_id: UUID
     billing_period_start: AwareDatetime
     lines: list[CostRecord]
@@ -166,7 +167,7 @@ class DayInputsRouted(EventBase):
     type: Literal["day_inputs_routed"] = "day_inputs_routed"
     schema_version: Literal[1] = 1
     charge_date: date
-    source: str
+    source: Identifier
     origin: str = Field(description="topic/partition/offset of the event routed here.")
     ingested_at: AwareDatetime = Field(description="When the routed event occurred.")
     events: int = Field(

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from finops.domain.identifiers import Identifier
 from finops.errors import GraphError
 
 __all__ = [
@@ -37,7 +38,7 @@ class NodeSpec(BaseModel):
     """One node of the cost graph."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str = Field(min_length=1)
+    id: Identifier = Field(min_length=1)
     type: NodeType
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -54,8 +55,8 @@ class EdgeSpec(BaseModel):
     """Cost flows from `from` to `to`, active on [active_from, active_to)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-    from_: str = Field(alias="from", min_length=1)
-    to: str = Field(min_length=1)
+    from_: Identifier = Field(alias="from", min_length=1)
+    to: Identifier = Field(min_length=1)
     strategy: str
     params: dict[str, Any] = Field(default_factory=dict)
     dimensions: dict[str, DimensionOverride] = Field(default_factory=dict)
@@ -86,8 +87,8 @@ class EdgeRef(BaseModel):
     """Identifies an edge: parent, child and the start of its activity window."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
-    from_: str = Field(alias="from")
-    to: str
+    from_: Identifier = Field(alias="from")
+    to: Identifier
     active_from: date | None = None
 
 

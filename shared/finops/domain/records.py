@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from finops.domain.identifiers import Identifier
+
 __all__ = ["CostRecord", "NodeCost", "UsageRecord"]
 
 
@@ -15,7 +17,9 @@ class CostRecord(BaseModel):
     """One normalised FOCUS bill line; field names are FOCUS names in snake_case."""
 
     model_config = ConfigDict(frozen=True)
-    source: str = Field(description="Where the line came from: file name or producer.")
+    source: Identifier = Field(
+        description="Where the line came from: file name or producer."
+    )
     line: int = Field(description="Line number in the source (the header is line 1).")
     provider: str
     billing_account_id: str
@@ -34,17 +38,19 @@ class CostRecord(BaseModel):
     list_cost: Decimal | None = None
     contracted_cost: Decimal | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    node: str | None = Field(default=None, description="Node chosen by the rules.")
-    dimension: str | None = Field(default=None, description="Cost dimension.")
+    node: Identifier | None = Field(
+        default=None, description="Node chosen by the rules."
+    )
+    dimension: Identifier | None = Field(default=None, description="Cost dimension.")
 
 
 class NodeCost(BaseModel):
     """Direct cost of one graph node on one UTC day in one dimension (micro-units)."""
 
     model_config = ConfigDict(frozen=True)
-    node: str
+    node: Identifier
     date: date
-    dimension: str
+    dimension: Identifier
     amount_micros: int
 
 
@@ -52,8 +58,8 @@ class UsageRecord(BaseModel):
     """One usage figure of a node on a day; labels select segments."""
 
     model_config = ConfigDict(frozen=True)
-    node: str
+    node: Identifier
     date: date
-    metric: str
+    metric: Identifier
     value: float
     labels: dict[str, Any] = Field(default_factory=dict)

@@ -15,7 +15,12 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable
 from finops.domain.money import to_micros
-from finops.formats.inputfiles import COST_COLUMNS, costs_slowly, read_header
+from finops.formats.inputfiles import (
+    COST_COLUMNS,
+    all_identifiers,
+    costs_slowly,
+    read_header,
+)
 
 __all__ = ["load_costs"]
 
@@ -108,8 +113,8 @@ def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
     """Codes of a string column in a dictionary that grows across blocks."""
     encoded = pc.dictionary_encode(column)
     names = encoded.dictionary.to_pylist()
-    if "" in names:
-        raise _NeedsSlowPath
+    if "" in names or not all_identifiers(names):
+        raise _NeedsSlowPath  # the row-by-row reader names the line
     mapping = np.array([known.setdefault(n, len(known)) for n in names], dtype=np.int64)
     codes: NDArray[np.int64] = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
     return codes

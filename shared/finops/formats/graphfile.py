@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from finops.domain.dag import GraphSpec
+from finops.domain.identifiers import describe_error
 from finops.errors import GraphError
 
 __all__ = ["load_graph", "save_graph"]
@@ -52,6 +53,4 @@ def _parse(path: Path, text: str) -> Any:
 
 def _first_problem(exc: ValidationError) -> str:
     """The first validation error as `nodes.3.type: message`."""
-    err = exc.errors()[0]
-    where = ".".join(str(part) for part in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return describe_error(exc.errors()[0])

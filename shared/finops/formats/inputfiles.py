@@ -17,6 +17,7 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
+from finops.domain.identifiers import identifier_problem
 from finops.domain.money import parse_decimal, to_micros
 from finops.domain.records import UsageRecord
 from finops.errors import InputError
@@ -24,6 +25,7 @@ from finops.errors import InputError
 __all__ = [
     "COST_COLUMNS",
     "USAGE_COLUMNS",
+    "all_identifiers",
     "costs_slowly",
     "load_usage",
     "read_header",
@@ -45,8 +47,10 @@ def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageT
     if table is None or _has_nulls(table, USAGE_COLUMNS) or _bad_values(table):
         return _usage_slowly(path, known_nodes)
     node, node_ids = _codes(table["node"])
-    _check_known(path, table["node"], node_ids, known_nodes)
     metric, metrics = _codes(table["metric"])
+    if not all_identifiers(node_ids) or not all_identifiers(metrics):
+        return _usage_slowly(path, known_nodes)  # names the line
+    _check_known(path, table["node"], node_ids, known_nodes)
     label, label_sets = _labels(path, table)
     days = table["date"].cast(pa.int32()).to_numpy().astype(np.int64)
     values = table["value"].to_numpy()
@@ -93,6 +97,11 @@ def _codes(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
     encoded = pc.dictionary_encode(column).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
+
+
+def all_identifiers(names: list[str]) -> bool:
+    """True when no name holds a control character (the fast paths' check)."""
+    return not any(identifier_problem(n) for n in names)
 
 
 def _check_known(
@@ -146,6 +155,14 @@ def _field(path: Path, line: int, row: dict[str, str], name: str) -> str:
     return value
 
 
+def _identifier(path: Path, line: int, row: dict[str, str], name: str) -> str:
+    value = _field(path, line, row, name)
+    problem = identifier_problem(value)
+    if problem:
+        raise InputError(f"{name}: {problem}", file=str(path), line=line, field=name)
+    return value
+
+
 def _day(path: Path, line: int, row: dict[str, str]) -> date:
     text = _field(path, line, row, "date")
     try:
@@ -161,7 +178,7 @@ def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
     totals: dict[tuple[str, date, str], Decimal] = {}
     for line, row in _rows(path):
         node = _node(path, line, row, known)
-        key = (node, _day(path, line, row), _field(path, line, row, "dimension"))
+        key = (node, _day(path, line, row), _identifier(path, line, row, "dimension"))
         text = _field(path, line, row, "amount")
         try:
             amount = parse_decimal(text)
@@ -189,7 +206,7 @@ def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
 def _node(
     path: Path, line: int, row: dict[str, str], known: Collection[str] | None
 ) -> str:
-    node = _field(path, line, row, "node")
+    node = _identifier(path, line, row, "node")
     if known is not None and node not in known:
         raise InputError(
             f"unknown node {node!r}", file=str(path), line=line, field="node"
@@ -208,7 +225,7 @@ def _usage_row(
 ) -> UsageRecord:
     node = _node(path, line, row, known)
     day = _day(path, line, row)
-    metric = _field(path, line, row, "metric")
+    metric = _identifier(path, line, row, "metric")
     text = _field(path, line, row, "value")
     try:
         value = float(text)

@@ -108,3 +108,17 @@ def test_topic_records_read_back_as_focus_lines_in_order(tmp_path: Path) -> None
     assert batch.lines["line"].to_pylist() == [2, 3]
     assert batch.lines["cost_micros"].to_pylist() == [1_500_000, -2_000_000]
     assert batch.lines["tags"].to_pylist() == ['{"k": "v"}'] * 2
+
+
+def test_node_cost_ids_with_control_characters_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "node,date,dimension,amount\na,2024-09-01,c,1.5\n"
+        "a\x1fb,2024-09-01,c,1\na,2024-09-01,c\x00,1\nd,2024-09-02,c,2\n"
+    )
+    [batch] = node_cost_batches(path, source="s")
+    assert [(r.line, r.reason.split(":")[0]) for r in batch.rejects] == [
+        (3, "node holds a control character"),
+        (4, "dimension holds a control character"),
+    ]
+    assert {r["node"] for r in batch.costs.to_pylist()} == {"a", "d"}

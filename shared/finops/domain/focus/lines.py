@@ -36,6 +36,17 @@ class ParsedLines:
     charge_period_start: NDArray[np.int64]
     charge_period_end: NDArray[np.int64]
 
+    def keep(self, rows: NDArray[np.bool_]) -> ParsedLines:
+        """Only the rows where `rows` is true."""
+        return ParsedLines(
+            view=self.view.filter(pa.array(rows)),
+            lines=self.lines[rows],
+            cost=self.cost[rows],
+            billing_period_start=self.billing_period_start[rows],
+            charge_period_start=self.charge_period_start[rows],
+            charge_period_end=self.charge_period_end[rows],
+        )
+
 
 def _timestamps(view: BatchView, field: str) -> tuple[pa.Array, Check, Check]:
     """Parsed UTC timestamps of a period field with its missing and invalid checks."""

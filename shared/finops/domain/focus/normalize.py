@@ -19,7 +19,12 @@ from finops.domain.focus.lines import ParsedLines, parse_lines
 from finops.domain.focus.linetable import build_line_table
 from finops.domain.focus.mapping import MappingRules, assign_nodes, render_dimension
 from finops.domain.focus.readers import Progress, RawBatch
-from finops.domain.focus.rejects import Reject
+from finops.domain.focus.rejects import (
+    Check,
+    Reject,
+    collect_rejects,
+    holds_control_characters,
+)
 from finops.domain.focus.restatement import PartitionKey, partitions_of
 from finops.domain.focus.spread import spread_over_days
 from finops.domain.focus.view import BatchView, base_column
@@ -116,6 +121,10 @@ def normalize_batch(
     parsed, rejects = parse_lines(raw, view, cost_column=rules.cost_column, file=file)
     nodes = assign_nodes(rules, parsed.view.text, parsed.view.num_rows)
     dimensions = render_dimension(rules, parsed.view.text, parsed.view.num_rows)
+    parsed, nodes, dimensions, refused = _refuse_control_characters(
+        parsed, nodes, dimensions, file=file
+    )
+    rejects = [*rejects, *refused]
     lines = None
     if keep_lines:
         lines = build_line_table(parsed, nodes, dimensions, source=source)
@@ -139,6 +148,26 @@ def normalize_batch(
         else frozenset(),
         absent_columns=absent_columns(rules, layout),
     )
+
+
+def _refuse_control_characters(
+    parsed: ParsedLines, nodes: pa.Array, dimensions: pa.Array, *, file: str
+) -> tuple[ParsedLines, pa.Array, pa.Array, list[Reject]]:
+    """Rows whose mapped node or dimension (rendered from tags) holds a control
+    character are rejected: identifiers never carry one (finops.domain.identifiers)."""
+    checks = [
+        Check(
+            f"mapped {name} holds a control character", holds_control_characters(v), v
+        )
+        for name, v in (("node", nodes), ("dimension", dimensions))
+        for held in [holds_control_characters(v)]
+    ]
+    rejected, refused = collect_rejects(file, parsed.lines, checks)
+    if not rejected.any():
+        return parsed, nodes, dimensions, []
+    keep = ~rejected
+    mask = pa.array(keep)
+    return parsed.keep(keep), nodes.filter(mask), dimensions.filter(mask), refused
 
 
 def _provider_totals(parsed: ParsedLines) -> dict[str, int]:

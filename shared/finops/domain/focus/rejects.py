@@ -10,9 +10,19 @@ from typing import Final, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["REJECT_COLUMNS", "Check", "Reject", "collect_rejects", "write_rejects"]
+from finops.domain.identifiers import CONTROL_CHARACTERS
+
+__all__ = [
+    "REJECT_COLUMNS",
+    "Check",
+    "Reject",
+    "collect_rejects",
+    "holds_control_characters",
+    "write_rejects",
+]
 
 REJECT_COLUMNS: Final = ("file", "line", "reason")
 
@@ -32,6 +42,12 @@ class Check:
     reason: str
     failed: NDArray[np.bool_]
     values: pa.Array | None = None
+
+
+def holds_control_characters(values: pa.Array) -> NDArray[np.bool_]:
+    """Which values hold a control character (never part of an identifier)."""
+    found = pc.match_substring_regex(values, CONTROL_CHARACTERS)
+    return np.asarray(pc.fill_null(found, False), dtype=np.bool_)
 
 
 def collect_rejects(

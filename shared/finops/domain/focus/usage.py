@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from finops.domain.focus.rejects import Reject
+from finops.domain.identifiers import identifier_problem
 from finops.domain.records import UsageRecord
 from finops.errors import InputError
 
@@ -52,6 +53,10 @@ def _to_record(row: Mapping[str, Any]) -> UsageRecord:
     )
     if not node or not metric:
         raise ValueError("missing node or metric")
+    for name, text in (("node", node), ("metric", metric)):
+        problem = identifier_problem(text)
+        if problem:
+            raise ValueError(f"{name}: {problem}")
     try:
         day = date.fromisoformat(str(row.get("date") or "").strip())
     except ValueError:
