@@ -9,6 +9,7 @@ __all__ = [
     "FinopsError",
     "GraphError",
     "InputError",
+    "MoneyRangeError",
     "PermissionDeniedError",
     "ProviderFetchError",
     "SchemaVersionError",
@@ -43,6 +44,10 @@ class InputError(FinopsError):
         field = f" field {self.field!r}:" if self.field else ""
         prefix = f"{where}:" if where else ""
         return f"{prefix}{field} {self.reason}".strip()
+
+
+class MoneyRangeError(InputError):
+    """Amounts beyond the supported range (see finops.domain.money); never wrapped."""
 
 
 class GraphError(FinopsError):

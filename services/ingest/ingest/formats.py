@@ -21,6 +21,7 @@ from finops.domain.focus.rejects import (
     holds_control_characters,
 )
 from finops.domain.focus.spread import DAY_MICROSECONDS
+from finops.domain.money import MAX_AMOUNT_UNITS, out_of_range
 from finops.errors import InputError
 
 __all__ = ["NODE_COST_COLUMNS", "IngestFormat", "node_cost_batches", "sniff_format"]
@@ -76,6 +77,11 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
     checks += [
         Check("date is not a valid date", bad_date, table["date"].combine_chunks()),
         Check("amount is not a number", bad_amount, table["amount"].combine_chunks()),
+        Check(
+            f"amount is outside the supported range (+-{MAX_AMOUNT_UNITS:,})",
+            out_of_range(np.asarray(pc.fill_null(amount, 0), dtype=np.int64)),
+            table["amount"].combine_chunks(),
+        ),
     ]
     rejected, rejects = collect_rejects(file, raw.lines, checks)
     keep = pa.array(~rejected)

@@ -14,7 +14,12 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable
-from finops.domain.money import to_micros
+from finops.domain.money import (
+    MAX_AMOUNT_UNITS,
+    check_summable,
+    out_of_range,
+    to_micros,
+)
 from finops.formats.inputfiles import (
     COST_COLUMNS,
     all_identifiers,
@@ -89,7 +94,12 @@ def _add_batch(cols: _Columns, batch: pa.RecordBatch) -> None:
     if len(cols.dims) >= 1 << _DIM_BITS or np.abs(day).max() >= _DAY_OFFSET:
         raise _NeedsSlowPath
     key = ((node << _DAY_BITS) + day + _DAY_OFFSET) << _DIM_BITS | dim
-    cols.parts.append((key, _amounts(cols, key, batch.column("amount"))))
+    micros = _amounts(cols, key, batch.column("amount"))
+    if out_of_range(micros).any() or any(
+        abs(amount) > MAX_AMOUNT_UNITS for _, amount in cols.fine
+    ):
+        raise _NeedsSlowPath  # the row-by-row reader names the line
+    cols.parts.append((key, micros))
 
 
 def _amounts(
@@ -137,6 +147,7 @@ def _summed(path: Path, cols: _Columns) -> CostTable:
     key = np.concatenate([k for k, _ in cols.parts])
     micros = np.concatenate([m for _, m in cols.parts])
     cols.parts.clear()
+    check_summable(micros, file=str(path))
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.diff(key, prepend=-1) != 0)

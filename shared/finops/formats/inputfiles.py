@@ -18,9 +18,15 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
 from finops.domain.identifiers import identifier_problem
-from finops.domain.money import parse_decimal, to_micros
+from finops.domain.money import (
+    MAX_AMOUNT_UNITS,
+    MICROS_PER_UNIT,
+    SUM_LIMIT_MICROS,
+    parse_decimal,
+    to_micros,
+)
 from finops.domain.records import UsageRecord
-from finops.errors import InputError
+from finops.errors import InputError, MoneyRangeError
 
 __all__ = [
     "COST_COLUMNS",
@@ -176,6 +182,7 @@ def _day(path: Path, line: int, row: dict[str, str]) -> date:
 def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
     """Row by row with Decimal: exact for any input, and names the first bad line."""
     totals: dict[tuple[str, date, str], Decimal] = {}
+    absolute = Decimal(0)  # bounds every partial sum: none may pass SUM_LIMIT_MICROS
     for line, row in _rows(path):
         node = _node(path, line, row, known)
         key = (node, _day(path, line, row), _identifier(path, line, row, "dimension"))
@@ -186,6 +193,22 @@ def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:
             raise InputError(
                 f"malformed amount {text!r}", file=str(path), line=line, field="amount"
             ) from None
+        if abs(amount) > MAX_AMOUNT_UNITS:
+            raise MoneyRangeError(
+                f"amount {text} is outside the supported range "
+                f"(+-{MAX_AMOUNT_UNITS:,} per row)",
+                file=str(path),
+                line=line,
+                field="amount",
+            )
+        absolute += abs(amount)
+        if absolute * MICROS_PER_UNIT >= SUM_LIMIT_MICROS:
+            raise MoneyRangeError(
+                "amounts up to this line add up beyond the supported range "
+                f"({SUM_LIMIT_MICROS // MICROS_PER_UNIT:,} in absolute value)",
+                file=str(path),
+                line=line,
+            )
         totals[key] = totals.get(key, Decimal(0)) + amount
     node_ids = sorted({k[0] for k in totals})
     dims = sorted({k[2] for k in totals})

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from finops.domain.money import format_micros
+from finops.domain.money import check_summable, format_micros
 from finops.domain.records import NodeCost
 
 __all__ = [
@@ -40,6 +42,8 @@ def sum_costs(table: pa.Table) -> pa.Table:
     """Sum amount_micros per node, date and dimension (int64, exact)."""
     if table.num_rows == 0:
         return COSTS_SCHEMA.empty_table()
+    amounts = table["amount_micros"].combine_chunks()
+    check_summable(np.asarray(pc.fill_null(amounts, 0), dtype=np.int64))
     grouped = table.group_by(list(COST_KEYS), use_threads=False).aggregate(
         [("amount_micros", "sum")]
     )

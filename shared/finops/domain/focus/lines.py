@@ -16,6 +16,7 @@ from finops.domain.focus.readers import RawBatch
 from finops.domain.focus.rejects import Check, Reject, collect_rejects
 from finops.domain.focus.spread import DAY_MICROSECONDS
 from finops.domain.focus.view import BatchView
+from finops.domain.money import MAX_AMOUNT_UNITS, out_of_range
 
 __all__ = ["MAX_PERIOD_DAYS", "ParsedLines", "parse_lines"]
 
@@ -80,6 +81,11 @@ def _parse_checked(
         Check(f"missing {_provider_name(view)}", _provider_nulls(view)),
         Check(f"missing {cost_column}", _nulls(cost_values)),
         Check(f"{cost_column} is not a number", cost_bad, cost_values),
+        Check(
+            f"{cost_column} is outside the supported range (+-{MAX_AMOUNT_UNITS:,})",
+            out_of_range(_as_int64(cost)),
+            cost_values,
+        ),
     ]
     for field in _PERIOD_FIELDS:
         arrays[field], missing, invalid = _timestamps(view, field)
