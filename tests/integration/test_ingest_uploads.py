@@ -208,3 +208,31 @@ async def test_provider_csv_is_mapped_through_its_profile(
         "provider CSV"
     )
     assert list(result["provider_totals"]) == ["AWS"]
+
+
+async def test_usage_rules_are_the_same_online_as_offline(
+    client: httpx.AsyncClient, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Repeated rows are summed (they gave HTTP 500), negative usage is refused
+    (it was accepted, giving shares of -100 % and +200 %)."""
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "node,date,metric,value\n"
+        "shop,2025-03-01,req,1\nshop,2025-03-01,req,2\n"
+        "blog,2025-03-01,req,-4\nblog,2025-03-01,req,5\n"
+    )
+    response = await _upload(client, path, format="usage", source="metrics")
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert (result["rows_accepted"], result["rows_rejected"]) == (3, 1)
+    report = (await client.get(f"/ingests/{result['ingest_id']}/rejects")).json()
+    assert [(r["line"], r["reason"]) for r in report] == [
+        (4, "value is negative: '-4'")
+    ]
+    stored = await db.fetch(
+        "SELECT node_id, value FROM node_usage_by_dimension ORDER BY node_id"
+    )
+    assert [(r["node_id"], r["value"]) for r in stored] == [
+        ("blog", 5.0),
+        ("shop", 3.0),
+    ]

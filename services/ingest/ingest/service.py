@@ -16,7 +16,7 @@ from finops.contracts.events import RowRejected
 from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
-from finops.domain.focus.usage import read_usage
+from finops.domain.focus.usage import combine_usage, read_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
 from ingest.formats import IngestFormat, node_cost_batches
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
@@ -190,7 +190,9 @@ class IngestService:
         records, rejects = await asyncio.to_thread(read_usage, delivery.path)
         async with self._store.transaction() as writer:
             await writer.insert_run(run, key)
-            parts = usage_by_partition(records, delivery.source or delivery.file_name)
+            parts = usage_by_partition(
+                combine_usage(records), delivery.source or delivery.file_name
+            )
             touched = await store_usage(writer, parts, key, run.ingest_id)
             named = [r._replace(file=run.file_name) for r in rejects]
             await writer.add_rejects(run.ingest_id, named, 0)

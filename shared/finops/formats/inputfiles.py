@@ -17,6 +17,7 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
+from finops.domain.focus.usage import usage_value_problem
 from finops.domain.identifiers import identifier_problem
 from finops.domain.money import (
     MAX_AMOUNT_UNITS,
@@ -254,9 +255,10 @@ def _usage_row(
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not np.isfinite(value) or value < 0:
+    problem = usage_value_problem(value)
+    if problem:
         raise InputError(
-            f"malformed usage value {text!r}", file=str(path), line=line, field="value"
+            f"usage value {problem}: {text!r}", file=str(path), line=line, field="value"
         )
     try:
         labels = _label_set(row.get("labels"))

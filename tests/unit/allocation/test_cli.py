@@ -186,7 +186,7 @@ def test_table_outputs_hold_the_node_rows(
         (
             "usage",
             "node,date,metric,value\nshop,2025-03-01,req,-4\n",
-            r"u\.csv:2: field 'value': malformed usage value",
+            r"u\.csv:2: field 'value': usage value is negative",
         ),
         (
             "usage",

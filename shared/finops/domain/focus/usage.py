@@ -15,7 +15,13 @@ from finops.domain.identifiers import identifier_problem
 from finops.domain.records import UsageRecord
 from finops.errors import InputError
 
-__all__ = ["USAGE_COLUMNS", "parse_usage_rows", "read_usage"]
+__all__ = [
+    "USAGE_COLUMNS",
+    "combine_usage",
+    "parse_usage_rows",
+    "read_usage",
+    "usage_value_problem",
+]
 
 USAGE_COLUMNS: Final = ("node", "date", "metric", "value")
 _JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
@@ -34,7 +40,11 @@ def read_usage(path: Path) -> tuple[list[UsageRecord], list[Reject]]:
 def parse_usage_rows(
     rows: Iterable[tuple[int, Mapping[str, Any]]], *, file: str
 ) -> tuple[list[UsageRecord], list[Reject]]:
-    """Turn numbered rows into UsageRecords; each bad row becomes a Reject."""
+    """Turn numbered rows into UsageRecords (one per good row); bad rows: Rejects.
+
+    Rows repeating a (node, date, metric, labels) are kept here; `combine_usage`
+    sums them before they are stored, as `finops allocate` sums them.
+    """
     records: list[UsageRecord] = []
     rejects: list[Reject] = []
     for line, row in rows:
@@ -43,6 +53,33 @@ def parse_usage_rows(
         except ValueError as exc:
             rejects.append(Reject(file, line, str(exc)))
     return records, rejects
+
+
+def combine_usage(records: Iterable[UsageRecord]) -> list[UsageRecord]:
+    """One record per (node, date, metric, labels), values summed; first-seen order."""
+    combined: dict[tuple[str, date, str, str], UsageRecord] = {}
+    for record in records:
+        key = (record.node, record.date, record.metric, _labels_key(record.labels))
+        seen = combined.get(key)
+        combined[key] = (
+            record
+            if seen is None
+            else seen.model_copy(update={"value": seen.value + record.value})
+        )
+    return list(combined.values())
+
+
+def usage_value_problem(value: float) -> str | None:
+    """Why a usage figure is unusable (shares need finite, non-negative usage)."""
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if value < 0:
+        return "is negative"
+    return None
+
+
+def _labels_key(labels: Mapping[str, Any]) -> str:
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
 
 
 def _to_record(row: Mapping[str, Any]) -> UsageRecord:
@@ -73,8 +110,9 @@ def _to_value(raw: Any) -> float:
         value = float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"value is not a number: {raw!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"value is not a finite number: {raw!r}")
+    problem = usage_value_problem(value)
+    if problem:
+        raise ValueError(f"value {problem}: {raw!r}")
     return value
 
 
