@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections import defaultdict
@@ -236,3 +237,23 @@ async def test_usage_rules_are_the_same_online_as_offline(
         ("blog", 5.0),
         ("shop", 3.0),
     ]
+
+
+async def test_concurrent_first_uploads_of_a_month_all_succeed(
+    client: httpx.AsyncClient, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """They raced to create the month's partition: HTTP 500, `relation
+    "cost_lines_y2025m10" already exists`."""
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"team{i}.csv"
+        path.write_text(f"node,date,dimension,amount\nn{i},2031-07-0{i + 1},c,1.5\n")
+        paths.append(path)
+    responses = await asyncio.gather(
+        *(_upload(client, p, format="node-costs", source=p.stem) for p in paths)
+    )
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    stored = await db.fetchval(
+        "SELECT count(*) FROM cost_lines_y2031m07 WHERE cost = 1.5"
+    )
+    assert stored == 4

@@ -18,6 +18,7 @@ from finops.domain.focus.normalize import NormalizedBatch, costs_from_lines
 from finops.domain.focus.restatement import PartitionKey
 from finops.domain.money import from_micros
 from finops.domain.records import UsageRecord
+from finops.domain.yamltext import load_yaml
 from finops.errors import ConfigError
 from ingest.models import IngestResult
 from ingest.ports import Writer
@@ -181,7 +182,7 @@ async def store_usage(
 def parse_rules(text: str) -> MappingRules:
     """Rules from YAML text; ConfigError says what is wrong."""
     try:
-        return MappingRules.model_validate(yaml.safe_load(text) or {})
+        return MappingRules.model_validate(load_yaml(text) or {})
     except yaml.YAMLError as exc:
         raise ConfigError(f"rules are not valid YAML: {exc}") from None
     except ValueError as exc:

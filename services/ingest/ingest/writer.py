@@ -69,6 +69,7 @@ FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::text[], $7::floa
 ON CONFLICT (node_id, usage_date, metric, source, labels_key) DO UPDATE
 SET value = excluded.value, updated_at = now()"""
 PARTITION_EXISTS: Final = "SELECT to_regclass($1)"
+LOCK_MONTH_TABLE: Final = "SELECT pg_advisory_xact_lock(hashtext($1))"
 CREATE_MONTH: Final = """
 CREATE TABLE IF NOT EXISTS {name} PARTITION OF cost_lines
 FOR VALUES FROM ('{first}') TO ('{after}')"""
@@ -135,6 +136,12 @@ class IngestWriter:
         """Create the line partitions of these billing months if missing."""
         for first in sorted(set(months)):
             name = f"cost_lines_y{first.year:04d}m{first.month:02d}"
+            if await self._conn.fetchval(PARTITION_EXISTS, name) is not None:
+                continue
+            # Concurrent first uploads of a month: one creates the partition, the
+            # others wait for its commit here, then find it (IF NOT EXISTS alone
+            # races: "relation already exists").
+            await self._conn.execute(LOCK_MONTH_TABLE, name)
             if await self._conn.fetchval(PARTITION_EXISTS, name) is None:
                 after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
                 sql = CREATE_MONTH.format(name=name, first=first, after=after)

@@ -55,6 +55,7 @@ USAGE_BASED: Final[frozenset[StrategyName]] = frozenset(StrategyName) - {
 _BY_NAME: Final[dict[str, StrategyName]] = {s.value: s for s in StrategyName} | ALIASES
 _FALLBACKS: Final[dict[object, Fallback]] = {f.value: f for f in Fallback}
 # Graphs repeat a few parameter sets on thousands of edges; rules are immutable.
+MAX_WINDOW_DAYS: Final = 366
 _PARSED: dict[tuple[str, str], AllocationRule] = {}
 _PARSED_LIMIT: Final = 10_000
 _OPERATORS: Final = ("eq", "neq", "in", "not_in", "exists", "not_exists")
@@ -177,6 +178,11 @@ def _window(params: Mapping[str, Any], where: str) -> int:
     value = params.get("window_days", 7)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise GraphError(f"{where}: params.window_days must be a positive integer")
+    if value > MAX_WINDOW_DAYS:
+        raise GraphError(
+            f"{where}: params.window_days = {value} is over {MAX_WINDOW_DAYS} "
+            "(a usage row is copied to every day of its window)"
+        )
     return value
 
 

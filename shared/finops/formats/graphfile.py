@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from finops.domain.dag import GraphSpec
 from finops.domain.identifiers import describe_error
+from finops.domain.yamltext import AliasRefused, load_yaml
 from finops.errors import GraphError
 
 __all__ = ["load_graph", "save_graph"]
@@ -41,10 +42,12 @@ def save_graph(spec: GraphSpec, path: Path) -> None:
 def _parse(path: Path, text: str) -> Any:
     try:
         if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
+            return load_yaml(text)
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except AliasRefused as exc:
+        raise GraphError(f"{path}: invalid YAML: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -15,6 +15,7 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from finops.domain.yamltext import load_yaml
 from finops.errors import ConfigError
 
 __all__ = [
@@ -71,7 +72,7 @@ class MappingRules(BaseModel):
 def load_rules(path: Path) -> MappingRules:
     """Read a rules YAML file; raises ConfigError naming the file and the problem."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         return MappingRules.model_validate(data)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read rules: {exc.strerror}") from None
