@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -257,3 +258,25 @@ async def test_concurrent_first_uploads_of_a_month_all_succeed(
         "SELECT count(*) FROM cost_lines_y2031m07 WHERE cost = 1.5"
     )
     assert stored == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "params", "field"),
+    [
+        ("POST", "/ingests", {"filename": "x" * 256 + ".csv"}, "filename"),
+        ("POST", "/ingests", {"filename": "a.csv", "source": "a\x1fb"}, "source"),
+        ("GET", f"/ingests/{uuid.uuid4()}/lines", {"limit": "-1"}, "limit"),
+        ("GET", f"/ingests/{uuid.uuid4()}/lines", {"offset": "-5"}, "offset"),
+        ("GET", f"/ingests/{uuid.uuid4()}/lines", {"limit": "1000000"}, "limit"),
+    ],
+)
+async def test_bad_parameters_are_4xx_naming_the_parameter(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    params: dict[str, str],
+    field: str,
+) -> None:
+    response = await client.request(method, url, params=params, content=b"x")
+    assert response.status_code == 422, response.text
+    assert field in response.text

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Final
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -19,6 +19,11 @@ from ingest.service import IngestService
 from ingest.uploads import remove_spooled, safe_file_name, spool
 
 __all__ = ["router"]
+
+# Query bounds: a bad value is a 422 naming the parameter, never a 500.
+MAX_NAME: Final = 255  # a file name longer than this cannot be spooled
+MAX_LIMIT: Final = 10_000
+NO_CONTROL_CHARACTERS: Final = r"^[^\x00-\x1f\x7f]*$"
 
 router = APIRouter()
 
@@ -46,11 +51,26 @@ async def put_rules(request: Request) -> dict[str, str]:
 async def post_ingest(
     request: Request,
     response: Response,
-    filename: Annotated[str, Query(description="The file's name (suffix matters).")],
+    filename: Annotated[
+        str,
+        Query(
+            description="The file's name (suffix matters).",
+            min_length=1,
+            max_length=MAX_NAME,
+            pattern=NO_CONTROL_CHARACTERS,
+        ),
+    ],
     format: Annotated[
         str, Query(description="focus, node-costs, usage or auto")
     ] = "auto",
-    source: str | None = None,
+    source: Annotated[
+        str | None,
+        Query(
+            description="Who states these figures (default: the file name).",
+            max_length=MAX_NAME,
+            pattern=NO_CONTROL_CHARACTERS,
+        ),
+    ] = None,
     rules: Annotated[str | None, Query(description="Rules id from PUT /rules.")] = None,
     profile: str | None = None,
 ) -> IngestResult:
@@ -115,7 +135,10 @@ async def get_rejects(
     response_model=list[TracedLine],
 )
 async def get_lines(
-    request: Request, ingest_id: UUID, limit: int = 1000, offset: int = 0
+    request: Request,
+    ingest_id: UUID,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[TracedLine]:
     return await _service(request).lines(ingest_id, limit=limit, offset=offset)
 
@@ -130,6 +153,6 @@ async def trace(
     node: str,
     day: Annotated[date, Query(alias="date")],
     dimension: str,
-    limit: int = 1000,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> list[TracedLine]:
     return await _service(request).trace(node, day, dimension, limit=limit)
