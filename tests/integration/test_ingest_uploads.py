@@ -280,3 +280,14 @@ async def test_bad_parameters_are_4xx_naming_the_parameter(
     response = await client.request(method, url, params=params, content=b"x")
     assert response.status_code == 422, response.text
     assert field in response.text
+
+
+async def test_a_refused_file_is_named_as_the_client_sent_it(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "team-costs.csv"
+    path.write_text("node,date,amount\na,2025-03-01,1\n")
+    result = (await _upload(client, path, format="node-costs")).json()
+    assert result["status"] == "refused"
+    assert result["error"].startswith("team-costs.csv: not a node-costs file")
+    assert "spool" not in result["error"] and str(tmp_path) not in result["error"]

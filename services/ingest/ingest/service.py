@@ -215,7 +215,10 @@ class IngestService:
     ) -> IngestResult:
         """Record a refused file; nothing it said was kept."""
         refused = replace_run(
-            run, status="refused", error=str(exc), finished_at=self._clock()
+            run,
+            status="refused",
+            error=_as_the_client_named_it(exc, run.file_name),
+            finished_at=self._clock(),
         )
         await self._store.record_run(refused, key)
         return refused
@@ -279,3 +282,10 @@ class IngestService:
             for r in await self._store.rejects(run.ingest_id)
         )
         await self._publisher.dead_letters(spec, events)
+
+
+def _as_the_client_named_it(exc: Exception, file_name: str) -> str:
+    """The error, naming the client's file rather than the server's spool path."""
+    if isinstance(exc, InputError) and exc.file is not None:
+        exc = InputError(exc.reason, file=file_name, line=exc.line, field=exc.field)
+    return str(exc)

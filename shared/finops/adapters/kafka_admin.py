@@ -36,9 +36,7 @@ async def ensure_topics(
             for name, s in wanted
             if name not in existing
         ]
-        if missing:
-            await _create(admin, missing)
-        return [t.name for t in missing]
+        return await _create(admin, missing) if missing else []
     finally:
         await admin.close()
 
@@ -58,10 +56,14 @@ async def committed_offsets(
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
-async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
-    # Created concurrently by another service: what we wanted.
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:
+    """The names this call created. A topic created meanwhile by another service (or
+    one that the metadata listed late) answers TOPIC_ALREADY_EXISTS: what we wanted,
+    but not created here."""
     with contextlib.suppress(TopicAlreadyExistsError):
-        await admin.create_topics(topics)
+        response = await admin.create_topics(topics)
+        return [str(entry[0]) for entry in response.topic_errors if entry[1] == 0]
+    return []
 
 
 async def _probe(bootstrap_servers: str) -> None:
