@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from finops.contracts.settings import DevStackSettings
+from finops_tools.cli.stack_address import dev_stack
 from finops_tools.devstack import ComponentStatus, Stack
 from finops_tools.devstack.stack import status_as_dict
 
@@ -21,12 +21,7 @@ _err = Console(stderr=True)
 
 
 def _stack() -> Stack:
-    settings = DevStackSettings()
-    return Stack(
-        settings,
-        external_kafka=settings.external_kafka,
-        external_database=settings.external_database_url,
-    )
+    return dev_stack()
 
 
 @dev_app.command(

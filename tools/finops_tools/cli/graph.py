@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from finops.domain.dag import GraphSpec, build_graph
 from finops.domain.graphdiff import GraphDelta, diff_graphs
 from finops.domain.rules import check_graph_rules
 from finops.formats.graphfile import load_graph
+from finops_tools.cli.stack_address import kafka_settings, reach
 
 __all__ = ["load_valid_graph", "register"]
 
@@ -36,7 +36,8 @@ def apply(
     graph: Annotated[Path, typer.Argument(help="Graph file (YAML or JSON).")],
 ) -> None:
     spec = load_valid_graph(graph)
-    version, delta = asyncio.run(_apply(KafkaSettings(), spec))
+    kafka = kafka_settings()
+    version, delta = reach("Kafka", kafka.bootstrap_servers, _apply(kafka, spec))
     print(_describe(version, delta))
 
 

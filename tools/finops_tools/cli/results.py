@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import tempfile
@@ -12,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from finops.adapters.stored_results import fetch_document
-from finops.contracts.settings import PostgresSettings
 from finops.errors import InputError
 from finops.formats.engine_files import parse_day
+from finops_tools.cli.stack_address import postgres_settings, reach
 
 __all__ = ["register", "write_document"]
 
@@ -31,7 +30,12 @@ def results(
             f"output must be a .json file in an existing directory: {output}"
         )
     first, last = parse_day(from_, "--from"), parse_day(to, "--to")
-    document = asyncio.run(fetch_document(PostgresSettings(), first, last))
+    postgres = postgres_settings()
+    document = reach(
+        "PostgreSQL",
+        postgres.database_url,
+        fetch_document(postgres, first, last),
+    )
     write_document(document, output)
 
 
