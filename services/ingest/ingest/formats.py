@@ -22,6 +22,7 @@ from finops.domain.focus.rejects import (
 )
 from finops.domain.focus.spread import DAY_MICROSECONDS
 from finops.domain.money import MAX_AMOUNT_UNITS, out_of_range
+from finops.domain.periods import FIRST_DAY, LAST_DAY
 from finops.errors import InputError
 
 __all__ = ["NODE_COST_COLUMNS", "IngestFormat", "node_cost_batches", "sniff_format"]
@@ -76,6 +77,11 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
     ]
     checks += [
         Check("date is not a valid date", bad_date, table["date"].combine_chunks()),
+        Check(
+            f"date outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}",
+            _outside_days(start),
+            table["date"].combine_chunks(),
+        ),
         Check("amount is not a number", bad_amount, table["amount"].combine_chunks()),
         Check(
             f"amount is outside the supported range (+-{MAX_AMOUNT_UNITS:,})",
@@ -110,6 +116,13 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
         provider_totals=totals if lines.num_rows else {},
         partitions=frozenset(partitions),
     )
+
+
+def _outside_days(start: pa.Array) -> np.ndarray:
+    """Rows whose (parsed) date lies outside FIRST_DAY..LAST_DAY."""
+    days = pc.cast(pc.cast(start, _UTC_US), pa.date32())
+    outside = pc.or_(pc.less(days, FIRST_DAY), pc.greater(days, LAST_DAY))
+    return np.asarray(pc.fill_null(outside, False), dtype=np.bool_)
 
 
 def _node_cost_lines(

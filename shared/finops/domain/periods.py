@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ChargePeriod", "DayRange", "days_between"]
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "ChargeDate",
+    "ChargePeriod",
+    "DayRange",
+    "day_problem",
+    "days_between",
+]
+
+# The charge dates the platform accepts. Outside them a date is a data error (a
+# 9999-12-30 event once stalled the allocator's router for good); refusing it at the
+# edge keeps every later step (partitions, day arrays, windows) inside known bounds.
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2099, 12, 31)
+
+ChargeDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+"""A date within FIRST_DAY..LAST_DAY."""
+
+
+def day_problem(day: date) -> str | None:
+    """Why `day` cannot be a charge date, or None."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return (
+        f"{day.isoformat()} is outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+    )
 
 
 class ChargePeriod(BaseModel):

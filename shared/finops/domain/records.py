@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from finops.domain.identifiers import Identifier
+from finops.domain.periods import ChargeDate
 
 __all__ = ["CostRecord", "NodeCost", "UsageRecord"]
 
@@ -49,7 +49,7 @@ class NodeCost(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     node: Identifier
-    date: date
+    date: ChargeDate
     dimension: Identifier
     amount_micros: int
 
@@ -59,7 +59,7 @@ class UsageRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     node: Identifier
-    date: date
+    date: ChargeDate
     metric: Identifier
     value: float
     labels: dict[str, Any] = Field(default_factory=dict)

@@ -24,6 +24,7 @@ from finops.formats.inputfiles import (
     COST_COLUMNS,
     all_identifiers,
     costs_slowly,
+    days_in_range,
     read_header,
 )
 
@@ -95,6 +96,8 @@ def _add_batch(cols: _Columns, batch: pa.RecordBatch) -> None:
         raise _NeedsSlowPath
     key = ((node << _DAY_BITS) + day + _DAY_OFFSET) << _DIM_BITS | dim
     micros = _amounts(cols, key, batch.column("amount"))
+    if not days_in_range(batch.column("date")):
+        raise _NeedsSlowPath  # the row-by-row reader names the line
     if out_of_range(micros).any() or any(
         abs(amount) > MAX_AMOUNT_UNITS for _, amount in cols.fine
     ):

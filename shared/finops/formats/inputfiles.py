@@ -26,6 +26,7 @@ from finops.domain.money import (
     parse_decimal,
     to_micros,
 )
+from finops.domain.periods import FIRST_DAY, LAST_DAY, day_problem
 from finops.domain.records import UsageRecord
 from finops.errors import InputError, MoneyRangeError
 
@@ -34,6 +35,7 @@ __all__ = [
     "USAGE_COLUMNS",
     "all_identifiers",
     "costs_slowly",
+    "days_in_range",
     "load_usage",
     "read_header",
 ]
@@ -55,7 +57,11 @@ def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageT
         return _usage_slowly(path, known_nodes)
     node, node_ids = _codes(table["node"])
     metric, metrics = _codes(table["metric"])
-    if not all_identifiers(node_ids) or not all_identifiers(metrics):
+    if (
+        not all_identifiers(node_ids)
+        or not all_identifiers(metrics)
+        or not days_in_range(table["date"])
+    ):
         return _usage_slowly(path, known_nodes)  # names the line
     _check_known(path, table["node"], node_ids, known_nodes)
     label, label_sets = _labels(path, table)
@@ -104,6 +110,16 @@ def _codes(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
     encoded = pc.dictionary_encode(column).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
+
+
+def days_in_range(days: pa.Array | pa.ChunkedArray) -> bool:
+    """True when every date lies in FIRST_DAY..LAST_DAY (the fast paths' check)."""
+    if len(days) == 0:
+        return True
+    bounds = pc.min_max(days)
+    return bool(
+        bounds["min"].as_py() >= FIRST_DAY and bounds["max"].as_py() <= LAST_DAY
+    )
 
 
 def all_identifiers(names: list[str]) -> bool:
@@ -173,11 +189,15 @@ def _identifier(path: Path, line: int, row: dict[str, str], name: str) -> str:
 def _day(path: Path, line: int, row: dict[str, str]) -> date:
     text = _field(path, line, row, "date")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InputError(
             f"malformed date {text!r}", file=str(path), line=line, field="date"
         ) from None
+    problem = day_problem(day)
+    if problem:
+        raise InputError(f"date {problem}", file=str(path), line=line, field="date")
+    return day
 
 
 def costs_slowly(path: Path, known: Collection[str] | None) -> CostTable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 import numpy as np
@@ -17,12 +18,14 @@ from finops.domain.focus.rejects import Check, Reject, collect_rejects
 from finops.domain.focus.spread import DAY_MICROSECONDS
 from finops.domain.focus.view import BatchView
 from finops.domain.money import MAX_AMOUNT_UNITS, out_of_range
+from finops.domain.periods import FIRST_DAY, LAST_DAY
 
 __all__ = ["MAX_PERIOD_DAYS", "ParsedLines", "parse_lines"]
 
 # Longer periods are data errors (a 3-year commitment is 1,096 days), and would
 # spread one line over millions of days.
 MAX_PERIOD_DAYS: Final = 3_660
+EPOCH: Final = date(1970, 1, 1)
 _PERIOD_FIELDS = ("billing_period_start", "charge_period_start", "charge_period_end")
 
 
@@ -101,10 +104,20 @@ def _period_checks(start: pa.Array, end: pa.Array) -> list[Check]:
     too_long = pc.fill_null(
         pc.greater(length, MAX_PERIOD_DAYS * DAY_MICROSECONDS), False
     )
+    first = (FIRST_DAY - EPOCH).days * DAY_MICROSECONDS
+    after_last = ((LAST_DAY - EPOCH).days + 1) * DAY_MICROSECONDS
+    outside = pc.or_(
+        pc.less(start.cast(pa.int64()), first),
+        pc.greater(end.cast(pa.int64()), after_last),
+    )
     return [
         Check("ChargePeriodEnd is before ChargePeriodStart", before),
         Check(
             f"charge period longer than {MAX_PERIOD_DAYS} days", np.asarray(too_long)
+        ),
+        Check(
+            f"charge period outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}",
+            np.asarray(pc.fill_null(outside, False)),
         ),
     ]
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from finops.domain.focus.rejects import Reject
 from finops.domain.identifiers import identifier_problem
+from finops.domain.periods import day_problem
 from finops.domain.records import UsageRecord
 from finops.errors import InputError
 
@@ -98,6 +99,9 @@ def _to_record(row: Mapping[str, Any]) -> UsageRecord:
         day = date.fromisoformat(str(row.get("date") or "").strip())
     except ValueError:
         raise ValueError(f"not a date: {row.get('date')!r}") from None
+    problem = day_problem(day)
+    if problem:
+        raise ValueError(f"date {problem}")
     value = _to_value(row.get("value"))
     return UsageRecord(
         node=node, date=day, metric=metric, value=value, labels=_labels(row)
