@@ -29,7 +29,7 @@ CURRENT_VERSIONS: Final[dict[str, int]] = {
     "row_rejected": 1,
     "allocation_computed": 2,
     "day_inputs_routed": 1,
-    "budget_alert_raised": 1,
+    "budget_alert_changed": 1,
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Final, Literal, NamedTuple
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import (
@@ -22,7 +23,7 @@ from finops.domain.records import CostRecord, NodeCost, UsageRecord
 __all__ = [
     "EVENT_ADAPTER",
     "AllocationComputed",
-    "BudgetAlertRaised",
+    "BudgetAlertChanged",
     "CostLinesNormalized",
     "DateScope",
     "DayInputsRouted",
@@ -211,21 +212,29 @@ class DayInputsRouted(EventBase):
         return times
 
 
-class BudgetAlertRaised(EventBase):
-    """A budget crossed a threshold, or is forecast to."""
+class BudgetAlertChanged(EventBase):
+    """A budget's threshold was crossed (`alert`) or spend fell back under it
+    (`resolved`); one alert id per crossing, the same on its resolution."""
 
-    type: Literal["budget_alert_raised"] = "budget_alert_raised"
+    type: Literal["budget_alert_changed"] = "budget_alert_changed"
     schema_version: Literal[1] = 1
+    alert_id: UUID
+    status: Literal["alert", "resolved"]
     budget_id: str
-    node: str
-    kind: Literal["threshold", "forecast"]
-    threshold_percent: float
+    budget_name: str
+    scope: dict[str, Any] = Field(description="The budget's scope as applied.")
+    threshold_percent: Decimal
+    basis: Literal["actual", "forecast"]
     period_start: date
-    period_end: date
+    period_end: date = Field(description="Exclusive.")
     spent_micros: int
+    forecast_micros: int
     budget_micros: int
-    forecast_micros: int | None = None
     currency: str = "USD"
+    as_of: date = Field(description="The latest charge date the spend includes.")
+    causes: list[str] = Field(
+        default_factory=list, description="topic/partition/offset of the events."
+    )
 
 
 class MessageRejected(EventBase):
@@ -255,7 +264,7 @@ Event = Annotated[
     | RowRejected
     | AllocationComputed
     | DayInputsRouted
-    | BudgetAlertRaised
+    | BudgetAlertChanged
     | MessageRejected,
     Field(discriminator="type"),
 ]

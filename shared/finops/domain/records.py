@@ -38,6 +38,8 @@ class CostRecord(BaseModel):
     list_cost: Decimal | None = None
     contracted_cost: Decimal | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    resource_name: str | None = None
+    resource_type: str | None = None
     node: Identifier | None = Field(
         default=None, description="Node chosen by the rules."
     )

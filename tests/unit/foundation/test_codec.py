@@ -19,7 +19,7 @@ from finops.contracts.codec import (
 )
 from finops.contracts.events import (
     AllocationComputed,
-    BudgetAlertRaised,
+    BudgetAlertChanged,
     CostLinesNormalized,
     DateScope,
     DayInputsRouted,
@@ -138,17 +138,21 @@ EXAMPLES: list[Event] = [
         usage_replaces=DateScope(first=DAY, last=DAY),
         costs=[NodeCost(node="db", date=DAY, dimension="compute", amount_micros=3)],
     ),
-    BudgetAlertRaised(
+    BudgetAlertChanged(
         **_base(),
+        alert_id=uuid.UUID(int=7),
+        status="alert",
         budget_id="b1",
-        node="shop",
-        kind="forecast",
-        threshold_percent=80,
+        budget_name="Shop",
+        scope={"node": "shop"},
+        threshold_percent=Decimal("80"),
+        basis="forecast",
         period_start=DAY,
-        period_end=date(2024, 9, 30),
+        period_end=date(2024, 10, 1),
         spent_micros=5,
-        budget_micros=10,
         forecast_micros=12,
+        budget_micros=10,
+        as_of=DAY,
     ),
 ]
 

@@ -37,6 +37,8 @@ FIELD_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     "service_category": ("ServiceCategory",),
     "service_name": ("ServiceName",),
     "resource_id": ("ResourceId",),
+    "resource_name": ("ResourceName",),
+    "resource_type": ("ResourceType",),
     "region_id": ("RegionId",),
     "billing_currency": ("BillingCurrency",),
     "billed_cost": ("BilledCost",),

@@ -28,6 +28,8 @@ LINE_TEXT_FIELDS: Final = (
     "resource_id",
     "region_id",
     "billing_currency",
+    "resource_name",
+    "resource_type",
 )
 _COST_FIELDS: Final = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 _PERIODS: Final = ("billing_period_start", "charge_period_start", "charge_period_end")

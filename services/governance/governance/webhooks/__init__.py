@@ -1,0 +1,1 @@
+"""Webhooks: signing (Standard Webhooks), payload formats, retries, delivery."""
