@@ -22,6 +22,7 @@ unit: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m finops_tools.cli demo
+	$(BIN)/python -m finops_tools.cli demo governance
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)

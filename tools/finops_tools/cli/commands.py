@@ -40,4 +40,15 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
     ),
     "graph": CommandEntry("graph", "The cost graph on the running stack."),
     "tokens": CommandEntry("tokens", "API tokens (bearer tokens with scopes)."),
+    "budgets": CommandEntry(
+        "governance", "Budgets, webhooks and actions from a YAML file."
+    ),
+    "alerts": CommandEntry("governance", "Budget alerts fired and resolved."),
+    "webhooks": CommandEntry("governance", "Webhook and executor deliveries."),
+    "actions": CommandEntry(
+        "governance", "Shutdown action runs: approve, reverse, audit."
+    ),
+    "cloudsim": CommandEntry(
+        "cloudsim", "A simulated cloud billing into ingest, with an executor."
+    ),
 }

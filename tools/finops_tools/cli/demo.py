@@ -29,11 +29,21 @@ def _say(text: str) -> None:
     print(f"demo: {text}", file=sys.stderr, flush=True)
 
 
+demo_app = typer.Typer(
+    help="Run the whole path on a synthetic organisation (leaves the stack running).",
+    invoke_without_command=True,
+)
+
+
+@demo_app.callback()
 def demo(
+    ctx: typer.Context,
     nodes: int = typer.Option(300, help="Nodes of the synthetic organisation."),
     days: int = typer.Option(30, help="Days of costs and usage."),
     timeout: float = typer.Option(300, help="Seconds to wait for the results."),
 ) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
     settings = DevStackSettings()
     stack = Stack(
         settings,
@@ -138,9 +148,21 @@ async def _report(postgres: PostgresSettings, summary: dict[str, Any]) -> None:
     print("(stored results equal `finops allocate` on the same files)")
 
 
+@demo_app.command(
+    help="The governance story: a lab budget, a signed webhook, VMs deallocated."
+)
+def governance(
+    hours_per_second: float = typer.Option(
+        18.0, min=0.1, help="Simulated hours per real second."
+    ),
+    timeout: float = typer.Option(300, help="Seconds the simulated month may take."),
+) -> None:
+    from finops_tools.cloudsim.story import run_governance_demo
+
+    run_governance_demo(hours_per_second=hours_per_second, timeout_s=timeout)
+    print("\nThe stack is still running; stop it with: finops dev down")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `demo`."""
-    app.command(
-        help="Run the whole path on a synthetic organisation (leaves the "
-        "stack running)."
-    )(demo)
+    """Add `demo` (and `demo governance`)."""
+    app.add_typer(demo_app, name="demo")

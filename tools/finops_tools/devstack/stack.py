@@ -228,6 +228,9 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "DATABASE_URL": self.database_url,
             "FINOPS_STATE_DIR": str(self._layout.state_dir),
+            # Local receivers and executors (the demo's, `finops cloudsim`) listen on
+            # 127.0.0.1; a production deployment keeps loopback targets refused.
+            "GOVERNANCE_ALLOW_LOOPBACK_TARGETS": "true",
         }
 
     def _stop_component(self, state: _State, name: str, progress: Progress) -> bool:
