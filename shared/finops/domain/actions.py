@@ -57,7 +57,7 @@ def next_state(state: ActionState, event: ActionEvent) -> ActionState:
     if target is None:
         allowed = sorted(e.value for (s, e) in TRANSITIONS if s is state)
         raise InvalidTransition(
-            f"cannot {event.value.replace('_', ' ')} a run that is {state.value} "
+            f"a run that is {state.value} cannot take {event.value!r} "
             f"(possible now: {', '.join(allowed) or 'nothing'})"
         )
     return target
