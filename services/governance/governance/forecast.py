@@ -16,7 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-__all__ = ["DEFAULT_WINDOW_DAYS", "forecast_micros"]
+__all__ = [
+    "DEFAULT_WINDOW_DAYS",
+    "forecast_micros",
+    "project",
+    "projection_window",
+]
 
 DEFAULT_WINDOW_DAYS = 7
 
@@ -31,12 +36,28 @@ def forecast_micros(
 ) -> int:
     """Spend of [first, end) by its end, from the daily spend known up to `as_of`."""
     spent = sum(v for d, v in daily.items() if first <= d < end and d <= as_of)
-    if as_of < first or as_of >= end - timedelta(days=1):
+    span = projection_window(first=first, end=end, as_of=as_of, window=window)
+    if span is None:
         return spent
+    lookback_first, days, left = span
+    recent = sum(v for d, v in daily.items() if lookback_first <= d <= as_of)
+    return project(spent, recent, days, left)
+
+
+def projection_window(
+    *, first: date, end: date, as_of: date, window: int
+) -> tuple[date, int, int] | None:
+    """(first day of the run-rate window, its days, days left), or None when nothing
+    is projected (before the period's first day, or from its last day on)."""
+    if as_of < first or as_of >= end - timedelta(days=1):
+        return None
     lookback_first = max(first, as_of - timedelta(days=window - 1))
     days = (as_of - lookback_first).days + 1
-    recent = sum(v for d, v in daily.items() if lookback_first <= d <= as_of)
-    left = (end - as_of).days - 1
+    return lookback_first, days, (end - as_of).days - 1
+
+
+def project(spent: int, recent: int, days: int, left: int) -> int:
+    """spent + recent / days x left, the one division rounded half to even."""
     return spent + _div_half_even(recent * left, days)
 
 

@@ -29,7 +29,7 @@ from finops.domain.budgets import (
 )
 from finops.domain.money import to_micros
 from governance.evaluation import Crossing, Reading, Transition, transitions
-from governance.forecast import forecast_micros
+from governance.forecast import forecast_micros, project, projection_window
 from governance.spend import DaySpend, filter_daily, filter_resources
 from governance.store import GovernanceStore, StateKey
 from governance.webhooks.payloads import alert_body, event_type
@@ -141,7 +141,41 @@ class BudgetEvaluator:
             if budget.scope.filter is None and budget.scope.dimension is None:
                 held_days.update(_days(first, end))
         await self._spend.ensure(held_days, refresh=dirty)
-        return [await self._reading(b, first, end) for b, first, end in work]
+        sums: dict[tuple[date, date], Any] = {}
+        readings = []
+        for budget, first, end in work:
+            scope = budget.scope
+            if scope.node is not None and scope.dimension is None:
+                if (first, end) not in sums:
+                    sums[(first, end)] = self._spend.cumulative(first, end)
+                readings.append(
+                    self._node_reading(budget, first, end, sums[(first, end)])
+                )
+            else:
+                readings.append(await self._reading(budget, first, end))
+        return readings
+
+    def _as_of(self, end: date) -> date:
+        assert self._clock is not None
+        return min(self._clock, end - timedelta(days=1))
+
+    def _node_reading(
+        self, budget: Budget, first: date, end: date, cumulative: Any
+    ) -> Reading:
+        """A node's reading from the period's cumulative sums (two lookups each)."""
+        as_of = self._as_of(end)
+        column = self._spend.index.get(budget.scope.node or "")
+        if column is None or column >= cumulative.shape[1] or as_of < first:
+            return Reading(budget, first, end, as_of, 0, 0)
+        upto = (as_of - first).days + 1
+        spent = int(cumulative[upto, column])
+        forecast = spent
+        span = projection_window(first=first, end=end, as_of=as_of, window=self._window)
+        if span is not None:
+            lookback_first, days, left = span
+            recent = spent - int(cumulative[(lookback_first - first).days, column])
+            forecast = project(spent, recent, days, left)
+        return Reading(budget, first, end, as_of, spent, forecast)
 
     async def _reading(self, budget: Budget, first: date, end: date) -> Reading:
         scope = budget.scope
@@ -155,8 +189,7 @@ class BudgetEvaluator:
             daily = self._spend.node_daily(scope.node, first, end)
         else:
             daily = self._spend.organisation_daily(first, end)
-        assert self._clock is not None
-        as_of = min(self._clock, end - timedelta(days=1))
+        as_of = self._as_of(end)
         spent = sum(v for d, v in daily.items() if d <= as_of)
         forecast = forecast_micros(
             daily, first=first, end=end, as_of=as_of, window=self._window

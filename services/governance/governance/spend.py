@@ -10,6 +10,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import numpy as np
+from numpy.typing import NDArray
 
 from finops.domain.budgets import FILTER_COLUMNS
 from finops.domain.money import to_micros
@@ -34,36 +36,54 @@ GROUP BY charge_date"""
 
 class DaySpend:
     """Allocated cost per day and node (all dimensions), and the organisation's direct
-    total per day, read from allocation_results a day at a time and kept; a day an
-    event touched is read again."""
+    total per day, read from allocation_results a day at a time and kept as one
+    integer column per node; a day an event touched is read again."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self.nodes: dict[date, dict[str, int]] = {}
+        self.index: dict[str, int] = {}  # node -> its column
+        self.days: dict[date, NDArray[np.int64]] = {}
         self.organisation: dict[date, int] = {}
 
     async def ensure(self, days: Iterable[date], *, refresh: set[date]) -> None:
         """Load the days not held yet, and read again those in `refresh` held."""
-        wanted = {d for d in days if d not in self.nodes} | (refresh & set(self.nodes))
+        wanted = {d for d in days if d not in self.days} | (refresh & set(self.days))
         if not wanted:
             return
         rows = await self._pool.fetch(_DAYS, sorted(wanted))
-        nodes: dict[date, dict[str, int]] = {d: {} for d in wanted}
-        organisation: dict[date, int] = dict.fromkeys(wanted, 0)
+        for row in rows:
+            self.index.setdefault(row["node_id"], len(self.index))
+        loaded = {d: np.zeros(len(self.index), np.int64) for d in wanted}
+        organisation = dict.fromkeys(wanted, 0)
         for row in rows:
             day = row["charge_date"]
-            nodes[day][row["node_id"]] = to_micros(row["holistic"])
+            loaded[day][self.index[row["node_id"]]] = to_micros(row["holistic"])
             organisation[day] += to_micros(row["direct"])
-        self.nodes.update(nodes)
+        self.days.update(loaded)
         self.organisation.update(organisation)
 
+    def cumulative(self, first: date, end: date) -> NDArray[np.int64]:
+        """Per node, the spend of the period's first k days, for k = 0..days (row k):
+        one array per period makes every budget's sums two lookups."""
+        span = (end - first).days
+        columns = len(self.index)
+        matrix = np.zeros((span + 1, columns), np.int64)
+        for k in range(span):
+            held = self.days.get(first + timedelta(days=k))
+            if held is not None:
+                matrix[k + 1, : len(held)] = held
+        return np.cumsum(matrix, axis=0)
+
     def node_daily(self, node: str, first: date, end: date) -> dict[date, int]:
+        column = self.index.get(node)
         out: dict[date, int] = {}
+        if column is None:
+            return out
         day = first
         while day < end:
-            held = self.nodes.get(day)
-            if held is not None and node in held:
-                out[day] = held[node]
+            held = self.days.get(day)
+            if held is not None and column < len(held) and held[column]:
+                out[day] = int(held[column])
             day += timedelta(days=1)
         return out
 

@@ -103,7 +103,7 @@ class Deliverer:
     async def run_once(self) -> int:
         """Attempt every due delivery (up to a batch), concurrently; how many."""
         claimed = await self._store.claim_due(
-            limit=self._batch, lease_s=self._timeout_s + 30
+            limit=self._batch, lease_s=self._timeout_s + 5
         )
         await asyncio.gather(*(self._deliver(c) for c in claimed))
         return len(claimed)
