@@ -382,7 +382,7 @@ def _with_tag_names(row: CurRow) -> CurRow:
 def write_legacy_csv(rows: Sequence[CurRow], path: Path) -> Path:
     """A legacy CUR CSV (`.gz` names get gzip), every field quoted as AWS writes."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", newline="", encoding="utf-8") as out:  # type: ignore[operator]
+    with opener(path, "wt", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(LEGACY_COLUMNS)
         writer.writerows([row[c] for c in LEGACY_COLUMNS] for row in rows)
@@ -439,7 +439,7 @@ def write_cur2_csv(rows: Sequence[CurRow], path: Path) -> Path:
     """A CUR 2.0 CSV (`.gz` names get gzip); resource_tags as JSON text."""
     opener = gzip.open if path.suffix == ".gz" else open
     names = _cur2_columns()
-    with opener(path, "wt", newline="", encoding="utf-8") as out:  # type: ignore[operator]
+    with opener(path, "wt", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(names)
         for row in rows:

@@ -1,4 +1,4 @@
-"""AWS CUR rows to FOCUS columns, one Arrow batch at a time (docs/ingest.md says why)."""
+"""AWS CUR rows to FOCUS columns, one Arrow batch at a time (docs/ingest.md: why)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,8 @@ _UNDERSCORES: Final = re.compile(r"_+")
 
 
 def to_cur2_name(legacy: str) -> str:
-    """The CUR 2.0 name of a legacy column (`bill/PayerAccountId` -> `bill_payer_account_id`)."""
+    """The CUR 2.0 name of a legacy column (`bill/PayerAccountId` ->
+    `bill_payer_account_id`)."""
     snake = _UPPER.sub(r"_\1", legacy.replace("/", "_")).lower()
     return _UNDERSCORES.sub("_", snake).strip("_")
 
@@ -119,7 +120,7 @@ class CurLayout:
 
 
 def detect_cur(header: Iterable[str], *, file: str) -> CurLayout | None:
-    """The CUR layout of a header, or None; a CUR missing required columns is refused."""
+    """The CUR layout of a header, or None; refuses a CUR missing required columns."""
     names = tuple(header)
     legacy = any(n.startswith("lineItem/") for n in names)
     cur2 = "line_item_unblended_cost" in names or "line_item_usage_start_date" in names
@@ -149,7 +150,7 @@ def _legacy_layout(names: tuple[str, ...]) -> CurLayout:
 
 def _cur2_layout(names: tuple[str, ...]) -> CurLayout:
     present = set(names)
-    columns = {c: c for c in CUR_COLUMNS if c in present}
+    columns: dict[str, str] = {c: c for c in CUR_COLUMNS if c in present}
     tags = _CUR2_TAGS if _CUR2_TAGS in present else None
     return CurLayout(CUR2, columns, tags_column=tags)
 
