@@ -30,6 +30,7 @@ class Format(StrEnum):
     """What the files hold."""
 
     FOCUS = "focus"
+    CUR = "cur"
     NODE_COSTS = "node-costs"
     USAGE = "usage"
 
