@@ -1,4 +1,4 @@
-"""Usage rows written as the usage file ingest reads: `node,date,metric,value,labels`."""
+"""Usage rows as the usage file ingest reads: `node,date,metric,value,labels`."""
 
 from __future__ import annotations
 

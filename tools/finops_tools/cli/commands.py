@@ -40,4 +40,5 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
     ),
     "graph": CommandEntry("graph", "The cost graph on the running stack."),
     "tokens": CommandEntry("tokens", "API tokens (bearer tokens with scopes)."),
+    "usage": CommandEntry("usage", "Usage metrics: pull them from Prometheus."),
 }
