@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +10,8 @@ import pytest
 
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from tests.support.cli import FINOPS
-from tests.support.deadline import Deadline
 from tests.support.infrastructure import free_port
+from tests.support.ingest_process import ingest_process
 
 pytestmark = pytest.mark.e2e
 
@@ -26,52 +20,13 @@ SAMPLE = ROOT.parent / "shared" / "data" / "focus-1.0-sample" / "focus_sample.cs
 RULES = ROOT / "examples" / "rules" / "focus_sample.yaml"
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    wait = Deadline(60, f"ingest at {url} to answer /healthz")
-    while not wait.expired():
-        assert process.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"ingest did not become healthy:\n{log.read_text()}")
-
-
 @pytest.fixture
 def ingest_url(
     kafka_settings: KafkaSettings, postgres_settings: PostgresSettings, tmp_path: Path
 ) -> Iterator[str]:
     """The ingest service as a process on a free port; stopped with SIGTERM after."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
-        "DATABASE_URL": postgres_settings.database_url,
-        "DATABASE_SCHEMA": postgres_settings.db_schema,
-        "INGEST_HTTP_PORT": str(port),
-        "INGEST_SPOOL_DIR": str(tmp_path / "spool"),
-        "INGEST_DROP_DIR": str(tmp_path / "drop"),
-    }
-    log = tmp_path / "ingest.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ingest"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
+    with ingest_process(kafka_settings, postgres_settings, tmp_path) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    assert "Application shutdown complete" in log.read_text()
 
 
 def _finops(*args: str) -> subprocess.CompletedProcess[str]:

@@ -32,6 +32,7 @@ class _Overrides(TypedDict, total=False):
     drop_rules: Path | None
     topic_rules: Path | None
     consume_cost_lines: bool
+    pulls: Path | None
 
 
 class _Fields(_Overrides):

@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from finops.adapters.connections import Connections
 from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.prometheus import PrometheusClient
 from finops.contracts.topics import COST_LINES, topic_name
 from finops.domain.focus.mapping import MappingRules, load_rules
+from finops.domain.usage_pull import load_pulls
 from ingest.consumer import CostLinesConsumer
 from ingest.dropfolder import DropFolder
 from ingest.metrics import REGISTRY
 from ingest.publisher import KafkaPublisher
+from ingest.pulls import UsagePuller
 from ingest.routes import router
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
@@ -80,6 +84,26 @@ async def _start_parts(
         consumer = _consumer(settings, service, publisher)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
+    if settings.pulls is not None:
+        await _start_pulls(settings, service, stack)
+
+
+async def _start_pulls(
+    settings: IngestSettings, service: IngestService, stack: AsyncExitStack
+) -> None:
+    """The periodic usage pulls of INGEST_PULLS, with their HTTP client."""
+    assert settings.pulls is not None
+    pulls = load_pulls(settings.pulls)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=5.0))
+    stack.push_async_callback(http.aclose)
+    puller = UsagePuller(
+        service.ingest,
+        PrometheusClient(http),
+        pulls,
+        spool_dir=settings.spool_folder,
+    )
+    await puller.start()
+    stack.push_async_callback(puller.stop)
 
 
 def _consumer(

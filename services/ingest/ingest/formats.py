@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.domain.focus.aggregate import sum_costs
+from finops.domain.focus.cur_layout import detect_cur
 from finops.domain.focus.normalize import NormalizedBatch
 from finops.domain.focus.parsing import to_micros_array, to_utc_array
 from finops.domain.focus.readers import RawBatch, iter_batches, read_header
@@ -44,9 +45,15 @@ _OTHER_COSTS: Final = ("effective_cost", "list_cost", "contracted_cost")
 class IngestFormat(StrEnum):
     """What a delivered file holds."""
 
-    FOCUS = "focus"  # FOCUS 1.0-1.3 or a provider CSV (with a profile)
+    FOCUS = "focus"  # a bill: FOCUS 1.0-1.3, an AWS CUR, or a provider CSV (profile)
+    CUR = "cur"  # an AWS Cost and Usage Report (legacy or 2.0), nothing else
     NODE_COSTS = "node-costs"  # node,date,dimension,amount
     USAGE = "usage"  # node,date,metric,value[,labels]
+
+    @property
+    def is_bill(self) -> bool:
+        """Whether the file is a bill (read by finops.domain.focus)."""
+        return self in (IngestFormat.FOCUS, IngestFormat.CUR)
 
 
 def node_cost_batches(path: Path, *, source: str) -> Iterator[NormalizedBatch]:
@@ -183,4 +190,6 @@ def sniff_format(path: Path) -> IngestFormat:
         return IngestFormat.USAGE
     if set(NODE_COST_COLUMNS) <= header:
         return IngestFormat.NODE_COSTS
+    if detect_cur(header, file=str(path)) is not None:
+        return IngestFormat.CUR
     return IngestFormat.FOCUS

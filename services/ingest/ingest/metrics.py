@@ -6,7 +6,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ingest.models import IngestResult
 
-__all__ = ["DELIVERIES", "DURATION", "EVENTS", "REGISTRY", "ROWS", "observe_delivery"]
+__all__ = [
+    "DELIVERIES",
+    "DURATION",
+    "EVENTS",
+    "PULLS",
+    "REGISTRY",
+    "ROWS",
+    "observe_delivery",
+]
 
 REGISTRY = CollectorRegistry()
 EVENTS = Counter(
@@ -25,6 +33,12 @@ DELIVERIES = Counter(
     "finops_ingest_deliveries_total",
     "Deliveries taken, by origin and status (succeeded, refused, duplicate).",
     ["origin", "status"],
+    registry=REGISTRY,
+)
+PULLS = Counter(
+    "finops_ingest_pulls_total",
+    "Usage pulls run, by configured pull and outcome (succeeded, refused, failed).",
+    ["pull", "outcome"],
     registry=REGISTRY,
 )
 DURATION = Histogram(

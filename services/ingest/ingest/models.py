@@ -15,7 +15,7 @@ from ingest.formats import IngestFormat
 
 __all__ = ["Delivery", "IngestResult", "RejectRow", "TracedLine"]
 
-Origin = Literal["upload", "drop", "topic"]
+Origin = Literal["upload", "drop", "topic", "pull"]
 Status = Literal["succeeded", "refused", "failed"]
 
 

@@ -61,7 +61,7 @@ async def post_ingest(
         ),
     ],
     format: Annotated[
-        str, Query(description="focus, node-costs, usage or auto")
+        str, Query(description="focus, cur, node-costs, usage or auto")
     ] = "auto",
     source: Annotated[
         str | None,

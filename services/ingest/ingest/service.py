@@ -180,6 +180,7 @@ class IngestService:
             rules,
             source=delivery.source,
             profile=delivery.profile,
+            bill_format="cur" if delivery.fmt is IngestFormat.CUR else "auto",
             keep_lines=True,
         )
 
@@ -267,7 +268,7 @@ class IngestService:
         if not run.rows_rejected:
             return
         spec = dead_letter_of(
-            COST_LINES if run.format == IngestFormat.FOCUS else NODE_COSTS
+            COST_LINES if IngestFormat(run.format).is_bill else NODE_COSTS
         )
         now = self._clock()
         events = (

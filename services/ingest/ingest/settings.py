@@ -32,6 +32,8 @@ class IngestSettings(ServiceSettings):
     topic_rules: Path | None = None
     consume_cost_lines: bool = True
     consumer_group: str = "finops-ingest"
+    # Usage pulled from Prometheus: a YAML file of pulls (docs/ingest.md), if any.
+    pulls: Path | None = None
     # Node costs (or usage figures) per event; events are keyed by charge date.
     event_batch: int = 5000
 

@@ -16,6 +16,7 @@ class _Options(TypedDict, total=False):
 
     source: str | None
     profile: str | None
+    bill_format: str
     keep_lines: bool
     on_progress: Progress | None
 

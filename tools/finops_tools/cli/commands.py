@@ -51,4 +51,5 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
     "cloudsim": CommandEntry(
         "cloudsim", "A simulated cloud billing into ingest, with an executor."
     ),
+    "usage": CommandEntry("usage", "Usage metrics: pull them from Prometheus."),
 }

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def demo(
     nodes: int = typer.Option(300, help="Nodes of the synthetic organisation."),
     days: int = typer.Option(30, help="Days of costs and usage."),
     timeout: float = typer.Option(300, help="Seconds to wait for the results."),
+    prometheus: str | None = typer.Option(
+        None,
+        envvar="FINOPS_DEMO_PROMETHEUS",
+        help="Also pull today's CPU usage of the services from this Prometheus "
+        "(one scraping them, e.g. with deploy/prometheus/prometheus.local.yml).",
+    ),
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -64,7 +71,38 @@ def demo(
     ).to_json()
     _wait(postgres, expected, days=days, timeout_s=timeout)
     asyncio.run(_report(postgres, expected))
+    if prometheus:
+        _pull_service_usage(prometheus)
     print("\nThe stack is still running; stop it with: finops dev down")
+
+
+def _pull_service_usage(prometheus: str) -> None:
+    """Today's CPU seconds per service, through `finops usage pull` (optional)."""
+    today = datetime.now(UTC).date().isoformat()
+    command = [
+        sys.executable,
+        "-m",
+        "finops_tools.cli",
+        "usage",
+        "pull",
+        "--prometheus",
+        prometheus,
+        "--query",
+        'sum by (instance) (increase(process_cpu_seconds_total{job="finops"}[1d]))',
+        "--metric",
+        "cpu_seconds",
+        "--node",
+        "service-{instance}",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--source",
+        "demo-prometheus",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    outcome = done.stdout.strip() or done.stderr.strip()[-300:]
+    _say(f"usage pulled from {prometheus}: {outcome}")
 
 
 def _feed(kafka: KafkaSettings, org: Path) -> None:

@@ -1,4 +1,4 @@
-"""`finops focus`: normalise FOCUS and provider bills offline, and summarise them."""
+"""`finops focus`: FOCUS, AWS CUR and provider bills offline: normalise, summarise."""
 
 from __future__ import annotations
 
@@ -35,12 +35,22 @@ focus_app = typer.Typer(
 
 Files = Annotated[
     list[Path],
-    typer.Argument(help="FOCUS CSV (.csv, .csv.gz), Parquet, or provider CSV files."),
+    typer.Argument(
+        help="FOCUS or AWS CUR files (.csv, .csv.gz, Parquet), or provider CSVs."
+    ),
 ]
 ProfileOption = Annotated[
     str | None,
     typer.Option(
         "--profile", help="Provider profile for simple CSVs: aws, azure, snowflake."
+    ),
+]
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="auto (the layout from the header) or cur (an AWS CUR, legacy or 2.0).",
     ),
 ]
 
@@ -59,11 +69,16 @@ def normalize(
         Path | None, typer.Option("--rejects", help="REJECTS.csv to write.")
     ] = None,
     profile: ProfileOption = None,
+    bill_format: FormatOption = "auto",
 ) -> None:
     check_files(files)
     with _progress_bars(files) as progress:
         result = normalize_paths(
-            files, load_rules(rules), profile=profile, progress=progress
+            files,
+            load_rules(rules),
+            profile=profile,
+            bill_format=bill_format,
+            progress=progress,
         )
     _write_outputs(result, output, rejects)
     print(_normalize_report(result, output))
@@ -149,9 +164,12 @@ def summary(
         bool, typer.Option("--json", help="Print JSON instead of tables.")
     ] = False,
     profile: ProfileOption = None,
+    bill_format: FormatOption = "auto",
 ) -> None:
     check_files(files)
-    result = summarize_files(files, cost_column=cost_column, profile=profile)
+    result = summarize_files(
+        files, cost_column=cost_column, profile=profile, bill_format=bill_format
+    )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -18,7 +18,7 @@ from finops.contracts.settings import DevStackSettings
 from finops.domain.focus.mapping import load_rules
 from finops.errors import InputError, StackError
 
-__all__ = ["ingest", "register", "upload_file"]
+__all__ = ["check_running", "default_url", "ingest", "register", "upload_file"]
 
 _CHUNK: Final = 1 << 20
 # Files at least this large show an upload progress bar (when stderr is a terminal).
@@ -30,6 +30,7 @@ class Format(StrEnum):
     """What the files hold."""
 
     FOCUS = "focus"
+    CUR = "cur"
     NODE_COSTS = "node-costs"
     USAGE = "usage"
 
@@ -41,7 +42,8 @@ def register(app: typer.Typer) -> None:
     )(ingest)
 
 
-def _default_url() -> str:
+def default_url() -> str:
+    """The local stack's ingest service."""
     return f"http://127.0.0.1:{DevStackSettings().service_base_port}"
 
 
@@ -65,9 +67,9 @@ def ingest(
     ] = False,
 ) -> None:
     _check_inputs(files, rules)
-    base = (url or _default_url()).rstrip("/")
+    base = (url or default_url()).rstrip("/")
     with httpx.Client(base_url=base, timeout=_TIMEOUT) as client:
-        _check_running(client, base)
+        check_running(client, base)
         params = _params(client, fmt, rules, source, profile)
         for path in files:
             result = upload_file(client, path, params)
@@ -83,7 +85,7 @@ def _check_inputs(files: list[Path], rules: Path | None) -> None:
         load_rules(rules)
 
 
-def _check_running(client: httpx.Client, base: str) -> None:
+def check_running(client: httpx.Client, base: str) -> None:
     """The service must answer; otherwise say how to start it."""
     try:
         client.get("/healthz", timeout=5.0)

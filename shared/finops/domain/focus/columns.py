@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from finops.errors import InputError
@@ -78,6 +78,12 @@ class ColumnMap:
     version: str
     columns: Mapping[str, str]
     header: tuple[str, ...]
+    # Column -> how reject reasons name it (a converted layout names its sources).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, column: str) -> str:
+        """How messages name a column of this file."""
+        return self.labels.get(column, column)
 
     def column_for(self, name: str) -> str | None:
         """The file's column for a FOCUS column name of any version, or None."""
@@ -102,7 +108,11 @@ def detect_version(header: Iterable[str]) -> str:
 
 
 def resolve_columns(
-    header: Iterable[str], *, file: str, required: Iterable[str] = ()
+    header: Iterable[str],
+    *,
+    file: str,
+    required: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> ColumnMap:
     """Map fields to the file's columns; refuse a file missing a required one."""
     names = tuple(header)
@@ -119,4 +129,9 @@ def resolve_columns(
             f"unknown layout, missing columns: {', '.join(dict.fromkeys(missing))}",
             file=file,
         )
-    return ColumnMap(version=detect_version(names), columns=columns, header=names)
+    return ColumnMap(
+        version=detect_version(names),
+        columns=columns,
+        header=names,
+        labels=dict(labels or {}),
+    )

@@ -57,7 +57,7 @@ def _timestamps(view: BatchView, field: str) -> tuple[pa.Array, Check, Check]:
     values = view.field(field)
     assert values is not None  # resolve_columns guarantees the required fields
     parsed, bad = to_utc_array(values)
-    name = view.columns.columns[field]
+    name = view.columns.label(view.columns.columns[field])
     missing = Check(f"missing {name}", _nulls(values))
     return parsed, missing, Check(f"{name} is not a valid timestamp", bad, values)
 
@@ -80,12 +80,13 @@ def _parse_checked(
     assert cost_values is not None  # the cost column is required by the layout
     cost, cost_bad = to_micros_array(cost_values)
     arrays = {"cost": cost}
+    label = view.columns.label(cost_column)
     checks = [
         Check(f"missing {_provider_name(view)}", _provider_nulls(view)),
-        Check(f"missing {cost_column}", _nulls(cost_values)),
-        Check(f"{cost_column} is not a number", cost_bad, cost_values),
+        Check(f"missing {label}", _nulls(cost_values)),
+        Check(f"{label} is not a number", cost_bad, cost_values),
         Check(
-            f"{cost_column} is outside the supported range (+-{MAX_AMOUNT_UNITS:,})",
+            f"{label} is outside the supported range (+-{MAX_AMOUNT_UNITS:,})",
             out_of_range(_as_int64(cost)),
             cost_values,
         ),

@@ -91,6 +91,7 @@ def normalize_file(
     *,
     source: str | None = None,
     profile: str | None = None,
+    bill_format: str = "auto",
     keep_lines: bool = False,
     on_progress: Progress | None = None,
 ) -> Iterator[NormalizedBatch]:
@@ -98,8 +99,11 @@ def normalize_file(
 
     `source` names who states these lines for restatement; by default each line's
     `provider:billing account`. Lines (with `keep_lines`) carry their line number.
+    `bill_format` is `auto` (the layout from the header) or `cur` (an AWS CUR).
     """
-    layout = open_layout(path, required=(rules.cost_column,), profile=profile)
+    layout = open_layout(
+        path, required=(rules.cost_column,), profile=profile, bill_format=bill_format
+    )
     wanted = wanted_columns(rules, keep_lines=keep_lines)
     for raw in read_bill(path, layout, wanted, on_progress=on_progress):
         yield normalize_batch(

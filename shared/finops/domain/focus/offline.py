@@ -67,6 +67,7 @@ def normalize_paths(
     rules: MappingRules,
     *,
     profile: str | None = None,
+    bill_format: str = "auto",
     progress: ProgressFactory | None = None,
 ) -> NormalizeResult:
     """Normalise every file and sum the node costs; any unknown layout fails the run."""
@@ -76,7 +77,13 @@ def normalize_paths(
     files: list[FileCounts] = []
     for path in paths:
         on_progress = progress(path) if progress is not None else None
-        batches = normalize_file(path, rules, profile=profile, on_progress=on_progress)
+        batches = normalize_file(
+            path,
+            rules,
+            profile=profile,
+            bill_format=bill_format,
+            on_progress=on_progress,
+        )
         files.append(_consume(batches, totals, rejects, str(path)))
     return NormalizeResult(totals.result(), rejects, files)
 

@@ -141,12 +141,15 @@ def summarize_files(
     *,
     cost_column: str = "BilledCost",
     profile: str | None = None,
+    bill_format: str = "auto",
 ) -> Summary:
     """Summarise bill files (any supported layout), streaming in batches."""
     summary = Summary(cost_column=cost_column)
     wanted = [cost_column, "Tags", *GROUPINGS.values()]
     for path in paths:
-        layout = open_layout(path, required=(cost_column,), profile=profile)
+        layout = open_layout(
+            path, required=(cost_column,), profile=profile, bill_format=bill_format
+        )
         for raw in read_bill(path, layout, wanted):
             _add_batch(summary, BatchView(raw.table, layout.columns))
     return summary
