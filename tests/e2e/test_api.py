@@ -10,12 +10,18 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
+import schemathesis
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
 
 from finops.adapters.input_feed import publish_files
 from finops.adapters.migrations import apply_migrations
@@ -359,3 +365,27 @@ def test_etag_gzip_and_errors(served: Served) -> None:
             "message": "no node 'no-such-node'",
             "details": {"node": "no-such-node"},
         }
+
+
+def test_fuzzing_the_openapi_document_finds_no_server_error(served: Served) -> None:
+    """schemathesis draws requests from /openapi.json for every operation; no answer
+    may be a 5xx or break the document (content type, response schema)."""
+    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    headers = {"Authorization": f"Bearer {served.tokens['read']}"}
+    checks = [not_a_server_error, content_type_conformance, response_schema_conformance]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 14
+
+    for operation in operations:
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(
+            max_examples=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=checks)
+
+        run()
