@@ -4,12 +4,15 @@ case; every figure checked against `finops allocate` on the same files."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -53,6 +56,7 @@ class Served:
     tokens: dict[str, str]
     first: date
     last: date
+    env: dict[str, str]
 
     def client(self, token: str | None = "read") -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[token]}"} if token else {}
@@ -128,7 +132,7 @@ def served(
         tokens, products = asyncio.run(_tokens(postgres))
         api.start()
         days = sorted({date.fromisoformat(n["date"]) for n in batch["nodes"]})
-        yield Served(api.url, batch, products, tokens, days[0], days[-1])
+        yield Served(api.url, batch, products, tokens, days[0], days[-1], env)
     finally:
         api.stop()
         allocator.stop()
@@ -366,6 +370,38 @@ def test_etag_gzip_and_errors(served: Served) -> None:
             "message": "no node 'no-such-node'",
             "details": {"node": "no-such-node"},
         }
+
+
+def test_node_export_streams_the_batch_rows_and_the_command_writes_the_same(
+    served: Served, tmp_path: Path
+) -> None:
+    params = {**_all_days(served), "type": "nodes"}
+    with served.client() as client:
+        answer = client.get("/v1/export", params=params)
+        assert client.get("/v1/export", params={"type": "nope"}).status_code == 422
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    got = {(r["node"], r["date"], r["dimension"]): r["retained"] for r in rows}
+    want = {
+        (r["node"], r["date"], r["dimension"]): r["retained"]
+        for r in served.batch["nodes"]
+    }
+    assert got == want
+    out = tmp_path / "nodes.csv"
+    done = finops(
+        served.env,
+        "export",
+        "nodes",
+        "--output",
+        str(out),
+        "--start",
+        params["start"],
+        "--end",
+        params["end"],
+    )
+    assert f"{len(rows)} rows" in done.stdout
+    assert out.read_text() == answer.text
 
 
 def test_fuzzing_the_openapi_document_finds_no_server_error(served: Served) -> None:

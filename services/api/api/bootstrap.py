@@ -15,7 +15,7 @@ from api.answers import AnswerCache
 from api.errors import add_error_handlers
 from api.metrics import REGISTRY
 from api.queries.base import Reader
-from api.routes import audit, costs, nodes, products
+from api.routes import audit, costs, exports, nodes, products
 from api.settings import ApiSettings
 from finops.adapters.connections import Connections
 from finops.adapters.http_auth import TokenGuard, add_auth
@@ -92,7 +92,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         registry=REGISTRY,
         checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
     )
-    for module in (products, nodes, costs, audit):
+    for module in (products, nodes, costs, audit, exports):
         app.include_router(module.router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
