@@ -24,6 +24,9 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
     "results": CommandEntry(
         "results", "Write the stored allocation results (as `allocate --output`)."
     ),
+    "export": CommandEntry(
+        "export", "Write one of the API's CSV exports from the stored data."
+    ),
     "ingest": CommandEntry(
         "ingest", "Upload files to the running stack's ingest service."
     ),

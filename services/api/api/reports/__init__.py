@@ -1,0 +1,1 @@
+"""Answers assembled from the queries: what each read route returns."""
