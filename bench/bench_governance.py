@@ -1,8 +1,9 @@
 """Benchmark governance on the real stack. Figures, not asserts.
 
 Starts Kafka and PostgreSQL with the devstack code on free ports, the ingest and
-governance services as processes and a webhook receiver (`finops_tools.cloudsim.receiver`,
-which verifies every signature with the `standardwebhooks` package).
+governance services as processes and a webhook receiver
+(`finops_tools.cloudsim.receiver`, which verifies every signature with the
+`standardwebhooks` package).
 
     python bench/bench_governance.py --part latency    # cost event ingested -> webhook
     python bench/bench_governance.py --part evaluate   # 10,000 budgets after one batch
@@ -181,7 +182,7 @@ async def _count(env: dict[str, str], query: str) -> int:
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _governance_env(env: dict[str, str], **extra: str) -> dict[str, str]:
@@ -269,7 +270,8 @@ async def _evaluate(env: dict[str, str], nodes: int, budgets: int, passes: int) 
         started = time.perf_counter()
         await apply_governance(conn, config, line_of, file_name="bench.yaml")
         print(
-            f"evaluate: {budgets} budgets applied in {time.perf_counter() - started:.1f} s "
+            f"evaluate: {budgets} budgets applied in "
+            f"{time.perf_counter() - started:.1f} s "
             f"({len(rows)} result rows, {nodes} nodes x 30 days x 4 dimensions)",
             flush=True,
         )
@@ -300,7 +302,8 @@ async def _evaluate(env: dict[str, str], nodes: int, budgets: int, passes: int) 
         await pool.close()
         print(
             f"evaluate: first pass (reads 30 days) {cold.seconds * 1000:.0f} ms, "
-            f"{cold.alerts} alerts; then one batch each: {budgets} budgets re-evaluated "
+            f"{cold.alerts} alerts; then one batch each: {budgets} budgets "
+            "re-evaluated "
             f"in p50 {statistics.median(warm):.0f} ms, p99 {_pct(warm, 0.99):.0f} ms, "
             f"max {max(warm):.0f} ms over {passes} passes ({alerts} alerts recorded)",
             flush=True,
@@ -356,9 +359,10 @@ def part_outage(
     )
     distinct, twice = _delivered_once(record, count)
     print(
-        f"outage: all {distinct}/{count} delivered {done - up_at:.0f} s after the receiver "
-        f"came back ({done - down_at:.0f} s after the alerts; GOVERNANCE_BACKOFF_SCALE="
-        f"{scale}); {failed} failed attempts logged; webhook-ids received twice: {twice}",
+        f"outage: all {distinct}/{count} delivered {done - up_at:.0f} s after the "
+        f"receiver came back ({done - down_at:.0f} s after the alerts; "
+        f"GOVERNANCE_BACKOFF_SCALE={scale}); {failed} failed attempts logged; "
+        f"webhook-ids received twice: {twice}",
         flush=True,
     )
 
