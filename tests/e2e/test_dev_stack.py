@@ -104,10 +104,10 @@ def _check_services_answer(status: dict[str, _Row]) -> None:
     for name in ("ingest", "allocator", "governance", "api"):
         address = status[name]["address"]
         code, body = _get(f"{address}/healthz")
-        assert code == 200 and json.loads(body)["checks"] == {
-            "kafka": True,
-            "database": True,
-        }
+        checks = json.loads(body)["checks"]
+        # every service checks both; some check more (governance: its consumer, loops)
+        assert code == 200 and checks["kafka"] is True and checks["database"] is True
+        assert all(value is True for value in checks.values()), checks
         code, body = _get(f"{address}/metrics")
         assert code == 200 and f"finops_{name}_events_total" in body
 

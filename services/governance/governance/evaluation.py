@@ -5,13 +5,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
 from typing import Final, Literal
 
 from finops.domain.budgets import Basis, Budget, Threshold
 from finops.domain.money import to_micros
 
-__all__ = ["Crossing", "Reading", "Transition", "alert_id", "crossed", "transitions"]
+__all__ = [
+    "Crossing",
+    "Reading",
+    "Transition",
+    "alert_id",
+    "crossed",
+    "threshold_micros",
+    "transitions",
+]
 
 _NAMESPACE: Final = uuid.UUID("5f0b7a51-3c2e-4d8e-9a56-7b1f2e0c9d11")
 
@@ -51,6 +59,15 @@ class Transition:
     crossings: int
 
 
+def threshold_micros(threshold: Threshold, budget_micros: int) -> int:
+    """The least spend, in micro-units, at or above the threshold: spend x 100 >=
+    percent x amount holds exactly when spend >= this (spend is an integer)."""
+    with localcontext() as context:
+        context.prec = 50  # exact for every amount and percent the file allows
+        exact = Decimal(budget_micros) * threshold.percent / 100
+        return int(exact.to_integral_value(rounding=ROUND_CEILING))
+
+
 def crossed(reading: Reading, threshold: Threshold) -> bool:
     """Spend (or its forecast) at or above the threshold, compared exactly."""
     value = (
@@ -58,7 +75,7 @@ def crossed(reading: Reading, threshold: Threshold) -> bool:
         if threshold.basis is Basis.ACTUAL
         else reading.forecast_micros
     )
-    return Decimal(value) * 100 >= threshold.percent * reading.budget_micros
+    return value >= threshold_micros(threshold, reading.budget_micros)
 
 
 def alert_id(

@@ -73,48 +73,52 @@ class GovernanceStore:
             for r in rows
         }
 
-    async def save_state(self, conn: Conn, key: StateKey, state: Crossing) -> None:
-        budget_id, period_start, percent, basis = key
-        await conn.execute(
+    async def save_states(
+        self, conn: Conn, states: list[tuple[StateKey, Crossing]]
+    ) -> None:
+        """Many threshold states in one round trip."""
+        await conn.executemany(
             """INSERT INTO budget_threshold_state (budget_id, period_start, percent,
                 basis, firing, crossings, alert_id)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (budget_id, period_start, percent, basis) DO UPDATE SET
                 firing = EXCLUDED.firing, crossings = EXCLUDED.crossings,
                 alert_id = EXCLUDED.alert_id, updated_at = now()""",
-            budget_id,
-            period_start,
-            percent,
-            basis.value,
-            state.firing,
-            state.crossings,
-            state.alert_id,
+            [
+                (b, p, percent, basis.value, st.firing, st.crossings, st.alert_id)
+                for (b, p, percent, basis), st in states
+            ],
         )
 
-    async def record_alert(self, conn: Conn, alert: BudgetAlertChanged) -> bool:
-        """Store the alert (the Kafka outbox row); False when it was stored before."""
-        status = await conn.execute(
+    async def record_alerts(
+        self, conn: Conn, alerts: list[BudgetAlertChanged]
+    ) -> set[tuple[uuid.UUID, str]]:
+        """Store alerts (the Kafka outbox rows); the (alert id, status) pairs that
+        were new (one stored before is left as it was)."""
+        rows = await conn.fetch(
             """INSERT INTO budget_alerts (alert_id, status, budget_id, period_start,
                 period_end, percent, basis, spent, forecast, budget_amount, currency,
                 cause, event)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb,
-                $13::jsonb)
-            ON CONFLICT (alert_id, status) DO NOTHING""",
-            alert.alert_id,
-            alert.status,
-            alert.budget_id,
-            alert.period_start,
-            alert.period_end,
-            alert.threshold_percent,
-            alert.basis,
-            from_micros(alert.spent_micros),
-            from_micros(alert.forecast_micros),
-            from_micros(alert.budget_micros),
-            alert.currency,
-            json.dumps({"events": alert.causes}),
-            encode_event(alert).decode(),
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::date[],
+                $5::date[], $6::numeric[], $7::text[], $8::numeric[], $9::numeric[],
+                $10::numeric[], $11::text[], $12::jsonb[], $13::jsonb[])
+            ON CONFLICT (alert_id, status) DO NOTHING
+            RETURNING alert_id, status""",
+            [a.alert_id for a in alerts],
+            [a.status for a in alerts],
+            [a.budget_id for a in alerts],
+            [a.period_start for a in alerts],
+            [a.period_end for a in alerts],
+            [a.threshold_percent for a in alerts],
+            [a.basis for a in alerts],
+            [from_micros(a.spent_micros) for a in alerts],
+            [from_micros(a.forecast_micros) for a in alerts],
+            [from_micros(a.budget_micros) for a in alerts],
+            [a.currency for a in alerts],
+            [json.dumps({"events": a.causes}) for a in alerts],
+            [encode_event(a).decode() for a in alerts],
         )
-        return bool(status.endswith(" 1"))
+        return {(r["alert_id"], r["status"]) for r in rows}
 
     async def queue_delivery(
         self,

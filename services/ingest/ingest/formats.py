@@ -38,6 +38,8 @@ _TEXT_FIELDS: Final = (
     "service_name",
     "resource_id",
     "region_id",
+    "resource_name",
+    "resource_type",
 )
 _OTHER_COSTS: Final = ("effective_cost", "list_cost", "contracted_cost")
 
