@@ -22,6 +22,7 @@ from api.routes import (
     governance,
     graph,
     ingest,
+    insights,
     nodes,
     products,
 )
@@ -101,7 +102,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         registry=REGISTRY,
         checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
     )
-    for module in (products, nodes, costs, audit, exports, graph, governance, ingest):
+    for module in (
+        products,
+        nodes,
+        costs,
+        audit,
+        insights,
+        exports,
+        graph,
+        governance,
+        ingest,
+    ):
         app.include_router(module.router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if settings.cors_origins:
