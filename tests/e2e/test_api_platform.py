@@ -24,8 +24,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import hypothesis
 import pyarrow.parquet as pq
 import pytest
+import schemathesis
+from schemathesis.checks import content_type_conformance, not_a_server_error
+from schemathesis.core.result import Ok
 
 from finops.adapters.migrations import apply_migrations
 from finops.adapters.token_store import TokenStore
@@ -612,3 +616,31 @@ def test_budgets_actions_and_deliveries(platform: Platform) -> None:
     assert resent.status_code == 200 and resent.json()["status"] == "pending"
     assert gone.status_code == 404
     assert alerts == {"total": 0, "limit": 100, "offset": 0, "items": []}
+
+
+def test_fuzzing_the_admin_routes_finds_no_server_error(platform: Platform) -> None:
+    """schemathesis against every operation with an admin token (the write routes
+    included); last in this module, as a fuzzed graph or governance file may apply."""
+    schema = schemathesis.openapi.from_url(f"{platform.api}/openapi.json")
+    headers = {"Authorization": f"Bearer {platform.tokens['admin']}"}
+    checks = [not_a_server_error, content_type_conformance]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations.append(result.ok())
+    writes = [o for o in operations if o.method.upper() != "GET"]
+    assert len(writes) >= 5
+    reads = [o for o in operations if "/ingest/" in o.path or "/actions" in o.path]
+    for operation in [*reads, *writes]:
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=checks)
+
+        run()
