@@ -85,4 +85,6 @@ async def _write(
 
 def register(app: typer.Typer) -> None:
     """Add `export`."""
-    app.command(help="Write one of the API's CSV exports from the stored data.")(export)
+    app.command(
+        help="Write one of the API's exports (CSV, Parquet, FOCUS) from PostgreSQL."
+    )(export)
