@@ -14,7 +14,7 @@ from finops.domain.identifiers import describe_error
 from finops.domain.yamltext import AliasRefused, load_yaml
 from finops.errors import GraphError
 
-__all__ = ["load_graph", "save_graph"]
+__all__ = ["load_graph", "parse_graph", "save_graph"]
 
 
 def load_graph(path: Path) -> GraphSpec:
@@ -23,11 +23,18 @@ def load_graph(path: Path) -> GraphSpec:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GraphError(f"{path}: cannot read graph file ({exc.strerror})") from None
-    raw = _parse(path, text)
+    except UnicodeDecodeError:
+        raise GraphError(f"{path}: not UTF-8 text") from None
+    return parse_graph(text, name=str(path), yaml_text=path.suffix in (".yaml", ".yml"))
+
+
+def parse_graph(text: str, *, name: str, yaml_text: bool) -> GraphSpec:
+    """Parse a graph's text (YAML or JSON); a defect is a GraphError naming `name`."""
+    raw = _parse(name, text, yaml_text)
     try:
         return GraphSpec.model_validate(raw)
     except ValidationError as exc:
-        raise GraphError(f"{path}: {_first_problem(exc)}") from None
+        raise GraphError(f"{name}: {_first_problem(exc)}") from None
 
 
 def save_graph(spec: GraphSpec, path: Path) -> None:
@@ -39,9 +46,9 @@ def save_graph(spec: GraphSpec, path: Path) -> None:
         path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
 
-def _parse(path: Path, text: str) -> Any:
+def _parse(path: str, text: str, yaml_text: bool) -> Any:
     try:
-        if path.suffix in (".yaml", ".yml"):
+        if yaml_text:
             return load_yaml(text)
         return json.loads(text)
     except json.JSONDecodeError as exc:
