@@ -60,20 +60,20 @@ class NodeGroup:
         if as_of < first or count == 0:
             zero = np.zeros(count, np.int64)
             return zero, zero.copy()
+        held = cumulative.shape[1]
+        # one more column, all zero, for nodes without stored results (-1 reads it)
+        padded = np.pad(cumulative, ((0, 0), (0, 1)))
         columns = np.fromiter(
             (index.get(b.scope.node or "", -1) for b in self.budgets), np.int64, count
         )
-        known = (columns >= 0) & (columns < cumulative.shape[1])
-        safe = np.where(known, columns, 0)
+        columns[columns >= held] = -1
         upto = (as_of - first).days + 1
-        spent = np.where(known, cumulative[upto, safe], 0)
+        spent = padded[upto, columns]
         span = projection_window(first=first, end=end, as_of=as_of, window=window)
         if span is None:
             return spent, spent.copy()
         lookback_first, days, left = span
-        recent = spent - np.where(
-            known, cumulative[(lookback_first - first).days, safe], 0
-        )
+        recent = spent - padded[(lookback_first - first).days, columns]
         if left and np.abs(recent).max(initial=0) > _INT64_MAX // (2 * left):
             projected = np.array(
                 [_div_half_even(int(r) * left, days) for r in recent], np.int64
