@@ -30,6 +30,13 @@ FROM allocation_contributions c
 LEFT JOIN cost_nodes f ON f.node_id = c.from_node
 LEFT JOIN cost_nodes t ON t.node_id = c.to_node;
 
+-- Usage per node, day and metric (every label and source summed).
+CREATE OR REPLACE VIEW grafana_node_usage_daily AS
+SELECT (usage_date::timestamp AT TIME ZONE 'UTC') AS "time", usage_date AS day,
+       node_id, metric, sum(value) AS value
+FROM node_usage_by_dimension
+GROUP BY usage_date, node_id, metric;
+
 -- The latest graph's edges.
 CREATE OR REPLACE VIEW grafana_edges AS
 SELECT e.from_node, f.node_type AS from_type, e.to_node, t.node_type AS to_type,
