@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -20,12 +21,14 @@ def _default_folder() -> Path:
 
 @dashboards_app.command(help="Write every dashboard's JSON (or --check: compare).")
 def build(
-    output: Path | None = typer.Option(
-        None, help="Folder to write to (default: deploy/grafana/dashboards)."
-    ),
-    check: bool = typer.Option(
-        False, "--check", help="Write nothing; exit 1 if a committed file differs."
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write to (default: deploy/grafana/dashboards)."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if a file differs."),
+    ] = False,
 ) -> None:
     from finops_tools.dashboards.catalog import stale_files, write_all
 

@@ -69,9 +69,9 @@ def build() -> builder.Dashboard:
             "Alerts",
             "Every alert and resolution in the window, as published.",
             sql(
-                "SELECT \"time\", budget_id, status, percent, basis, spent, forecast,"
-                " budget_amount FROM grafana_alerts WHERE $__timeFilter(\"time\")"
-                f" AND {_BUDGET} ORDER BY \"time\" DESC",
+                'SELECT "time", budget_id, status, percent, basis, spent, forecast,'
+                ' budget_amount FROM grafana_alerts WHERE $__timeFilter("time")'
+                f' AND {_BUDGET} ORDER BY "time" DESC',
                 (
                     "time",
                     "budget_id",
@@ -95,7 +95,7 @@ def build() -> builder.Dashboard:
             sql(
                 "SELECT target_kind || ' ' || status AS delivery, count(*) AS"
                 " deliveries FROM grafana_webhook_deliveries"
-                " WHERE $__timeFilter(\"time\") GROUP BY 1 ORDER BY 1",
+                ' WHERE $__timeFilter("time") GROUP BY 1 ORDER BY 1',
                 ("delivery", "deliveries"),
             ),
             "none",
@@ -109,9 +109,9 @@ def build() -> builder.Dashboard:
             "Attempts per hour by outcome; more attempts than deliveries are retries.",
             [
                 sql(
-                    "SELECT date_trunc('hour', \"time\") AS \"time\", outcome AS"
+                    'SELECT date_trunc(\'hour\', "time") AS "time", outcome AS'
                     " metric, count(*) AS value FROM grafana_webhook_attempts"
-                    " WHERE $__timeFilter(\"time\") GROUP BY 1, 2 ORDER BY 1, 2",
+                    ' WHERE $__timeFilter("time") GROUP BY 1, 2 ORDER BY 1, 2',
                     ("time", "metric", "value"),
                     fmt="time_series",
                 )
@@ -126,9 +126,9 @@ def build() -> builder.Dashboard:
             "Actions and their states",
             "Shutdown action runs: which alert started them, their targets, state.",
             sql(
-                "SELECT \"time\", action_id, state, targets, alert_id, updated_at"
-                " FROM grafana_action_runs WHERE $__timeFilter(\"time\")"
-                " ORDER BY \"time\" DESC",
+                'SELECT "time", action_id, state, targets, alert_id, updated_at'
+                ' FROM grafana_action_runs WHERE $__timeFilter("time")'
+                ' ORDER BY "time" DESC',
                 ("time", "action_id", "state", "targets", "alert_id", "updated_at"),
             ),
         ),
@@ -140,8 +140,8 @@ def build() -> builder.Dashboard:
             "Action audit",
             "Who or what did what to each run (approve, execute, reverse).",
             sql(
-                "SELECT \"time\", run_id, actor, event FROM grafana_action_audit"
-                " WHERE $__timeFilter(\"time\") ORDER BY \"time\" DESC",
+                'SELECT "time", run_id, actor, event FROM grafana_action_audit'
+                ' WHERE $__timeFilter("time") ORDER BY "time" DESC',
                 ("time", "run_id", "actor", "event"),
             ),
         ),

@@ -21,11 +21,14 @@ __all__ = ["UID", "build"]
 
 UID = "finops-executive"
 _LINES = (
-    "FROM grafana_cost_lines WHERE $__timeFilter(\"time\")"
+    'FROM grafana_cost_lines WHERE $__timeFilter("time")'
     f" AND {any_of('provider', 'provider')}"
     f" AND {any_of('service_category', 'service_category')}"
 )
-_NODES = f"FROM grafana_node_costs_daily WHERE $__timeFilter(\"time\") AND {any_of('dimension', 'dimension')}"
+_NODES = (
+    'FROM grafana_node_costs_daily WHERE $__timeFilter("time")'
+    f" AND {any_of('dimension', 'dimension')}"
+)
 
 
 def build() -> builder.Dashboard:
@@ -83,7 +86,8 @@ def build() -> builder.Dashboard:
             "Spend by provider",
             "Which provider takes what share of the bill lines (the rules' cost).",
             sql(
-                f"SELECT provider, sum(cost) AS cost {_LINES} GROUP BY 1 ORDER BY 2 DESC",
+                f"SELECT provider, sum(cost) AS cost {_LINES}"
+                " GROUP BY 1 ORDER BY 2 DESC",
                 ("provider", "cost"),
             ),
         ),
@@ -95,8 +99,8 @@ def build() -> builder.Dashboard:
             "Production vs non-production",
             "Bill lines by their env tag (prod or production: production).",
             sql(
-                "SELECT CASE WHEN lower(coalesce(tags ->> 'env', tags ->> 'environment'))"
-                " IN ('prod', 'production') THEN 'production'"
+                "SELECT CASE WHEN lower(coalesce(tags ->> 'env',"
+                " tags ->> 'environment')) IN ('prod', 'production') THEN 'production'"
                 " WHEN coalesce(tags ->> 'env', tags ->> 'environment') IS NULL"
                 " THEN 'untagged' ELSE 'non-production' END AS environment,"
                 f" sum(cost) AS cost {_LINES} GROUP BY 1 ORDER BY 2 DESC",
@@ -156,7 +160,7 @@ def build() -> builder.Dashboard:
             "Each day's cost reaching products and what stayed upstream.",
             [
                 sql(
-                    "SELECT \"time\", sum(holistic) FILTER (WHERE node_type ="
+                    'SELECT "time", sum(holistic) FILTER (WHERE node_type ='
                     " 'product') AS allocated, sum(retained) FILTER (WHERE node_type"
                     f" <> 'product') AS unallocated {_NODES} GROUP BY 1 ORDER BY 1",
                     ("time", "allocated", "unallocated"),
@@ -173,15 +177,21 @@ def build() -> builder.Dashboard:
             "Alerts fired",
             "Budget alerts and resolutions in the window.",
             sql(
-                "SELECT \"time\", budget_id, status, percent, basis, spent, forecast"
-                " FROM grafana_alerts WHERE $__timeFilter(\"time\")"
-                " ORDER BY \"time\" DESC",
-                ("time", "budget_id", "status", "percent", "basis", "spent", "forecast"),
+                'SELECT "time", budget_id, status, percent, basis, spent, forecast'
+                ' FROM grafana_alerts WHERE $__timeFilter("time")'
+                ' ORDER BY "time" DESC',
+                (
+                    "time",
+                    "budget_id",
+                    "status",
+                    "percent",
+                    "basis",
+                    "spent",
+                    "forecast",
+                ),
             ),
         ),
         8,
         8,
     )
-    return grid.add_to(
-        builder.Dashboard("FinOps: executive overview").uid(UID)
-    )
+    return grid.add_to(builder.Dashboard("FinOps: executive overview").uid(UID))

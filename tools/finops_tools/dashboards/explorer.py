@@ -10,14 +10,12 @@ __all__ = ["UID", "build"]
 
 UID = "finops-explorer"
 _FILTER = (
-    "$__timeFilter(\"time\")"
+    '$__timeFilter("time")'
     f" AND {any_of('provider', 'provider')}"
     f" AND {any_of('service_category', 'service_category')}"
     f" AND {any_of('dimension', 'dimension')}"
 )
-_TAGGED = (
-    f" AND ({any_of('tags ->> ${tag_key:sqlstring}', 'tag_value')})"
-)
+_TAGGED = f" AND ({any_of('tags ->> ${tag_key:sqlstring}', 'tag_value')})"
 
 
 def build() -> builder.Dashboard:
@@ -28,7 +26,7 @@ def build() -> builder.Dashboard:
             "Bill-line cost per day, one line per value of the chosen FOCUS field.",
             [
                 sql(
-                    "SELECT date_trunc('day', \"time\") AS \"time\","
+                    'SELECT date_trunc(\'day\', "time") AS "time",'
                     " coalesce(${group_by}::text, 'none') AS metric,"
                     f" sum(cost) AS value FROM grafana_cost_lines WHERE {_FILTER}"
                     f"{_TAGGED} GROUP BY 1, 2 ORDER BY 1, 2",
@@ -47,7 +45,7 @@ def build() -> builder.Dashboard:
             "Bill-line cost per day and value of the chosen tag key.",
             [
                 sql(
-                    "SELECT date_trunc('day', \"time\") AS \"time\","
+                    'SELECT date_trunc(\'day\', "time") AS "time",'
                     " coalesce(tags ->> ${tag_key:sqlstring}, 'untagged') AS metric,"
                     f" sum(cost) AS value FROM grafana_cost_lines WHERE {_FILTER}"
                     " GROUP BY 1, 2 ORDER BY 1, 2",

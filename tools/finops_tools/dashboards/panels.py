@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from grafana_foundation_sdk.builders import (
     bargauge,
@@ -25,14 +25,23 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 __all__ = [
+    "ALL",
     "POSTGRES",
     "PROMETHEUS",
     "Grid",
     "PromQuery",
     "SqlQuery",
     "any_of",
+    "bars",
     "dashboard_links",
+    "gauges",
+    "grid_table",
+    "money_stat",
+    "node_graph",
+    "number_stat",
+    "pie",
     "prom",
+    "series",
     "sql",
 ]
 
@@ -145,13 +154,26 @@ class Grid:
         return dashboard
 
 
-def _titled(panel: Any, title: str, description: str) -> Any:
+_P = TypeVar(
+    "_P",
+    stat.Panel,
+    piechart.Panel,
+    bargauge.Panel,
+    timeseries.Panel,
+    table.Panel,
+    nodegraph.Panel,
+)
+
+
+def _titled(panel: _P, title: str, description: str) -> _P:
     return panel.title(title).description(description)
 
 
 def money_stat(title: str, description: str, target: Any) -> stat.Panel:
-    return _titled(stat.Panel(), title, description).with_target(target).unit(
-        "currencyUSD"
+    return (
+        _titled(stat.Panel(), title, description)
+        .with_target(target)
+        .unit("currencyUSD")
     )
 
 

@@ -22,8 +22,7 @@ UID = "finops-platform-health"
 def _p(quantile: float, metric: str, by: str = "") -> str:
     labels = f"le, {by}" if by else "le"
     return (
-        f"histogram_quantile({quantile}, sum by ({labels})"
-        f" (rate({metric}_bucket[5m])))"
+        f"histogram_quantile({quantile}, sum by ({labels}) (rate({metric}_bucket[5m])))"
     )
 
 
@@ -196,9 +195,9 @@ def build() -> builder.Dashboard:
             "Latest deliveries",
             "The newest ingest runs with their row counts and rejects.",
             sql(
-                "SELECT \"time\", origin, format, source, status, rows_read,"
+                'SELECT "time", origin, format, source, status, rows_read,'
                 " rows_accepted, rows_rejected FROM grafana_ingest_runs"
-                " WHERE $__timeFilter(\"time\") ORDER BY \"time\" DESC LIMIT 50",
+                ' WHERE $__timeFilter("time") ORDER BY "time" DESC LIMIT 50',
                 (
                     "time",
                     "origin",

@@ -19,7 +19,7 @@ __all__ = ["UID", "build"]
 UID = "finops-platform"
 _DIM = any_of("dimension", "dimension")
 _SHARED = any_of("node_id", "shared_node")
-_WINDOW = f"$__timeFilter(\"time\") AND {_DIM}"
+_WINDOW = f'$__timeFilter("time") AND {_DIM}'
 
 
 def build() -> builder.Dashboard:
@@ -95,7 +95,7 @@ def build() -> builder.Dashboard:
             "What shared and platform nodes kept, day by day.",
             [
                 sql(
-                    "SELECT \"time\", node_id AS metric, sum(retained) AS value"
+                    'SELECT "time", node_id AS metric, sum(retained) AS value'
                     " FROM grafana_node_costs_daily WHERE node_type IN ('shared',"
                     f" 'platform') AND {_WINDOW} AND {_SHARED}"
                     " GROUP BY 1, 2 ORDER BY 1, 2",
@@ -139,7 +139,7 @@ _GRAPH_NODES = (
     _TOP_FLOWS + " SELECT n.node_id AS id, n.node_id AS title, n.node_type AS"
     " subtitle, round(coalesce(sum(c.holistic), 0), 2) AS mainstat"
     " FROM grafana_nodes n LEFT JOIN grafana_node_costs_daily c"
-    " ON c.node_id = n.node_id AND $__timeFilter(c.\"time\")"
+    ' ON c.node_id = n.node_id AND $__timeFilter(c."time")'
     " WHERE n.node_id IN (SELECT from_node FROM top UNION SELECT to_node FROM top)"
     " GROUP BY 1, 2, 3 ORDER BY 1"
 )

@@ -34,7 +34,7 @@ def build() -> builder.Dashboard:
                 description,
                 sql(
                     f"SELECT sum({column}) AS {column} FROM grafana_node_costs_daily"
-                    f" WHERE node_id = {_PRODUCT} AND $__timeFilter(\"time\")"
+                    f' WHERE node_id = {_PRODUCT} AND $__timeFilter("time")'
                     f" AND {_DIM}",
                     (column,),
                 ),
@@ -50,10 +50,10 @@ def build() -> builder.Dashboard:
                 sql(
                     "SELECT \"time\", 'direct' AS metric, sum(direct) AS value"
                     " FROM grafana_node_costs_daily WHERE node_id = "
-                    f"{_PRODUCT} AND $__timeFilter(\"time\") AND {_DIM}"
-                    " GROUP BY 1, 2 UNION ALL SELECT \"time\", from_node, sum(amount)"
+                    f'{_PRODUCT} AND $__timeFilter("time") AND {_DIM}'
+                    ' GROUP BY 1, 2 UNION ALL SELECT "time", from_node, sum(amount)'
                     f" FROM grafana_flows_daily WHERE to_node = {_PRODUCT}"
-                    f" AND $__timeFilter(\"time\") AND {_DIM} GROUP BY 1, 2"
+                    f' AND $__timeFilter("time") AND {_DIM} GROUP BY 1, 2'
                     " ORDER BY 1, 2",
                     ("time", "metric", "value"),
                     fmt="time_series",
@@ -96,7 +96,7 @@ def build() -> builder.Dashboard:
 # The upstream tree: flows into the product, then into those parents, four levels.
 _TREE = (
     "WITH RECURSIVE f AS (SELECT from_node, to_node, sum(amount) AS amount"
-    " FROM grafana_flows_daily WHERE $__timeFilter(\"time\") AND "
+    ' FROM grafana_flows_daily WHERE $__timeFilter("time") AND '
     + _DIM
     + " GROUP BY 1, 2), up AS (SELECT from_node, to_node, amount, 1 AS depth FROM f"
     f" WHERE to_node = {_PRODUCT} UNION SELECT f.from_node, f.to_node, f.amount,"
@@ -110,14 +110,14 @@ _UPSTREAM_NODES = (
     _TREE + " SELECT n.node_id AS id, n.node_id AS title, n.node_type AS subtitle,"
     " round(coalesce(sum(c.holistic), 0), 2) AS mainstat FROM grafana_nodes n"
     " LEFT JOIN grafana_node_costs_daily c ON c.node_id = n.node_id"
-    " AND $__timeFilter(c.\"time\") WHERE n.node_id IN (SELECT from_node FROM up"
+    ' AND $__timeFilter(c."time") WHERE n.node_id IN (SELECT from_node FROM up'
     f" UNION SELECT {_PRODUCT}) GROUP BY 1, 2, 3 ORDER BY 1"
 )
 _UNIT_COST = (
     "WITH cost AS (SELECT sum(holistic) AS holistic FROM grafana_node_costs_daily"
-    f" WHERE node_id = {_PRODUCT} AND $__timeFilter(\"time\") AND {_DIM}),"
+    f' WHERE node_id = {_PRODUCT} AND $__timeFilter("time") AND {_DIM}),'
     " used AS (SELECT metric, sum(value) AS units FROM grafana_node_usage_daily"
-    f" WHERE node_id = {_PRODUCT} AND $__timeFilter(\"time\") GROUP BY 1),"
+    f' WHERE node_id = {_PRODUCT} AND $__timeFilter("time") GROUP BY 1),'
     " revenue AS (SELECT sum(units) AS revenue FROM used WHERE metric = 'revenue')"
     " SELECT used.metric, used.units, cost.holistic,"
     " cost.holistic / nullif(used.units, 0) AS cost_per_unit, revenue.revenue,"
