@@ -103,8 +103,9 @@ async def fetch_report(
         },
     )
     try:
-        low, high = await conn.fetchrow(_WINDOW)
-        if high is None:
+        bounds = await conn.fetchrow(_WINDOW)
+        low, high = (bounds[0], bounds[1]) if bounds else (None, None)
+        if low is None or high is None:
             raise StackError("no stored results yet: nothing to report")
         last = last or high
         first = first or max(low, last - timedelta(days=29))
@@ -112,6 +113,7 @@ async def fetch_report(
             raise StackError(f"--from {first} is after --to {last}")
         data = ReportData(first, last)
         row = await conn.fetchrow(_TOTALS, first, last)
+        assert row is not None  # an aggregate always answers one row
         data.raw_total, data.allocated = row["raw"], row["allocated"]
         data.unallocated = row["unallocated"]
         data.providers = {

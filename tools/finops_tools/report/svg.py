@@ -52,7 +52,7 @@ def sankey(
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="Cost flows">'
     ]
-    for column, nodes in stacks.items():
+    for nodes in stacks.values():
         y = 10.0
         for node in nodes:
             top[node] = y
