@@ -13,7 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api.answers import AnswerCache
 from api.errors import add_error_handlers
-from api.metrics import REGISTRY
+from api.metrics import REGISTRY, REQUEST_SECONDS
 from api.queries.base import Reader
 from api.routes import (
     audit,
@@ -29,7 +29,7 @@ from api.routes import (
 from api.settings import ApiSettings
 from finops.adapters.connections import Connections
 from finops.adapters.http_auth import TokenGuard, add_auth
-from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.http_runtime import add_health_routes, add_request_timing
 from finops.adapters.token_store import TokenStore
 
 __all__ = ["create_app"]
@@ -115,6 +115,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    add_request_timing(app, REQUEST_SECONDS)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+)
 
 from finops.adapters.connections import Connections
 from finops.contracts.settings import KafkaSettings, PostgresSettings, ServiceSettings
 
-__all__ = ["HealthCheck", "add_health_routes", "create_service_app", "run_app"]
+__all__ = [
+    "HealthCheck",
+    "add_health_routes",
+    "add_request_timing",
+    "create_service_app",
+    "run_app",
+]
 
 HealthCheck = Callable[[], Awaitable[bool]]
 
@@ -43,6 +55,22 @@ def add_health_routes(
     @app.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def add_request_timing(app: FastAPI, histogram: Histogram) -> None:
+    """Observe every request's seconds by route template (not the raw path, whose
+    ids would make unbounded label values), method and status code."""
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Any) -> Response:
+        began = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        histogram.labels(template, request.method, str(response.status_code)).observe(
+            time.perf_counter() - began
+        )
+        return response
 
 
 def run_app(app: FastAPI, settings: ServiceSettings) -> None:

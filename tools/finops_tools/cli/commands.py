@@ -56,4 +56,8 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
         "cloudsim", "A simulated cloud billing into ingest, with an executor."
     ),
     "usage": CommandEntry("usage", "Usage metrics: pull them from Prometheus."),
+    "dashboards": CommandEntry("dashboards", "Grafana dashboards generated from code."),
+    "report": CommandEntry(
+        "report", "A self-contained HTML cost report (no Grafana needed)."
+    ),
 }
