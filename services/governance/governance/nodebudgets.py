@@ -44,6 +44,9 @@ class NodeGroup:
         default_factory=lambda: np.zeros(0, np.bool_)
     )
     pair_key: list[tuple[str, Decimal, Basis]] = field(default_factory=list)
+    pair_position: dict[tuple[str, Decimal, Basis], int] = field(default_factory=dict)
+    _columns: NDArray[np.int64] | None = None
+    _columns_for: int = -1  # the index's size the columns were looked up at
 
     def spend(
         self,
@@ -63,9 +66,7 @@ class NodeGroup:
         held = cumulative.shape[1]
         # one more column, all zero, for nodes without stored results (-1 reads it)
         padded = np.pad(cumulative, ((0, 0), (0, 1)))
-        columns = np.fromiter(
-            (index.get(b.scope.node or "", -1) for b in self.budgets), np.int64, count
-        )
+        columns = self._node_columns(index).copy()
         columns[columns >= held] = -1
         upto = (as_of - first).days + 1
         spent = padded[upto, columns]
@@ -81,6 +82,18 @@ class NodeGroup:
         else:
             projected = _div_half_even_array(recent * left, days)
         return spent, spent + projected
+
+    def _node_columns(self, index: dict[str, int]) -> NDArray[np.int64]:
+        """Each budget's node column; looked up again only when the index grew (it
+        never renumbers a node)."""
+        if self._columns is None or self._columns_for != len(index):
+            self._columns = np.fromiter(
+                (index.get(b.scope.node or "", -1) for b in self.budgets),
+                np.int64,
+                len(self.budgets),
+            )
+            self._columns_for = len(index)
+        return self._columns
 
     def crossed(
         self, spent: NDArray[np.int64], forecast: NDArray[np.int64]
@@ -123,6 +136,7 @@ def group_node_budgets(budgets: list[Budget]) -> list[NodeGroup]:
                 (position, limit, threshold.basis is Basis.FORECAST)
             )
             percent, basis = threshold.key()
+            group.pair_position[(budget.id, percent, basis)] = len(group.pair_key)
             group.pair_key.append((budget.id, percent, basis))
     for key, group in groups.items():
         rows = pairs.get(key, [])
