@@ -1,4 +1,8 @@
-"""`finops allocate`, `finops explain` and `finops synth`."""
+"""`finops allocate`, `finops explain` and `finops synth`.
+
+Each command imports what it alone needs when it runs: `allocate --summary-only`
+pays for neither the result writers (Parquet), explain nor the synthetic generator.
+"""
 
 import json
 import sys
@@ -10,13 +14,9 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from finops.domain.allocation.explain import explain as explain_cost
-from finops.domain.allocation.explain import render
 from finops.domain.allocation.readout import summarize
-from finops.domain.allocation.synth import SynthOptions, generate_org
 from finops.errors import InputError
-from finops.formats.engine_files import load_engine, parse_day, write_org
-from finops.formats.report import check_output_path, write_result
+from finops.formats.engine_files import load_engine, parse_day
 
 __all__ = ["register"]
 
@@ -62,6 +62,8 @@ def allocate(
     if (output is None) == (not summary_only):
         raise InputError("give exactly one of --output and --summary-only")
     if output is not None:
+        from finops.formats.report import check_output_path
+
         check_output_path(output)
     first, last = parse_day(from_, "--from"), parse_day(to, "--to")
     engine = _step(
@@ -70,6 +72,8 @@ def allocate(
     if output is None:
         print(json.dumps(summarize(engine).to_json()))
     else:
+        from finops.formats.report import write_result
+
         _step(f"writing {output}", lambda: write_result(engine, output))
 
 
@@ -81,6 +85,9 @@ def explain(
     dimension: Annotated[str, typer.Option("--dimension")],
     usage: UsageOpt = None,
 ) -> None:
+    from finops.domain.allocation.explain import explain as explain_cost
+    from finops.domain.allocation.explain import render
+
     day = parse_day(date, "--date")
     assert day is not None
     engine = load_engine(graph, costs, usage, first=day, last=day)
@@ -98,6 +105,9 @@ def synth(
         str, typer.Option("--start", help="First day (ISO).")
     ] = "2025-01-01",
 ) -> None:
+    from finops.domain.allocation.synth import SynthOptions, generate_org
+    from finops.formats.engine_files import write_org
+
     first = parse_day(start, "--start")
     assert first is not None
     options = SynthOptions(
