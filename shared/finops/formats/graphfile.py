@@ -6,12 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from finops.domain.dag import GraphSpec
 from finops.domain.identifiers import describe_error
-from finops.domain.yamltext import AliasRefused, load_yaml
 from finops.errors import GraphError
 
 __all__ = ["load_graph", "parse_graph", "save_graph"]
@@ -41,18 +39,29 @@ def save_graph(spec: GraphSpec, path: Path) -> None:
     """Write a graph as JSON or YAML, by the file's suffix."""
     data = spec.model_dump(by_alias=True, mode="json", exclude_defaults=True)
     if path.suffix in (".yaml", ".yml"):
+        import yaml  # only YAML graphs pay for the YAML library
+
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     else:
         path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
 
 def _parse(path: str, text: str, yaml_text: bool) -> Any:
+    if yaml_text:
+        return _parse_yaml(path, text)
     try:
-        if yaml_text:
-            return load_yaml(text)
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+
+
+def _parse_yaml(path: str, text: str) -> Any:
+    import yaml  # only YAML graphs pay for the YAML library
+
+    from finops.domain.yamltext import AliasRefused, load_yaml
+
+    try:
+        return load_yaml(text)
     except AliasRefused as exc:
         raise GraphError(f"{path}: invalid YAML: {exc}") from None
     except yaml.YAMLError as exc:
