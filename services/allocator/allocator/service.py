@@ -113,11 +113,15 @@ class AllocatorService:
         self.changed.set()
 
     async def apply_graph(self, change: GraphChanged) -> None:
-        """A new graph version: every owned date with inputs is recomputed."""
-        if not self.graph.apply(change):
+        """A new graph version: every owned date with inputs is recomputed. A change
+        making the graph invalid raises FinopsError and is not taken in."""
+        spec = self.graph.next_spec(change)
+        if spec is None:
             return
-        self._cost_graph = build_graph(self.graph.spec)
-        self._window = max_window_days(self.graph.spec)
+        cost_graph = build_graph(spec)
+        window = max_window_days(spec)
+        self.graph.accept(change, spec)
+        self._cost_graph, self._window = cost_graph, window
         await self._store.write_graph(self.graph.spec, change)
         for day in self.state.days:
             self.scheduler.add(day)

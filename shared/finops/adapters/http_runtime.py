@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -14,9 +17,70 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from finops.adapters.connections import Connections
 from finops.contracts.settings import KafkaSettings, PostgresSettings, ServiceSettings
 
-__all__ = ["HealthCheck", "add_health_routes", "create_service_app", "run_app"]
+__all__ = [
+    "FATAL_EXIT_CODE",
+    "CheckOutcome",
+    "HealthCheck",
+    "add_health_routes",
+    "create_service_app",
+    "run_app",
+    "stop_service",
+    "watch_task",
+]
 
-HealthCheck = Callable[[], Awaitable[bool]]
+_log = logging.getLogger(__name__)
+# The exit status of a service stopped because a background task died: a supervisor
+# restarting on failure starts it again (a clean SIGTERM stop exits 0).
+FATAL_EXIT_CODE: Final = 70
+_fatal: list[str] = []  # why the service stops itself (the process is the scope)
+_servers: list[uvicorn.Server] = []  # the one run_app serves with
+
+
+class CheckOutcome(Protocol):
+    """A check's answer with a reason (e.g. a consumer's health)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+HealthCheck = Callable[[], Awaitable[bool | CheckOutcome]]
+
+
+def stop_service(reason: str) -> None:
+    """Stop this service as SIGTERM does, then exit with FATAL_EXIT_CODE: a task it
+    needs died, and a service left running without it would look healthy idle."""
+    _log.critical("stopping the service: %s", reason)
+    _fatal.append(reason)
+    if _servers:  # as SIGTERM would, without uvicorn raising the signal again after
+        _servers[0].should_exit = True
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def watch_task(task: asyncio.Task[Any], what: str) -> None:
+    """Stop the service (stop_service) when `task` ends other than by cancellation."""
+
+    def ended(done: asyncio.Task[Any]) -> None:
+        if done.cancelled():
+            return
+        exc = done.exception()
+        stop_service(f"{what} ended: {type(exc).__name__}: {exc}" if exc else what)
+
+    task.add_done_callback(ended)
+
+
+async def _run_check(check: HealthCheck) -> tuple[bool, str]:
+    """(passed, reason); a check that raises has failed, naming the error."""
+    try:
+        outcome = await check()
+    except Exception as exc:  # a probe answers, whatever broke
+        return False, f"{type(exc).__name__}: {exc}"
+    if isinstance(outcome, bool):
+        return outcome, "" if outcome else "failed"
+    return outcome.ok, outcome.reason
 
 
 def add_health_routes(
@@ -26,19 +90,24 @@ def add_health_routes(
     registry: CollectorRegistry,
     checks: dict[str, HealthCheck] | None = None,
 ) -> None:
-    """Add /healthz (200 when every check passes, else 503) and /metrics."""
+    """Add /healthz (200 when every check passes, else 503 with each failed check's
+    reason) and /metrics."""
     checks = checks or {}
 
     @app.get("/healthz", summary="Liveness and readiness of the service.")
     async def healthz(response: Response) -> dict[str, Any]:
-        results = {name: await check() for name, check in checks.items()}
-        healthy = all(results.values())
+        outcomes = {name: await _run_check(check) for name, check in checks.items()}
+        healthy = all(ok for ok, _ in outcomes.values())
         response.status_code = 200 if healthy else 503
-        return {
+        body: dict[str, Any] = {
             "service": service,
             "status": "ok" if healthy else "degraded",
-            "checks": results,
+            "checks": {name: ok for name, (ok, _) in outcomes.items()},
         }
+        reasons = {name: why for name, (ok, why) in outcomes.items() if not ok}
+        if reasons:
+            body["reasons"] = reasons
+        return body
 
     @app.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
     async def metrics() -> Response:
@@ -59,7 +128,11 @@ def run_app(app: FastAPI, settings: ServiceSettings) -> None:
         lifespan="on",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    _servers.append(server)
+    server.run()
+    if _fatal:
+        raise SystemExit(FATAL_EXIT_CODE)
 
 
 def create_service_app(

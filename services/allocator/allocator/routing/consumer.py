@@ -23,17 +23,21 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from allocator import metrics
+from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import committed_offsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.contracts.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
 from finops.errors import FinopsError
 
 __all__ = [
+    "Reject",
     "Routed",
     "RouterOptions",
     "Routes",
     "SourceRouter",
     "record",
+    "rejecter",
     "source_consumer",
 ]
 
@@ -57,6 +61,7 @@ class RouterOptions:
     legacy_group: str | None  # where never-committed partitions start
     session_timeout_s: float
     log_level: str = "INFO"
+    namespace: str = ""  # the topic namespace (for the dead-letter topics)
 
 
 def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
@@ -74,12 +79,27 @@ def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
     )
 
 
+Routable = NodeCostsReported | UsageReported
+# Sends one message that cannot be routed, with the reason, to its dead-letter topic.
+Reject = Callable[[Any, str], Awaitable[None]]
+
+
+def rejecter(dead_letters: DeadLetters, namespace: str) -> Reject:
+    """A Reject sending to the dead-letter topic of the source topic read from."""
+    specs: dict[str, TopicSpec] = {
+        topic_name(spec, namespace): spec for spec in (NODE_COSTS, USAGE)
+    }
+
+    async def reject(message: Any, reason: str) -> None:
+        await dead_letters.send(specs[message.topic], message, reason)
+
+    return reject
+
+
 class Routes(Protocol):
     """Where routed events go (the service, or the router process's forwarder)."""
 
-    async def route_batch(
-        self, events: list[tuple[NodeCostsReported | UsageReported, str]]
-    ) -> int: ...
+    async def route_batch(self, events: list[tuple[Routable, str]]) -> int: ...
 
 
 @dataclass
@@ -87,7 +107,7 @@ class Routed:
     """What one batch did, for the metrics (reported across processes)."""
 
     routed: Counter[str] = field(default_factory=Counter)  # events per topic
-    ignored: Counter[str] = field(default_factory=Counter)
+    dead_lettered: Counter[str] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)  # ingest -> routed, per event
 
 
@@ -95,8 +115,8 @@ def record(report: Routed) -> None:
     """Count a batch in this process's metrics."""
     for topic, count in report.routed.items():
         metrics.EVENTS.labels(topic, "routed").inc(count)
-    for topic, count in report.ignored.items():
-        metrics.EVENTS.labels(topic, "ignored").inc(count)
+    for topic, count in report.dead_lettered.items():
+        metrics.EVENTS.labels(topic, "dead_letter").inc(count)
     for seconds in report.seconds:
         metrics.INGEST_TO_ROUTED.observe(seconds)
 
@@ -112,11 +132,15 @@ class SourceRouter:
         bootstrap_servers: str,
         ready: asyncio.Event,
         flush: Callable[[], Awaitable[None]],
+        reject: Reject,
         report: Callable[[Routed], None] = record,
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
         self._flush = flush  # waits until every forwarded piece is delivered
+        self._reject = reject
         self._report = report
+        self.progress_at = time.monotonic()  # when a batch was last committed
+        self.failure = ""  # why the last batch was not routed ("" once one was)
         self._servers = bootstrap_servers
         self._done: dict[TopicPartition, int] = {}  # next offset to route
 
@@ -168,8 +192,9 @@ class SourceRouter:
         stopping the worker: nothing of it is committed."""
         try:
             await self._route(batch)
-        except Exception:
+        except Exception as exc:
             _log.exception("routing failed; the batch is read again in 1 s")
+            self.failure = f"{type(exc).__name__}: {exc}"
             owned = self.consumer.assignment()
             for tp, messages in batch.items():
                 if tp in owned:
@@ -177,22 +202,59 @@ class SourceRouter:
             await asyncio.sleep(1)
 
     async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        events: list[tuple[NodeCostsReported | UsageReported, str]] = []
-        report = Routed()
+        events: list[tuple[Routable, str]] = []
+        rejected: list[tuple[Any, str]] = []
         for tp, messages in batch.items():
             for message in messages:
                 origin = f"{tp.topic}/{tp.partition}/{message.offset}"
-                event = _decode(message.value, origin)
-                if isinstance(event, NodeCostsReported | UsageReported):
-                    events.append((event, origin))
-                    report.routed[tp.topic] += 1
-                else:
-                    report.ignored[tp.topic] += 1
-        await self._service.route_batch(events)
+                try:
+                    events.append((_decode(message.value), origin))
+                except FinopsError as exc:
+                    rejected.append((message, str(exc)))
+        report = Routed()
+        rejected += await self._forward(events, batch)
         await self._flush()
+        for message, reason in rejected:  # before the offsets move past them
+            await self._reject(message, reason)
+            report.dead_lettered[message.topic] += 1
         now = datetime.now(UTC)
-        report.seconds = [(now - e.occurred_at).total_seconds() for e, _ in events]
+        kept = {origin for _, origin in events} - {
+            f"{m.topic}/{m.partition}/{m.offset}" for m, _ in rejected
+        }
+        for event, origin in events:
+            if origin in kept:
+                report.routed[origin.rsplit("/", 2)[0]] += 1
+                report.seconds.append((now - event.occurred_at).total_seconds())
         self._report(report)
+        await self._commit(batch)
+
+    async def _forward(
+        self,
+        events: list[tuple[Routable, str]],
+        batch: dict[TopicPartition, list[Any]],
+    ) -> list[tuple[Any, str]]:
+        """Route the events; if the batch is refused as bad input, one at a time, so
+        only the events refused alone are returned (with the reason) for dead letters.
+        A piece forwarded twice changes nothing (pieces are sets)."""
+        try:
+            await self._service.route_batch(events)
+            return []
+        except FinopsError:
+            pass
+        messages = {
+            f"{tp.topic}/{tp.partition}/{m.offset}": m
+            for tp, ms in batch.items()
+            for m in ms
+        }
+        rejected = []
+        for event, origin in events:
+            try:
+                await self._service.route_batch([(event, origin)])
+            except FinopsError as exc:
+                rejected.append((messages[origin], str(exc)))
+        return rejected
+
+    async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
         ends = {tp: offset for tp, offset in ends.items() if tp in owned}
@@ -205,6 +267,7 @@ class SourceRouter:
             _log.info("routed offsets not committed after a rebalance: %s", exc)
             return
         self._done.update(ends)
+        self.progress_at, self.failure = time.monotonic(), ""
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet routed on the partitions this worker reads, per topic."""
@@ -243,10 +306,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
                 consumer.seek(tp, self._legacy[tp])
 
 
-def _decode(value: bytes, origin: str) -> object:
-    """The event, or None for a message that is not one (logged, then skipped)."""
-    try:
-        return decode_event(value)
-    except FinopsError as exc:
-        _log.error("%s is not an event we read, skipped: %s", origin, exc)
-        return None
+def _decode(value: bytes | None) -> Routable:
+    """The event; FinopsError (the reason) for a message that is not one we route."""
+    if value is None:
+        raise FinopsError("empty message (a tombstone): no event")
+    event = decode_event(value)
+    if not isinstance(event, NodeCostsReported | UsageReported):
+        raise FinopsError(
+            f"unexpected event type {event.type!r}"
+            " (expected node_costs_reported or usage_reported)"
+        )
+    return event
