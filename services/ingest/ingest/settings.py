@@ -32,6 +32,9 @@ class IngestSettings(ServiceSettings):
     topic_rules: Path | None = None
     consume_cost_lines: bool = True
     consumer_group: str = "finops-ingest"
+    # /healthz answers 503 when the cost-lines consumer has not advanced for this long
+    # while messages wait, or its handler has failed that long.
+    stall_s: float = 60.0
     # Usage pulled from Prometheus: a YAML file of pulls (docs/ingest.md), if any.
     pulls: Path | None = None
     # Node costs (or usage figures) per event; events are keyed by charge date.

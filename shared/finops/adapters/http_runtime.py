@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
 
+import asyncpg
 import uvicorn
-from fastapi import FastAPI, Response
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from finops.adapters.connections import Connections
@@ -22,6 +23,7 @@ __all__ = [
     "CheckOutcome",
     "HealthCheck",
     "add_health_routes",
+    "add_unavailable_handlers",
     "create_service_app",
     "run_app",
     "stop_service",
@@ -52,12 +54,12 @@ HealthCheck = Callable[[], Awaitable[bool | CheckOutcome]]
 def stop_service(reason: str) -> None:
     """Stop this service as SIGTERM does, then exit with FATAL_EXIT_CODE: a task it
     needs died, and a service left running without it would look healthy idle."""
+    if not _servers:  # not a service run by run_app (a test, a tool): say so only
+        _log.critical("a task the service needs ended: %s", reason)
+        return
     _log.critical("stopping the service: %s", reason)
     _fatal.append(reason)
-    if _servers:  # as SIGTERM would, without uvicorn raising the signal again after
-        _servers[0].should_exit = True
-    else:
-        os.kill(os.getpid(), signal.SIGTERM)
+    _servers[0].should_exit = True  # as SIGTERM, without uvicorn raising it after
 
 
 def watch_task(task: asyncio.Task[Any], what: str) -> None:
@@ -112,6 +114,34 @@ def add_health_routes(
     @app.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# What a request meets when PostgreSQL or Kafka is away: a 503 (retry later), not
+# a 500. asyncpg's connection errors are OSError or asyncpg.InterfaceError.
+_UNAVAILABLE: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    KafkaError,
+)
+
+
+def add_unavailable_handlers(app: FastAPI) -> None:
+    """Answer 503 with Retry-After, naming what is away, when a request fails
+    because the database or the broker cannot be reached."""
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        _log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"service unavailable, retry later: {type(exc).__name__}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    for kind in _UNAVAILABLE:
+        app.add_exception_handler(kind, unavailable)
 
 
 def run_app(app: FastAPI, settings: ServiceSettings) -> None:

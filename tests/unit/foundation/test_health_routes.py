@@ -1,5 +1,7 @@
 """/healthz says why it answers 503: each failed check's reason; a check that raises
-(PostgreSQL gone, for instance) is a failed check, never a 500."""
+(PostgreSQL gone, for instance) is a failed check, never a 500; a request that meets
+an unreachable database or broker is a 503, never a 500; a watched task that dies
+stops the service with a failure status."""
 
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from finops.adapters.group_consumer import ConsumerHealth
-from finops.adapters.http_runtime import FATAL_EXIT_CODE, add_health_routes
+from finops.adapters.http_runtime import (
+    FATAL_EXIT_CODE,
+    add_health_routes,
+    add_unavailable_handlers,
+)
 
 
 def _app(**checks: object) -> FastAPI:
@@ -104,3 +110,19 @@ def test_a_watched_task_that_dies_stops_the_service_with_a_failure_status() -> N
     )
     assert done.returncode == FATAL_EXIT_CODE, done.stderr
     assert "the follower ended: RuntimeError: the follower broke" in done.stderr
+
+
+async def test_a_request_meeting_an_unreachable_database_is_a_503() -> None:
+    app = FastAPI()
+    add_unavailable_handlers(app)
+
+    @app.post("/ingests")
+    async def ingest() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/ingests")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "ConnectionRefusedError" in response.json()["detail"]
