@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from finops.adapters.connections import Connections
+from finops.adapters.connections import Connections, OpenedPool
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.group_consumer import ConsumerHealth, GroupConsumer
+from finops.adapters.http_auth import TokenGuard, add_auth
 from finops.adapters.http_runtime import add_health_routes, add_unavailable_handlers
 from finops.adapters.prometheus import PrometheusClient
+from finops.adapters.token_store import TokenStore
 from finops.domain.focus.mapping import MappingRules, load_rules
 from finops.domain.usage_pull import load_pulls
 from ingest.consumer import cost_lines_consumer
@@ -59,6 +61,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
             "consumer": consumer_ok,
         },
     )
+    store = TokenStore(OpenedPool(connections), cache_s=settings.auth.cache_s)
+    add_auth(app, TokenGuard(store, settings.auth))
     add_unavailable_handlers(app)
     app.include_router(router)
     return app

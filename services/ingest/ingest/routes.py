@@ -9,8 +9,10 @@ from datetime import date
 from typing import Annotated, Final
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from finops.adapters.http_auth import require
+from finops.domain.access import Scope
 from finops.errors import ConfigError, InputError
 from ingest.formats import IngestFormat, sniff_format
 from ingest.metrics import observe_delivery
@@ -26,6 +28,11 @@ MAX_LIMIT: Final = 10_000
 NO_CONTROL_CHARACTERS: Final = r"^[^\x00-\x1f\x7f]*$"
 
 router = APIRouter()
+# Bearer tokens (finops tokens create): `ingest` delivers files and reads what its
+# deliveries did; `admin` (which includes the others) changes rules; `read` traces.
+_DELIVER: Final = [Depends(require(Scope.INGEST))]
+_MANAGE: Final = [Depends(require(Scope.ADMIN))]
+_READ: Final = [Depends(require(Scope.READ))]
 
 
 def _service(request: Request) -> IngestService:
@@ -33,7 +40,11 @@ def _service(request: Request) -> IngestService:
     return service
 
 
-@router.put("/rules", summary="Keep a mapping-rules YAML; returns its id.")
+@router.put(
+    "/rules",
+    summary="Keep a mapping-rules YAML; returns its id.",
+    dependencies=_MANAGE,
+)
 async def put_rules(request: Request) -> dict[str, str]:
     try:
         rules_id = await _service(request).save_rules((await request.body()).decode())
@@ -47,6 +58,7 @@ async def put_rules(request: Request) -> dict[str, str]:
     summary="Ingest the request body (a file), streamed to disk.",
     response_model=IngestResult,
     status_code=201,
+    dependencies=_DELIVER,
 )
 async def post_ingest(
     request: Request,
@@ -100,7 +112,10 @@ async def post_ingest(
 
 
 @router.get(
-    "/ingests/{ingest_id}", summary="One ingest run.", response_model=IngestResult
+    "/ingests/{ingest_id}",
+    summary="One ingest run.",
+    response_model=IngestResult,
+    dependencies=_DELIVER,
 )
 async def get_ingest(request: Request, ingest_id: UUID) -> IngestResult:
     found = await _service(request).get(ingest_id)
@@ -113,6 +128,7 @@ async def get_ingest(request: Request, ingest_id: UUID) -> IngestResult:
     "/ingests/{ingest_id}/rejects",
     summary="Refused rows (JSON, or CSV).",
     response_model=list[RejectRow],
+    dependencies=_DELIVER,
 )
 async def get_rejects(
     request: Request,
@@ -133,6 +149,7 @@ async def get_rejects(
     "/ingests/{ingest_id}/lines",
     summary="Stored lines of a run.",
     response_model=list[TracedLine],
+    dependencies=_DELIVER,
 )
 async def get_lines(
     request: Request,
@@ -147,6 +164,7 @@ async def get_lines(
     "/trace",
     summary="The lines behind a node's cost on a day in a dimension.",
     response_model=list[TracedLine],
+    dependencies=_READ,
 )
 async def trace(
     request: Request,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -11,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "OpenedPool"]
 
 _log = logging.getLogger(__name__)
 
@@ -81,3 +82,20 @@ class Connections:
         except Exception:  # any failure means "not healthy" for a probe
             return False
         return True
+
+
+class OpenedPool:
+    """The connections' pool, looked up when used: a collaborator built before the
+    lifespan opens the pool (the token store) queries through it."""
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._connections.pool.fetchrow(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return list(await self._connections.pool.fetch(query, *args))
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return str(await self._connections.pool.execute(query, *args))

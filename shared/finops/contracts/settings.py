@@ -95,6 +95,9 @@ class DevStackSettings(BaseSettings):
         default_factory=repo_deploy_dir, validation_alias="FINOPS_DEPLOY_DIR"
     )
     start_timeout_s: float = 120.0
+    # The bearer token commands send to the stack's services (FINOPS_TOKEN); unset:
+    # the stack's admin token, <state_dir>/admin.token.
+    token: str | None = None
     # When set, the stack uses these servers and starts no Kafka or PostgreSQL.
     external_kafka: str | None = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
