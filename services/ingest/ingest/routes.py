@@ -78,7 +78,8 @@ async def post_ingest(
     source: Annotated[
         str | None,
         Query(
-            description="Who states these figures (default: the file name).",
+            description="Who states these figures (default for node costs and"
+            " usage: the file name as sent, folders included).",
             max_length=MAX_NAME,
             pattern=NO_CONTROL_CHARACTERS,
         ),
@@ -98,6 +99,7 @@ async def post_ingest(
             source=source,
             rules_id=rules,
             profile=profile,
+            sent_name=filename,
         )
         result = await _service(request).ingest(delivery)
     except (ValueError, InputError) as exc:

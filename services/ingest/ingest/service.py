@@ -85,7 +85,9 @@ class IngestService:
                 return await self._ingest_usage(run, key, delivery)
             rules = await self._rules(delivery.rules_id)
             batches = iterate_in_thread(lambda: self._batches(delivery, rules))
-            return await self.ingest_batches(run, batches, run_key=key, holder_key=key)
+            return await self.ingest_batches(
+                run, batches, run_key=key, holder_key=_holder(key, run)
+            )
         except (InputError, ConfigError) as exc:
             return await self._refuse(run, key, exc)
         except StoreConflictError:
@@ -150,10 +152,11 @@ class IngestService:
         return IngestResult.model_validate(base | fields)
 
     def _new_run(self, delivery: Delivery) -> IngestResult:
+        states_nodes = delivery.fmt in (IngestFormat.NODE_COSTS, IngestFormat.USAGE)
         return self.new_run(
             origin=delivery.origin,
             format=str(delivery.fmt),
-            source=delivery.source,
+            source=delivery.stated_by if states_nodes else delivery.source,
             file_name=delivery.file_name,
             content_hash=delivery.content_hash,
             rules_id=delivery.rules_id,
@@ -172,9 +175,7 @@ class IngestService:
         self, delivery: Delivery, rules: MappingRules
     ) -> Iterator[NormalizedBatch]:
         if delivery.fmt is IngestFormat.NODE_COSTS:
-            return node_cost_batches(
-                delivery.path, source=delivery.source or delivery.file_name
-            )
+            return node_cost_batches(delivery.path, source=delivery.stated_by)
         return normalize_file(
             delivery.path,
             rules,
@@ -191,10 +192,8 @@ class IngestService:
         records, rejects = await asyncio.to_thread(read_usage, delivery.path)
         async with self._store.transaction() as writer:
             await writer.insert_run(run, key)
-            parts = usage_by_partition(
-                combine_usage(records), delivery.source or delivery.file_name
-            )
-            touched = await store_usage(writer, parts, key, run.ingest_id)
+            parts = usage_by_partition(combine_usage(records), delivery.stated_by)
+            stored = await store_usage(writer, parts, _holder(key, run), run.ingest_id)
             named = [r._replace(file=run.file_name) for r in rejects]
             await writer.add_rejects(run.ingest_id, named, 0)
             result = replace_run(
@@ -204,10 +203,11 @@ class IngestService:
                 rows_accepted=len(records),
                 rows_rejected=len(rejects),
                 billing_periods=sorted(p for _, p in parts),
+                restated=sorted(stored.restated),
                 finished_at=self._clock(),
             )
             await writer.finish_run(result)
-        await self._publish_usage(touched)
+        await self._publish_usage(stored.touched)
         await self._publish_rejects(result)
         return result
 
@@ -283,6 +283,13 @@ class IngestService:
             for r in await self._store.rejects(run.ingest_id)
         )
         await self._publisher.dead_letters(spec, events)
+
+
+def _holder(key: str, run: IngestResult) -> str:
+    """Who holds the partitions a delivery states: this run. Its bytes sent again
+    after another delivery took a partition are a new run, which clears what the
+    earlier run of the same bytes still holds instead of adding to it."""
+    return f"{key}:{run.ingest_id}"
 
 
 def _as_the_client_named_it(exc: Exception, file_name: str) -> str:

@@ -44,6 +44,13 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, source, billing_period) DO UPDATE
 SET delivery_key = excluded.delivery_key, ingest_id = excluded.ingest_id,
     updated_at = now()"""
+# The run that held a partition another delivery takes is superseded: its bytes sent
+# again are a new delivery (migration 0040).
+SUPERSEDE: Final = """
+UPDATE ingest_runs SET superseded_by = $5
+WHERE superseded_by IS NULL AND ingest_id = (
+    SELECT ingest_id FROM ingest_partitions
+    WHERE kind = $1 AND source = $2 AND billing_period = $3 AND delivery_key <> $4)"""
 DELETE_LINES: Final = """
 DELETE FROM cost_lines
 WHERE billing_month = date_trunc('month', $2::date)::date AND source = $1
@@ -114,7 +121,9 @@ class IngestWriter:
     async def hold_partition(
         self, kind: str, key: PartitionKey, delivery_key: str, ingest_id: UUID
     ) -> None:
-        """Record which delivery now states this partition."""
+        """Record which delivery now states this partition; the run of another
+        delivery that held it is superseded."""
+        await self._conn.execute(SUPERSEDE, kind, *key, delivery_key, ingest_id)
         await self._conn.execute(HOLD_PARTITION, kind, *key, delivery_key, ingest_id)
 
     async def clear_cost_partition(

@@ -141,7 +141,9 @@ def upload_file(
     client: httpx.Client, path: Path, params: dict[str, str]
 ) -> dict[str, Any]:
     """Stream one file to POST /ingests; returns the result (InputError if refused)."""
-    query = {**params, "filename": path.name}
+    # The path as given, folders included: without --source, node costs and usage
+    # are stated by it (teamA/costs.csv and teamB/costs.csv are two sources).
+    query = {**params, "filename": path.as_posix()}
     with _UploadProgress(path) as advance:
         answer = client.post(
             "/ingests",
@@ -211,6 +213,9 @@ def _report(result: dict[str, Any]) -> str:
     """One line of counts per file, then the totals per provider."""
     totals = ", ".join(f"{k} {v}" for k, v in result["provider_totals"].items())
     again = " (already ingested; nothing changed)" if result.get("duplicate") else ""
+    restated = result.get("restated") or []
+    if restated:
+        again += f"\n  restates what an earlier delivery said for: {', '.join(restated)}"
     return (
         f"{result['file_name']}: {result['rows_read']} rows read, "
         f"{result['rows_accepted']} accepted, {result['rows_rejected']} rejected; "
