@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -13,7 +15,11 @@ from finops.adapters.connections import Connections, OpenedPool
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.group_consumer import ConsumerHealth, GroupConsumer
 from finops.adapters.http_auth import TokenGuard, add_auth
-from finops.adapters.http_runtime import add_health_routes, add_unavailable_handlers
+from finops.adapters.http_runtime import (
+    add_health_routes,
+    add_unavailable_handlers,
+    watch_task,
+)
 from finops.adapters.prometheus import PrometheusClient
 from finops.adapters.token_store import TokenStore
 from finops.domain.focus.mapping import MappingRules, load_rules
@@ -50,6 +56,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
         consumer = parts.get("consumer")
         return ConsumerHealth(True) if consumer is None else consumer.health()
 
+    async def outbox_ok() -> ConsumerHealth:
+        service = parts.get("service")
+        failure = "" if service is None else service.outbox.failure
+        return ConsumerHealth(not failure, f"events not sent: {failure}")
+
     app = FastAPI(title="finops ingest", lifespan=lifespan)
     add_health_routes(
         app,
@@ -59,6 +70,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             "kafka": connections.kafka_ok,
             "database": connections.database_ok,
             "consumer": consumer_ok,
+            "outbox": outbox_ok,
         },
     )
     store = TokenStore(OpenedPool(connections), cache_s=settings.auth.cache_s)
@@ -80,8 +92,15 @@ async def _start_parts(
         connections.producer, namespace=settings.kafka.topic_namespace
     )
     service = IngestService(
-        PgIngestStore(connections.pool), publisher, event_batch=settings.event_batch
+        PgIngestStore(connections.pool),
+        publisher,
+        event_batch=settings.event_batch,
+        outbox_every_s=settings.outbox_every_s,
     )
+    parts["service"] = service
+    outbox = asyncio.create_task(service.outbox.run(), name="ingest-outbox")
+    watch_task(outbox, "the outbox loop")
+    stack.push_async_callback(_cancel, outbox)
     settings.spool_folder.mkdir(parents=True, exist_ok=True)
     app.state.service, app.state.spool_dir = service, settings.spool_folder
     rules_id = None
@@ -105,6 +124,12 @@ async def _start_parts(
         parts["consumer"] = consumer
     if settings.pulls is not None:
         await _start_pulls(settings, service, stack)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _start_pulls(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
@@ -11,16 +12,15 @@ from datetime import UTC, date, datetime
 from typing import Final
 from uuid import UUID
 
-from finops.contracts.dated_events import node_cost_events, usage_events
-from finops.contracts.events import RowRejected
-from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
 from finops.domain.focus.usage import combine_usage, read_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
 from ingest.formats import IngestFormat, node_cost_batches
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
+from ingest.outbox import Outbox
 from ingest.ports import Publisher, Store
+from ingest.publishing import EntrySender, outbox_entries
 from ingest.statements import (
     CostDelivery,
     delivery_key,
@@ -33,6 +33,7 @@ from ingest.threads import iterate_in_thread
 
 __all__ = ["IngestService", "Published"]
 
+_log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Published = dict[str, set[date]]  # source key -> dates to republish
 _MAX_TRACE: Final = 10_000
@@ -53,12 +54,15 @@ class IngestService:
         clock: Clock = _utc_now,
         new_id: Callable[[], UUID] = uuid.uuid4,
         event_batch: int = 5000,
+        outbox_every_s: float = 5.0,
     ) -> None:
         self._store = store
-        self._publisher = publisher
         self._clock = clock
         self._new_id = new_id
-        self._event_batch = event_batch
+        sender = EntrySender(
+            store, publisher, clock=clock, new_id=new_id, event_batch=event_batch
+        )
+        self.outbox = Outbox(store.publish_pending, sender.send, every_s=outbox_every_s)
 
     async def save_rules(self, text: str) -> str:
         """Validate and keep a rules YAML; returns its id (sha256 of the text)."""
@@ -109,9 +113,19 @@ class IngestService:
                 await delivery.apply(writer, batch)
             result = delivery.result(self._clock())
             await writer.finish_run(result)
-        await self._publish_costs(delivery.touched, result.ingest_id)
-        await self._publish_rejects(result)
+            await writer.add_outbox(outbox_entries("cost", delivery.touched, result))
+        await self._flush()
         return result
+
+    async def _flush(self) -> None:
+        """Publish what the delivery committed; if the broker fails, its entries stay
+        in the outbox and the outbox loop sends them later (the answer stands)."""
+        try:
+            await self.outbox.flush()
+        except Exception as exc:  # the broker (or database) is away: sent later
+            _log.warning("events of the delivery left in the outbox: %s", exc)
+            self.outbox.failure = f"{type(exc).__name__}: {exc}"
+            self.outbox.wake.set()
 
     async def find(self, run_key: str) -> IngestResult | None:
         """The result of a delivery taken before, marked as a duplicate."""
@@ -207,8 +221,8 @@ class IngestService:
                 finished_at=self._clock(),
             )
             await writer.finish_run(result)
-        await self._publish_usage(stored.touched)
-        await self._publish_rejects(result)
+            await writer.add_outbox(outbox_entries("usage", stored.touched, result))
+        await self._flush()
         return result
 
     async def _refuse(
@@ -230,59 +244,6 @@ class IngestService:
         if found is None:
             raise StoreConflictError(f"delivery {key} conflicted and is not stored")
         return found.model_copy(update={"duplicate": True})
-
-    async def _publish_costs(self, touched: Published, ingest_id: UUID) -> None:
-        """Each touched date's whole cost per source key, replacing that date."""
-        now = self._clock()
-        for source_key, dates in sorted(touched.items()):
-            costs = await self._store.node_costs(source_key, dates)
-            await self._publisher.node_costs(
-                node_cost_events(
-                    source_key,
-                    costs,
-                    dates,
-                    chunk=self._event_batch,
-                    now=now,
-                    new_id=self._new_id,
-                    ingest_id=ingest_id,
-                )
-            )
-
-    async def _publish_usage(self, touched: Published) -> None:
-        now = self._clock()
-        for source_key, dates in sorted(touched.items()):
-            usage = await self._store.usage(source_key, dates)
-            await self._publisher.usage(
-                usage_events(
-                    source_key,
-                    usage,
-                    dates,
-                    chunk=self._event_batch,
-                    now=now,
-                    new_id=self._new_id,
-                )
-            )
-
-    async def _publish_rejects(self, run: IngestResult) -> None:
-        """Refused rows to the dead-letter topic of what the file would have fed."""
-        if not run.rows_rejected:
-            return
-        spec = dead_letter_of(
-            COST_LINES if IngestFormat(run.format).is_bill else NODE_COSTS
-        )
-        now = self._clock()
-        events = (
-            RowRejected(
-                event_id=self._new_id(),
-                occurred_at=now,
-                source=r.file,
-                line=r.line,
-                reason=r.reason,
-                ingest_id=run.ingest_id,
-            )
-            for r in await self._store.rejects(run.ingest_id)
-        )
-        await self._publisher.dead_letters(spec, events)
 
 
 def _holder(key: str, run: IngestResult) -> str:

@@ -35,6 +35,9 @@ class IngestSettings(ServiceSettings):
     # /healthz answers 503 when the cost-lines consumer has not advanced for this long
     # while messages wait, or its handler has failed that long.
     stall_s: float = 60.0
+    # Pending outbox entries (events a broker failure held back) are sent again this
+    # often; each delivery also sends them as it ends.
+    outbox_every_s: float = 5.0
     # Usage pulled from Prometheus: a YAML file of pulls (docs/ingest.md), if any.
     pulls: Path | None = None
     # Node costs (or usage figures) per event; events are keyed by charge date.

@@ -19,6 +19,7 @@ from finops.domain.records import UsageRecord
 from finops.errors import StoreConflictError
 from ingest.linecopy import LINE_COLUMNS, lines_to_csv
 from ingest.models import IngestResult
+from ingest.outbox import Entry
 
 __all__ = ["INSERT_RUN", "IngestWriter", "run_values", "totals_json"]
 
@@ -51,6 +52,9 @@ UPDATE ingest_runs SET superseded_by = $5
 WHERE superseded_by IS NULL AND ingest_id = (
     SELECT ingest_id FROM ingest_partitions
     WHERE kind = $1 AND source = $2 AND billing_period = $3 AND delivery_key <> $4)"""
+ADD_OUTBOX: Final = """
+INSERT INTO ingest_outbox (kind, source_key, dates, ingest_id)
+VALUES ($1, $2, $3, $4)"""
 DELETE_LINES: Final = """
 DELETE FROM cost_lines
 WHERE billing_month = date_trunc('month', $2::date)::date AND source = $1
@@ -125,6 +129,13 @@ class IngestWriter:
         delivery that held it is superseded."""
         await self._conn.execute(SUPERSEDE, kind, *key, delivery_key, ingest_id)
         await self._conn.execute(HOLD_PARTITION, kind, *key, delivery_key, ingest_id)
+
+    async def add_outbox(self, entries: Iterable[Entry]) -> None:
+        """What this delivery must publish, committed with it (ingest.outbox)."""
+        await self._conn.executemany(
+            ADD_OUTBOX,
+            [(e.kind, e.source_key, sorted(e.dates), e.ingest_id) for e in entries],
+        )
 
     async def clear_cost_partition(
         self, key: PartitionKey, source_key: str

@@ -215,7 +215,9 @@ def _report(result: dict[str, Any]) -> str:
     again = " (already ingested; nothing changed)" if result.get("duplicate") else ""
     restated = result.get("restated") or []
     if restated:
-        again += f"\n  restates what an earlier delivery said for: {', '.join(restated)}"
+        again += (
+            f"\n  restates what an earlier delivery said for: {', '.join(restated)}"
+        )
     return (
         f"{result['file_name']}: {result['rows_read']} rows read, "
         f"{result['rows_accepted']} accepted, {result['rows_rejected']} rejected; "
