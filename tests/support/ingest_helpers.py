@@ -34,6 +34,9 @@ class _Overrides(TypedDict, total=False):
     topic_rules: Path | None
     consume_cost_lines: bool
     pulls: Path | None
+    max_body_bytes: int
+    max_expanded_bytes: int
+    max_gzip_ratio: float
 
 
 class _Fields(_Overrides):

@@ -96,7 +96,9 @@ async def _start_parts(
         publisher,
         event_batch=settings.event_batch,
         outbox_every_s=settings.outbox_every_s,
+        limits=settings.limits(),
     )
+    app.state.limits = settings.limits()
     parts["service"] = service
     outbox = asyncio.create_task(service.outbox.run(), name="ingest-outbox")
     watch_task(outbox, "the outbox loop")

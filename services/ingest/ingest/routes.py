@@ -15,6 +15,7 @@ from finops.adapters.http_auth import require
 from finops.domain.access import Scope
 from finops.errors import ConfigError, InputError
 from ingest.formats import IngestFormat, sniff_format
+from ingest.limits import BodyTooLargeError, InputLimits
 from ingest.metrics import observe_delivery
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.service import IngestService
@@ -88,7 +89,16 @@ async def post_ingest(
     profile: str | None = None,
 ) -> IngestResult:
     started = time.perf_counter()
-    spooled = await spool(request.stream(), request.app.state.spool_dir, filename)
+    limits: InputLimits = request.app.state.limits
+    try:
+        spooled = await spool(
+            request.stream(),
+            request.app.state.spool_dir,
+            filename,
+            max_bytes=limits.max_body_bytes,
+        )
+    except BodyTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
     try:
         fmt = IngestFormat(format) if format != "auto" else sniff_format(spooled.path)
         delivery = Delivery(

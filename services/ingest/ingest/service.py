@@ -17,6 +17,7 @@ from finops.domain.focus.normalize import NormalizedBatch, normalize_file
 from finops.domain.focus.usage import combine_usage, read_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
 from ingest.formats import IngestFormat, node_cost_batches
+from ingest.limits import InputLimits, check_gzip
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.outbox import Outbox
 from ingest.ports import Publisher, Store
@@ -55,10 +56,12 @@ class IngestService:
         new_id: Callable[[], UUID] = uuid.uuid4,
         event_batch: int = 5000,
         outbox_every_s: float = 5.0,
+        limits: InputLimits | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._new_id = new_id
+        self._limits = limits or InputLimits()
         sender = EntrySender(
             store, publisher, clock=clock, new_id=new_id, event_batch=event_batch
         )
@@ -85,6 +88,10 @@ class IngestService:
             return found
         run = self._new_run(delivery)
         try:
+            if delivery.path.suffix.lower() == ".gz":
+                await asyncio.to_thread(
+                    check_gzip, delivery.path, self._limits, file=delivery.file_name
+                )
             if delivery.fmt is IngestFormat.USAGE:
                 return await self._ingest_usage(run, key, delivery)
             rules = await self._rules(delivery.rules_id)
