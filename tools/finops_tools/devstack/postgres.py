@@ -130,8 +130,9 @@ class PostgresServer:
 
     def _prepare(self) -> None:
         self._root.mkdir(parents=True, exist_ok=True)
-        self._log.parent.mkdir(parents=True, exist_ok=True)
-        self._log.touch()
+        self._log.parent.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self._log.touch(mode=0o600)
+        self._log.chmod(0o600)  # the server's own account writes it (chown below)
         if self._user is None:
             return
         entry = _ensure_system_user(self._user)
