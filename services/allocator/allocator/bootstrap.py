@@ -193,7 +193,11 @@ async def _create_changelogs(
         )
         for table in ("costs", "usage", "applied")
     ]
-    await ensure_topics(settings.kafka.bootstrap_servers, specs=specs)
+    await ensure_topics(
+        settings.kafka.bootstrap_servers,
+        specs=specs,
+        security=settings.kafka.client_options(),
+    )
 
 
 async def _follow(

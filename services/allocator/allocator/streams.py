@@ -35,6 +35,7 @@ from finops.contracts.codec import decode_event, encode_event
 from finops.contracts.events import (
     DayInputsRouted,
 )
+from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import (
     ALLOCATIONS,
     ALLOCATOR_INPUTS,
@@ -106,7 +107,10 @@ class AllocatorStreams:
             default=None,
             partitions=PARTITIONS,
             key_type=str,
-            options={"bootstrap_servers": bootstrap_servers},
+            options={
+                "bootstrap_servers": bootstrap_servers,
+                "security": self._settings.kafka.client_options(),
+            },
             **kwargs,
         )
         assert isinstance(table, BulkRestoredTable)
@@ -150,6 +154,7 @@ class AllocatorStreams:
             session_timeout_s=self._session_timeout_s,
             log_level=self._settings.log_level,
             namespace=self._settings.kafka.topic_namespace,
+            kafka=self._settings.kafka,
         )
 
     def _in_process_router(self, service: AllocatorService) -> SourceRouter:
@@ -160,6 +165,7 @@ class AllocatorStreams:
             ready=self.ready,
             flush=lambda: self.app.producer.flush(),
             reject=rejecter(self._dead, self._router.namespace),
+            security=self._router.security(),
         )
 
     def window_known(self, days: int) -> None:
@@ -293,6 +299,7 @@ def _app(app_id: str, settings: AllocatorSettings) -> App:
     return App(
         app_id,
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        broker_credentials=_credentials(settings.kafka),
         store="memory://",
         Table=BulkRestoredTable,  # in memory, restored in bulk from the changelog
         topic_partitions=PARTITIONS,
@@ -310,6 +317,21 @@ def _app(app_id: str, settings: AllocatorSettings) -> App:
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         datadir=settings.data_dir or Path(tempfile.gettempdir()) / app_id,
     )
+
+
+def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of the Kafka security settings (None: plaintext)."""
+    if kafka.uses_sasl:
+        options = kafka.client_options()
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=options.get("ssl_context"),
+            mechanism=kafka.sasl_mechanism,
+        )
+    if kafka.uses_tls:
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
 
 
 def _piece(value: bytes | None) -> DayInputsRouted:

@@ -44,7 +44,9 @@ class Connections:
     async def open(self) -> None:
         """Create topics that are missing, then the pool and the producer."""
         created = await ensure_topics(
-            self._kafka.bootstrap_servers, namespace=self._kafka.topic_namespace
+            self._kafka.bootstrap_servers,
+            namespace=self._kafka.topic_namespace,
+            security=self._kafka.client_options(),
         )
         if created:
             _log.info("created topics %s", ", ".join(created))
@@ -60,6 +62,7 @@ class Connections:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            **self._kafka.client_options(),
         )
         await self._producer.start()
 

@@ -79,6 +79,7 @@ def _consumer(kafka: KafkaSettings) -> tuple[AIOKafkaConsumer, TopicPartition]:
         bootstrap_servers=kafka.bootstrap_servers,
         enable_auto_commit=False,
         client_id=f"{kafka.client_id}-graph-reader",
+        **kafka.client_options(),
     )
     return consumer, TopicPartition(topic_name(GRAPH, kafka.topic_namespace), 0)
 
@@ -177,7 +178,10 @@ async def publish_delta(
         spec = apply_change(spec, change)
         changes.append(change.model_copy(update={"digest": graph_digest(spec)}))
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=kafka.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        **kafka.client_options(),
     )
     await producer.start()
     try:

@@ -70,6 +70,7 @@ class GroupConsumer:
             client_id=f"{kafka.client_id}-{group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka.client_options(),
         )
         self._task: asyncio.Task[None] | None = None
         self._progress_at = time.monotonic()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -22,10 +23,14 @@ async def ensure_topics(
     *,
     namespace: str = "",
     specs: Iterable[TopicSpec] = ALL_TOPICS,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create the declared topics that do not exist yet; returns the names created."""
+    """Create the declared topics that do not exist yet; returns the names created.
+    `security`: KafkaSettings.client_options() (TLS, SASL)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
     )
     await admin.start()
     try:
@@ -42,11 +47,13 @@ async def ensure_topics(
 
 
 async def committed_offsets(
-    bootstrap_servers: str, group: str
+    bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
 ) -> dict[TopicPartition, int]:
     """The offsets a consumer group committed (empty for a group that has none)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
     )
     await admin.start()
     try:

@@ -42,7 +42,11 @@ def apply(
 
 
 async def _apply(kafka: KafkaSettings, spec: GraphSpec) -> tuple[int, GraphDelta]:
-    await ensure_topics(kafka.bootstrap_servers, namespace=kafka.topic_namespace)
+    await ensure_topics(
+        kafka.bootstrap_servers,
+        namespace=kafka.topic_namespace,
+        security=kafka.client_options(),
+    )
     log = await read_graph(kafka)
     delta = diff_graphs(log.spec, spec)
     if delta.is_empty:

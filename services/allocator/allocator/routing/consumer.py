@@ -27,6 +27,7 @@ from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import committed_offsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
 from finops.errors import FinopsError
 
@@ -62,6 +63,11 @@ class RouterOptions:
     session_timeout_s: float
     log_level: str = "INFO"
     namespace: str = ""  # the topic namespace (for the dead-letter topics)
+    kafka: KafkaSettings | None = None  # for the security settings (TLS, SASL)
+
+    def security(self) -> dict[str, Any]:
+        """aiokafka keyword arguments of the security settings."""
+        return self.kafka.client_options() if self.kafka is not None else {}
 
 
 def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
@@ -76,6 +82,7 @@ def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
         max_poll_records=ROUTE_BATCH,
         session_timeout_ms=int(options.session_timeout_s * 1000),
         heartbeat_interval_ms=int(options.session_timeout_s * 200),
+        **options.security(),
     )
 
 
@@ -134,6 +141,7 @@ class SourceRouter:
         flush: Callable[[], Awaitable[None]],
         reject: Reject,
         report: Callable[[Routed], None] = record,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
         self._flush = flush  # waits until every forwarded piece is delivered
@@ -141,7 +149,7 @@ class SourceRouter:
         self._report = report
         self.progress_at = time.monotonic()  # when a batch was last committed
         self.failure = ""  # why the last batch was not routed ("" once one was)
-        self._servers = bootstrap_servers
+        self._servers, self._security = bootstrap_servers, security
         self._done: dict[TopicPartition, int] = {}  # next offset to route
 
     async def run(self, topics: list[str], *, legacy_group: str | None = None) -> None:
@@ -153,7 +161,9 @@ class SourceRouter:
         try:
             await self.consumer.start()
             legacy = (
-                await committed_offsets(self._servers, legacy_group)
+                await committed_offsets(
+                    self._servers, legacy_group, security=self._security
+                )
                 if legacy_group
                 else {}
             )

@@ -222,6 +222,7 @@ async def _route(
         acks="all",
         linger_ms=PRODUCER_LINGER_MS,
         max_batch_size=PRODUCER_BATCH_BYTES,
+        **options.security(),
     )
     forwarder = _Forwarder(producer, options)
     _start_listening(commands, forwarder, ready, stop)
@@ -237,6 +238,7 @@ async def _route(
             options.namespace,
         ),
         report=lambda report: _report(reports, "routed", report),
+        security=options.security(),
     )
     routing = asyncio.create_task(
         router.run(options.topics, legacy_group=options.legacy_group)
