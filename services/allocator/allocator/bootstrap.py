@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
@@ -24,6 +26,7 @@ from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.graphlog import follow_graph
 from finops.adapters.http_runtime import add_health_routes, watch_task
 from finops.adapters.kafka_admin import ensure_topics
+from finops.contracts.events import GraphChanged
 from finops.contracts.topics import GRAPH, TopicSpec
 from finops.errors import FinopsError
 
@@ -211,6 +214,21 @@ async def _follow(
     not a graph change goes to the dead letters; a change that would make the graph
     invalid is logged and left out (the graph stays as it was)."""
 
+    while True:
+        try:
+            await _follow_once(settings, service, streams, dead)
+        except (KafkaError, OSError) as exc:  # e.g. a topic's leader not known yet
+            # Read again from the start: versions held already are passed over.
+            _log.warning("graph topic not readable (%s); reading again in 1 s", exc)
+            await asyncio.sleep(1)
+
+
+async def _follow_once(
+    settings: AllocatorSettings,
+    service: AllocatorService,
+    streams: AllocatorStreams,
+    dead: DeadLetters,
+) -> None:
     async def bad(message: Any, reason: str) -> None:
         await dead.send(GRAPH, message, reason)
 
@@ -218,10 +236,24 @@ async def _follow(
         if change is None:
             streams.ready.set()
         else:
-            try:
-                await service.apply_graph(change)
-            except FinopsError as exc:
-                _log.error("graph version %s left out: %s", change.version, exc)
-                EVENTS.labels(GRAPH.name, "refused").inc()
+            await _apply_graph(service, change)
         if streams.ready.is_set():
             streams.window_known(service.window)
+
+
+async def _apply_graph(service: AllocatorService, change: GraphChanged) -> None:
+    """Apply one graph change; an invalid one is left out, one the database did not
+    take (it is away) is tried again until it is."""
+    while True:
+        try:
+            await service.apply_graph(change)
+            return
+        except FinopsError as exc:
+            _log.error("graph version %s left out: %s", change.version, exc)
+            EVENTS.labels(GRAPH.name, "refused").inc()
+            return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _log.warning(
+                "graph version %s not stored (%s); again in 1 s", change.version, exc
+            )
+            await asyncio.sleep(1)

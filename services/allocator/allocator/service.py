@@ -120,9 +120,10 @@ class AllocatorService:
             return
         cost_graph = build_graph(spec)
         window = max_window_days(spec)
+        # Stored first: a store that fails leaves the change to be applied again.
+        await self._store.write_graph(spec, change)
         self.graph.accept(change, spec)
         self._cost_graph, self._window = cost_graph, window
-        await self._store.write_graph(self.graph.spec, change)
         for day in self.state.days:
             self.scheduler.add(day)
         self.changed.set()
