@@ -140,6 +140,20 @@ class Stack:
         self._save_state(state)
         return stopped
 
+    def stop(self, name: str, *, progress: Progress = print) -> bool:
+        """Stop one component (`kafka`, `postgres` or a service); `up` starts it
+        again. Returns True when it was running."""
+        if name == "postgres":
+            stopped = self._postgres.stop()
+            if stopped:
+                progress("stopped postgres")
+            return stopped
+        state = self._load_state()
+        stopped = self._stop_component(state, name, progress)
+        state.pop(name, None)
+        self._save_state(state)
+        return stopped
+
     def status(self) -> list[ComponentStatus]:
         """What runs where."""
         state = self._load_state()
