@@ -38,6 +38,7 @@ _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Published = dict[str, set[date]]  # source key -> dates to republish
 _MAX_TRACE: Final = 10_000
+FLUSH_WAIT_S: Final = 10.0  # a delivery waits this long for its events to be sent
 
 
 def _utc_now() -> datetime:
@@ -125,10 +126,11 @@ class IngestService:
         return result
 
     async def _flush(self) -> None:
-        """Publish what the delivery committed; if the broker fails, its entries stay
-        in the outbox and the outbox loop sends them later (the answer stands)."""
+        """Publish what the delivery committed; if the broker fails (or does not
+        answer within FLUSH_WAIT_S), its entries stay in the outbox and the outbox
+        loop sends them later (the answer stands)."""
         try:
-            await self.outbox.flush()
+            await asyncio.wait_for(self.outbox.flush(), FLUSH_WAIT_S)
         except Exception as exc:  # the broker (or database) is away: sent later
             _log.warning("events of the delivery left in the outbox: %s", exc)
             self.outbox.failure = f"{type(exc).__name__}: {exc}"
