@@ -14,7 +14,7 @@ from uuid import UUID
 
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
-from finops.domain.focus.usage import combine_usage, read_usage
+from finops.domain.focus.usage import read_combined_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
 from ingest.formats import IngestFormat, node_cost_batches
 from ingest.limits import InputLimits, check_gzip
@@ -212,19 +212,19 @@ class IngestService:
         self, run: IngestResult, key: str, delivery: Delivery
     ) -> IngestResult:
         """Usage figures: each (source, month) they cover is replaced whole."""
-        records, rejects = await asyncio.to_thread(read_usage, delivery.path)
+        read = await asyncio.to_thread(read_combined_usage, delivery.path)
         async with self._store.transaction() as writer:
             await writer.insert_run(run, key)
-            parts = usage_by_partition(combine_usage(records), delivery.stated_by)
+            parts = usage_by_partition(read.records, delivery.stated_by)
             stored = await store_usage(writer, parts, _holder(key, run), run.ingest_id)
-            named = [r._replace(file=run.file_name) for r in rejects]
+            named = [r._replace(file=run.file_name) for r in read.rejects]
             await writer.add_rejects(run.ingest_id, named, 0)
             result = replace_run(
                 run,
                 layout="usage",
-                rows_read=len(records) + len(rejects),
-                rows_accepted=len(records),
-                rows_rejected=len(rejects),
+                rows_read=read.rows_read,
+                rows_accepted=read.rows_read - len(read.rejects),
+                rows_rejected=len(read.rejects),
                 billing_periods=sorted(p for _, p in parts),
                 restated=sorted(stored.restated),
                 finished_at=self._clock(),
