@@ -157,6 +157,7 @@ def run_app(app: FastAPI, settings: ServiceSettings) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     server = uvicorn.Server(config)
     _servers.append(server)

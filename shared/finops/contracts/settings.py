@@ -126,6 +126,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    # On SIGTERM, requests under way get this long to finish (an upload still
+    # arriving is then cancelled and leaves nothing), so a service stops within ~10 s.
+    shutdown_timeout_s: int = Field(default=6, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -45,7 +45,8 @@ __all__ = ["RouterIdle", "RouterProcess"]
 _log = logging.getLogger(__name__)
 RESTART_AFTER_S = 1.0  # a router process that died is started again after this
 LAG_EVERY_S = 1.0
-STOP_WAIT_S = 15.0  # for the batch under way to be delivered and committed
+STOP_WAIT_S = 5.0  # for the batch under way to be delivered and committed (one not
+# committed is routed again: a replayed piece changes nothing)
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1 << 20
 
