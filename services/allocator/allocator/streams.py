@@ -166,6 +166,8 @@ class AllocatorStreams:
             flush=lambda: self.app.producer.flush(),
             reject=rejecter(self._dead, self._router.namespace),
             security=self._router.security(),
+            window=lambda: service.window,
+            group_id=self._router.group_id,
         )
 
     def window_known(self, days: int) -> None:
@@ -173,6 +175,8 @@ class AllocatorStreams:
         (the router in the worker reads it from the service)."""
         if self._settings.router_process:
             self.router_process.set_window(days)
+        else:
+            self.router.window_changed()
 
     async def _process_lag(self) -> dict[str, int]:
         return self.router_process.lag()

@@ -15,7 +15,12 @@ from aiokafka.structs import TopicPartition
 from finops.contracts.topics import ALL_TOPICS, TopicSpec, topic_name
 from finops.errors import StackError
 
-__all__ = ["committed_offsets", "ensure_topics", "wait_until_ready"]
+__all__ = [
+    "committed_metadata",
+    "committed_offsets",
+    "ensure_topics",
+    "wait_until_ready",
+]
 
 
 async def ensure_topics(
@@ -61,6 +66,23 @@ async def committed_offsets(
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def committed_metadata(
+    bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
+) -> dict[TopicPartition, str]:
+    """The metadata a consumer group committed with its offsets, per partition."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
+    )
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.metadata or "" for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from allocator import metrics
 from finops.adapters.dead_letters import DeadLetters
-from finops.adapters.kafka_admin import committed_offsets
+from finops.adapters.kafka_admin import committed_metadata, committed_offsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import KafkaSettings
@@ -142,6 +142,8 @@ class SourceRouter:
         reject: Reject,
         report: Callable[[Routed], None] = record,
         security: dict[str, Any] | None = None,
+        window: Callable[[], int] = lambda: 1,
+        group_id: str = "",
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
         self._flush = flush  # waits until every forwarded piece is delivered
@@ -150,6 +152,11 @@ class SourceRouter:
         self.progress_at = time.monotonic()  # when a batch was last committed
         self.failure = ""  # why the last batch was not routed ("" once one was)
         self._servers, self._security = bootstrap_servers, security
+        # The graph's window (days a usage row reaches) as the service knows it; each
+        # commit records the window its batch was routed with, so usage routed with
+        # a narrower one is routed again (window_changed) even after a restart.
+        self._window, self._group = window, group_id
+        self._check_window = True
         self._done: dict[TopicPartition, int] = {}  # next offset to route
 
     async def run(self, topics: list[str], *, legacy_group: str | None = None) -> None:
@@ -170,6 +177,8 @@ class SourceRouter:
             self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
             await self._ready.wait()  # the graph is caught up: the window is known
             while True:
+                if self._check_window:
+                    await self._reroute_narrower_usage()
                 batch = await self._gather()
                 if batch:
                     await self._route_or_rewind(batch)
@@ -264,10 +273,43 @@ class SourceRouter:
                 rejected.append((messages[origin], str(exc)))
         return rejected
 
+    def window_changed(self) -> None:
+        """The graph's window changed, or partitions moved here: usage routed with a
+        narrower window is routed again before the next batch."""
+        self._check_window = True
+
+    async def _reroute_narrower_usage(self) -> None:
+        """Read again from their start the usage partitions last committed with a
+        window narrower than the graph's now (usage arrived before the edges that
+        weigh it over a window). A piece routed again changes nothing."""
+        self._check_window = False
+        if not self._group:
+            return
+        window = self._window()
+        recorded = await committed_metadata(
+            self._servers, self._group, security=self._security
+        )
+        for tp in self.consumer.assignment():
+            routed_with = _window_of(recorded.get(tp))
+            if routed_with is not None and routed_with < window and _is_usage(tp):
+                _log.info(
+                    "%s was routed with a %d-day window, now %d: routed again",
+                    tp,
+                    routed_with,
+                    window,
+                )
+                await self.consumer.seek_to_beginning(tp)
+                self._done.pop(tp, None)
+
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
-        ends = {tp: offset for tp, offset in ends.items() if tp in owned}
+        window = f"window={self._window()}"
+        ends = {
+            tp: OffsetAndMetadata(offset, window)
+            for tp, offset in ends.items()
+            if tp in owned
+        }
         try:
             if ends:
                 await self.consumer.commit(ends)
@@ -276,7 +318,7 @@ class SourceRouter:
             # its committed offset (a replayed piece changes nothing).
             _log.info("routed offsets not committed after a rebalance: %s", exc)
             return
-        self._done.update(ends)
+        self._done.update({tp: meta.offset for tp, meta in ends.items()})
         self.progress_at, self.failure = time.monotonic(), ""
 
     async def lag(self) -> dict[str, int]:
@@ -310,10 +352,25 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._router.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._router.window_changed()
         consumer = self._router.consumer
         for tp in assigned:
             if tp in self._legacy and await consumer.committed(tp) is None:
                 consumer.seek(tp, self._legacy[tp])
+
+
+def _window_of(metadata: str | None) -> int | None:
+    """The window a committed offset was routed with (0: before windows were
+    recorded; None: nothing committed)."""
+    if metadata is None:
+        return None
+    if metadata.startswith("window="):
+        return int(metadata.removeprefix("window="))
+    return 0
+
+
+def _is_usage(tp: TopicPartition) -> bool:
+    return str(tp.topic).endswith(USAGE.name)
 
 
 def _decode(value: bytes | None) -> Routable:

@@ -226,7 +226,6 @@ async def _route(
         **options.security(),
     )
     forwarder = _Forwarder(producer, options)
-    _start_listening(commands, forwarder, ready, stop)
     await producer.start()
     router = SourceRouter(
         forwarder,
@@ -240,7 +239,10 @@ async def _route(
         ),
         report=lambda report: _report(reports, "routed", report),
         security=options.security(),
+        window=lambda: forwarder.window,
+        group_id=options.group_id,
     )
+    _start_listening(commands, forwarder, router, ready, stop)
     routing = asyncio.create_task(
         router.run(options.topics, legacy_group=options.legacy_group)
     )
@@ -258,6 +260,7 @@ async def _route(
 def _start_listening(
     commands: Connection,
     forwarder: _Forwarder,
+    router: SourceRouter,
     ready: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
@@ -266,6 +269,8 @@ def _start_listening(
     loop = asyncio.get_running_loop()
 
     def window(days: int) -> None:
+        if days != forwarder.window:
+            router.window_changed()
         forwarder.window = days
         ready.set()
 
