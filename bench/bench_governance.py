@@ -180,6 +180,14 @@ async def _count(env: dict[str, str], query: str) -> int:
         await conn.close()
 
 
+async def _count_rows(env: dict[str, str], query: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        return [dict(r) for r in await conn.fetch(query)]
+    finally:
+        await conn.close()
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -391,21 +399,38 @@ def part_kill(env: dict[str, str], root: Path, count: int) -> None:
             _trigger(ingest, "kill", count)
             while len(_entries(record)) < 3:
                 time.sleep(0.01)
+            time.sleep(0.4)  # the next batch is on its way (each answer takes 0.3 s)
             first.send_signal(signal.SIGKILL)
             first.wait()
             killed_at = time.time()
             seen_at_kill = len(_entries(record))
         with _process([sys.executable, "-m", "governance"], gov_env, log, url):
+            healthy_at = time.time()
             while _delivered_once(record, count)[0] < count:
                 if time.time() - killed_at > 600:
                     raise SystemExit("not every alert delivered within 10 minutes")
                 time.sleep(0.2)
             done = time.time()
             time.sleep(3)
+    rows = asyncio.run(
+        _count_rows(
+            env,
+            "SELECT attempt, status_code, extract(epoch FROM attempted_at) AS at "
+            "FROM webhook_attempts ORDER BY attempted_at",
+        )
+    )
+    if os.environ.get("BENCH_DEBUG"):
+        for row in rows:
+            print(
+                f"  attempt {row['attempt']} {row['status_code']} "
+                f"at +{float(row['at']) - killed_at:.1f} s"
+            )
     distinct, twice = _delivered_once(record, count)
     print(
         f"kill: SIGKILL after {seen_at_kill} of {count} webhooks had arrived; all "
-        f"{distinct}/{count} delivered {done - killed_at:.1f} s after the kill; "
+        f"{distinct}/{count} delivered {done - killed_at:.1f} s after the kill "
+        f"(the restarted service answered /healthz after "
+        f"{healthy_at - killed_at:.1f} s); "
         f"webhook-ids received twice (in flight at the kill, same id, receivers "
         f"de-duplicate): {twice}",
         flush=True,

@@ -138,3 +138,60 @@ async def test_an_unknown_node_refuses_the_whole_file(db: asyncpg.Connection) ->
     assert str(caught.value).startswith("budgets.yaml:5:")
     assert "unknown node 'shop'" in str(caught.value)
     assert await db.fetchval("SELECT count(*) FROM governance_items") == 0
+
+
+async def test_applying_writes_only_differences_and_versions_each_change(
+    db: asyncpg.Connection,
+) -> None:
+    await db.execute(
+        "INSERT INTO cost_nodes (node_id, node_type, graph_version) "
+        "VALUES ('shop', 'product', 1)"
+    )
+    config, line_of = parse_governance(FILE, name="a.yaml")
+    first = await apply_governance(db, config, line_of, file_name="a.yaml")
+    assert first.version == 1 and first.added["budget"] == [
+        "shop",
+        "shop-compute",
+        "everything",
+    ]
+    same = await apply_governance(db, config, line_of, file_name="a.yaml")
+    assert not same.any and same.version is None
+    # one budget changed, one removed: a new version (governance reloads on it)
+    edited = FILE.replace('amount: "100"', 'amount: "120"').split("  - id: everything")[
+        0
+    ]
+    config, line_of = parse_governance(edited, name="b.yaml")
+    changes = await apply_governance(db, config, line_of, file_name="b.yaml")
+    assert changes.version == 2
+    assert changes.changed["budget"] == ["shop"]
+    assert changes.removed["budget"] == ["everything"]
+    assert changes.unchanged["budget"] == ["shop-compute"]
+    assert await db.fetchval("SELECT max(version) FROM governance_versions") == 2
+
+
+async def test_a_node_budget_before_any_result_is_stored_reads_zero(
+    postgres_settings: PostgresSettings, db: asyncpg.Connection
+) -> None:
+    """It stopped the evaluation loop once (an index into an empty array)."""
+    await db.execute(
+        "INSERT INTO cost_nodes (node_id, node_type, graph_version) "
+        "VALUES ('shop', 'product', 1)"
+    )
+    config, line_of = parse_governance(FILE, name="budgets.yaml")
+    await apply_governance(db, config, line_of, file_name="budgets.yaml")
+    await db.execute(
+        "INSERT INTO allocator_days (charge_date, graph_version) VALUES ($1, 1)", NOV
+    )
+    pool = await asyncpg.create_pool(
+        postgres_settings.database_url,
+        server_settings={"search_path": postgres_settings.db_schema},
+        min_size=1,
+        max_size=2,
+    )
+    try:
+        evaluator = BudgetEvaluator(GovernanceStore(pool))
+        await evaluator.refresh_config()
+        report = await evaluator.run_pass()
+        assert report.budgets == 3 and report.alerts == 0
+    finally:
+        await pool.close()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -27,6 +29,8 @@ _GZIP_FROM = 1024  # bytes; smaller answers go as they are
 def _default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):  # asyncpg's UUID subclasses uuid's
+        return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 

@@ -13,13 +13,23 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from api.answers import AnswerCache
 from api.errors import add_error_handlers
-from api.metrics import REGISTRY
+from api.metrics import REGISTRY, REQUEST_SECONDS
 from api.queries.base import Reader
-from api.routes import audit, costs, exports, nodes, products
+from api.routes import (
+    audit,
+    costs,
+    exports,
+    governance,
+    graph,
+    ingest,
+    insights,
+    nodes,
+    products,
+)
 from api.settings import ApiSettings
 from finops.adapters.connections import Connections
 from finops.adapters.http_auth import TokenGuard, add_auth
-from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.http_runtime import add_health_routes, add_request_timing
 from finops.adapters.token_store import TokenStore
 
 __all__ = ["create_app"]
@@ -92,14 +102,25 @@ def create_app(settings: ApiSettings) -> FastAPI:
         registry=REGISTRY,
         checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
     )
-    for module in (products, nodes, costs, audit, exports):
+    for module in (
+        products,
+        nodes,
+        costs,
+        audit,
+        insights,
+        exports,
+        graph,
+        governance,
+        ingest,
+    ):
         app.include_router(module.router)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    add_request_timing(app, REQUEST_SECONDS)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "If-None-Match"],
             expose_headers=["ETag"],
         )

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from finops.domain.actions import InvalidTransition
 from finops.errors import GraphError, InputError
 
 __all__ = ["ApiError", "NotFoundError", "add_error_handlers", "error_body"]
@@ -52,6 +53,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(GraphError, _graph_error)
+    app.add_exception_handler(InvalidTransition, _conflict)
     app.add_exception_handler(asyncpg.QueryCanceledError, _too_long)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -86,7 +88,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _input_error(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(error_body("invalid_request", str(exc)), 422)
+    assert isinstance(exc, InputError)
+    where = {"file": exc.file, "line": exc.line, "field": exc.field}
+    details = {k: v for k, v in where.items() if v is not None}
+    return JSONResponse(error_body("invalid_request", str(exc), details), 422)
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body("conflict", str(exc)), 409)
 
 
 async def _graph_error(_: Request, exc: Exception) -> JSONResponse:

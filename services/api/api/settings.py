@@ -23,5 +23,7 @@ class ApiSettings(ServiceSettings):
     cache_entries: int = Field(default=512, ge=0)
     # The widest window a request may ask for, in days.
     max_window_days: int = Field(default=1100, ge=1)
+    # The largest request body (graph and governance files), in bytes.
+    max_body_bytes: int = Field(default=64 << 20, ge=1024)
     # Connections of the read-only query pool.
     query_pool_size: int = Field(default=8, ge=1)

@@ -44,6 +44,9 @@ class NodeGroup:
         default_factory=lambda: np.zeros(0, np.bool_)
     )
     pair_key: list[tuple[str, Decimal, Basis]] = field(default_factory=list)
+    pair_position: dict[tuple[str, Decimal, Basis], int] = field(default_factory=dict)
+    _columns: NDArray[np.int64] | None = None
+    _columns_for: int = -1  # the index's size the columns were looked up at
 
     def spend(
         self,
@@ -60,20 +63,18 @@ class NodeGroup:
         if as_of < first or count == 0:
             zero = np.zeros(count, np.int64)
             return zero, zero.copy()
-        columns = np.fromiter(
-            (index.get(b.scope.node or "", -1) for b in self.budgets), np.int64, count
-        )
-        known = (columns >= 0) & (columns < cumulative.shape[1])
-        safe = np.where(known, columns, 0)
+        held = cumulative.shape[1]
+        # one more column, all zero, for nodes without stored results (-1 reads it)
+        padded = np.pad(cumulative, ((0, 0), (0, 1)))
+        columns = self._node_columns(index).copy()
+        columns[columns >= held] = -1
         upto = (as_of - first).days + 1
-        spent = np.where(known, cumulative[upto, safe], 0)
+        spent = padded[upto, columns]
         span = projection_window(first=first, end=end, as_of=as_of, window=window)
         if span is None:
             return spent, spent.copy()
         lookback_first, days, left = span
-        recent = spent - np.where(
-            known, cumulative[(lookback_first - first).days, safe], 0
-        )
+        recent = spent - padded[(lookback_first - first).days, columns]
         if left and np.abs(recent).max(initial=0) > _INT64_MAX // (2 * left):
             projected = np.array(
                 [_div_half_even(int(r) * left, days) for r in recent], np.int64
@@ -81,6 +82,18 @@ class NodeGroup:
         else:
             projected = _div_half_even_array(recent * left, days)
         return spent, spent + projected
+
+    def _node_columns(self, index: dict[str, int]) -> NDArray[np.int64]:
+        """Each budget's node column; looked up again only when the index grew (it
+        never renumbers a node)."""
+        if self._columns is None or self._columns_for != len(index):
+            self._columns = np.fromiter(
+                (index.get(b.scope.node or "", -1) for b in self.budgets),
+                np.int64,
+                len(self.budgets),
+            )
+            self._columns_for = len(index)
+        return self._columns
 
     def crossed(
         self, spent: NDArray[np.int64], forecast: NDArray[np.int64]
@@ -123,6 +136,7 @@ def group_node_budgets(budgets: list[Budget]) -> list[NodeGroup]:
                 (position, limit, threshold.basis is Basis.FORECAST)
             )
             percent, basis = threshold.key()
+            group.pair_position[(budget.id, percent, basis)] = len(group.pair_key)
             group.pair_key.append((budget.id, percent, basis))
     for key, group in groups.items():
         rows = pairs.get(key, [])

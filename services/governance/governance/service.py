@@ -68,6 +68,10 @@ class BudgetEvaluator:
         self.config = GovernanceFile()
         self._groups: list[NodeGroup] = []
         self._grouped: set[str] = set()
+        self._group_of: dict[str, int] = {}
+        # Per (group, period start): each threshold pair's stored crossed-or-not,
+        # kept in step with the states (built once, then updated by each record).
+        self._firing: dict[tuple[int, date], Any] = {}
         self._acted: set[str] = set()
         self._version = -1
         self._states: dict[StateKey, Crossing] | None = None
@@ -99,6 +103,10 @@ class BudgetEvaluator:
             self.config = await load_governance_items(conn)
         self._groups = group_node_budgets(self.config.budgets)
         self._grouped = {b.id for g in self._groups for b in g.budgets}
+        self._group_of = {
+            b.id: i for i, g in enumerate(self._groups) for b in g.budgets
+        }
+        self._firing = {}
         self._acted = {a.budget for a in self.config.actions}
         self._version, self._everything = version, True
         self.wake.set()
@@ -200,7 +208,10 @@ class BudgetEvaluator:
             as_of=as_of,
             window=self._window,
         )
-        changed = group.crossed(spent, forecast) != group.firing(self._states, first)
+        key = (self._groups.index(group), first)
+        if key not in self._firing:
+            self._firing[key] = group.firing(self._states, first)
+        changed = group.crossed(spent, forecast) != self._firing[key]
         positions = sorted(set(group.pair_budget[changed].tolist()))
         return [
             Reading(
@@ -258,7 +269,17 @@ class BudgetEvaluator:
                 if change.status == "alert" and reading.budget.id in self._acted:
                     await self._start_actions(conn, reading, change, disabled)
         self._states.update(new_states)
+        self._keep_firing(new_states)
         self._on_change()
+
+    def _keep_firing(self, new_states: dict[StateKey, Crossing]) -> None:
+        """Bring the kept crossed-or-not arrays in step with the new states."""
+        for (budget_id, period_start, percent, basis), state in new_states.items():
+            group = self._group_of.get(budget_id)
+            if group is None or (group, period_start) not in self._firing:
+                continue
+            position = self._groups[group].pair_position[(budget_id, percent, basis)]
+            self._firing[(group, period_start)][position] = state.firing
 
     def _alert(
         self, reading: Reading, change: Transition, causes: list[str]

@@ -24,8 +24,10 @@ __all__ = [
     "glob_to_pg_regex",
 ]
 
+# Micro-units as integers straight from PostgreSQL (exact: six decimals times 10^6).
 _DAYS = """
-SELECT node_id, charge_date, sum(holistic) AS holistic, sum(direct) AS direct
+SELECT node_id, charge_date, (sum(holistic) * 1000000)::bigint AS holistic,
+       (sum(direct) * 1000000)::bigint AS direct
 FROM allocation_results WHERE charge_date = ANY($1::date[])
 GROUP BY node_id, charge_date"""
 _DIMENSION_DAYS = """
@@ -55,10 +57,10 @@ class DaySpend:
             self.index.setdefault(row["node_id"], len(self.index))
         loaded = {d: np.zeros(len(self.index), np.int64) for d in wanted}
         organisation = dict.fromkeys(wanted, 0)
-        for row in rows:
-            day = row["charge_date"]
-            loaded[day][self.index[row["node_id"]]] = to_micros(row["holistic"])
-            organisation[day] += to_micros(row["direct"])
+        index = self.index
+        for node, day, holistic, direct in rows:
+            loaded[day][index[node]] = holistic
+            organisation[day] += direct
         self.days.update(loaded)
         self.organisation.update(organisation)
 

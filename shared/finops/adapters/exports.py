@@ -3,20 +3,37 @@
 Every export covers charge dates start..end (inclusive) and, where rows have one, the
 dimensions asked for (empty: all). Amounts are NUMERIC(24, 6): six decimals, exact.
 The `ledger` export is the master ledger: every stored bill line of every provider as
-one FOCUS 1.3 file, its mapped node and dimension in `x_` columns.
+one FOCUS 1.3 file, its mapped node and dimension in `x_` columns. `allocated` is the
+allocated costs as FOCUS 1.3 rows (finops.adapters.focus_allocated); format `focus`
+gives it for `allocated`, `products` (only charges allocated to products) and `ledger`.
+Format `parquet` converts any export (finops.formats.parquet_export), money as
+decimal(24, 6).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 from typing import Final
 
 import asyncpg
 
-__all__ = ["EXPORTS", "stream_export"]
+from finops.adapters.focus_allocated import stream_allocated
+from finops.errors import InputError
+from finops.formats.parquet_export import csv_file_to_parquet
+
+__all__ = [
+    "EXPORTS",
+    "FOCUS_TYPES",
+    "FORMATS",
+    "TYPES",
+    "export_problem",
+    "stream_export",
+]
 
 _DIMS: Final = "(cardinality($3::text[]) = 0 OR {col} = ANY($3::text[]))"
 _DAYS: Final = "{col} BETWEEN $1 AND $2"
@@ -83,7 +100,8 @@ SELECT l.billed_cost AS "BilledCost", l.effective_cost AS "EffectiveCost",
        l.charge_period_end AS "ChargePeriodEnd",
        l.provider AS "ServiceProviderName", l.provider AS "HostProviderName",
        l.service_category AS "ServiceCategory", l.service_name AS "ServiceName",
-       l.resource_id AS "ResourceId", l.region_id AS "RegionId", l.tags AS "Tags",
+       l.resource_id AS "ResourceId", l.resource_name AS "ResourceName",
+       l.resource_type AS "ResourceType", l.region_id AS "RegionId", l.tags AS "Tags",
        l.node AS "x_FinopsNode", l.dimension AS "x_FinopsDimension",
        l.cost AS "x_FinopsCost", i.file_name AS "x_SourceFile",
        l.line AS "x_SourceLine", l.source AS "x_Source"
@@ -93,9 +111,66 @@ ORDER BY l.charge_period_start, i.file_name, l.line""",
 }
 
 _CHUNKS_AHEAD: Final = 16
+ALLOCATED: Final = "allocated"
+FORMATS: Final = ("csv", "parquet", "focus")
+FOCUS_TYPES: Final = (ALLOCATED, "products", "ledger")
+TYPES: Final = (*EXPORTS, ALLOCATED)
+
+
+def export_problem(kind: str, fmt: str) -> str | None:
+    """Why this type and format do not go together (None: they do)."""
+    if kind not in TYPES:
+        return f"unknown export {kind!r}; one of {', '.join(TYPES)}"
+    if fmt not in FORMATS:
+        return f"unknown format {fmt!r}; one of {', '.join(FORMATS)}"
+    if fmt == "focus" and kind not in FOCUS_TYPES:
+        return f"format focus is for {', '.join(FOCUS_TYPES)}, not {kind!r}"
+    return None
 
 
 async def stream_export(
+    pool: asyncpg.Pool,
+    kind: str,
+    start: date,
+    end: date,
+    dimensions: list[str],
+    fmt: str = "csv",
+) -> AsyncIterator[bytes]:
+    """An export in a format: CSV as produced, FOCUS rows, or a Parquet file."""
+    problem = export_problem(kind, fmt)
+    if problem:
+        raise InputError(problem)
+    if fmt == "parquet":
+        source = stream_export(pool, kind, start, end, dimensions)
+        async for chunk in csv_to_parquet(source):
+            yield chunk
+        return
+    if kind == ALLOCATED or (fmt == "focus" and kind == "products"):
+        rows = stream_allocated(
+            pool, start, end, dimensions, only_products=kind == "products"
+        )
+    else:
+        rows = stream_csv(pool, kind, start, end, dimensions)
+    async for chunk in rows:
+        yield chunk
+
+
+async def csv_to_parquet(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A CSV stream as a Parquet file: spooled to a temporary file, converted batch
+    by batch in a thread, then read out in chunks (memory stays flat)."""
+    with tempfile.TemporaryDirectory(prefix="finops-export-") as work:
+        csv_path, parquet_path = Path(work) / "e.csv", Path(work) / "e.parquet"
+        with csv_path.open("wb") as handle:
+            async for chunk in source:
+                await asyncio.to_thread(handle.write, chunk)
+        await asyncio.to_thread(csv_file_to_parquet, csv_path, parquet_path)
+        csv_path.unlink()
+        with parquet_path.open("rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, 1 << 20):
+                yield chunk
+
+
+async def stream_csv(
     pool: asyncpg.Pool,
     kind: str,
     start: date,

@@ -49,9 +49,8 @@ class AppliedChanges:
 
     @property
     def any(self) -> bool:
-        return any(
-            self.added.values() or self.changed.values() or self.removed.values()
-        )
+        buckets = (self.added, self.changed, self.removed)
+        return any(ids for bucket in buckets for ids in bucket.values())
 
     def as_json(self) -> dict[str, Any]:
         return {

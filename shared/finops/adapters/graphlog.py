@@ -1,4 +1,5 @@
-"""The graph topic: replayed from its start to rebuild the graph; `graph apply` adds."""
+"""The graph topic: replayed from its start to rebuild the graph; `apply_graph` (used
+by `finops graph apply` and the api's `POST /v1/graph`) adds what changed."""
 
 from __future__ import annotations
 
@@ -11,15 +12,26 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.codec import decode_event, encode_event
 from finops.contracts.events import GraphChanged
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import GRAPH, topic_name
-from finops.domain.dag import GraphSpec
-from finops.domain.graphdiff import GraphDelta, apply_change, graph_digest
+from finops.domain.dag import GraphSpec, build_graph
+from finops.domain.graphdiff import GraphDelta, apply_change, diff_graphs, graph_digest
+from finops.domain.rules import check_graph_rules
 from finops.errors import FinopsError
 
-__all__ = ["BadGraphMessage", "GraphLog", "follow_graph", "publish_delta", "read_graph"]
+__all__ = [
+    "BadGraphMessage",
+    "GraphLog",
+    "apply_graph",
+    "check_graph",
+    "describe_delta",
+    "follow_graph",
+    "publish_delta",
+    "read_graph",
+]
 
 _log = logging.getLogger(__name__)
 # Told of a message of the graph topic that is not a graph change, with the reason.
@@ -193,3 +205,39 @@ async def publish_delta(
     finally:
         await producer.stop()
     return changes[-1]
+
+
+def check_graph(spec: GraphSpec) -> GraphSpec:
+    """The graph if it is one `finops allocate` accepts (GraphError naming the node,
+    edge or parameter otherwise)."""
+    check_graph_rules(build_graph(spec))
+    return spec
+
+
+async def apply_graph(
+    kafka: KafkaSettings, spec: GraphSpec, *, dry_run: bool = False
+) -> tuple[int, GraphDelta]:
+    """Publish what `spec` changes against the graph on the topic: the version it
+    is now at and the delta (empty: nothing published). `dry_run`: only the delta
+    and the current version; nothing is published. `spec` must be checked."""
+    await ensure_topics(
+        kafka.bootstrap_servers,
+        namespace=kafka.topic_namespace,
+        security=kafka.client_options(),
+    )
+    log = await read_graph(kafka)
+    delta = diff_graphs(log.spec, spec)
+    if delta.is_empty or dry_run:
+        return log.version, delta
+    change = await publish_delta(kafka, log, delta, spec)
+    return change.version, delta
+
+
+def describe_delta(delta: GraphDelta) -> dict[str, int]:
+    """The delta's counts: nodes and edges upserted and removed."""
+    return {
+        "nodes_upserted": len(delta.nodes_upserted),
+        "nodes_removed": len(delta.nodes_removed),
+        "edges_upserted": len(delta.edges_upserted),
+        "edges_removed": len(delta.edges_removed),
+    }

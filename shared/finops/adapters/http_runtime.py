@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
@@ -13,7 +14,12 @@ import uvicorn
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+)
 
 from finops.adapters.connections import Connections
 from finops.contracts.settings import KafkaSettings, PostgresSettings, ServiceSettings
@@ -23,6 +29,7 @@ __all__ = [
     "CheckOutcome",
     "HealthCheck",
     "add_health_routes",
+    "add_request_timing",
     "add_unavailable_handlers",
     "create_service_app",
     "run_app",
@@ -142,6 +149,22 @@ def add_unavailable_handlers(app: FastAPI) -> None:
 
     for kind in _UNAVAILABLE:
         app.add_exception_handler(kind, unavailable)
+
+
+def add_request_timing(app: FastAPI, histogram: Histogram) -> None:
+    """Observe every request's seconds by route template (not the raw path, whose
+    ids would make unbounded label values), method and status code."""
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Any) -> Response:
+        began = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        histogram.labels(template, request.method, str(response.status_code)).observe(
+            time.perf_counter() - began
+        )
+        return response
 
 
 def run_app(app: FastAPI, settings: ServiceSettings) -> None:

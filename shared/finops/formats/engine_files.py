@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -12,16 +15,18 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.synth import METRICS, SynthOrg
-from finops.domain.allocation.tables import UsageTable
+from finops.domain.allocation.tables import CostTable, UsageTable
 from finops.domain.dag import build_graph
 from finops.domain.periods import DayRange
-from finops.errors import InputError
+from finops.errors import FinopsError, InputError
 from finops.formats.arrow_columns import date_column, decimal_column, string_column
 from finops.formats.costfile import load_costs
 from finops.formats.graphfile import load_graph, save_graph
 from finops.formats.inputfiles import load_usage
 
 __all__ = ["load_engine", "parse_day", "write_org"]
+
+_T = TypeVar("_T", CostTable, UsageTable)
 
 
 def parse_day(text: str | None, option: str) -> date | None:
@@ -42,13 +47,39 @@ def load_engine(
     first: date | None = None,
     last: date | None = None,
 ) -> AllocationEngine:
-    """Read and validate the files, then allocate every day in range."""
-    graph = build_graph(load_graph(graph_path))
-    known = set(graph.index)
-    costs = load_costs(costs_path, known)
-    usage = load_usage(usage_path, known) if usage_path else UsageTable.empty()
+    """Read and validate the files, then allocate every day in range.
+
+    The CSV files are read on threads while the graph is parsed (Arrow and NumPy
+    release the GIL; the graph's parsing holds it). Errors are the ones reading
+    the files one after another gives: the graph's first, then the costs', then
+    the usage's, and a file naming a node the graph lacks is read again knowing
+    the graph, so the message names the file's first bad line.
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="finops-read") as pool:
+        costs_job = pool.submit(load_costs, costs_path)
+        usage_job = pool.submit(load_usage, usage_path) if usage_path else None
+        graph = build_graph(load_graph(graph_path))
+        known = graph.index
+        costs = _known_only(costs_job, lambda: load_costs(costs_path, known), known)
+        usage = (
+            _known_only(usage_job, lambda: load_usage(usage_path, known), known)
+            if usage_path and usage_job
+            else UsageTable.empty()
+        )
     days = _day_range(costs.day, first, last)
     return AllocationEngine(graph, costs, usage, days=days)
+
+
+def _known_only(job: Future[_T], again: Callable[[], _T], known: Collection[str]) -> _T:
+    """A table read without the graph; read again knowing it when it failed or names
+    unknown nodes (that reading raises the error a graph-aware reading gives)."""
+    try:
+        table = job.result()
+    except FinopsError:
+        return again()
+    if any(n not in known for n in table.node_ids):
+        return again()
+    return table
 
 
 def _day_range(

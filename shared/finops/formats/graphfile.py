@@ -6,15 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from finops.domain.dag import GraphSpec
 from finops.domain.identifiers import describe_error
-from finops.domain.yamltext import AliasRefused, load_yaml
 from finops.errors import GraphError
 
-__all__ = ["load_graph", "save_graph"]
+__all__ = ["load_graph", "parse_graph", "save_graph"]
 
 
 def load_graph(path: Path) -> GraphSpec:
@@ -23,29 +21,47 @@ def load_graph(path: Path) -> GraphSpec:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GraphError(f"{path}: cannot read graph file ({exc.strerror})") from None
-    raw = _parse(path, text)
+    except UnicodeDecodeError:
+        raise GraphError(f"{path}: not UTF-8 text") from None
+    return parse_graph(text, name=str(path), yaml_text=path.suffix in (".yaml", ".yml"))
+
+
+def parse_graph(text: str, *, name: str, yaml_text: bool) -> GraphSpec:
+    """Parse a graph's text (YAML or JSON); a defect is a GraphError naming `name`."""
+    raw = _parse(name, text, yaml_text)
     try:
         return GraphSpec.model_validate(raw)
     except ValidationError as exc:
-        raise GraphError(f"{path}: {_first_problem(exc)}") from None
+        raise GraphError(f"{name}: {_first_problem(exc)}") from None
 
 
 def save_graph(spec: GraphSpec, path: Path) -> None:
     """Write a graph as JSON or YAML, by the file's suffix."""
     data = spec.model_dump(by_alias=True, mode="json", exclude_defaults=True)
     if path.suffix in (".yaml", ".yml"):
+        import yaml  # only YAML graphs pay for the YAML library
+
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     else:
         path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
 
-def _parse(path: Path, text: str) -> Any:
+def _parse(path: str, text: str, yaml_text: bool) -> Any:
+    if yaml_text:
+        return _parse_yaml(path, text)
     try:
-        if path.suffix in (".yaml", ".yml"):
-            return load_yaml(text)
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+
+
+def _parse_yaml(path: str, text: str) -> Any:
+    import yaml  # only YAML graphs pay for the YAML library
+
+    from finops.domain.yamltext import AliasRefused, load_yaml
+
+    try:
+        return load_yaml(text)
     except AliasRefused as exc:
         raise GraphError(f"{path}: invalid YAML: {exc}") from None
     except yaml.YAMLError as exc:

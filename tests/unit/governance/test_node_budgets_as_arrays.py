@@ -86,3 +86,20 @@ def test_spend_forecast_and_crossings_equal_the_scalar_path(
         for threshold in budget.thresholds:
             assert pairs[k] == crossed(reading, threshold)
             k += 1
+
+
+def test_nodes_without_stored_results_read_zero_even_with_no_results_at_all() -> None:
+    budgets = [
+        Budget(id="b", name="b", amount=Decimal(1), scope=Scope(node="new")),
+        Budget(id="c", name="c", amount=Decimal(1), scope=Scope(node="a")),
+    ]
+    (group,) = group_node_budgets(budgets)
+    for cumulative, index in (
+        (np.zeros((31, 0), np.int64), {}),  # nothing stored yet
+        (np.ones((31, 1), np.int64).cumsum(axis=0) - 1, {"a": 0}),
+        (np.zeros((31, 1), np.int64), {"a": 0, "later": 1}),  # index grew since
+    ):
+        spent, forecast = group.spend(
+            cumulative, index, first=FIRST, end=END, as_of=FIRST, window=7
+        )
+        assert int(spent[0]) == 0 and int(forecast[0]) == 0

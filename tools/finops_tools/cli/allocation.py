@@ -1,22 +1,22 @@
-"""`finops allocate`, `finops explain` and `finops synth`."""
+"""`finops allocate`, `finops explain` and `finops synth`.
 
+Each command imports what it alone needs when it runs: `allocate --summary-only`
+pays for neither the result writers (Parquet), explain nor the synthetic generator.
+"""
+
+import gc
 import json
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 
-from finops.domain.allocation.explain import explain as explain_cost
-from finops.domain.allocation.explain import render
 from finops.domain.allocation.readout import summarize
-from finops.domain.allocation.synth import SynthOptions, generate_org
 from finops.errors import InputError
-from finops.formats.engine_files import load_engine, parse_day, write_org
-from finops.formats.report import check_output_path, write_result
+from finops.formats.engine_files import load_engine, parse_day
 
 __all__ = ["register"]
 
@@ -36,10 +36,11 @@ def register(app: typer.Typer) -> None:
 
 def _step(label: str, work: Callable[[], T]) -> T:
     """Run one step, with a spinner on stderr when it is a terminal."""
-    console = Console(stderr=True)
-    status: AbstractContextManager[object] = (
-        console.status(label) if sys.stderr.isatty() else nullcontext()
-    )
+    status: AbstractContextManager[object] = nullcontext()
+    if sys.stderr.isatty():
+        from rich.console import Console  # a spinner only for a person watching
+
+        status = Console(stderr=True).status(label)
     with status:
         return work()
 
@@ -62,15 +63,40 @@ def allocate(
     if (output is None) == (not summary_only):
         raise InputError("give exactly one of --output and --summary-only")
     if output is not None:
+        from finops.formats.report import check_output_path
+
         check_output_path(output)
     first, last = parse_day(from_, "--from"), parse_day(to, "--to")
-    engine = _step(
-        "allocating", lambda: load_engine(graph, costs, usage, first=first, last=last)
-    )
-    if output is None:
-        print(json.dumps(summarize(engine).to_json()))
-    else:
-        _step(f"writing {output}", lambda: write_result(engine, output))
+    with _without_gc():
+        engine = _step(
+            "allocating",
+            lambda: load_engine(graph, costs, usage, first=first, last=last),
+        )
+        if output is None:
+            print(json.dumps(summarize(engine).to_json()))
+        else:
+            from finops.formats.report import write_result
+
+            _step(f"writing {output}", lambda: write_result(engine, output))
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """No cyclic collection while allocating, and none of its objects at exit.
+
+    The engine's ~10^5 graph, rule and plan objects live until the process ends:
+    collector passes over them (during the run, and the full one at interpreter
+    exit) cost ~0.1 s on 5,000 nodes and free next to nothing. Frozen objects are
+    still freed by reference counting; the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def explain(
@@ -81,6 +107,9 @@ def explain(
     dimension: Annotated[str, typer.Option("--dimension")],
     usage: UsageOpt = None,
 ) -> None:
+    from finops.domain.allocation.explain import explain as explain_cost
+    from finops.domain.allocation.explain import render
+
     day = parse_day(date, "--date")
     assert day is not None
     engine = load_engine(graph, costs, usage, first=day, last=day)
@@ -98,6 +127,9 @@ def synth(
         str, typer.Option("--start", help="First day (ISO).")
     ] = "2025-01-01",
 ) -> None:
+    from finops.domain.allocation.synth import SynthOptions, generate_org
+    from finops.formats.engine_files import write_org
+
     first = parse_day(start, "--start")
     assert first is not None
     options = SynthOptions(

@@ -25,7 +25,8 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
         "results", "Write the stored allocation results (as `allocate --output`)."
     ),
     "export": CommandEntry(
-        "export", "Write one of the API's CSV exports from the stored data."
+        "export",
+        "Write one of the API's exports (CSV, Parquet, FOCUS) from PostgreSQL.",
     ),
     "ingest": CommandEntry(
         "ingest", "Upload files to the running stack's ingest service."
@@ -55,4 +56,8 @@ COMMANDS: Final[dict[str, CommandEntry]] = {
         "cloudsim", "A simulated cloud billing into ingest, with an executor."
     ),
     "usage": CommandEntry("usage", "Usage metrics: pull them from Prometheus."),
+    "dashboards": CommandEntry("dashboards", "Grafana dashboards generated from code."),
+    "report": CommandEntry(
+        "report", "A self-contained HTML cost report (no Grafana needed)."
+    ),
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from finops.adapters.graphlog import apply_graph
 from finops.adapters.input_feed import publish_files
 from finops.adapters.stored_results import fetch_document, fetch_top_products
 from finops.contracts.settings import DevStackSettings, KafkaSettings, PostgresSettings
@@ -20,7 +21,7 @@ from finops.domain.allocation.synth import SynthOptions, generate_org
 from finops.domain.money import format_micros
 from finops.errors import StackError
 from finops.formats.engine_files import load_engine, write_org
-from finops_tools.cli.graph import _apply, load_valid_graph
+from finops_tools.cli.graph import load_valid_graph
 from finops_tools.devstack import Stack
 
 __all__ = ["register"]
@@ -63,7 +64,7 @@ def demo(
     kafka = KafkaSettings(bootstrap_servers=stack.bootstrap_servers)
     postgres = PostgresSettings(DATABASE_URL=stack.database_url)
     org = _synthesise(settings.state_dir / "demo", nodes=nodes, days=days)
-    version, _ = asyncio.run(_apply(kafka, load_valid_graph(org / "graph.json")))
+    version, _ = asyncio.run(apply_graph(kafka, load_valid_graph(org / "graph.json")))
     _say(f"graph applied (version {version})")
     _feed(kafka, org)
     expected = summarize(

@@ -11,7 +11,7 @@ from typing import Annotated
 import asyncpg
 import typer
 
-from finops.adapters.exports import EXPORTS, stream_export
+from finops.adapters.exports import FORMATS, TYPES, export_problem, stream_export
 from finops.contracts.settings import PostgresSettings
 from finops.errors import InputError
 from finops.formats.engine_files import parse_day
@@ -21,16 +21,20 @@ __all__ = ["register"]
 
 
 def export(
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTS)}.")],
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(TYPES)}.")],
     output: Annotated[Path, typer.Option("--output", help="OUT.csv")],
     start: Annotated[str, typer.Option("--start", help="First day (ISO).")],
     end: Annotated[str, typer.Option("--end", help="Last day (ISO), inclusive.")],
     dimension: Annotated[
         list[str] | None, typer.Option("--dimension", help="Repeat; default all.")
     ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "csv",
 ) -> None:
-    if kind not in EXPORTS:
-        raise InputError(f"unknown export {kind!r}; one of {', '.join(EXPORTS)}")
+    problem = export_problem(kind, fmt)
+    if problem:
+        raise InputError(problem)
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
     assert first is not None and last is not None
     if first > last:
@@ -38,20 +42,25 @@ def export(
     if not output.parent.is_dir():
         raise InputError(f"{output}: its directory does not exist")
     postgres = postgres_settings()
-    work = _write(postgres, kind, first, last, dimension or [], output)
-    rows = reach("PostgreSQL", postgres.database_url, work)
-    print(f"{output}: {rows} rows")
+    work = _write(postgres, kind, fmt, first, last, dimension or [], output)
+    written = reach("PostgreSQL", postgres.database_url, work)
+    if fmt == "parquet":
+        print(f"{output}: {written} bytes")
+    else:
+        print(f"{output}: {written} rows")
 
 
 async def _write(
     postgres: PostgresSettings,
     kind: str,
+    fmt: str,
     first: date,
     last: date,
     dims: list[str],
     output: Path,
 ) -> int:
-    """Stream the export into a temporary file, then move it in place; row count."""
+    """Stream the export into a temporary file, then move it in place; the rows
+    (CSV) or bytes (Parquet) written."""
     pool = await asyncpg.create_pool(
         postgres.database_url,
         min_size=1,
@@ -59,20 +68,23 @@ async def _write(
         server_settings={"search_path": postgres.db_schema},
     )
     fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    newlines = 0
+    newlines = size = 0
     try:
         with os.fdopen(fd, "wb") as handle:
-            async for chunk in stream_export(pool, kind, first, last, dims):
+            async for chunk in stream_export(pool, kind, first, last, dims, fmt):
                 handle.write(chunk)
                 newlines += chunk.count(b"\n")
+                size += len(chunk)
         os.replace(name, output)
     finally:
         await pool.close()
         if os.path.exists(name):
             os.unlink(name)
-    return max(newlines - 1, 0)
+    return size if fmt == "parquet" else max(newlines - 1, 0)
 
 
 def register(app: typer.Typer) -> None:
     """Add `export`."""
-    app.command(help="Write one of the API's CSV exports from the stored data.")(export)
+    app.command(
+        help="Write one of the API's exports (CSV, Parquet, FOCUS) from PostgreSQL."
+    )(export)

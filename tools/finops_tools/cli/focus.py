@@ -17,11 +17,13 @@ from rich.table import Table
 
 from finops.domain.focus.aggregate import write_costs
 from finops.domain.focus.mapping import load_rules
+from finops.domain.focus.normalize import normalize_file
 from finops.domain.focus.offline import NormalizeResult, check_files, normalize_paths
 from finops.domain.focus.readers import Progress
 from finops.domain.focus.rejects import write_rejects
 from finops.domain.focus.summary import Summary, summarize_files, to_six_decimals
 from finops.domain.money import format_micros
+from finops.formats.ledger import LedgerWriter, ledger_table
 
 __all__ = ["focus_app", "register"]
 
@@ -190,4 +192,47 @@ def _print_summary(result: Summary) -> None:
         f"total {to_six_decimals(result.total)} over {result.rows} rows "
         f"({result.unreadable} without a readable cost); "
         f"tagged: {result.tagged_rows} rows, {result.tag_coverage():.1%} of charges"
+    )
+
+
+@focus_app.command(
+    help="The master ledger: every bill line of FOCUS (1.0-1.3), CUR and provider "
+    "files as one FOCUS 1.3 CSV, the mapped node and source line in x_ columns."
+)
+def ledger(
+    files: Files,
+    rules: Annotated[Path, typer.Option("--rules", help="Mapping rules YAML.")],
+    output: Annotated[Path, typer.Option("--output", help="LEDGER.csv to write.")],
+    profile: ProfileOption = None,
+    bill_format: FormatOption = "auto",
+) -> None:
+    check_files(files)
+    mapping = load_rules(rules)
+    rejected = 0
+
+    def write(tmp: Path) -> int:
+        nonlocal rejected
+        writer = LedgerWriter(tmp)
+        try:
+            for path in files:
+                batches = normalize_file(
+                    path,
+                    mapping,
+                    profile=profile,
+                    bill_format=bill_format,
+                    keep_lines=True,
+                )
+                for batch in batches:
+                    rejected += len(batch.rejects)
+                    if batch.lines is not None and batch.lines.num_rows:
+                        writer.write([ledger_table(batch.lines, file=str(path))])
+        finally:
+            writer.close()
+        return writer.rows
+
+    rows: list[int] = []
+    _write_atomically(output, lambda tmp: rows.append(write(tmp)))
+    print(
+        f"{rows[0]} bill lines from {len(files)} file(s) written to {output} "
+        f"({rejected} rejected rows left out)"
     )

@@ -8,12 +8,9 @@ from typing import Annotated
 
 import typer
 
-from finops.adapters.graphlog import publish_delta, read_graph
-from finops.adapters.kafka_admin import ensure_topics
-from finops.contracts.settings import KafkaSettings
-from finops.domain.dag import GraphSpec, build_graph
-from finops.domain.graphdiff import GraphDelta, diff_graphs
-from finops.domain.rules import check_graph_rules
+from finops.adapters.graphlog import apply_graph, check_graph, describe_delta
+from finops.domain.dag import GraphSpec
+from finops.domain.graphdiff import GraphDelta
 from finops.formats.graphfile import load_graph
 from finops_tools.cli.stack_address import kafka_settings, reach
 
@@ -24,9 +21,7 @@ graph_app = typer.Typer(help="The cost graph on the running stack.")
 
 def load_valid_graph(path: Path) -> GraphSpec:
     """Read a graph file and check it as `finops allocate` does (GraphError if bad)."""
-    spec = load_graph(path)
-    check_graph_rules(build_graph(spec))
-    return spec
+    return check_graph(load_graph(path))
 
 
 @graph_app.command(
@@ -34,36 +29,31 @@ def load_valid_graph(path: Path) -> GraphSpec:
 )
 def apply(
     graph: Annotated[Path, typer.Argument(help="Graph file (YAML or JSON).")],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Validate and show the differences only."),
+    ] = False,
 ) -> None:
     spec = load_valid_graph(graph)
     kafka = kafka_settings()
-    version, delta = reach("Kafka", kafka.bootstrap_servers, _apply(kafka, spec))
-    print(_describe(version, delta))
+    work = apply_graph(kafka, spec, dry_run=dry_run)
+    version, delta = reach("Kafka", kafka.bootstrap_servers, work)
+    print(_describe(version, delta, dry_run))
 
 
-async def _apply(kafka: KafkaSettings, spec: GraphSpec) -> tuple[int, GraphDelta]:
-    await ensure_topics(
-        kafka.bootstrap_servers,
-        namespace=kafka.topic_namespace,
-        security=kafka.client_options(),
-    )
-    log = await read_graph(kafka)
-    delta = diff_graphs(log.spec, spec)
-    if delta.is_empty:
-        return log.version, delta
-    change = await publish_delta(kafka, log, delta, spec)
-    return change.version, delta
-
-
-def _describe(version: int, delta: GraphDelta) -> str:
+def _describe(version: int, delta: GraphDelta, dry_run: bool) -> str:
     if delta.is_empty:
         return f"graph unchanged at version {version}"
-    print(f"published graph version {version}", file=sys.stderr)
-    return (
-        f"graph version {version}: {len(delta.nodes_upserted)} nodes upserted, "
-        f"{len(delta.nodes_removed)} removed; {len(delta.edges_upserted)} edges "
-        f"upserted, {len(delta.edges_removed)} removed"
+    counts = describe_delta(delta)
+    changes = (
+        f"{counts['nodes_upserted']} nodes upserted, {counts['nodes_removed']} "
+        f"removed; {counts['edges_upserted']} edges upserted, "
+        f"{counts['edges_removed']} removed"
     )
+    if dry_run:
+        return f"dry run against graph version {version}: {changes}"
+    print(f"published graph version {version}", file=sys.stderr)
+    return f"graph version {version}: {changes}"
 
 
 def register(app: typer.Typer) -> None:

@@ -70,7 +70,10 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # governance sends up to 20 at once
+
+    return Server(("127.0.0.1", port), Handler)
 
 
 def main() -> None:

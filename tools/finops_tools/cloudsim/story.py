@@ -103,6 +103,13 @@ async def _prepare(database_url: str, text: str, path: Path) -> datetime:
     conn = await asyncpg.connect(database_url)
     try:
         await apply_governance(conn, config, line_of, file_name=str(path))
+        # An earlier run's calls still being retried (its receiver is gone) would
+        # reach this run's receiver and executor: they belong to that run's story.
+        await conn.execute(
+            "UPDATE webhook_deliveries SET status = 'dead', "
+            "last_error = 'superseded by a new demo run' "
+            "WHERE status = 'pending' AND target_id IN ('ops', 'stop-lab-vms')"
+        )
         latest = await conn.fetchval(
             "SELECT max(billing_month) FROM cost_lines WHERE source LIKE 'cloudsim-%'"
         )
@@ -144,7 +151,7 @@ async def _simulate(
         now = simulator.sim_now()
         lab = simulator.spend_of(LAB)
         story["curve"].append((now, lab))
-        if story["alert_spend"] is None and _arrived(received):
+        if story["alert_spend"] is None and _arrived(received, options.start):
             story["alert_spend"] = lab
             _say(f"{now:%b %d %H:%M}: 80 % alert received; lab spend ${lab:.4f}")
         if now >= next_report:
@@ -179,21 +186,22 @@ async def _simulate(
     return story
 
 
-def _arrived(received: Path) -> bool:
+def _arrived(received: Path, month: datetime) -> bool:
     if not received.exists():
         return False
     return any(
-        _is_lab_alert(json.loads(line)["body"])
+        _is_lab_alert(json.loads(line)["body"], month)
         for line in received.read_text().splitlines()
     )
 
 
-def _is_lab_alert(body: str) -> bool:
-    """The 80 % actual alert (the 100 % forecast one may come first)."""
+def _is_lab_alert(body: str, month: datetime) -> bool:
+    """This month's 80 % alert (the 100 % forecast one may come first)."""
     alert = json.loads(body)
     return bool(
         alert.get("type") == "budget.alert"
         and alert.get("basis") == "actual"
+        and alert.get("period_start") == month.date().isoformat()
         and Decimal(alert.get("threshold_percent", "0")) == 80
     )
 

@@ -113,36 +113,40 @@ class Deliverer:
         if isinstance(target, str):
             await self._finish(claimed, Outcome(None, 0.0, target, None), final=target)
             return
-        secret, timeout_s = target
-        refusal = await self._policy.refusal(claimed.url)
+        url, secret, timeout_s = target
+        refusal = await self._policy.refusal(url)
         if refusal is not None:
             await self._finish(
                 claimed, Outcome(None, 0.0, refusal, None), final=refusal
             )
             return
-        outcome = await self._post(claimed, secret, timeout_s)
+        outcome = await self._post(claimed, url, secret, timeout_s)
         await self._finish(claimed, outcome, final=None)
 
-    def _target(self, claimed: Claimed) -> tuple[str, float] | str:
-        """(secret, timeout) of the delivery's target, or why it has none now."""
+    def _target(self, claimed: Claimed) -> tuple[str, str, float] | str:
+        """(url, secret, timeout) of the delivery's target as configured now (a
+        subscription's new URL applies to retries too), or why it has none."""
         config = self._config()
         if claimed.target_kind == "webhook":
             hook = next((h for h in config.webhooks if h.id == claimed.target_id), None)
             if hook is None:
                 return f"webhook {claimed.target_id!r} is no longer configured"
-            return hook.secret, self._timeout_s
+            return hook.url, hook.secret, self._timeout_s
         action = _action(config, claimed.target_id)
         if action is None:
             return f"action {claimed.target_id!r} is no longer configured"
-        return action.executor.secret, min(action.executor.timeout_s, self._timeout_s)
+        executor = action.executor
+        return executor.url, executor.secret, min(executor.timeout_s, self._timeout_s)
 
-    async def _post(self, claimed: Claimed, secret: str, timeout_s: float) -> Outcome:
+    async def _post(
+        self, claimed: Claimed, url: str, secret: str, timeout_s: float
+    ) -> Outcome:
         body = claimed.payload.encode()
         headers = signed_headers(secret, claimed.msg_id, int(time.time()), body)
         started = time.perf_counter()
         try:
             response = await self._client.post(
-                claimed.url, content=body, headers=headers, timeout=timeout_s
+                url, content=body, headers=headers, timeout=timeout_s
             )
         except httpx.HTTPError as exc:
             latency = (time.perf_counter() - started) * 1000

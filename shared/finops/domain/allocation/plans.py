@@ -14,6 +14,7 @@ from finops.domain.allocation.tables import to_day_numbers
 from finops.domain.allocation.usage import UsageView, usage_code
 from finops.domain.dag import EdgeSpec
 from finops.domain.rules import AllocationRule, Fallback, check_rules, rule_for
+from finops.errors import GraphError
 
 __all__ = ["Head", "ParentPlan", "build_plan", "build_plans", "parent_head"]
 
@@ -52,6 +53,8 @@ class ParentPlan:
 
 # Edges per batch of share computation: big enough to amortise, small in memory.
 _BATCH_EDGES = 4096
+# From this many parents without dimension overrides, their heads are built together.
+_PLAIN_HEADS_MIN = 2
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,7 @@ def build_plans(
     heads, when given, keeps each parent's children, configs and checked rules (they
     depend on its edges, the index, the dimensions and the days only) for next time.
     """
-    heads_ = [
-        parent_head(edges, index=index, dimensions=dimensions, days=days, heads=heads)
-        for edges in edge_lists
-    ]
+    heads_ = _heads_of(edge_lists, index, dimensions, days, heads)
     drafts = [
         _Draft(head.children, config, head.active)
         for head in heads_
@@ -187,6 +187,120 @@ def _head(
         tuple(_Config.of(rules) for rules in config_rules),
         any(r.metric is not None for rules in config_rules for r in rules),
     )
+
+
+def _heads_of(
+    edge_lists: Sequence[Sequence[EdgeSpec]],
+    index: dict[str, int],
+    dimensions: Sequence[str],
+    days: NDArray[np.int64],
+    heads: MutableMapping[str, Head] | None,
+) -> list[Head]:
+    """Every parent's head: kept ones as they are, parents whose edges override no
+    dimension all at once (`_plain_heads`), the others one by one."""
+    found: list[Head | None] = [
+        heads.get(edges[0].from_) if heads is not None else None for edges in edge_lists
+    ]
+    plain = [
+        i
+        for i, edges in enumerate(edge_lists)
+        if found[i] is None and not any(e.dimensions for e in edges)
+    ]
+    if len(plain) >= _PLAIN_HEADS_MIN:
+        try:
+            built = _plain_heads(
+                [edge_lists[i] for i in plain], index, len(dimensions), days
+            )
+        except GraphError:
+            built = []  # one by one below, so the first defect in order is named
+        for i, head in zip(plain, built, strict=False):
+            found[i] = head
+            if heads is not None:
+                heads[edge_lists[i][0].from_] = head
+    return [
+        head
+        if head is not None
+        else parent_head(
+            edges, index=index, dimensions=dimensions, days=days, heads=heads
+        )
+        for edges, head in zip(edge_lists, found, strict=True)
+    ]
+
+
+def _plain_heads(
+    edge_lists: Sequence[Sequence[EdgeSpec]],
+    index: dict[str, int],
+    n_dims: int,
+    days: NDArray[np.int64],
+) -> list[Head]:
+    """Heads of parents none of whose edges overrides a dimension (one config each),
+    built from arrays over all their edges; equal to `_head` of each.
+
+    Raises GraphError when some rule or parent is wrong (the caller then builds the
+    heads one by one, which names the first defect as `_head` does).
+    """
+    edges = [e for group in edge_lists for e in group]
+    sizes = np.array([len(group) for group in edge_lists], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    children = np.array([index[e.to] for e in edges], dtype=np.int64)
+    rules = [rule_for(e) for e in edges]
+    # Graphs repeat a few rule objects on thousands of edges: per-rule facts once.
+    codes: dict[int, int] = {}
+    distinct: list[AllocationRule] = []
+    rule_code = np.empty(len(rules), dtype=np.int64)
+    for i, rule in enumerate(rules):
+        code = codes.get(id(rule))
+        if code is None:
+            code = codes[id(rule)] = len(distinct)
+            distinct.append(rule)
+        rule_code[i] = code
+    config = _Config.of(tuple(distinct))
+    fixed = config.fixed[rule_code]
+    groups: dict[tuple[object, ...], int] = {}
+    group = np.array(
+        [groups.setdefault(r.group_key, len(groups)) for r in distinct], dtype=np.int64
+    )[rule_code]
+    # One group key among each parent's non-fixed edges; fixed percents checked as
+    # `check_rules` does, on the parents that have some.
+    lowest = np.minimum.reduceat(np.where(fixed, len(groups), group), starts)
+    highest = np.maximum.reduceat(np.where(fixed, -1, group), starts)
+    with_fixed = np.flatnonzero(np.add.reduceat(fixed.astype(np.int64), starts))
+    mixed = np.flatnonzero((highest >= 0) & (lowest < highest))
+    for p in sorted({*mixed.tolist(), *with_fixed.tolist()}):
+        a, b = int(starts[p]), int(ends[p])
+        check_rules(edges[a].from_, None, list(edges[a:b]), rules[a:b])
+    active = activity(edges, days)
+    strategy = [str(r.strategy) if not r.is_fixed else None for r in distinct]
+    metric = [r.metric is not None for r in distinct]
+    percent = config.percent[rule_code]
+    equal = config.equal_fallback[rule_code]
+    usage_codes = config.usage_codes[rule_code]
+    heads = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        own = rule_code[a:b].tolist()
+        names = [strategy[c] for c in own if strategy[c] is not None]
+        rules_ = tuple(rules[a:b])
+        heads.append(
+            Head(
+                children[a:b],
+                np.zeros(n_dims, dtype=np.int64),
+                [rules_],
+                active[a:b],
+                (
+                    _Config(
+                        rules_,
+                        names[0] if names else None,
+                        fixed[a:b],
+                        percent[a:b],
+                        equal[a:b],
+                        usage_codes[a:b],
+                    ),
+                ),
+                any(metric[c] for c in own),
+            )
+        )
+    return heads
 
 
 def _batched_shares(

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: `finops dashboards build` writes deploy/grafana."""

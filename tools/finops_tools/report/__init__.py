@@ -1,0 +1,1 @@
+"""`finops report --html`: one self-contained page of the stored costs."""
