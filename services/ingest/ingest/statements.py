@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from finops.domain.focus.aggregate import round_provider_totals
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, costs_from_lines
 from finops.domain.focus.restatement import PartitionKey
@@ -97,6 +98,7 @@ class CostDelivery:
     rejected: int = 0
     layout: str | None = None
     totals: dict[str, int] = field(default_factory=dict)
+    picos: dict[str, int] = field(default_factory=dict)  # rounded off, per provider
     partitions: set[PartitionKey] = field(default_factory=set)
     touched: dict[str, set[date]] = field(default_factory=dict)
     restated: list[str] = field(default_factory=list)  # "source period" taken over
@@ -139,11 +141,14 @@ class CostDelivery:
         self.layout = self.layout or batch.layout
         for provider, micros in batch.provider_totals.items():
             self.totals[provider] = self.totals.get(provider, 0) + micros
+        for provider, picos in batch.provider_picos.items():
+            self.picos[provider] = self.picos.get(provider, 0) + picos
 
     def result(self, finished_at: datetime) -> IngestResult:
         """The run with its final counts."""
+        exact = round_provider_totals(self.totals, self.picos)
         totals: dict[str, Decimal] = {
-            k: from_micros(v) for k, v in sorted(self.totals.items())
+            k: from_micros(v) for k, v in sorted(exact.items())
         }
         return replace_run(
             self.run,
