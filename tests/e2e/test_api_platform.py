@@ -166,8 +166,10 @@ async def _drop(url: str, schema: str) -> None:
         await conn.close()
 
 
-def _post(url: str, body: bytes, method: str = "POST") -> dict[str, Any]:
-    request = urllib.request.Request(url, data=body, method=method)
+def _post(url: str, body: bytes, method: str = "POST", *, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return dict(json.loads(answer.read()))
@@ -236,14 +238,18 @@ def platform(
         assert applied.json()["published"] is True
         allocator.start()
         ingest = start_service("ingest", "INGEST_", env, work / "ingest.log")
-        rules_id = _post(
-            f"{ingest.url}/rules", (files / "rules.yaml").read_bytes(), "PUT"
+        rules_id = _post(  # ingest needs a token too (rules: admin)
+            f"{ingest.url}/rules",
+            (files / "rules.yaml").read_bytes(),
+            "PUT",
+            token=tokens["admin"],
         )["rules_id"]
         uploads = [
             _post(
                 f"{ingest.url}/ingests?filename={name}&format={fmt}&rules={rules_id}"
                 + (f"&source={source}" if source else ""),
                 (files / name).read_bytes(),
+                token=tokens["admin"],
             )
             for name, fmt, source in (
                 ("bill.csv", "focus", None),

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypedDict
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -71,9 +72,9 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
     status = _status(stack_env)
     assert {row["state"] for row in status.values()} == {"running"}
     _check_services_answer(status)
-    database_url = str(status["postgres"]["address"])
     kafka = str(status["kafka"]["address"])
-    migrate_env = {**stack_env, "DATABASE_URL": database_url}
+    assert ":***@" in status["postgres"]["address"]  # a password, never shown
+    migrate_env = stack_env  # the commands find the stack's database and password
     assert "migrations: applied 0001_core" in up.stderr
     assert "up to date" in finops(migrate_env, "db", "migrate").stdout
     token_file = Path(stack_env["FINOPS_STATE_DIR"]) / "admin.token"
@@ -83,6 +84,8 @@ def test_up_status_down_and_data_survives(stack_env: dict[str, str]) -> None:
     assert token_file.stat().st_mode & 0o777 == 0o600
     listed = json.loads(finops(migrate_env, "tokens", "list", "--json").stdout)
     assert [(t["name"], t["scopes"]) for t in listed] == [("dev-stack", ["admin"])]
+    asyncio.run(_check_database_logins(stack_env, status))
+    _check_private_logs(Path(stack_env["FINOPS_STATE_DIR"]) / "logs")
     asyncio.run(_produce(kafka, b"kept across restarts"))
     pids = [row["pid"] for row in status.values() if row["pid"] is not None]
     assert len(pids) == len(status)  # every component runs, so each has a pid
@@ -110,6 +113,38 @@ def _check_services_answer(status: dict[str, _Row]) -> None:
         assert all(value is True for value in checks.values()), checks
         code, body = _get(f"{address}/metrics")
         assert code == 200 and f"finops_{name}_events_total" in body
+
+
+async def _check_database_logins(env: dict[str, str], status: dict[str, _Row]) -> None:
+    """The superuser needs its password; the services log in as finops_app, which is
+    no superuser and may make no role."""
+    port = int(env["FINOPS_POSTGRES_PORT"])
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/finops")
+    state = Path(env["FINOPS_STATE_DIR"]) / "postgres"
+    assert (state / "superuser.password").stat().st_mode & 0o777 == 0o600
+    password = (state / "superuser.password").read_text().strip()
+    conn = await asyncpg.connect(
+        f"postgresql://postgres:{password}@127.0.0.1:{port}/finops"
+    )
+    try:
+        users = await conn.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity"
+            " WHERE datname = 'finops' AND pid <> pg_backend_pid()"
+        )
+        role = await conn.fetchrow(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
+            " WHERE rolname = 'finops_app'"
+        )
+    finally:
+        await conn.close()
+    assert {u["usename"] for u in users} == {"finops_app"}
+    assert role is not None and not any(role.values())
+
+
+def _check_private_logs(logs: Path) -> None:
+    for log in logs.glob("*.log"):
+        assert log.stat().st_mode & 0o077 == 0, log
 
 
 def _check_clean_shutdown(logs: Path) -> None:

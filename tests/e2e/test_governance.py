@@ -26,6 +26,7 @@ from finops.contracts.codec import decode_event
 from finops.contracts.events import BudgetAlertChanged
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import BUDGET_ALERTS, topic_name
+from finops.domain.access import Scope
 from finops_tools.cloudsim.focusfile import HourLine, render_csv
 from finops_tools.cloudsim.simulator import DEFAULT_RESOURCES
 from tests.support.cli import run_finops
@@ -37,6 +38,7 @@ from tests.support.service_process import (
     start_service,
     wait_healthy,
 )
+from tests.support.tokens import create_token
 
 pytestmark = pytest.mark.e2e
 
@@ -73,6 +75,8 @@ def stack(
         "GOVERNANCE_ALLOW_LOOPBACK_TARGETS": "true",
         "GOVERNANCE_BACKOFF_SCALE": "0.02",  # 5 s -> 0.1 s: retries within the test
         "GOVERNANCE_ATTEMPT_TIMEOUT_S": "5",
+        # Uploads to ingest need a token (sent by _upload).
+        "FINOPS_TOKEN": asyncio.run(create_token(postgres_settings, Scope.INGEST)),
     }
     hook_port, executor_port = free_port(), free_port()
     hooks, executor = tmp_path / "hooks.jsonl", tmp_path / "executor.jsonl"
@@ -170,6 +174,7 @@ def _upload(stack: Stack, hours: int, *, name: str = "azure-nov.csv") -> dict[st
         f"{stack.ingest.url}/ingests?filename={name}&source=azure-export&format=focus",
         data=render_csv(lines).encode(),
         method="POST",
+        headers={"Authorization": f"Bearer {stack.env['FINOPS_TOKEN']}"},
     )
     with urllib.request.urlopen(request, timeout=60) as answer:
         result: dict[str, Any] = json.loads(answer.read())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from tests.support.cli import run_finops
 from tests.support.ingest_helpers import read_topic
 from tests.support.ingest_process import ingest_process
 from tests.support.prometheus import Counter, PrometheusServer, prometheus_server
+from tests.support.tokens import create_token
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +54,13 @@ def prometheus(tmp_path: Path) -> Iterator[PrometheusServer]:
 
 @pytest.fixture
 def ingest_url(
-    kafka_settings: KafkaSettings, postgres_settings: PostgresSettings, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    postgres_settings: PostgresSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
+    # The commands send FINOPS_TOKEN (the service requires a token).
+    monkeypatch.setenv("FINOPS_TOKEN", asyncio.run(create_token(postgres_settings)))
     with ingest_process(kafka_settings, postgres_settings, tmp_path) as url:
         yield url
 

@@ -1,5 +1,6 @@
 """The allocator's router on the real broker: it starts where the group that routed
-before left off, skips what is not an event, and commits only what it routed."""
+before left off, sends what it cannot route to the dead-letter topic with the reason,
+and commits only what it routed or dead-lettered."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from allocator.routing.consumer import SourceRouter
+from allocator.routing.consumer import SourceRouter, rejecter
+from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import ensure_topics
-from finops.contracts.codec import encode_event
-from finops.contracts.events import NodeCostsReported
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import MessageRejected, NodeCostsReported, RowRejected
 from finops.contracts.settings import KafkaSettings
-from finops.contracts.topics import NODE_COSTS, USAGE, topic_name
+from finops.contracts.topics import NODE_COSTS, USAGE, dead_letter_of, topic_name
 from finops.domain.records import NodeCost
+from tests.support.deadline import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +69,43 @@ async def _committed(servers: str, group: str, tp: TopicPartition) -> int | None
         await consumer.stop()
 
 
-async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
+async def _dead_letters(kafka: KafkaSettings, count: int) -> list[MessageRejected]:
+    consumer = AIOKafkaConsumer(
+        topic_name(dead_letter_of(NODE_COSTS), kafka.topic_namespace),
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"dlq-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    try:
+        found: list[MessageRejected] = []
+        wait = Deadline(60, f"{count} dead letters")
+        while len(found) < count:
+            wait.check(f"{len(found)} arrived")
+            batch = await consumer.getmany(timeout_ms=1000)
+            for m in (m for ms in batch.values() for m in ms):
+                event = decode_event(m.value)
+                assert isinstance(event, MessageRejected)
+                found.append(event)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _other_type() -> bytes:
+    """A valid event of a type the router does not route."""
+    return encode_event(
+        RowRejected(
+            event_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+            source="x",
+            reason="r",
+            raw="",
+        )
+    )
+
+
+async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_events(
     kafka_settings: KafkaSettings,
 ) -> None:
     servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
@@ -80,6 +119,9 @@ async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
             await producer.send_and_wait(tp.topic, _event(i), partition=0)
         await producer.send_and_wait(tp.topic, b"not json", partition=0)  # offset 8
         await producer.send_and_wait(tp.topic, _event(9), partition=0)
+        await producer.send_and_wait(tp.topic, None, key=b"k", partition=0)  # tombstone
+        await producer.send_and_wait(tp.topic, _other_type(), partition=0)
+        await producer.send_and_wait(tp.topic, _event(12), partition=0)
     finally:
         await producer.stop()
     legacy = f"{ns}-faust"  # routed offsets 0-5 before the router had a group
@@ -94,6 +136,9 @@ async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
 
     routes, ready = _Routes(), asyncio.Event()
     group = f"{ns}-router"
+    dlq_producer = AIOKafkaProducer(bootstrap_servers=servers)
+    await dlq_producer.start()
+    dead = DeadLetters(dlq_producer, consumer="allocator", namespace=ns)
     router = SourceRouter(
         routes,
         AIOKafkaConsumer(
@@ -105,17 +150,26 @@ async def test_the_router_goes_on_from_the_older_group_and_skips_non_events(
         bootstrap_servers=servers,
         ready=ready,
         flush=_delivered,
+        reject=rejecter(dead, ns),
     )
     ready.set()
     task = asyncio.create_task(router.run(topics, legacy_group=legacy))
     try:
         async with asyncio.timeout(60):
-            while len(routes.origins) < 3 or await router.lag() != dict.fromkeys(
+            while len(routes.origins) < 4 or await router.lag() != dict.fromkeys(
                 topics, 0
             ):
                 await asyncio.sleep(0.2)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert routes.origins == [f"{tp.topic}/0/{offset}" for offset in (6, 7, 9)]
-    assert await _committed(servers, group, tp) == 10
+        await dlq_producer.stop()
+    assert routes.origins == [f"{tp.topic}/0/{offset}" for offset in (6, 7, 9, 12)]
+    assert await _committed(servers, group, tp) == 13
+    letters = await _dead_letters(kafka_settings, 3)
+    assert [(d.topic, d.offset, d.consumer) for d in letters] == [
+        (tp.topic, offset, "allocator") for offset in (8, 10, 11)
+    ]
+    assert "not JSON" in letters[0].reason and letters[0].raw == "not json"
+    assert "tombstone" in letters[1].reason and letters[1].raw is None
+    assert "unexpected event type 'row_rejected'" in letters[2].reason

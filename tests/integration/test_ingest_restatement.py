@@ -160,3 +160,58 @@ async def test_a_refused_file_changes_nothing(
     assert await db.fetchval("SELECT count(*) FROM cost_lines") == 3
     stored = await client.get(f"/ingests/{refused.json()['ingest_id']}")
     assert stored.json()["status"] == "refused"
+
+
+V10 = "node,date,dimension,amount\ndb,2024-10-01,compute,10\n"
+V20 = "node,date,dimension,amount\ndb,2024-10-01,compute,20\n"
+
+
+async def test_sending_an_earlier_version_again_restates_to_it(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    params = {"format": "node-costs", "source": "team-a"}
+    first = await _post(client, V10.encode(), "costs.csv", **params)
+    second = await _post(client, V20.encode(), "costs.csv", **params)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json()["restated"] == ["team-a 2024-10-01"]
+    back = await _post(client, V10.encode(), "costs.csv", **params)
+    assert back.status_code == 201, back.text  # was 200, duplicate, 20 kept
+    assert not back.json()["duplicate"]
+    assert await _costs(db) == {("db", date(2024, 10, 1)): Decimal("10.000000")}
+    same = await _post(client, V10.encode(), "costs.csv", **params)
+    assert same.status_code == 200 and same.json()["duplicate"]  # still the latest
+    assert same.json()["ingest_id"] == back.json()["ingest_id"]
+    twenty = await _post(client, V20.encode(), "costs.csv", **params)
+    assert twenty.status_code == 201
+    assert await _costs(db) == {("db", date(2024, 10, 1)): Decimal("20.000000")}
+
+
+async def test_the_same_file_name_in_two_folders_are_two_sources(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    team_a = "node,date,dimension,amount\na,2024-10-01,compute,1\n"
+    team_b = "node,date,dimension,amount\nb,2024-10-01,compute,2\n"
+    first = await _post(
+        client, team_a.encode(), "teamA/costs2.csv", format="node-costs"
+    )
+    second = await _post(
+        client, team_b.encode(), "teamB/costs2.csv", format="node-costs"
+    )
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert first.json()["source"] == "teamA/costs2.csv"
+    assert second.json()["source"] == "teamB/costs2.csv"
+    assert second.json()["file_name"] == "costs2.csv"
+    assert second.json()["restated"] == []
+    assert await _costs(db) == {
+        ("a", date(2024, 10, 1)): Decimal("1.000000"),
+        ("b", date(2024, 10, 1)): Decimal("2.000000"),
+    }
+    # A source stated again by another file says so: never a silent replacement.
+    third = await _post(
+        client,
+        team_b.encode(),
+        "other.csv",
+        format="node-costs",
+        source="teamA/costs2.csv",
+    )
+    assert third.json()["restated"] == ["teamA/costs2.csv 2024-10-01"]

@@ -13,7 +13,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from finops.contracts.codec import encode_event
-from finops.contracts.events import CostLinesNormalized, NodeCostsReported, RowRejected
+from finops.contracts.events import (
+    CostLinesNormalized,
+    MessageRejected,
+    NodeCostsReported,
+)
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of, topic_name
 from finops.domain.records import CostRecord
@@ -95,7 +99,7 @@ async def test_outside_producer_lines_become_node_costs_once(
         restated = _batch(uuid.uuid4(), [_line(7, "4.00")])
         await _produce(kafka_settings, encode_event(restated))
         await _wait_for(db, "SELECT count(*) FROM ingest_runs", 2)
-    assert isinstance(dead[0][1], RowRejected) and "not JSON" in dead[0][1].reason
+    assert isinstance(dead[0][1], MessageRejected) and "not JSON" in dead[0][1].reason
     costs = await db.fetch(
         "SELECT node_id, charge_date, amount FROM node_costs_by_dimension"
     )

@@ -54,7 +54,8 @@ async def _rules(client: httpx.AsyncClient, path: Path) -> str:
 
 
 def _independent_totals(path: Path) -> dict[str, Decimal]:
-    """Per provider, the sum of each line's BilledCost rounded to micro-units."""
+    """Per provider, the sum of each line's BilledCost rounded to micro-units (what
+    node costs add up to: each line's micro-units spread exactly over its days)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     with path.open(newline="", encoding="utf-8-sig") as data:
         for row in csv.DictReader(data):
@@ -63,6 +64,17 @@ def _independent_totals(path: Path) -> dict[str, Decimal]:
             )
             totals[row["ProviderName"]] += cost
     return dict(totals)
+
+
+def _exact_totals(path: Path) -> dict[str, Decimal]:
+    """Per provider, the exact sum of BilledCost rounded once (the reported totals,
+    issue 16: AWS 18.006639 = 18.0066386184 rounded; lines rounded first 18.006628)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with path.open(newline="", encoding="utf-8-sig") as data:
+        for row in csv.DictReader(data):
+            totals[row["ProviderName"]] += Decimal(row["BilledCost"])
+    micro = Decimal("0.000001")
+    return {k: v.quantize(micro, ROUND_HALF_EVEN) for k, v in totals.items()}
 
 
 def _count_credits(path: Path) -> int:
@@ -87,7 +99,8 @@ async def test_focus_sample_upload_counts_totals_credits_and_events(
         0,
     )
     totals = {k: Decimal(v) for k, v in result["provider_totals"].items()}
-    assert totals == _independent_totals(SAMPLE)
+    assert totals == _exact_totals(SAMPLE)
+    assert totals["AWS"] == Decimal("18.006639")
     credits = await db.fetch("SELECT line, cost FROM cost_lines WHERE billed_cost < 0")
     assert len(credits) == _count_credits(SAMPLE) and all(
         c["cost"] < 0 for c in credits
@@ -102,7 +115,8 @@ async def test_focus_sample_upload_counts_totals_credits_and_events(
     assert len(reported) == len(events)
     costs = [(k, c) for k, e in reported for c in e.costs]
     assert all(key == c.date.isoformat().encode() for key, c in costs)
-    assert sum(c.amount_micros for _, c in costs) == sum(totals.values()) * 1_000_000
+    lines = sum(_independent_totals(SAMPLE).values())
+    assert sum(c.amount_micros for _, c in costs) == lines * 1_000_000
     assert any(c.amount_micros < 0 for _, c in costs)
 
 

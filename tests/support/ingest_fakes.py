@@ -18,6 +18,7 @@ from finops.domain.focus.rejects import Reject
 from finops.domain.focus.restatement import PartitionKey
 from finops.domain.records import NodeCost, UsageRecord
 from ingest.models import IngestResult, RejectRow, TracedLine
+from ingest.outbox import Entry, Send
 
 __all__ = ["InMemoryIngestStore", "IngestState", "MemoryWriter", "RecordingPublisher"]
 
@@ -35,6 +36,7 @@ class IngestState:
     rejects: dict[UUID, list[Reject]] = field(default_factory=dict)
     months: set[date] = field(default_factory=set)
     rules: dict[str, str] = field(default_factory=dict)
+    outbox: list[Entry] = field(default_factory=list)  # pending entries
 
 
 class MemoryWriter:
@@ -89,6 +91,9 @@ class MemoryWriter:
     ) -> None:
         self.state.rejects.setdefault(ingest_id, []).extend(rejects)
 
+    async def add_outbox(self, entries: Iterable[Entry]) -> None:
+        self.state.outbox.extend(entries)
+
 
 class InMemoryIngestStore:
     """A Store whose transactions commit by swapping in the changed copy."""
@@ -101,6 +106,15 @@ class InMemoryIngestStore:
         writer = MemoryWriter(copy.deepcopy(self.state))
         yield writer  # an exception skips the swap: nothing is kept
         self.state = writer.state
+
+    async def publish_pending(self, send: Send) -> int:
+        """Send pending entries in order; each is removed once sent."""
+        sent = 0
+        while self.state.outbox:
+            await send(self.state.outbox[0])
+            self.state.outbox.pop(0)
+            sent += 1
+        return sent
 
     async def save_rules(self, rules_id: str, body: str) -> None:
         self.state.rules[rules_id] = body

@@ -18,6 +18,7 @@ from finops.contracts.topics import TopicSpec, topic_name
 from ingest.bootstrap import create_app
 from ingest.settings import IngestSettings
 from tests.support.deadline import Deadline
+from tests.support.tokens import create_token
 
 __all__ = ["ingest_client", "ingest_settings", "read_topic"]
 
@@ -33,6 +34,9 @@ class _Overrides(TypedDict, total=False):
     topic_rules: Path | None
     consume_cost_lines: bool
     pulls: Path | None
+    max_body_bytes: int
+    max_expanded_bytes: int
+    max_gzip_ratio: float
 
 
 class _Fields(_Overrides):
@@ -59,13 +63,19 @@ def ingest_settings(
 
 
 @asynccontextmanager
-async def ingest_client(settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the service app, with its lifespan (connections, workers)."""
+async def ingest_client(
+    settings: IngestSettings, *, token: str | None = ""
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the service app, with its lifespan (connections, workers),
+    sending `token` ("": a new admin token of the test's schema; None: none)."""
     app = create_app(settings)
+    if token == "":
+        token = await create_token(settings.postgres)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://ingest", timeout=120
+            transport=transport, base_url="http://ingest", timeout=120, headers=headers
         ) as client:
             yield client
 

@@ -5,26 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faust.contrib.asgi import faust_app_running
 
 from allocator.compute.process import ComputeProcess
+from allocator.health import AllocatorHealth, Health
 from allocator.inputs.state import InputState
-from allocator.metrics import REGISTRY
+from allocator.metrics import EVENTS, REGISTRY
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from allocator.store import PostgresResultStore
 from allocator.streams import PARTITIONS, AllocatorStreams
 from finops.adapters.connections import Connections
+from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.graphlog import follow_graph
-from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.http_runtime import add_health_routes, watch_task
 from finops.adapters.kafka_admin import ensure_topics
-from finops.contracts.topics import TopicSpec
+from finops.contracts.events import GraphChanged
+from finops.contracts.topics import GRAPH, TopicSpec
+from finops.errors import FinopsError
 
 _log = logging.getLogger(__name__)
-STOP_WRITES_S = 30.0  # for the writes under way as the allocator stops
+STOP_FAUST_S = 5.0  # for Faust's agents, tables and producer
+STOP_WRITES_S = 3.0  # for the writes under way as the allocator stops (a date not
+# written is recomputed after the restart); SIGTERM to exit stays within ~10 s
 
 __all__ = ["CHANGELOG_CONFIG", "create_app"]
 
@@ -32,29 +41,46 @@ __all__ = ["CHANGELOG_CONFIG", "create_app"]
 def create_app(settings: AllocatorSettings) -> FastAPI:
     """The HTTP app (/healthz, /metrics); its lifespan runs the Faust worker."""
     connections = Connections(settings.kafka, settings.postgres, client_id="allocator")
+    health = AllocatorHealth(stall_s=settings.stall_s)
+    running: list[AllocatorStreams] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await connections.open()
         try:
-            async with _running(settings, connections):
+            async with _running(settings, connections, health, running):
                 yield
         finally:
             await connections.close()
+
+    async def flowing() -> Health:
+        if not running:
+            return Health(True)
+        lag, idle = await running[0].router_health()
+        return health.check(
+            lag=lag, idle_s=idle.seconds_now(), router_failure=idle.failure
+        )
 
     app = FastAPI(title="finops allocator", lifespan=lifespan)
     add_health_routes(
         app,
         service="allocator",
         registry=REGISTRY,
-        checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
+        checks={
+            "kafka": connections.kafka_ok,
+            "database": connections.database_ok,
+            "processing": flowing,
+        },
     )
     return app
 
 
 @contextlib.asynccontextmanager
 async def _running(
-    settings: AllocatorSettings, connections: Connections
+    settings: AllocatorSettings,
+    connections: Connections,
+    health: AllocatorHealth,
+    running: list[AllocatorStreams],
 ) -> AsyncIterator[AllocatorService]:
     """The Faust app and the graph follower, stopped in reverse order."""
     streams = AllocatorStreams(settings)
@@ -69,22 +95,38 @@ async def _running(
         else None
     )
     service = _service(settings, streams, connections, computer)
-    streams.wire(service)
-    follower = asyncio.create_task(
-        _follow(settings, service, streams.ready, streams.window_known)
+    dead = DeadLetters(
+        connections.producer,
+        consumer="allocator",
+        namespace=settings.kafka.topic_namespace,
+        counted=lambda topic: EVENTS.labels(topic, "dead_letter").inc(),
     )
+    streams.wire(service, dead_letters=dead, health=health)
+    running.append(streams)
+    follower = asyncio.create_task(
+        _follow(settings, service, streams, dead), name="graph-follower"
+    )
+    follower.add_done_callback(lambda task: _follower_ended(task, health))
+    watch_task(follower, "the graph follower")
     try:
-        async with faust_app_running(streams.app, stop_timeout=30):
+        async with faust_app_running(streams.app, stop_timeout=STOP_FAUST_S):
             try:
                 yield service
             finally:  # while the producer still runs, for their announcements
                 await _stop_writes(service)
     finally:
+        running.clear()
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
         if computer is not None:
             await computer.close()
+
+
+def _follower_ended(task: asyncio.Task[None], health: AllocatorHealth) -> None:
+    if not task.cancelled():
+        exc = task.exception()
+        health.graph_stopped(f"{type(exc).__name__}: {exc}" if exc else "ended")
 
 
 def _service(
@@ -156,21 +198,64 @@ async def _create_changelogs(
         )
         for table in ("costs", "usage", "applied")
     ]
-    await ensure_topics(settings.kafka.bootstrap_servers, specs=specs)
+    await ensure_topics(
+        settings.kafka.bootstrap_servers,
+        specs=specs,
+        security=settings.kafka.client_options(),
+    )
 
 
 async def _follow(
     settings: AllocatorSettings,
     service: AllocatorService,
-    ready: asyncio.Event,
-    window_known: Callable[[int], None],
+    streams: AllocatorStreams,
+    dead: DeadLetters,
 ) -> None:
     """Replay the graph topic, then follow it; ready once caught up. The router
-    learns the window then, and again after every later change."""
-    async for change in follow_graph(settings.kafka):
+    learns the window then, and again after every later change. A message that is
+    not a graph change goes to the dead letters; a change that would make the graph
+    invalid is logged and left out (the graph stays as it was)."""
+
+    while True:
+        try:
+            await _follow_once(settings, service, streams, dead)
+        except (KafkaError, OSError) as exc:  # e.g. a topic's leader not known yet
+            # Read again from the start: versions held already are passed over.
+            _log.warning("graph topic not readable (%s); reading again in 1 s", exc)
+            await asyncio.sleep(1)
+
+
+async def _follow_once(
+    settings: AllocatorSettings,
+    service: AllocatorService,
+    streams: AllocatorStreams,
+    dead: DeadLetters,
+) -> None:
+    async def bad(message: Any, reason: str) -> None:
+        await dead.send(GRAPH, message, reason)
+
+    async for change in follow_graph(settings.kafka, on_bad=bad):
         if change is None:
-            ready.set()
+            streams.ready.set()
         else:
+            await _apply_graph(service, change)
+        if streams.ready.is_set():
+            streams.window_known(service.window)
+
+
+async def _apply_graph(service: AllocatorService, change: GraphChanged) -> None:
+    """Apply one graph change; an invalid one is left out, one the database did not
+    take (it is away) is tried again until it is."""
+    while True:
+        try:
             await service.apply_graph(change)
-        if ready.is_set():
-            window_known(service.window)
+            return
+        except FinopsError as exc:
+            _log.error("graph version %s left out: %s", change.version, exc)
+            EVENTS.labels(GRAPH.name, "refused").inc()
+            return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _log.warning(
+                "graph version %s not stored (%s); again in 1 s", change.version, exc
+            )
+            await asyncio.sleep(1)

@@ -144,6 +144,7 @@ class BulkRestoredStore(MemoryStore):  # type: ignore[misc]  # faust is Any to m
     def _consumer(self, partitions: int) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             bootstrap_servers=(self.options or {})["bootstrap_servers"],
+            **(self.options or {}).get("security", {}),
             enable_auto_commit=False,
             max_partition_fetch_bytes=FETCH_BYTES,
             fetch_max_bytes=FETCH_BYTES * partitions,

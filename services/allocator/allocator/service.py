@@ -113,12 +113,17 @@ class AllocatorService:
         self.changed.set()
 
     async def apply_graph(self, change: GraphChanged) -> None:
-        """A new graph version: every owned date with inputs is recomputed."""
-        if not self.graph.apply(change):
+        """A new graph version: every owned date with inputs is recomputed. A change
+        making the graph invalid raises FinopsError and is not taken in."""
+        spec = self.graph.next_spec(change)
+        if spec is None:
             return
-        self._cost_graph = build_graph(self.graph.spec)
-        self._window = max_window_days(self.graph.spec)
-        await self._store.write_graph(self.graph.spec, change)
+        cost_graph = build_graph(spec)
+        window = max_window_days(spec)
+        # Stored first: a store that fails leaves the change to be applied again.
+        await self._store.write_graph(spec, change)
+        self.graph.accept(change, spec)
+        self._cost_graph, self._window = cost_graph, window
         for day in self.state.days:
             self.scheduler.add(day)
         self.changed.set()

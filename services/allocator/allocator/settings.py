@@ -35,6 +35,9 @@ class AllocatorSettings(ServiceSettings):
     # Static group membership (KIP-345): a worker restarted with the same id takes its
     # partitions back at once instead of waiting for the session timeout of the one
     # that died. Each worker needs its own id; empty: host name and HTTP port.
+    # /healthz answers 503 when the router has not advanced for this long while
+    # messages wait.
+    stall_s: float = 60.0
     static_membership: bool = True
     group_instance_id: str = ""
 

@@ -20,14 +20,22 @@ from allocator import gcpolicy, metrics
 from allocator.changelog_store import BulkRestoredTable
 from allocator.compute.process import ComputeLost
 from allocator.faustkafka import App
-from allocator.routing.consumer import RouterOptions, SourceRouter, source_consumer
-from allocator.routing.process import RouterProcess
+from allocator.health import AllocatorHealth
+from allocator.routing.consumer import (
+    RouterOptions,
+    SourceRouter,
+    rejecter,
+    source_consumer,
+)
+from allocator.routing.process import RouterIdle, RouterProcess
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
+from finops.adapters.dead_letters import DeadLetters
 from finops.contracts.codec import decode_event, encode_event
 from finops.contracts.events import (
     DayInputsRouted,
 )
+from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import (
     ALLOCATIONS,
     ALLOCATOR_INPUTS,
@@ -35,6 +43,7 @@ from finops.contracts.topics import (
     USAGE,
     topic_name,
 )
+from finops.errors import FinopsError
 
 __all__ = ["AllocatorStreams", "FaustPublisher"]
 
@@ -98,15 +107,25 @@ class AllocatorStreams:
             default=None,
             partitions=PARTITIONS,
             key_type=str,
-            options={"bootstrap_servers": bootstrap_servers},
+            options={
+                "bootstrap_servers": bootstrap_servers,
+                "security": self._settings.kafka.client_options(),
+            },
             **kwargs,
         )
         assert isinstance(table, BulkRestoredTable)
         return table
 
-    def wire(self, service: AllocatorService) -> None:
-        """Register the router, the agent, the recovery hook and the recompute loop."""
-        self._service = service
+    def wire(
+        self,
+        service: AllocatorService,
+        *,
+        dead_letters: DeadLetters,
+        health: AllocatorHealth,
+    ) -> None:
+        """Register the router, the agent, the recovery hook and the recompute loop;
+        messages they cannot use go to `dead_letters`, what fails to `health`."""
+        self._service, self._dead, self._health = service, dead_letters, health
         self._router = self._router_options()
         if self._settings.router_process:
             self.router_process = RouterProcess(self._router)
@@ -134,6 +153,8 @@ class AllocatorStreams:
             legacy_group=self.app_id,  # the Faust group routed before the router
             session_timeout_s=self._session_timeout_s,
             log_level=self._settings.log_level,
+            namespace=self._settings.kafka.topic_namespace,
+            kafka=self._settings.kafka,
         )
 
     def _in_process_router(self, service: AllocatorService) -> SourceRouter:
@@ -143,6 +164,10 @@ class AllocatorStreams:
             bootstrap_servers=self._servers,
             ready=self.ready,
             flush=lambda: self.app.producer.flush(),
+            reject=rejecter(self._dead, self._router.namespace),
+            security=self._router.security(),
+            window=lambda: service.window,
+            group_id=self._router.group_id,
         )
 
     def window_known(self, days: int) -> None:
@@ -150,9 +175,18 @@ class AllocatorStreams:
         (the router in the worker reads it from the service)."""
         if self._settings.router_process:
             self.router_process.set_window(days)
+        else:
+            self.router.window_changed()
 
     async def _process_lag(self) -> dict[str, int]:
         return self.router_process.lag()
+
+    async def router_health(self) -> tuple[int, RouterIdle]:
+        """Messages the router has not routed, and how long it has not advanced."""
+        if self._settings.router_process:
+            return sum(self.router_process.lag().values()), self.router_process.idle()
+        idle = RouterIdle(0.0, self.router.failure, self.router.progress_at)
+        return sum((await self.router.lag()).values()), idle
 
     async def _forget_positions(self, sender: Any, revoked: set[TP], **_: Any) -> None:
         # Another worker goes on from where it was committed: a position kept from
@@ -178,8 +212,13 @@ class AllocatorStreams:
                 await self.ready.wait()
                 message = event.message
                 self.positions[message.tp] = message.offset
-                piece = decode_event(event.value)
-                assert isinstance(piece, DayInputsRouted)
+                try:
+                    piece = _piece(event.value)
+                except FinopsError as exc:
+                    await self._dead.send(ALLOCATOR_INPUTS, message, str(exc))
+                    metrics.EVENTS.labels(message.topic, "dead_letter").inc()
+                    yield None
+                    continue
                 service.apply(piece, partition=message.partition, offset=message.offset)
                 metrics.EVENTS.labels(message.topic, "applied").inc()
                 yield None
@@ -209,12 +248,15 @@ class AllocatorStreams:
                 began = time.monotonic()
                 try:
                     await service.recompute_due()
+                    self._health.pass_done()
                 except (OSError, asyncpg.PostgresError, ComputeLost) as exc:
                     _log.warning("results not stored (%s); retrying", exc)
+                    self._health.pass_failed(f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1)
-                except Exception:  # a bug: crashing the app would leave the worker
-                    # hanging in the groups with nothing done; the dates are retried
+                except Exception as exc:  # a bug: crashing the app would leave the
+                    # worker hanging in the groups with nothing done; dates retried
                     _log.exception("recompute pass failed; retrying in 5 s")
+                    self._health.pass_failed(f"{type(exc).__name__}: {exc}")
                     service.recheck()
                     await asyncio.sleep(5)
                 # Allocating in this process, a pass costs about the same under load
@@ -261,6 +303,7 @@ def _app(app_id: str, settings: AllocatorSettings) -> App:
     return App(
         app_id,
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        broker_credentials=_credentials(settings.kafka),
         store="memory://",
         Table=BulkRestoredTable,  # in memory, restored in bulk from the changelog
         topic_partitions=PARTITIONS,
@@ -278,6 +321,33 @@ def _app(app_id: str, settings: AllocatorSettings) -> App:
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         datadir=settings.data_dir or Path(tempfile.gettempdir()) / app_id,
     )
+
+
+def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of the Kafka security settings (None: plaintext)."""
+    if kafka.uses_sasl:
+        options = kafka.client_options()
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=options.get("ssl_context"),
+            mechanism=kafka.sasl_mechanism,
+        )
+    if kafka.uses_tls:
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
+
+
+def _piece(value: bytes | None) -> DayInputsRouted:
+    """A routed piece; FinopsError (the reason) for any other message."""
+    if value is None:
+        raise FinopsError("empty message (a tombstone): no event")
+    piece = decode_event(value)
+    if not isinstance(piece, DayInputsRouted):
+        raise FinopsError(
+            f"unexpected event type {piece.type!r} (expected day_inputs_routed)"
+        )
+    return piece
 
 
 def _suffixed(instance_id: str | None, suffix: str) -> str | None:

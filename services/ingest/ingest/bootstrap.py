@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from finops.adapters.connections import Connections
-from finops.adapters.http_runtime import add_health_routes
+from finops.adapters.connections import Connections, OpenedPool
+from finops.adapters.dead_letters import DeadLetters
+from finops.adapters.group_consumer import ConsumerHealth, GroupConsumer
+from finops.adapters.http_auth import TokenGuard, add_auth
+from finops.adapters.http_runtime import (
+    add_health_routes,
+    add_unavailable_handlers,
+    watch_task,
+)
 from finops.adapters.prometheus import PrometheusClient
-from finops.contracts.topics import COST_LINES, topic_name
+from finops.adapters.token_store import TokenStore
 from finops.domain.focus.mapping import MappingRules, load_rules
 from finops.domain.usage_pull import load_pulls
-from ingest.consumer import CostLinesConsumer
+from ingest.consumer import cost_lines_consumer
 from ingest.dropfolder import DropFolder
-from ingest.metrics import REGISTRY
+from ingest.metrics import EVENTS, REGISTRY
 from ingest.publisher import KafkaPublisher
 from ingest.pulls import UsagePuller
 from ingest.routes import router
@@ -31,22 +41,41 @@ __all__ = ["create_app"]
 def create_app(settings: IngestSettings) -> FastAPI:
     """The service's HTTP app; connections open in its lifespan."""
     connections = Connections(settings.kafka, settings.postgres, client_id="ingest")
+    parts: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await connections.open()
             stack.push_async_callback(connections.close)
-            await _start_parts(app, settings, connections, stack)
+            await _start_parts(app, settings, connections, stack, parts)
             yield
+            parts.clear()
+
+    async def consumer_ok() -> ConsumerHealth:
+        consumer = parts.get("consumer")
+        return ConsumerHealth(True) if consumer is None else consumer.health()
+
+    async def outbox_ok() -> ConsumerHealth:
+        service = parts.get("service")
+        failure = "" if service is None else service.outbox.failure
+        return ConsumerHealth(not failure, f"events not sent: {failure}")
 
     app = FastAPI(title="finops ingest", lifespan=lifespan)
     add_health_routes(
         app,
         service="ingest",
         registry=REGISTRY,
-        checks={"kafka": connections.kafka_ok, "database": connections.database_ok},
+        checks={
+            "kafka": connections.kafka_ok,
+            "database": connections.database_ok,
+            "consumer": consumer_ok,
+            "outbox": outbox_ok,
+        },
     )
+    store = TokenStore(OpenedPool(connections), cache_s=settings.auth.cache_s)
+    add_auth(app, TokenGuard(store, settings.auth))
+    add_unavailable_handlers(app)
     app.include_router(router)
     return app
 
@@ -56,14 +85,24 @@ async def _start_parts(
     settings: IngestSettings,
     connections: Connections,
     stack: AsyncExitStack,
+    parts: dict[str, Any],
 ) -> None:
     """The service, the drop folder and the cost-lines consumer; stopped in reverse."""
     publisher = KafkaPublisher(
         connections.producer, namespace=settings.kafka.topic_namespace
     )
     service = IngestService(
-        PgIngestStore(connections.pool), publisher, event_batch=settings.event_batch
+        PgIngestStore(connections.pool),
+        publisher,
+        event_batch=settings.event_batch,
+        outbox_every_s=settings.outbox_every_s,
+        limits=settings.limits(),
     )
+    app.state.limits = settings.limits()
+    parts["service"] = service
+    outbox = asyncio.create_task(service.outbox.run(), name="ingest-outbox")
+    watch_task(outbox, "the outbox loop")
+    stack.push_async_callback(_cancel, outbox)
     settings.spool_folder.mkdir(parents=True, exist_ok=True)
     app.state.service, app.state.spool_dir = service, settings.spool_folder
     rules_id = None
@@ -81,11 +120,18 @@ async def _start_parts(
     await drop.start()
     stack.push_async_callback(drop.stop)
     if settings.consume_cost_lines:
-        consumer = _consumer(settings, service, publisher)
+        consumer = _consumer(settings, service, connections)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
+        parts["consumer"] = consumer
     if settings.pulls is not None:
         await _start_pulls(settings, service, stack)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _start_pulls(
@@ -107,8 +153,8 @@ async def _start_pulls(
 
 
 def _consumer(
-    settings: IngestSettings, service: IngestService, publisher: KafkaPublisher
-) -> CostLinesConsumer:
+    settings: IngestSettings, service: IngestService, connections: Connections
+) -> GroupConsumer:
     namespace = settings.kafka.topic_namespace
     rules = (
         MappingRules()
@@ -121,10 +167,16 @@ def _consumer(
         if namespace
         else settings.consumer_group
     )
-    return CostLinesConsumer(
+    dead = DeadLetters(
+        connections.producer,
+        consumer="ingest",
+        namespace=namespace,
+        counted=lambda topic: EVENTS.labels(topic, "dead_letter").inc(),
+    )
+    return cost_lines_consumer(
         handler,
-        publisher,
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        topic=topic_name(COST_LINES, namespace),
+        dead,
+        kafka=settings.kafka,
         group_id=group,
+        stall_s=settings.stall_s,
     )

@@ -31,6 +31,14 @@ class Delivery:
     source: str | None = None
     rules_id: str | None = None
     profile: str | None = None
+    # The name as the client sent it, folders included: who states node costs and
+    # usage when no source is given (two folders' costs.csv are two sources).
+    sent_name: str | None = None
+
+    @property
+    def stated_by(self) -> str:
+        """The source of node costs and usage: given, else the name as sent."""
+        return self.source or self.sent_name or self.file_name
 
 
 class IngestResult(BaseModel):
@@ -52,6 +60,9 @@ class IngestResult(BaseModel):
     rows_rejected: int = 0
     provider_totals: dict[str, Decimal] = {}
     billing_periods: list[date] = []
+    # "source period" of each partition this delivery took from another delivery
+    # (a restatement: what that delivery said for it is replaced).
+    restated: list[str] = []
     error: str | None = None
     started_at: datetime
     finished_at: datetime | None = None

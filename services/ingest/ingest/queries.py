@@ -17,7 +17,8 @@ __all__ = [
 
 RULES_BODY: Final = "SELECT body FROM ingest_rule_sets WHERE rules_id = $1"
 FIND_DELIVERY: Final = """
-SELECT * FROM ingest_runs WHERE delivery_key = $1 AND status = 'succeeded'"""
+SELECT * FROM ingest_runs
+WHERE delivery_key = $1 AND status = 'succeeded' AND superseded_by IS NULL"""
 GET_RUN: Final = "SELECT * FROM ingest_runs WHERE ingest_id = $1"
 COSTS_ON: Final = """
 SELECT node_id, charge_date, dimension, (amount * 1000000)::bigint AS micros

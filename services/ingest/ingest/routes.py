@@ -9,10 +9,13 @@ from datetime import date
 from typing import Annotated, Final
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from finops.adapters.http_auth import require
+from finops.domain.access import Scope
 from finops.errors import ConfigError, InputError
 from ingest.formats import IngestFormat, sniff_format
+from ingest.limits import BodyTooLargeError, InputLimits
 from ingest.metrics import observe_delivery
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
 from ingest.service import IngestService
@@ -26,6 +29,11 @@ MAX_LIMIT: Final = 10_000
 NO_CONTROL_CHARACTERS: Final = r"^[^\x00-\x1f\x7f]*$"
 
 router = APIRouter()
+# Bearer tokens (finops tokens create): `ingest` delivers files and reads what its
+# deliveries did; `admin` (which includes the others) changes rules; `read` traces.
+_DELIVER: Final = [Depends(require(Scope.INGEST))]
+_MANAGE: Final = [Depends(require(Scope.ADMIN))]
+_READ: Final = [Depends(require(Scope.READ))]
 
 
 def _service(request: Request) -> IngestService:
@@ -33,7 +41,11 @@ def _service(request: Request) -> IngestService:
     return service
 
 
-@router.put("/rules", summary="Keep a mapping-rules YAML; returns its id.")
+@router.put(
+    "/rules",
+    summary="Keep a mapping-rules YAML; returns its id.",
+    dependencies=_MANAGE,
+)
 async def put_rules(request: Request) -> dict[str, str]:
     try:
         rules_id = await _service(request).save_rules((await request.body()).decode())
@@ -47,6 +59,7 @@ async def put_rules(request: Request) -> dict[str, str]:
     summary="Ingest the request body (a file), streamed to disk.",
     response_model=IngestResult,
     status_code=201,
+    dependencies=_DELIVER,
 )
 async def post_ingest(
     request: Request,
@@ -66,7 +79,8 @@ async def post_ingest(
     source: Annotated[
         str | None,
         Query(
-            description="Who states these figures (default: the file name).",
+            description="Who states these figures (default for node costs and"
+            " usage: the file name as sent, folders included).",
             max_length=MAX_NAME,
             pattern=NO_CONTROL_CHARACTERS,
         ),
@@ -75,7 +89,16 @@ async def post_ingest(
     profile: str | None = None,
 ) -> IngestResult:
     started = time.perf_counter()
-    spooled = await spool(request.stream(), request.app.state.spool_dir, filename)
+    limits: InputLimits = request.app.state.limits
+    try:
+        spooled = await spool(
+            request.stream(),
+            request.app.state.spool_dir,
+            filename,
+            max_bytes=limits.max_body_bytes,
+        )
+    except BodyTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
     try:
         fmt = IngestFormat(format) if format != "auto" else sniff_format(spooled.path)
         delivery = Delivery(
@@ -86,6 +109,7 @@ async def post_ingest(
             source=source,
             rules_id=rules,
             profile=profile,
+            sent_name=filename,
         )
         result = await _service(request).ingest(delivery)
     except (ValueError, InputError) as exc:
@@ -100,7 +124,10 @@ async def post_ingest(
 
 
 @router.get(
-    "/ingests/{ingest_id}", summary="One ingest run.", response_model=IngestResult
+    "/ingests/{ingest_id}",
+    summary="One ingest run.",
+    response_model=IngestResult,
+    dependencies=_DELIVER,
 )
 async def get_ingest(request: Request, ingest_id: UUID) -> IngestResult:
     found = await _service(request).get(ingest_id)
@@ -113,6 +140,7 @@ async def get_ingest(request: Request, ingest_id: UUID) -> IngestResult:
     "/ingests/{ingest_id}/rejects",
     summary="Refused rows (JSON, or CSV).",
     response_model=list[RejectRow],
+    dependencies=_DELIVER,
 )
 async def get_rejects(
     request: Request,
@@ -133,6 +161,7 @@ async def get_rejects(
     "/ingests/{ingest_id}/lines",
     summary="Stored lines of a run.",
     response_model=list[TracedLine],
+    dependencies=_DELIVER,
 )
 async def get_lines(
     request: Request,
@@ -147,6 +176,7 @@ async def get_lines(
     "/trace",
     summary="The lines behind a node's cost on a day in a dimension.",
     response_model=list[TracedLine],
+    dependencies=_READ,
 )
 async def trace(
     request: Request,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
@@ -11,16 +12,16 @@ from datetime import UTC, date, datetime
 from typing import Final
 from uuid import UUID
 
-from finops.contracts.dated_events import node_cost_events, usage_events
-from finops.contracts.events import RowRejected
-from finops.contracts.topics import COST_LINES, NODE_COSTS, dead_letter_of
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
-from finops.domain.focus.usage import combine_usage, read_usage
+from finops.domain.focus.usage import read_combined_usage
 from finops.errors import ConfigError, InputError, StoreConflictError
 from ingest.formats import IngestFormat, node_cost_batches
+from ingest.limits import InputLimits, check_gzip
 from ingest.models import Delivery, IngestResult, RejectRow, TracedLine
+from ingest.outbox import Outbox
 from ingest.ports import Publisher, Store
+from ingest.publishing import EntrySender, outbox_entries
 from ingest.statements import (
     CostDelivery,
     delivery_key,
@@ -33,9 +34,11 @@ from ingest.threads import iterate_in_thread
 
 __all__ = ["IngestService", "Published"]
 
+_log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Published = dict[str, set[date]]  # source key -> dates to republish
 _MAX_TRACE: Final = 10_000
+FLUSH_WAIT_S: Final = 10.0  # a delivery waits this long for its events to be sent
 
 
 def _utc_now() -> datetime:
@@ -53,12 +56,17 @@ class IngestService:
         clock: Clock = _utc_now,
         new_id: Callable[[], UUID] = uuid.uuid4,
         event_batch: int = 5000,
+        outbox_every_s: float = 5.0,
+        limits: InputLimits | None = None,
     ) -> None:
         self._store = store
-        self._publisher = publisher
         self._clock = clock
         self._new_id = new_id
-        self._event_batch = event_batch
+        self._limits = limits or InputLimits()
+        sender = EntrySender(
+            store, publisher, clock=clock, new_id=new_id, event_batch=event_batch
+        )
+        self.outbox = Outbox(store.publish_pending, sender.send, every_s=outbox_every_s)
 
     async def save_rules(self, text: str) -> str:
         """Validate and keep a rules YAML; returns its id (sha256 of the text)."""
@@ -81,11 +89,17 @@ class IngestService:
             return found
         run = self._new_run(delivery)
         try:
+            if delivery.path.suffix.lower() == ".gz":
+                await asyncio.to_thread(
+                    check_gzip, delivery.path, self._limits, file=delivery.file_name
+                )
             if delivery.fmt is IngestFormat.USAGE:
                 return await self._ingest_usage(run, key, delivery)
             rules = await self._rules(delivery.rules_id)
             batches = iterate_in_thread(lambda: self._batches(delivery, rules))
-            return await self.ingest_batches(run, batches, run_key=key, holder_key=key)
+            return await self.ingest_batches(
+                run, batches, run_key=key, holder_key=_holder(key, run)
+            )
         except (InputError, ConfigError) as exc:
             return await self._refuse(run, key, exc)
         except StoreConflictError:
@@ -107,9 +121,20 @@ class IngestService:
                 await delivery.apply(writer, batch)
             result = delivery.result(self._clock())
             await writer.finish_run(result)
-        await self._publish_costs(delivery.touched, result.ingest_id)
-        await self._publish_rejects(result)
+            await writer.add_outbox(outbox_entries("cost", delivery.touched, result))
+        await self._flush()
         return result
+
+    async def _flush(self) -> None:
+        """Publish what the delivery committed; if the broker fails (or does not
+        answer within FLUSH_WAIT_S), its entries stay in the outbox and the outbox
+        loop sends them later (the answer stands)."""
+        try:
+            await asyncio.wait_for(self.outbox.flush(), FLUSH_WAIT_S)
+        except Exception as exc:  # the broker (or database) is away: sent later
+            _log.warning("events of the delivery left in the outbox: %s", exc)
+            self.outbox.failure = f"{type(exc).__name__}: {exc}"
+            self.outbox.wake.set()
 
     async def find(self, run_key: str) -> IngestResult | None:
         """The result of a delivery taken before, marked as a duplicate."""
@@ -150,10 +175,11 @@ class IngestService:
         return IngestResult.model_validate(base | fields)
 
     def _new_run(self, delivery: Delivery) -> IngestResult:
+        states_nodes = delivery.fmt in (IngestFormat.NODE_COSTS, IngestFormat.USAGE)
         return self.new_run(
             origin=delivery.origin,
             format=str(delivery.fmt),
-            source=delivery.source,
+            source=delivery.stated_by if states_nodes else delivery.source,
             file_name=delivery.file_name,
             content_hash=delivery.content_hash,
             rules_id=delivery.rules_id,
@@ -172,9 +198,7 @@ class IngestService:
         self, delivery: Delivery, rules: MappingRules
     ) -> Iterator[NormalizedBatch]:
         if delivery.fmt is IngestFormat.NODE_COSTS:
-            return node_cost_batches(
-                delivery.path, source=delivery.source or delivery.file_name
-            )
+            return node_cost_batches(delivery.path, source=delivery.stated_by)
         return normalize_file(
             delivery.path,
             rules,
@@ -188,27 +212,26 @@ class IngestService:
         self, run: IngestResult, key: str, delivery: Delivery
     ) -> IngestResult:
         """Usage figures: each (source, month) they cover is replaced whole."""
-        records, rejects = await asyncio.to_thread(read_usage, delivery.path)
+        read = await asyncio.to_thread(read_combined_usage, delivery.path)
         async with self._store.transaction() as writer:
             await writer.insert_run(run, key)
-            parts = usage_by_partition(
-                combine_usage(records), delivery.source or delivery.file_name
-            )
-            touched = await store_usage(writer, parts, key, run.ingest_id)
-            named = [r._replace(file=run.file_name) for r in rejects]
+            parts = usage_by_partition(read.records, delivery.stated_by)
+            stored = await store_usage(writer, parts, _holder(key, run), run.ingest_id)
+            named = [r._replace(file=run.file_name) for r in read.rejects]
             await writer.add_rejects(run.ingest_id, named, 0)
             result = replace_run(
                 run,
                 layout="usage",
-                rows_read=len(records) + len(rejects),
-                rows_accepted=len(records),
-                rows_rejected=len(rejects),
+                rows_read=read.rows_read,
+                rows_accepted=read.rows_read - len(read.rejects),
+                rows_rejected=len(read.rejects),
                 billing_periods=sorted(p for _, p in parts),
+                restated=sorted(stored.restated),
                 finished_at=self._clock(),
             )
             await writer.finish_run(result)
-        await self._publish_usage(touched)
-        await self._publish_rejects(result)
+            await writer.add_outbox(outbox_entries("usage", stored.touched, result))
+        await self._flush()
         return result
 
     async def _refuse(
@@ -231,58 +254,12 @@ class IngestService:
             raise StoreConflictError(f"delivery {key} conflicted and is not stored")
         return found.model_copy(update={"duplicate": True})
 
-    async def _publish_costs(self, touched: Published, ingest_id: UUID) -> None:
-        """Each touched date's whole cost per source key, replacing that date."""
-        now = self._clock()
-        for source_key, dates in sorted(touched.items()):
-            costs = await self._store.node_costs(source_key, dates)
-            await self._publisher.node_costs(
-                node_cost_events(
-                    source_key,
-                    costs,
-                    dates,
-                    chunk=self._event_batch,
-                    now=now,
-                    new_id=self._new_id,
-                    ingest_id=ingest_id,
-                )
-            )
 
-    async def _publish_usage(self, touched: Published) -> None:
-        now = self._clock()
-        for source_key, dates in sorted(touched.items()):
-            usage = await self._store.usage(source_key, dates)
-            await self._publisher.usage(
-                usage_events(
-                    source_key,
-                    usage,
-                    dates,
-                    chunk=self._event_batch,
-                    now=now,
-                    new_id=self._new_id,
-                )
-            )
-
-    async def _publish_rejects(self, run: IngestResult) -> None:
-        """Refused rows to the dead-letter topic of what the file would have fed."""
-        if not run.rows_rejected:
-            return
-        spec = dead_letter_of(
-            COST_LINES if IngestFormat(run.format).is_bill else NODE_COSTS
-        )
-        now = self._clock()
-        events = (
-            RowRejected(
-                event_id=self._new_id(),
-                occurred_at=now,
-                source=r.file,
-                line=r.line,
-                reason=r.reason,
-                ingest_id=run.ingest_id,
-            )
-            for r in await self._store.rejects(run.ingest_id)
-        )
-        await self._publisher.dead_letters(spec, events)
+def _holder(key: str, run: IngestResult) -> str:
+    """Who holds the partitions a delivery states: this run. Its bytes sent again
+    after another delivery took a partition are a new run, which clears what the
+    earlier run of the same bytes still holds instead of adding to it."""
+    return f"{key}:{run.ingest_id}"
 
 
 def _as_the_client_named_it(exc: Exception, file_name: str) -> str:

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from finops.contracts.settings import ServiceSettings
+from ingest.limits import InputLimits
 
 __all__ = ["IngestSettings"]
 
@@ -32,6 +33,25 @@ class IngestSettings(ServiceSettings):
     topic_rules: Path | None = None
     consume_cost_lines: bool = True
     consumer_group: str = "finops-ingest"
+    # /healthz answers 503 when the cost-lines consumer has not advanced for this long
+    # while messages wait, or its handler has failed that long.
+    stall_s: float = 60.0
+    # Pending outbox entries (events a broker failure held back) are sent again this
+    # often; each delivery also sends them as it ends.
+    outbox_every_s: float = 5.0
+    # What one delivery may cost (0: no limit): an upload body past max_body_bytes is a
+    # 413; a gzip file expanding past max_expanded_bytes, or more than max_gzip_ratio
+    # times its size, is refused (422) before it is read.
+    max_body_bytes: int = 20 * 1024**3
+    max_expanded_bytes: int = 200 * 1024**3
+    max_gzip_ratio: float = 100.0
+
+    def limits(self) -> InputLimits:
+        """The delivery limits above."""
+        return InputLimits(
+            self.max_body_bytes, self.max_expanded_bytes, self.max_gzip_ratio
+        )
+
     # Usage pulled from Prometheus: a YAML file of pulls (docs/ingest.md), if any.
     pulls: Path | None = None
     # Node costs (or usage figures) per event; events are keyed by charge date.

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from finops.domain.focus.aggregate import round_provider_totals
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, costs_from_lines
 from finops.domain.focus.restatement import PartitionKey
@@ -25,6 +26,7 @@ from ingest.ports import Writer
 
 __all__ = [
     "CostDelivery",
+    "UsageStored",
     "costs_by_partition",
     "delivery_key",
     "month_start",
@@ -96,8 +98,10 @@ class CostDelivery:
     rejected: int = 0
     layout: str | None = None
     totals: dict[str, int] = field(default_factory=dict)
+    picos: dict[str, int] = field(default_factory=dict)  # rounded off, per provider
     partitions: set[PartitionKey] = field(default_factory=set)
     touched: dict[str, set[date]] = field(default_factory=dict)
+    restated: list[str] = field(default_factory=list)  # "source period" taken over
 
     async def apply(self, writer: Writer, batch: NormalizedBatch) -> None:
         """Store one batch; a partition another delivery states is first cleared."""
@@ -125,6 +129,7 @@ class CostDelivery:
         if held is not None:
             old = await writer.clear_cost_partition(key, statement_source(key))
             self._touch(statement_source(key), old)
+            self.restated.append(f"{key[0]} {key[1].isoformat()}")
         await writer.hold_partition("cost", key, self.holder_key, self.run.ingest_id)
 
     def _touch(self, source_key: str, dates: Iterable[date]) -> None:
@@ -136,11 +141,14 @@ class CostDelivery:
         self.layout = self.layout or batch.layout
         for provider, micros in batch.provider_totals.items():
             self.totals[provider] = self.totals.get(provider, 0) + micros
+        for provider, picos in batch.provider_picos.items():
+            self.picos[provider] = self.picos.get(provider, 0) + picos
 
     def result(self, finished_at: datetime) -> IngestResult:
         """The run with its final counts."""
+        exact = round_provider_totals(self.totals, self.picos)
         totals: dict[str, Decimal] = {
-            k: from_micros(v) for k, v in sorted(self.totals.items())
+            k: from_micros(v) for k, v in sorted(exact.items())
         }
         return replace_run(
             self.run,
@@ -150,6 +158,7 @@ class CostDelivery:
             rows_rejected=self.rejected,
             provider_totals=totals,
             billing_periods=sorted({p for _, p in self.partitions}),
+            restated=sorted(self.restated),
             finished_at=finished_at,
         )
 
@@ -159,24 +168,33 @@ def replace_run(run: IngestResult, **changes: object) -> IngestResult:
     return IngestResult.model_validate({**run.model_dump(), **changes})
 
 
+@dataclass
+class UsageStored:
+    """Dates to republish per source key, and the partitions taken over."""
+
+    touched: dict[str, set[date]] = field(default_factory=dict)
+    restated: list[str] = field(default_factory=list)
+
+
 async def store_usage(
     writer: Writer,
     parts: dict[PartitionKey, list[UsageRecord]],
-    key: str,
+    holder_key: str,
     ingest_id: UUID,
-) -> dict[str, set[date]]:
-    """Store usage per (source, month), each replaced whole; dates to republish."""
-    touched: dict[str, set[date]] = {}
+) -> UsageStored:
+    """Store usage per (source, month), each replaced whole."""
+    stored = UsageStored()
     for partition, part in sorted(parts.items()):
         source_key = statement_source(partition)
         held = await writer.held_partition("usage", partition)
         old: set[date] = set()
-        if held is not None and held != key:
+        if held is not None and held != holder_key:
             old = await writer.clear_usage(source_key)
-        await writer.hold_partition("usage", partition, key, ingest_id)
+            stored.restated.append(f"{partition[0]} {partition[1].isoformat()}")
+        await writer.hold_partition("usage", partition, holder_key, ingest_id)
         await writer.add_usage(source_key, part)
-        touched[source_key] = old | {r.date for r in part}
-    return touched
+        stored.touched[source_key] = old | {r.date for r in part}
+    return stored
 
 
 def parse_rules(text: str) -> MappingRules:

@@ -13,6 +13,7 @@ import asyncpg
 
 from finops.domain.records import NodeCost, UsageRecord
 from ingest.models import IngestResult, RejectRow, TracedLine
+from ingest.outbox import BATCH, Entry, Send
 from ingest.queries import (
     COSTS_ON,
     FIND_DELIVERY,
@@ -27,6 +28,12 @@ from ingest.writer import INSERT_RUN, IngestWriter, run_values
 
 __all__ = ["PgIngestStore"]
 
+OUTBOX_LOCK: Final = 0x6F7574626F78  # one flush at a time ("outbox")
+LOCK_OUTBOX: Final = "SELECT pg_advisory_xact_lock($1)"
+PENDING: Final = """
+SELECT entry_id, kind, source_key, dates, ingest_id FROM ingest_outbox
+WHERE published_at IS NULL ORDER BY entry_id LIMIT $1"""
+MARK_SENT: Final = "UPDATE ingest_outbox SET published_at = now() WHERE entry_id = $1"
 SAVE_RULES: Final = """
 INSERT INTO ingest_rule_sets (rules_id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"""
 
@@ -42,6 +49,26 @@ class PgIngestStore:
         """A writer whose work commits together or not at all."""
         async with self._pool.acquire() as conn, conn.transaction():
             yield IngestWriter(conn)
+
+    async def publish_pending(self, send: Send) -> int:
+        """Send pending outbox entries in order, each marked sent in the same
+        transaction, under a lock held across processes; returns how many. A send
+        that fails rolls the marks back: those entries are sent again later."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_OUTBOX, OUTBOX_LOCK)
+            rows = await conn.fetch(PENDING, BATCH)
+            for row in rows:
+                await send(
+                    Entry(
+                        kind=row["kind"],
+                        ingest_id=row["ingest_id"],
+                        source_key=row["source_key"],
+                        dates=frozenset(row["dates"]),
+                        entry_id=row["entry_id"],
+                    )
+                )
+                await conn.execute(MARK_SENT, row["entry_id"])
+            return len(rows)
 
     async def save_rules(self, rules_id: str, body: str) -> None:
         """Keep a rules text under its id (once)."""

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.limits import BodyTooLargeError
+
 __all__ = ["Spooled", "remove_spooled", "safe_file_name", "spool"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -32,9 +34,14 @@ def safe_file_name(name: str | None) -> str:
 
 
 async def spool(
-    chunks: AsyncIterable[bytes], spool_dir: Path, file_name: str
+    chunks: AsyncIterable[bytes],
+    spool_dir: Path,
+    file_name: str,
+    *,
+    max_bytes: int = 0,
 ) -> Spooled:
-    """Write the chunks to `spool_dir/<uuid>/<file_name>`, hashing them."""
+    """Write the chunks to `spool_dir/<uuid>/<file_name>`, hashing them; a body past
+    `max_bytes` (0: no limit) raises BodyTooLargeError and leaves nothing behind."""
     folder = spool_dir / uuid.uuid4().hex
     folder.mkdir(parents=True)
     path = folder / safe_file_name(file_name)
@@ -43,9 +50,15 @@ async def spool(
     try:
         with path.open("wb") as out:
             async for chunk in chunks:
+                size += len(chunk)
+                if max_bytes and size > max_bytes:
+                    raise BodyTooLargeError(
+                        f"the body passes the configured size of {max_bytes:,} bytes"
+                        " (INGEST_MAX_BODY_BYTES)",
+                        file=file_name,
+                    )
                 digest.update(chunk)
                 out.write(chunk)
-                size += len(chunk)
     except BaseException:  # a client gone mid-upload leaves nothing behind
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -19,6 +19,7 @@ from finops.domain.records import UsageRecord
 from finops.errors import StoreConflictError
 from ingest.linecopy import LINE_COLUMNS, lines_to_csv
 from ingest.models import IngestResult
+from ingest.outbox import Entry
 
 __all__ = ["INSERT_RUN", "IngestWriter", "run_values", "totals_json"]
 
@@ -44,6 +45,16 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (kind, source, billing_period) DO UPDATE
 SET delivery_key = excluded.delivery_key, ingest_id = excluded.ingest_id,
     updated_at = now()"""
+# The run that held a partition another delivery takes is superseded: its bytes sent
+# again are a new delivery (migration 0040).
+SUPERSEDE: Final = """
+UPDATE ingest_runs SET superseded_by = $5
+WHERE superseded_by IS NULL AND ingest_id = (
+    SELECT ingest_id FROM ingest_partitions
+    WHERE kind = $1 AND source = $2 AND billing_period = $3 AND delivery_key <> $4)"""
+ADD_OUTBOX: Final = """
+INSERT INTO ingest_outbox (kind, source_key, dates, ingest_id)
+VALUES ($1, $2, $3, $4)"""
 DELETE_LINES: Final = """
 DELETE FROM cost_lines
 WHERE billing_month = date_trunc('month', $2::date)::date AND source = $1
@@ -114,8 +125,17 @@ class IngestWriter:
     async def hold_partition(
         self, kind: str, key: PartitionKey, delivery_key: str, ingest_id: UUID
     ) -> None:
-        """Record which delivery now states this partition."""
+        """Record which delivery now states this partition; the run of another
+        delivery that held it is superseded."""
+        await self._conn.execute(SUPERSEDE, kind, *key, delivery_key, ingest_id)
         await self._conn.execute(HOLD_PARTITION, kind, *key, delivery_key, ingest_id)
+
+    async def add_outbox(self, entries: Iterable[Entry]) -> None:
+        """What this delivery must publish, committed with it (ingest.outbox)."""
+        await self._conn.executemany(
+            ADD_OUTBOX,
+            [(e.kind, e.source_key, sorted(e.dates), e.ingest_id) for e in entries],
+        )
 
     async def clear_cost_partition(
         self, key: PartitionKey, source_key: str

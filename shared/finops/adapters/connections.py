@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -11,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "OpenedPool"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class Connections:
     async def open(self) -> None:
         """Create topics that are missing, then the pool and the producer."""
         created = await ensure_topics(
-            self._kafka.bootstrap_servers, namespace=self._kafka.topic_namespace
+            self._kafka.bootstrap_servers,
+            namespace=self._kafka.topic_namespace,
+            security=self._kafka.client_options(),
         )
         if created:
             _log.info("created topics %s", ", ".join(created))
@@ -59,6 +62,7 @@ class Connections:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            **self._kafka.client_options(),
         )
         await self._producer.start()
 
@@ -81,3 +85,20 @@ class Connections:
         except Exception:  # any failure means "not healthy" for a probe
             return False
         return True
+
+
+class OpenedPool:
+    """The connections' pool, looked up when used: a collaborator built before the
+    lifespan opens the pool (the token store) queries through it."""
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._connections.pool.fetchrow(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return list(await self._connections.pool.fetch(query, *args))
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return str(await self._connections.pool.execute(query, *args))

@@ -3,10 +3,12 @@ by `finops graph apply` and the api's `POST /v1/graph`) adds what changed."""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -18,8 +20,10 @@ from finops.contracts.topics import GRAPH, topic_name
 from finops.domain.dag import GraphSpec, build_graph
 from finops.domain.graphdiff import GraphDelta, apply_change, diff_graphs, graph_digest
 from finops.domain.rules import check_graph_rules
+from finops.errors import FinopsError
 
 __all__ = [
+    "BadGraphMessage",
     "GraphLog",
     "apply_graph",
     "check_graph",
@@ -28,6 +32,30 @@ __all__ = [
     "publish_delta",
     "read_graph",
 ]
+
+_log = logging.getLogger(__name__)
+# Told of a message of the graph topic that is not a graph change, with the reason.
+BadGraphMessage = Callable[[Any, str], Awaitable[None]]
+
+
+async def _skip(message: Any, reason: str) -> None:
+    _log.warning(
+        "graph topic offset %s is not a graph change, skipped: %s",
+        message.offset,
+        reason,
+    )
+
+
+def _change(value: bytes | None) -> GraphChanged:
+    """The graph change a message holds; FinopsError (the reason) if none."""
+    if value is None:
+        raise FinopsError("empty message (a tombstone): no event")
+    event = decode_event(value)
+    if not isinstance(event, GraphChanged):
+        raise FinopsError(
+            f"unexpected event type {event.type!r} (expected graph_changed)"
+        )
+    return event
 
 
 @dataclass
@@ -40,11 +68,22 @@ class GraphLog:
 
     def apply(self, change: GraphChanged) -> bool:
         """Fold one change in; False when it is not newer than what we hold."""
-        if change.graph_id != self.graph_id or change.version <= self.version:
+        spec = self.next_spec(change)
+        if spec is None:
             return False
-        self.spec = apply_change(self.spec, change)
-        self.version = change.version
+        self.accept(change, spec)
         return True
+
+    def next_spec(self, change: GraphChanged) -> GraphSpec | None:
+        """The graph after `change`, without taking it in; None when the change is
+        not newer than what we hold."""
+        if change.graph_id != self.graph_id or change.version <= self.version:
+            return None
+        return apply_change(self.spec, change)
+
+    def accept(self, change: GraphChanged, spec: GraphSpec) -> None:
+        """Take in `change`, whose resulting graph (next_spec) is `spec`."""
+        self.spec, self.version = spec, change.version
 
 
 def _consumer(kafka: KafkaSettings) -> tuple[AIOKafkaConsumer, TopicPartition]:
@@ -52,15 +91,20 @@ def _consumer(kafka: KafkaSettings) -> tuple[AIOKafkaConsumer, TopicPartition]:
         bootstrap_servers=kafka.bootstrap_servers,
         enable_auto_commit=False,
         client_id=f"{kafka.client_id}-graph-reader",
+        **kafka.client_options(),
     )
     return consumer, TopicPartition(topic_name(GRAPH, kafka.topic_namespace), 0)
 
 
 async def follow_graph(
-    kafka: KafkaSettings, *, until_end: bool = False
+    kafka: KafkaSettings,
+    *,
+    until_end: bool = False,
+    on_bad: BadGraphMessage = _skip,
 ) -> AsyncIterator[GraphChanged | None]:
     """Every change from the start; None once caught up with the end (then, if not
-    `until_end`, changes as they come)."""
+    `until_end`, changes as they come). A message that is not a graph change goes
+    to `on_bad` (by default logged) and the rest is read on."""
     consumer, tp = _consumer(kafka)
     await consumer.start()
     try:
@@ -75,9 +119,12 @@ async def follow_graph(
         while True:
             batch = await consumer.getmany(tp, timeout_ms=500)
             for message in batch.get(tp, []):
-                event = decode_event(message.value)
-                if isinstance(event, GraphChanged):
-                    yield event
+                try:
+                    event = _change(message.value)
+                except FinopsError as exc:
+                    await on_bad(message, str(exc))
+                    continue
+                yield event
             if not caught_up and await consumer.position(tp) >= end:
                 caught_up = True
                 yield None
@@ -143,7 +190,10 @@ async def publish_delta(
         spec = apply_change(spec, change)
         changes.append(change.model_copy(update={"digest": graph_digest(spec)}))
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=kafka.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        **kafka.client_options(),
     )
     await producer.start()
     try:
@@ -170,7 +220,11 @@ async def apply_graph(
     """Publish what `spec` changes against the graph on the topic: the version it
     is now at and the delta (empty: nothing published). `dry_run`: only the delta
     and the current version; nothing is published. `spec` must be checked."""
-    await ensure_topics(kafka.bootstrap_servers, namespace=kafka.topic_namespace)
+    await ensure_topics(
+        kafka.bootstrap_servers,
+        namespace=kafka.topic_namespace,
+        security=kafka.client_options(),
+    )
     log = await read_graph(kafka)
     delta = diff_graphs(log.spec, spec)
     if delta.is_empty or dry_run:

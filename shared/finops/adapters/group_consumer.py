@@ -7,7 +7,8 @@ goes to the dead-letter topic and the consumer goes on.
 - Any other exception (the database or the broker failed) is retried from the same
   message after `retry_s`; the offset is committed only after the handler returned.
 - `health()` says what `/healthz` should: the loop died, the handler has been failing
-  for `stall_s`, or a partition lags while nothing advanced for `stall_s`.
+  for `stall_s`, or a partition lags while nothing advanced for `stall_s`. A loop
+  that dies also stops the service (`http_runtime.watch_task`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from finops.adapters.dead_letters import DeadLetters
+from finops.adapters.http_runtime import watch_task
 from finops.contracts.codec import decode_event
 from finops.contracts.events import Event
 from finops.contracts.settings import KafkaSettings
@@ -68,6 +70,7 @@ class GroupConsumer:
             client_id=f"{kafka.client_id}-{group_id}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka.client_options(),
         )
         self._task: asyncio.Task[None] | None = None
         self._progress_at = time.monotonic()
@@ -83,6 +86,8 @@ class GroupConsumer:
         await self._consumer.start()
         self._progress_at = time.monotonic()
         self._task = asyncio.create_task(self._run(), name="group-consumer")
+        # Dead, it would leave the service idle yet up: the service stops instead.
+        watch_task(self._task, f"the consumer of {', '.join(self._specs)}")
 
     async def stop(self) -> None:
         """Stop consuming; what was handled is committed."""

@@ -111,6 +111,7 @@ async def publish_events(
         enable_idempotence=True,
         linger_ms=5,
         max_request_size=16 * 1024 * 1024,
+        **kafka.client_options(),
     )
     await producer.start()
     count = 0

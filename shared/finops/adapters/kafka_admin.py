@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -14,7 +15,12 @@ from aiokafka.structs import TopicPartition
 from finops.contracts.topics import ALL_TOPICS, TopicSpec, topic_name
 from finops.errors import StackError
 
-__all__ = ["committed_offsets", "ensure_topics", "wait_until_ready"]
+__all__ = [
+    "committed_metadata",
+    "committed_offsets",
+    "ensure_topics",
+    "wait_until_ready",
+]
 
 
 async def ensure_topics(
@@ -22,10 +28,14 @@ async def ensure_topics(
     *,
     namespace: str = "",
     specs: Iterable[TopicSpec] = ALL_TOPICS,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create the declared topics that do not exist yet; returns the names created."""
+    """Create the declared topics that do not exist yet; returns the names created.
+    `security`: KafkaSettings.client_options() (TLS, SASL)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
     )
     await admin.start()
     try:
@@ -42,11 +52,13 @@ async def ensure_topics(
 
 
 async def committed_offsets(
-    bootstrap_servers: str, group: str
+    bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
 ) -> dict[TopicPartition, int]:
     """The offsets a consumer group committed (empty for a group that has none)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="finops-admin"
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
     )
     await admin.start()
     try:
@@ -54,6 +66,23 @@ async def committed_offsets(
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def committed_metadata(
+    bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
+) -> dict[TopicPartition, str]:
+    """The metadata a consumer group committed with its offsets, per partition."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="finops-admin",
+        **(security or {}),
+    )
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.metadata or "" for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:

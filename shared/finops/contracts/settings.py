@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -24,13 +25,64 @@ def repo_deploy_dir() -> Path:
 
 
 class KafkaSettings(BaseSettings):
-    """Where Kafka is; `KAFKA_BOOTSTRAP_SERVERS` points at any broker."""
+    """Where Kafka is and how to authenticate to it; `KAFKA_BOOTSTRAP_SERVERS`
+    points at any broker. A production deployment sets `KAFKA_SECURITY_PROTOCOL`
+    (SASL_SSL), `KAFKA_SASL_MECHANISM` (SCRAM-SHA-512), `KAFKA_SASL_USERNAME`,
+    `KAFKA_SASL_PASSWORD` and, for a private CA, `KAFKA_SSL_CAFILE` (mutual TLS:
+    `KAFKA_SSL_CERTFILE`, `KAFKA_SSL_KEYFILE`). Every client uses `client_options()`.
+    """
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
     bootstrap_servers: str = "127.0.0.1:19092"
     # Prefixed to every topic name; tests use it to get topics of their own.
     topic_namespace: str = ""
     client_id: str = "finops"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None  # None: the system's CAs
+    ssl_certfile: Path | None = None  # a client certificate (mutual TLS)
+    ssl_keyfile: Path | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        """Whether clients authenticate with SASL."""
+        return self.security_protocol.startswith("SASL")
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether connections are encrypted with TLS."""
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every client (None without TLS)."""
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        if self.ssl_certfile is not None:
+            context.load_cert_chain(
+                str(self.ssl_certfile),
+                str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments of every aiokafka client for the security settings."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.uses_sasl:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
 
 
 class PostgresSettings(BaseSettings):
@@ -74,6 +126,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    # On SIGTERM, requests under way get this long to finish (an upload still
+    # arriving is then cancelled and leaves nothing), so a service stops within ~10 s.
+    shutdown_timeout_s: int = Field(default=6, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -95,6 +150,9 @@ class DevStackSettings(BaseSettings):
         default_factory=repo_deploy_dir, validation_alias="FINOPS_DEPLOY_DIR"
     )
     start_timeout_s: float = 120.0
+    # The bearer token commands send to the stack's services (FINOPS_TOKEN); unset:
+    # the stack's admin token, <state_dir>/admin.token.
+    token: str | None = None
     # When set, the stack uses these servers and starts no Kafka or PostgreSQL.
     external_kafka: str | None = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"

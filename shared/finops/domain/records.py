@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from finops.domain.identifiers import Identifier
+from finops.domain.money import MAX_AMOUNT_MICROS
 from finops.domain.periods import ChargeDate
 
 __all__ = ["CostRecord", "NodeCost", "UsageRecord"]
@@ -53,7 +54,9 @@ class NodeCost(BaseModel):
     node: Identifier
     date: ChargeDate
     dimension: Identifier
-    amount_micros: int
+    # Within the supported range (finops.domain.money): an event from an outside
+    # producer carrying more does not decode, so it never reaches a sum.
+    amount_micros: int = Field(ge=-MAX_AMOUNT_MICROS, le=MAX_AMOUNT_MICROS)
 
 
 class UsageRecord(BaseModel):

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from finops.domain.focus.aggregate import round_provider_totals
 from finops.domain.focus.linetable import to_cost_records
 from finops.domain.focus.mapping import MappingRules, load_rules
 from finops.domain.focus.normalize import NormalizedBatch
@@ -60,14 +61,24 @@ def test_provider_totals_match_an_independent_sum(
         totals[node] += micros
     assert set(totals) == {"AWS", "Microsoft", "Oracle"}
     by_batch: dict[str, int] = defaultdict(int)
+    picos: dict[str, int] = defaultdict(int)
     for batch in batches:
         for provider, micros in batch.provider_totals.items():
             by_batch[provider] += micros
+        for provider, left in batch.provider_picos.items():
+            picos[provider] += left
     assert by_batch == totals
     for provider, micros in totals.items():
         assert Decimal(micros) * MICRO == rounded[provider]
         # Per-line rounding moves each line by at most half a micro-unit.
         assert abs(Decimal(micros) * MICRO - exact[provider]) <= 1000 * MICRO / 2
+    # The reported totals add back what each line's rounding took off, and round
+    # once (issue 16): AWS 18.006639, the exact 18.0066386184 (not 18.006628).
+    reported = round_provider_totals(by_batch, picos)
+    assert reported == {
+        p: int(v.quantize(MICRO, ROUND_HALF_EVEN) / MICRO) for p, v in exact.items()
+    }
+    assert reported["AWS"] == 18_006_639
 
 
 def test_credit_rows_flow_as_negative_costs(

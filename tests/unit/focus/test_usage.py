@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from finops.domain.focus.rejects import Reject
-from finops.domain.focus.usage import parse_usage_rows, read_usage
+from finops.domain.focus.usage import (
+    combine_usage,
+    parse_usage_rows,
+    read_combined_usage,
+    read_usage,
+)
 from finops.errors import InputError
 from tests.unit.focus.conftest import DATA
 
@@ -55,3 +60,24 @@ def test_a_usage_csv_without_the_columns_is_refused(tmp_path: Path) -> None:
     path.write_text("node,day,value\n")
     with pytest.raises(InputError, match="missing columns: date, metric"):
         read_usage(path)
+
+
+def test_reading_combined_streams_rows_into_one_record_per_key(tmp_path: Path) -> None:
+    lines = tmp_path / "usage.jsonl"
+    lines.write_text(
+        '{"node": "app", "date": "2025-03-01", "metric": "cpu", "value": 1.5}\n'
+        "\n"
+        '{"node": "app", "date": "2025-03-01", "metric": "cpu", "value": 2}\n'
+        '{"node": "app", "date": "2025-03-01", "metric": "cpu", "value": -1}\n'
+        '{"node": "db", "date": "2025-03-02", "metric": "cpu", "value": 4,'
+        ' "labels": {"env": "prod"}}\n'
+    )
+    read = read_combined_usage(lines)
+    assert read.rows_read == 4
+    assert [(r.node, r.value, r.labels) for r in read.records] == [
+        ("app", 3.5, {}),
+        ("db", 4.0, {"env": "prod"}),
+    ]
+    assert [(r.line, r.reason) for r in read.rejects] == [(4, "value is negative: -1")]
+    records, rejects = read_usage(lines)
+    assert combine_usage(records) == read.records and rejects == read.rejects

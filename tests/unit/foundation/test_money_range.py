@@ -8,14 +8,17 @@ then could not be stored.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.events import NodeCostsReported
 from finops.domain.focus.aggregate import COSTS_SCHEMA, sum_costs
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.money import (
@@ -24,7 +27,8 @@ from finops.domain.money import (
     check_summable,
     out_of_range,
 )
-from finops.errors import InputError, MoneyRangeError
+from finops.domain.records import NodeCost
+from finops.errors import EventDecodeError, InputError, MoneyRangeError
 from finops.formats.costfile import load_costs
 from ingest.formats import node_cost_batches
 from tests.unit.focus.batches import costs_of, run
@@ -121,3 +125,15 @@ def test_summing_node_costs_refuses_to_wrap() -> None:
     assert sum_costs(table.slice(0, 4))["amount_micros"].to_pylist() == [
         4 * MAX_AMOUNT_MICROS
     ]
+
+
+def test_a_node_cost_event_outside_the_supported_range_does_not_decode() -> None:
+    cost = NodeCost(node="db", date=date(2025, 1, 1), dimension="c", amount_micros=1)
+    event = NodeCostsReported(
+        event_id=uuid4(), occurred_at=datetime.now(UTC), source="s", costs=[cost]
+    )
+    text = encode_event(event).replace(
+        b'"amount_micros":1', b'"amount_micros":%d' % (2**63 - 1)
+    )
+    with pytest.raises(EventDecodeError, match="amount_micros"):
+        decode_event(text)

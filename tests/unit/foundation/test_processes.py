@@ -43,3 +43,17 @@ def test_stopping_a_finished_process_says_it_was_not_running(tmp_path: Path) -> 
     processes._CHILDREN[pid].wait(timeout=10)
     assert stop_pid(pid) is False
     assert pid not in processes._CHILDREN
+
+
+def test_a_process_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "service.log"
+    log.parent.mkdir()
+    log.write_text("earlier\n")
+    log.chmod(0o644)  # an older stack's log
+    pid = spawn([sys.executable, "-c", "print('hello')"], log=log)
+    stop_pid(pid, timeout_s=10)
+    assert log.stat().st_mode & 0o777 == 0o600
+    fresh = tmp_path / "new" / "other.log"
+    stop_pid(spawn([sys.executable, "-c", "pass"], log=fresh), timeout_s=10)
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    assert fresh.parent.stat().st_mode & 0o077 in (0o011, 0o000)  # not listable

@@ -10,6 +10,7 @@ import uvicorn
 
 from finops.domain.budgets import secret_bytes
 from finops.errors import InputError
+from finops_tools.cli.stack_address import stack_token
 from finops_tools.cloudsim.server import create_app
 from finops_tools.cloudsim.simulator import Simulator, SimulatorOptions, hour_of
 
@@ -34,6 +35,13 @@ def cloudsim(
     exit_at_end: Annotated[
         bool, typer.Option(help="Stop when the simulated month has ended.")
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token with the ingest scope (default: FINOPS_TOKEN, else"
+            " the dev stack's admin token)."
+        ),
+    ] = None,
 ) -> None:
     try:
         secret_bytes(secret)
@@ -45,6 +53,7 @@ def cloudsim(
         start=begin,
         hours_per_second=hours_per_second,
         rules_id=rules,
+        ingest_token=stack_token(token),
     )
     asyncio.run(_serve(options, secret, port, exit_at_end))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from finops.adapters.migrations import migrate_database
-from finops.contracts.settings import PostgresSettings
+from finops_tools.cli.stack_address import postgres_settings
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def migrate(
         None, help="Target schema (default: DATABASE_SCHEMA)."
     ),
 ) -> None:
-    settings = PostgresSettings()
+    settings = postgres_settings()  # DATABASE_URL, else the dev stack's
     applied = migrate_database(
         settings.database_url,
         folder=settings.migrations_dir,

@@ -17,8 +17,16 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from finops.contracts.settings import DevStackSettings
 from finops.domain.focus.mapping import load_rules
 from finops.errors import InputError, StackError
+from finops_tools.cli.stack_address import stack_token
 
-__all__ = ["check_running", "default_url", "ingest", "register", "upload_file"]
+__all__ = [
+    "check_running",
+    "default_url",
+    "ingest",
+    "ingest_client",
+    "register",
+    "upload_file",
+]
 
 _CHUNK: Final = 1 << 20
 # Files at least this large show an upload progress bar (when stderr is a terminal).
@@ -65,15 +73,32 @@ def ingest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON results.")
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Bearer token with the ingest scope (default: FINOPS_TOKEN, else the"
+            " dev stack's admin token).",
+        ),
+    ] = None,
 ) -> None:
     _check_inputs(files, rules)
     base = (url or default_url()).rstrip("/")
-    with httpx.Client(base_url=base, timeout=_TIMEOUT) as client:
+    with ingest_client(base, token, timeout=_TIMEOUT) as client:
         check_running(client, base)
         params = _params(client, fmt, rules, source, profile)
         for path in files:
             result = upload_file(client, path, params)
             print(json.dumps(result) if as_json else _report(result))
+
+
+def ingest_client(
+    base: str, token: str | None, *, timeout: httpx.Timeout
+) -> httpx.Client:
+    """A client of the ingest service sending the bearer token (stack_token)."""
+    found = stack_token(token)
+    headers = {"Authorization": f"Bearer {found}"} if found else {}
+    return httpx.Client(base_url=base, timeout=timeout, headers=headers)
 
 
 def _check_inputs(files: list[Path], rules: Path | None) -> None:
@@ -116,7 +141,9 @@ def upload_file(
     client: httpx.Client, path: Path, params: dict[str, str]
 ) -> dict[str, Any]:
     """Stream one file to POST /ingests; returns the result (InputError if refused)."""
-    query = {**params, "filename": path.name}
+    # The path as given, folders included: without --source, node costs and usage
+    # are stated by it (teamA/costs.csv and teamB/costs.csv are two sources).
+    query = {**params, "filename": path.as_posix()}
     with _UploadProgress(path) as advance:
         answer = client.post(
             "/ingests",
@@ -139,6 +166,10 @@ def _raise_for(answer: httpx.Response, what: str) -> None:
     except ValueError:
         body = {"detail": answer.text}
     reason = body.get("error") or body.get("detail") or answer.reason_phrase
+    if isinstance(reason, dict):  # {"code", "message", "details"} (401, 403)
+        reason = reason.get("message", reason)
+    if answer.status_code in (401, 403):
+        reason = f"{reason} (pass --token or set FINOPS_TOKEN; finops tokens create)"
     raise InputError(f"refused by the ingest service: {reason}", file=what)
 
 
@@ -182,6 +213,11 @@ def _report(result: dict[str, Any]) -> str:
     """One line of counts per file, then the totals per provider."""
     totals = ", ".join(f"{k} {v}" for k, v in result["provider_totals"].items())
     again = " (already ingested; nothing changed)" if result.get("duplicate") else ""
+    restated = result.get("restated") or []
+    if restated:
+        again += (
+            f"\n  restates what an earlier delivery said for: {', '.join(restated)}"
+        )
     return (
         f"{result['file_name']}: {result['rows_read']} rows read, "
         f"{result['rows_accepted']} accepted, {result['rows_rejected']} rejected; "

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from finops.contracts.settings import PostgresSettings
+from finops_tools.cli.stack_address import postgres_settings
 
 __all__ = ["register"]
 
@@ -30,7 +30,8 @@ def report(
         window = [date.fromisoformat(d) if d else None for d in (first, last)]
     except ValueError as error:
         raise typer.BadParameter(f"--from/--to: {error}") from None
-    data = asyncio.run(fetch_report(PostgresSettings(), window[0], window[1]))
+    # DATABASE_URL, else the dev stack's database (with its password)
+    data = asyncio.run(fetch_report(postgres_settings(), window[0], window[1]))
     html.write_text(render_page(data))
     typer.echo(
         f"{html}: {data.first} to {data.last}, raw total {data.raw_total:,.2f},"

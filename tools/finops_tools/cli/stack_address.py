@@ -18,7 +18,7 @@ from finops.contracts.settings import DevStackSettings, KafkaSettings, PostgresS
 from finops.errors import StackError
 from finops_tools.devstack import Stack
 
-__all__ = ["dev_stack", "kafka_settings", "postgres_settings", "reach"]
+__all__ = ["dev_stack", "kafka_settings", "postgres_settings", "reach", "stack_token"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,20 @@ def dev_stack() -> Stack:
         external_kafka=settings.external_kafka,
         external_database=settings.external_database_url,
     )
+
+
+def stack_token(given: str | None = None) -> str | None:
+    """The bearer token for the stack's services: `given` (--token), FINOPS_TOKEN, or
+    the dev stack's admin token file; None when there is none."""
+    if given:
+        return given
+    settings = DevStackSettings()
+    if settings.token:
+        return settings.token
+    try:
+        return (settings.state_dir / "admin.token").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def kafka_settings() -> KafkaSettings:

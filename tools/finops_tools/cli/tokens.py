@@ -12,9 +12,9 @@ import asyncpg
 import typer
 
 from finops.adapters.token_store import TokenStore
-from finops.contracts.settings import PostgresSettings
 from finops.domain.access import Scope, TokenRecord
 from finops.errors import InputError, StackError
+from finops_tools.cli.stack_address import postgres_settings
 
 __all__ = ["register"]
 
@@ -84,10 +84,11 @@ def _row(record: TokenRecord) -> dict[str, object]:
 
 
 def _run(step: Callable[[TokenStore], Awaitable[T]]) -> T:
-    """One step on the token store of DATABASE_URL's database."""
+    """One step on the token store of DATABASE_URL's database (else the dev
+    stack's, with its password)."""
 
     async def run() -> T:
-        settings = PostgresSettings()
+        settings = postgres_settings()  # DATABASE_URL, else the dev stack's
         try:
             conn = await asyncpg.connect(
                 settings.database_url,

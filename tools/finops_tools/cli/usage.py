@@ -17,7 +17,12 @@ from finops.adapters.prometheus import PrometheusClient, pull_usage
 from finops.domain.usage_pull import PullSpec, UsageRows
 from finops.errors import InputError
 from finops.formats.usagefile import write_usage_file
-from finops_tools.cli.ingest import check_running, default_url, upload_file
+from finops_tools.cli.ingest import (
+    check_running,
+    default_url,
+    ingest_client,
+    upload_file,
+)
 
 __all__ = ["register", "usage_app"]
 
@@ -111,7 +116,7 @@ def _upload(
     base = (url or default_url()).rstrip("/")
     with (
         tempfile.TemporaryDirectory(prefix="finops-pull-") as folder,
-        httpx.Client(base_url=base, timeout=_UPLOAD_TIMEOUT) as client,
+        ingest_client(base, None, timeout=_UPLOAD_TIMEOUT) as client,
     ):
         check_running(client, base)
         name = f"prometheus-{spec.name}-{start}-{end}.csv"

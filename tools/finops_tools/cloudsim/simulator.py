@@ -115,6 +115,7 @@ class SimulatorOptions:
     end: datetime | None = None  # default: the start's month end
     rules_id: str | None = None
     upload_every_s: float = 1.0
+    ingest_token: str | None = None  # bearer token with the ingest scope
 
 
 def _month_end(moment: datetime) -> datetime:
@@ -141,6 +142,8 @@ class Simulator:
         self.uploads = 0
         self.upload_errors: list[str] = []
         self._client = client or httpx.AsyncClient(timeout=30)
+        token = options.ingest_token
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._began = time.monotonic()
         self._dirty: set[str] = set()
         self.finished = asyncio.Event()
@@ -222,6 +225,7 @@ class Simulator:
                     f"{self.options.ingest_url}/ingests",
                     params=params,
                     content=render_csv(lines).encode(),
+                    headers=self._auth,
                 )
             except httpx.HTTPError as exc:
                 self._dirty.add(provider)

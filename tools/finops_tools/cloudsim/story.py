@@ -82,7 +82,10 @@ def run_governance_demo(*, hours_per_second: float, timeout_s: float) -> None:
         f"on :{hook_port}, executor (cloudsim) on :{executor_port}"
     )
     options = SimulatorOptions(
-        ingest_url=ingest_url, start=start, hours_per_second=hours_per_second
+        ingest_url=ingest_url,
+        start=start,
+        hours_per_second=hours_per_second,
+        ingest_token=stack.token_file.read_text().strip(),
     )
     try:
         story = asyncio.run(

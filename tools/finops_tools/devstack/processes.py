@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from finops.errors import StackError
 
@@ -19,6 +20,7 @@ __all__ = [
     "is_alive",
     "log_tail",
     "port_is_open",
+    "private_log",
     "spawn",
     "stop_pid",
     "wait_for_port",
@@ -33,9 +35,10 @@ def spawn(
     cwd: Path | None = None,
     user: str | None = None,
 ) -> int:
-    """Start a process in its own session, output appended to `log`; returns its pid."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    """Start a process in its own session, output appended to `log` (readable by its
+    owner only: logs can hold tokens' ids, addresses and data); returns its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True, mode=0o711)
+    with private_log(log) as out:
         proc = subprocess.Popen(
             list(argv),
             stdout=out,
@@ -48,6 +51,13 @@ def spawn(
         )
     _CHILDREN[proc.pid] = proc
     return proc.pid
+
+
+def private_log(log: Path) -> BinaryIO:
+    """`log` opened for appending, created with mode 0600 (an existing one made so)."""
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def is_alive(pid: int | None) -> bool:

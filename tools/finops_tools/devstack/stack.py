@@ -14,7 +14,13 @@ from finops.contracts.settings import DevStackSettings
 from finops.errors import StackError
 from finops_tools.devstack.kafka import KafkaBroker, KafkaConfig, ensure_kafka_jars
 from finops_tools.devstack.layout import StackLayout
-from finops_tools.devstack.postgres import PostgresConfig, PostgresServer
+from finops_tools.devstack.postgres import (
+    APP_ROLE,
+    PostgresConfig,
+    PostgresServer,
+    ensure_app_role,
+    stack_passwords,
+)
 from finops_tools.devstack.processes import is_alive, stop_pid
 from finops_tools.devstack.services import SERVICES, ServiceProcess
 from finops_tools.devstack.token import ensure_token
@@ -67,9 +73,20 @@ class Stack:
                 settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap
             ),
         )
-        self._postgres = PostgresServer(
-            self._layout.postgres_dir,
-            PostgresConfig(settings.postgres_port),
+        self._postgres = self._postgres_server(create=False)
+
+    def _postgres_server(self, *, create: bool) -> PostgresServer:
+        """The local server; its passwords are made by `up` (create) and read after."""
+        root = self._layout.postgres_dir
+        made = (root / "superuser.password").is_file()
+        password, app_password = stack_passwords(root) if create or made else ("", "")
+        return PostgresServer(
+            root,
+            PostgresConfig(
+                self._settings.postgres_port,
+                password=password,
+                app_password=app_password,
+            ),
             self._layout.log("postgres"),
         )
 
@@ -120,6 +137,20 @@ class Stack:
             progress("stopped postgres")
             stopped.append("postgres")
         state.clear()
+        self._save_state(state)
+        return stopped
+
+    def stop(self, name: str, *, progress: Progress = print) -> bool:
+        """Stop one component (`kafka`, `postgres` or a service); `up` starts it
+        again. Returns True when it was running."""
+        if name == "postgres":
+            stopped = self._postgres.stop()
+            if stopped:
+                progress("stopped postgres")
+            return stopped
+        state = self._load_state()
+        stopped = self._stop_component(state, name, progress)
+        state.pop(name, None)
         self._save_state(state)
         return stopped
 
@@ -175,8 +206,10 @@ class Stack:
         if self._external_db:
             progress("postgres: using DATABASE_URL")
             return
+        self._postgres = self._postgres_server(create=True)
         if self._postgres.pid() is not None:
-            progress(f"postgres: already running at {self._postgres.url}")
+            address = _hide_password(self._postgres.url)
+            progress(f"postgres: already running at {address}")
             return
         self._postgres.start(timeout_s=self._settings.start_timeout_s)
 
@@ -185,6 +218,9 @@ class Stack:
 
         folder = self._settings.deploy_dir / "migrations"
         applied = migrate_database(self.database_url, folder=folder)
+        if not self._external_db:
+            ensure_app_role(self.database_url, self._postgres.config)
+            progress(f"postgres: services log in as {APP_ROLE} (no superuser)")
         progress(
             f"migrations: applied {', '.join(applied)}"
             if applied
@@ -226,7 +262,7 @@ class Stack:
     def _service_env(self) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "DATABASE_URL": self.database_url,
+            "DATABASE_URL": self._external_db or self._postgres.app_url,
             "FINOPS_STATE_DIR": str(self._layout.state_dir),
             # Local receivers and executors (the demo's, `finops cloudsim`) listen on
             # 127.0.0.1; a production deployment keeps loopback targets refused.
@@ -262,7 +298,7 @@ class Stack:
         return ComponentStatus(
             "postgres",
             "running" if pid else "stopped",
-            self._postgres.url,
+            _hide_password(self._postgres.url),
             pid,
             str(self._postgres.log),
         )

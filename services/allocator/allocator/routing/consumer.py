@@ -20,20 +20,25 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from allocator import metrics
-from finops.adapters.kafka_admin import committed_offsets
+from finops.adapters.dead_letters import DeadLetters
+from finops.adapters.kafka_admin import committed_metadata, committed_offsets
 from finops.contracts.codec import decode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.contracts.settings import KafkaSettings
+from finops.contracts.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
 from finops.errors import FinopsError
 
 __all__ = [
+    "Reject",
     "Routed",
     "RouterOptions",
     "Routes",
     "SourceRouter",
     "record",
+    "rejecter",
     "source_consumer",
 ]
 
@@ -57,6 +62,12 @@ class RouterOptions:
     legacy_group: str | None  # where never-committed partitions start
     session_timeout_s: float
     log_level: str = "INFO"
+    namespace: str = ""  # the topic namespace (for the dead-letter topics)
+    kafka: KafkaSettings | None = None  # for the security settings (TLS, SASL)
+
+    def security(self) -> dict[str, Any]:
+        """aiokafka keyword arguments of the security settings."""
+        return self.kafka.client_options() if self.kafka is not None else {}
 
 
 def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
@@ -71,15 +82,31 @@ def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
         max_poll_records=ROUTE_BATCH,
         session_timeout_ms=int(options.session_timeout_s * 1000),
         heartbeat_interval_ms=int(options.session_timeout_s * 200),
+        **options.security(),
     )
+
+
+Routable = NodeCostsReported | UsageReported
+# Sends one message that cannot be routed, with the reason, to its dead-letter topic.
+Reject = Callable[[Any, str], Awaitable[None]]
+
+
+def rejecter(dead_letters: DeadLetters, namespace: str) -> Reject:
+    """A Reject sending to the dead-letter topic of the source topic read from."""
+    specs: dict[str, TopicSpec] = {
+        topic_name(spec, namespace): spec for spec in (NODE_COSTS, USAGE)
+    }
+
+    async def reject(message: Any, reason: str) -> None:
+        await dead_letters.send(specs[message.topic], message, reason)
+
+    return reject
 
 
 class Routes(Protocol):
     """Where routed events go (the service, or the router process's forwarder)."""
 
-    async def route_batch(
-        self, events: list[tuple[NodeCostsReported | UsageReported, str]]
-    ) -> int: ...
+    async def route_batch(self, events: list[tuple[Routable, str]]) -> int: ...
 
 
 @dataclass
@@ -87,7 +114,7 @@ class Routed:
     """What one batch did, for the metrics (reported across processes)."""
 
     routed: Counter[str] = field(default_factory=Counter)  # events per topic
-    ignored: Counter[str] = field(default_factory=Counter)
+    dead_lettered: Counter[str] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)  # ingest -> routed, per event
 
 
@@ -95,8 +122,8 @@ def record(report: Routed) -> None:
     """Count a batch in this process's metrics."""
     for topic, count in report.routed.items():
         metrics.EVENTS.labels(topic, "routed").inc(count)
-    for topic, count in report.ignored.items():
-        metrics.EVENTS.labels(topic, "ignored").inc(count)
+    for topic, count in report.dead_lettered.items():
+        metrics.EVENTS.labels(topic, "dead_letter").inc(count)
     for seconds in report.seconds:
         metrics.INGEST_TO_ROUTED.observe(seconds)
 
@@ -112,12 +139,24 @@ class SourceRouter:
         bootstrap_servers: str,
         ready: asyncio.Event,
         flush: Callable[[], Awaitable[None]],
+        reject: Reject,
         report: Callable[[Routed], None] = record,
+        security: dict[str, Any] | None = None,
+        window: Callable[[], int] = lambda: 1,
+        group_id: str = "",
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
         self._flush = flush  # waits until every forwarded piece is delivered
+        self._reject = reject
         self._report = report
-        self._servers = bootstrap_servers
+        self.progress_at = time.monotonic()  # when a batch was last committed
+        self.failure = ""  # why the last batch was not routed ("" once one was)
+        self._servers, self._security = bootstrap_servers, security
+        # The graph's window (days a usage row reaches) as the service knows it; each
+        # commit records the window its batch was routed with, so usage routed with
+        # a narrower one is routed again (window_changed) even after a restart.
+        self._window, self._group = window, group_id
+        self._check_window = True
         self._done: dict[TopicPartition, int] = {}  # next offset to route
 
     async def run(self, topics: list[str], *, legacy_group: str | None = None) -> None:
@@ -129,13 +168,17 @@ class SourceRouter:
         try:
             await self.consumer.start()
             legacy = (
-                await committed_offsets(self._servers, legacy_group)
+                await committed_offsets(
+                    self._servers, legacy_group, security=self._security
+                )
                 if legacy_group
                 else {}
             )
             self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
             await self._ready.wait()  # the graph is caught up: the window is known
             while True:
+                if self._check_window:
+                    await self._reroute_narrower_usage()
                 batch = await self._gather()
                 if batch:
                     await self._route_or_rewind(batch)
@@ -168,8 +211,9 @@ class SourceRouter:
         stopping the worker: nothing of it is committed."""
         try:
             await self._route(batch)
-        except Exception:
+        except Exception as exc:
             _log.exception("routing failed; the batch is read again in 1 s")
+            self.failure = f"{type(exc).__name__}: {exc}"
             owned = self.consumer.assignment()
             for tp, messages in batch.items():
                 if tp in owned:
@@ -177,25 +221,95 @@ class SourceRouter:
             await asyncio.sleep(1)
 
     async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        events: list[tuple[NodeCostsReported | UsageReported, str]] = []
-        report = Routed()
+        events: list[tuple[Routable, str]] = []
+        rejected: list[tuple[Any, str]] = []
         for tp, messages in batch.items():
             for message in messages:
                 origin = f"{tp.topic}/{tp.partition}/{message.offset}"
-                event = _decode(message.value, origin)
-                if isinstance(event, NodeCostsReported | UsageReported):
-                    events.append((event, origin))
-                    report.routed[tp.topic] += 1
-                else:
-                    report.ignored[tp.topic] += 1
-        await self._service.route_batch(events)
+                try:
+                    events.append((_decode(message.value), origin))
+                except FinopsError as exc:
+                    rejected.append((message, str(exc)))
+        report = Routed()
+        rejected += await self._forward(events, batch)
         await self._flush()
+        for message, reason in rejected:  # before the offsets move past them
+            await self._reject(message, reason)
+            report.dead_lettered[message.topic] += 1
         now = datetime.now(UTC)
-        report.seconds = [(now - e.occurred_at).total_seconds() for e, _ in events]
+        kept = {origin for _, origin in events} - {
+            f"{m.topic}/{m.partition}/{m.offset}" for m, _ in rejected
+        }
+        for event, origin in events:
+            if origin in kept:
+                report.routed[origin.rsplit("/", 2)[0]] += 1
+                report.seconds.append((now - event.occurred_at).total_seconds())
         self._report(report)
+        await self._commit(batch)
+
+    async def _forward(
+        self,
+        events: list[tuple[Routable, str]],
+        batch: dict[TopicPartition, list[Any]],
+    ) -> list[tuple[Any, str]]:
+        """Route the events; if the batch is refused as bad input, one at a time, so
+        only the events refused alone are returned (with the reason) for dead letters.
+        A piece forwarded twice changes nothing (pieces are sets)."""
+        try:
+            await self._service.route_batch(events)
+            return []
+        except FinopsError:
+            pass
+        messages = {
+            f"{tp.topic}/{tp.partition}/{m.offset}": m
+            for tp, ms in batch.items()
+            for m in ms
+        }
+        rejected = []
+        for event, origin in events:
+            try:
+                await self._service.route_batch([(event, origin)])
+            except FinopsError as exc:
+                rejected.append((messages[origin], str(exc)))
+        return rejected
+
+    def window_changed(self) -> None:
+        """The graph's window changed, or partitions moved here: usage routed with a
+        narrower window is routed again before the next batch."""
+        self._check_window = True
+
+    async def _reroute_narrower_usage(self) -> None:
+        """Read again from their start the usage partitions last committed with a
+        window narrower than the graph's now (usage arrived before the edges that
+        weigh it over a window). A piece routed again changes nothing."""
+        self._check_window = False
+        if not self._group:
+            return
+        window = self._window()
+        recorded = await committed_metadata(
+            self._servers, self._group, security=self._security
+        )
+        for tp in self.consumer.assignment():
+            routed_with = _window_of(recorded.get(tp))
+            if routed_with is not None and routed_with < window and _is_usage(tp):
+                _log.info(
+                    "%s was routed with a %d-day window, now %d: routed again",
+                    tp,
+                    routed_with,
+                    window,
+                )
+                await self.consumer.seek_to_beginning(tp)
+                self._done.pop(tp, None)
+
+    async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
-        ends = {tp: offset for tp, offset in ends.items() if tp in owned}
+        window = f"window={self._window()}"
+        ends = {
+            tp: OffsetAndMetadata(offset, window)
+            for tp, offset in ends.items()
+            if tp in owned
+        }
         try:
             if ends:
                 await self.consumer.commit(ends)
@@ -204,7 +318,8 @@ class SourceRouter:
             # its committed offset (a replayed piece changes nothing).
             _log.info("routed offsets not committed after a rebalance: %s", exc)
             return
-        self._done.update(ends)
+        self._done.update({tp: meta.offset for tp, meta in ends.items()})
+        self.progress_at, self.failure = time.monotonic(), ""
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet routed on the partitions this worker reads, per topic."""
@@ -237,16 +352,35 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._router.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._router.window_changed()
         consumer = self._router.consumer
         for tp in assigned:
             if tp in self._legacy and await consumer.committed(tp) is None:
                 consumer.seek(tp, self._legacy[tp])
 
 
-def _decode(value: bytes, origin: str) -> object:
-    """The event, or None for a message that is not one (logged, then skipped)."""
-    try:
-        return decode_event(value)
-    except FinopsError as exc:
-        _log.error("%s is not an event we read, skipped: %s", origin, exc)
+def _window_of(metadata: str | None) -> int | None:
+    """The window a committed offset was routed with (0: before windows were
+    recorded; None: nothing committed)."""
+    if metadata is None:
         return None
+    if metadata.startswith("window="):
+        return int(metadata.removeprefix("window="))
+    return 0
+
+
+def _is_usage(tp: TopicPartition) -> bool:
+    return str(tp.topic).endswith(USAGE.name)
+
+
+def _decode(value: bytes | None) -> Routable:
+    """The event; FinopsError (the reason) for a message that is not one we route."""
+    if value is None:
+        raise FinopsError("empty message (a tombstone): no event")
+    event = decode_event(value)
+    if not isinstance(event, NodeCostsReported | UsageReported):
+        raise FinopsError(
+            f"unexpected event type {event.type!r}"
+            " (expected node_costs_reported or usage_reported)"
+        )
+    return event

@@ -18,7 +18,9 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -27,24 +29,40 @@ from aiokafka import AIOKafkaProducer
 
 from allocator import gcpolicy, metrics
 from allocator.routing.consumer import (
-    Routed,
     RouterOptions,
     SourceRouter,
     record,
+    rejecter,
     source_consumer,
 )
 from allocator.routing.pieces import forward_batch
+from finops.adapters.dead_letters import DeadLetters
 from finops.contracts.codec import encode_event
 from finops.contracts.events import DayInputsRouted, NodeCostsReported, UsageReported
 
-__all__ = ["RouterProcess"]
+__all__ = ["RouterIdle", "RouterProcess"]
 
 _log = logging.getLogger(__name__)
 RESTART_AFTER_S = 1.0  # a router process that died is started again after this
 LAG_EVERY_S = 1.0
-STOP_WAIT_S = 15.0  # for the batch under way to be delivered and committed
+STOP_WAIT_S = 5.0  # for the batch under way to be delivered and committed (one not
+# committed is routed again: a replayed piece changes nothing)
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RouterIdle:
+    """Seconds without a committed batch, at `at` (time.monotonic()), and why the
+    last batch failed ("" when it did not)."""
+
+    seconds: float
+    failure: str
+    at: float
+
+    def seconds_now(self) -> float:
+        """Seconds without a committed batch, now."""
+        return self.seconds + time.monotonic() - self.at
 
 
 class RouterProcess:
@@ -55,6 +73,9 @@ class RouterProcess:
         self._window: int | None = None
         self._lag: dict[str, int] = dict.fromkeys(options.topics, 0)
         self._commands: Connection | None = None
+        # As last reported: seconds since a batch was committed, and why the last
+        # batch failed ("" when it did not); reported with the lag.
+        self._idle = RouterIdle(0.0, "", time.monotonic())
 
     def set_window(self, days: int) -> None:
         """The graph's window (days a usage row reaches); routing starts once known."""
@@ -64,6 +85,11 @@ class RouterProcess:
     def lag(self) -> dict[str, int]:
         """Messages not yet routed, per source topic, as last reported."""
         return dict(self._lag)
+
+    def idle(self) -> RouterIdle:
+        """How long the router has not committed a batch, and why, as last reported
+        (the time since that report is added)."""
+        return self._idle
 
     async def run(self) -> None:
         """Keep a router process running until cancelled (then it is stopped)."""
@@ -121,7 +147,8 @@ class RouterProcess:
                 if kind == "routed":
                     record(value)
                 elif kind == "lag":
-                    self._lag = value
+                    self._lag, (idle_s, failure) = value
+                    self._idle = RouterIdle(idle_s, failure, time.monotonic())
         except (EOFError, OSError):
             pass
         finally:
@@ -196,9 +223,9 @@ async def _route(
         acks="all",
         linger_ms=PRODUCER_LINGER_MS,
         max_batch_size=PRODUCER_BATCH_BYTES,
+        **options.security(),
     )
     forwarder = _Forwarder(producer, options)
-    _start_listening(commands, forwarder, ready, stop)
     await producer.start()
     router = SourceRouter(
         forwarder,
@@ -206,8 +233,16 @@ async def _route(
         bootstrap_servers=options.bootstrap_servers,
         ready=ready,
         flush=producer.flush,
+        reject=rejecter(
+            DeadLetters(producer, consumer="allocator", namespace=options.namespace),
+            options.namespace,
+        ),
         report=lambda report: _report(reports, "routed", report),
+        security=options.security(),
+        window=lambda: forwarder.window,
+        group_id=options.group_id,
     )
+    _start_listening(commands, forwarder, router, ready, stop)
     routing = asyncio.create_task(
         router.run(options.topics, legacy_group=options.legacy_group)
     )
@@ -225,6 +260,7 @@ async def _route(
 def _start_listening(
     commands: Connection,
     forwarder: _Forwarder,
+    router: SourceRouter,
     ready: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
@@ -233,6 +269,8 @@ def _start_listening(
     loop = asyncio.get_running_loop()
 
     def window(days: int) -> None:
+        if days != forwarder.window:
+            router.window_changed()
         forwarder.window = days
         ready.set()
 
@@ -262,7 +300,7 @@ def _listen(
         stop()
 
 
-def _report(reports: Connection, kind: str, value: Routed | dict[str, int]) -> None:
+def _report(reports: Connection, kind: str, value: Any) -> None:
     with contextlib.suppress(OSError):  # the worker is gone: we stop soon
         reports.send((kind, value))
 
@@ -271,4 +309,5 @@ async def _report_lag(router: SourceRouter, reports: Connection) -> None:
     while True:
         await asyncio.sleep(LAG_EVERY_S)
         with contextlib.suppress(Exception):  # no assignment yet, or a rebalance
-            _report(reports, "lag", await router.lag())
+            idle = (time.monotonic() - router.progress_at, router.failure)
+            _report(reports, "lag", (await router.lag(), idle))

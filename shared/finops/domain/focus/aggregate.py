@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from finops.domain.money import check_summable, format_micros
 from finops.domain.records import NodeCost
@@ -19,6 +20,8 @@ __all__ = [
     "COSTS_SCHEMA",
     "COST_KEYS",
     "CostTotals",
+    "round_picos",
+    "round_provider_totals",
     "sum_costs",
     "to_node_costs",
     "write_costs",
@@ -34,6 +37,7 @@ COSTS_SCHEMA: Final = pa.schema(
         ("amount_micros", pa.int64()),
     ]
 )
+PICOS_PER_MICRO: Final = 1_000_000
 # Partial sums are merged when this many rows wait, keeping memory bounded.
 _MERGE_ROWS: Final = 500_000
 
@@ -54,6 +58,25 @@ def sum_costs(table: pa.Table) -> pa.Table:
         ]
     )
     return grouped.select(COSTS_SCHEMA.names).cast(COSTS_SCHEMA)
+
+
+def round_provider_totals(
+    micros: Mapping[str, int], picos: Mapping[str, int]
+) -> dict[str, int]:
+    """Per provider, the micro-units of its lines (each rounded) plus what rounding
+    took off them (pico-units, 10^-12), rounded once: the exact total."""
+    return {
+        name: amount + int(round_picos(np.array([picos.get(name, 0)]))[0])
+        for name, amount in micros.items()
+    }
+
+
+def round_picos(picos: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Pico-units (10^-12) to micro-units, rounded half to even."""
+    whole, rest = np.divmod(picos, PICOS_PER_MICRO)  # rest in [0, 10^6)
+    half = PICOS_PER_MICRO // 2
+    up = (rest > half) | ((rest == half) & (whole % 2 == 1))
+    return np.asarray(whole + up, dtype=np.int64)
 
 
 class CostTotals:

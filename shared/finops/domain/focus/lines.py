@@ -12,7 +12,11 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from finops.domain.focus.columns import FIELD_COLUMNS
-from finops.domain.focus.parsing import to_micros_array, to_utc_array
+from finops.domain.focus.parsing import (
+    sub_micro_picos,
+    to_micros_array,
+    to_utc_array,
+)
 from finops.domain.focus.readers import RawBatch
 from finops.domain.focus.rejects import Check, Reject, collect_rejects
 from finops.domain.focus.spread import DAY_MICROSECONDS
@@ -39,6 +43,9 @@ class ParsedLines:
     billing_period_start: NDArray[np.int64]
     charge_period_start: NDArray[np.int64]
     charge_period_end: NDArray[np.int64]
+    # What rounding each cost to micro-units took off, in pico-units (10^-12): sums
+    # of costs add these up and round once (finops.domain.focus.aggregate).
+    cost_pico: NDArray[np.int64]
 
     def keep(self, rows: NDArray[np.bool_]) -> ParsedLines:
         """Only the rows where `rows` is true."""
@@ -49,6 +56,7 @@ class ParsedLines:
             billing_period_start=self.billing_period_start[rows],
             charge_period_start=self.charge_period_start[rows],
             charge_period_end=self.charge_period_end[rows],
+            cost_pico=self.cost_pico[rows],
         )
 
 
@@ -79,7 +87,7 @@ def _parse_checked(
     cost_values = view.raw(cost_column)
     assert cost_values is not None  # the cost column is required by the layout
     cost, cost_bad = to_micros_array(cost_values)
-    arrays = {"cost": cost}
+    arrays = {"cost": cost, "cost_pico": pa.array(sub_micro_picos(cost_values))}
     label = view.columns.label(cost_column)
     checks = [
         Check(f"missing {_provider_name(view)}", _provider_nulls(view)),

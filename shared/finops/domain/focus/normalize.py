@@ -62,6 +62,8 @@ class NormalizedBatch:
     rejects: tuple[Reject, ...]
     lines: pa.Table | None = None
     provider_totals: dict[str, int] = field(default_factory=dict)
+    # What rounding each line took off, per provider (10^-12): totals round once.
+    provider_picos: dict[str, int] = field(default_factory=dict)
     partitions: frozenset[PartitionKey] = frozenset()
     absent_columns: tuple[str, ...] = ()
 
@@ -146,7 +148,8 @@ def normalize_batch(
         costs=costs,
         rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
-        provider_totals=_provider_totals(parsed),
+        provider_totals=_provider_totals(parsed.cost, parsed),
+        provider_picos=_provider_totals(parsed.cost_pico, parsed),
         partitions=frozenset(partitions_of(lines))
         if lines is not None
         else frozenset(),
@@ -174,10 +177,10 @@ def _refuse_control_characters(
     return parsed.keep(keep), nodes.filter(mask), dimensions.filter(mask), refused
 
 
-def _provider_totals(parsed: ParsedLines) -> dict[str, int]:
-    """Accepted cost per provider (micro-units)."""
+def _provider_totals(amounts: NDArray[np.int64], parsed: ParsedLines) -> dict[str, int]:
+    """Accepted amounts (micro-units, or their pico-unit remainders) per provider."""
     provider = parsed.view.text("ProviderName")
-    table = pa.table({"provider": provider, "cost": parsed.cost})
+    table = pa.table({"provider": provider, "cost": amounts})
     sums = table.group_by("provider", use_threads=False).aggregate([("cost", "sum")])
     names, amounts = sums["provider"].to_pylist(), sums["cost_sum"].to_pylist()
     return dict(zip(names, amounts, strict=True))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from finops.domain.focus.aggregate import CostTotals
+from finops.domain.focus.aggregate import CostTotals, round_provider_totals
 from finops.domain.focus.mapping import MappingRules
 from finops.domain.focus.normalize import NormalizedBatch, normalize_file
 from finops.domain.focus.readers import Progress
@@ -98,6 +98,7 @@ def _consume(
     read = rejected = 0
     layout = ""
     providers: Counter[str] = Counter()
+    picos: Counter[str] = Counter()
     absent: tuple[str, ...] = ()
     for batch in batches:
         totals.add(batch.costs)
@@ -105,5 +106,7 @@ def _consume(
         read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
         layout = batch.layout
         providers.update(batch.provider_totals)
+        picos.update(batch.provider_picos)
         absent = batch.absent_columns
-    return FileCounts(file, layout, read, rejected, dict(providers), absent)
+    exact = round_provider_totals(providers, picos)
+    return FileCounts(file, layout, read, rejected, exact, absent)

@@ -16,6 +16,7 @@ from finops.domain.money import to_micros
 __all__ = [
     "NULL_STRINGS",
     "convert_or_flag",
+    "sub_micro_picos",
     "to_decimal_array",
     "to_micros_array",
     "to_utc_array",
@@ -25,6 +26,7 @@ NULL_STRINGS: Final = ["NULL", "null", ""]
 UTC_US: Final = pa.timestamp("us", tz="UTC")
 _WIDE: Final = pa.decimal128(38, 18)
 _MICRO_DECIMAL: Final = pa.decimal128(30, 6)
+_NARROW: Final = pa.decimal128(36, 18)  # 18 integer digits: past the money range
 _MILLION: Final = pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0))
 _ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
@@ -144,6 +146,41 @@ def to_micros_array(values: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
     if not bad.any():
         return micros, bad
     return _retry_exactly(values, micros, bad)
+
+
+def _sub_micro_of(values: pa.Array) -> pa.Array:
+    """What rounding to micro-units took off each value, in pico-units (10^-12)."""
+    if not pa.types.is_decimal(values.type):
+        values = pc.cast(values, _WIDE)
+    values = pc.cast(values, _NARROW)  # room for the difference's precision
+    rounded = pc.round(values, ndigits=6, round_mode="half_to_even")
+    left = pc.cast(pc.subtract(values, rounded), pa.float64())  # |left| <= 5e-7
+    return pc.cast(pc.round(pc.multiply(left, 1e12)), pa.int64())
+
+
+def sub_micro_picos(values: pa.Array) -> NDArray[np.int64]:
+    """Per value, the part below the micro-unit that `to_micros_array` rounds away,
+    in pico-units (10^-12; |part| <= 500,000); 0 for what is not a number. Carried
+    beside the micro-units so that sums are rounded once, not per line."""
+    if pa.types.is_integer(values.type):
+        return np.zeros(len(values), dtype=np.int64)  # no digits past the sixth
+    if pa.types.is_floating(values.type):  # their shortest decimal text, as costs
+        values = pc.cast(values, pa.string())
+    picos, bad = convert_or_flag(
+        values, _sub_micro_of, screen=_misshapen(_NUMBER_SHAPE)
+    )
+    out = np.array(pc.fill_null(picos, 0), dtype=np.int64)
+    for i in np.flatnonzero(bad):  # past 18 decimals: Decimal, exactly
+        try:
+            exact = Decimal(str(values[i].as_py()))
+            out[i] = int(
+                (
+                    (exact - Decimal(to_micros(exact)) / 10**6) * 10**12
+                ).to_integral_value()
+            )
+        except (ValueError, ArithmeticError, TypeError):
+            out[i] = 0
+    return out
 
 
 def _retry_exactly(

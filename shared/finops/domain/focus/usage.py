@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -18,8 +19,10 @@ from finops.errors import InputError
 
 __all__ = [
     "USAGE_COLUMNS",
+    "UsageRead",
     "combine_usage",
     "parse_usage_rows",
+    "read_combined_usage",
     "read_usage",
     "usage_value_problem",
 ]
@@ -28,14 +31,47 @@ USAGE_COLUMNS: Final = ("node", "date", "metric", "value")
 _JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRead:
+    """A usage file read and combined: one record per (node, date, metric, labels),
+    the refused rows, and how many rows there were."""
+
+    records: list[UsageRecord]
+    rejects: list[Reject]
+    rows_read: int
+
+
 def read_usage(path: Path) -> tuple[list[UsageRecord], list[Reject]]:
     """Read a usage file (CSV, JSON array or JSON lines); bad rows become rejects."""
+    return parse_usage_rows(_rows(path), file=str(path))
+
+
+def read_combined_usage(path: Path) -> UsageRead:
+    """Read a usage file row by row, combining as it goes: memory grows with the
+    distinct (node, date, metric, labels), not with the rows (a JSON array is the
+    exception: it is parsed whole; JSON lines and CSV stream)."""
+    rejects: list[Reject] = []
+    count = 0
+
+    def good() -> Iterator[UsageRecord]:
+        nonlocal count
+        for line, row in _rows(path):
+            count += 1
+            try:
+                yield _to_record(row)
+            except ValueError as exc:
+                rejects.append(Reject(str(path), line, str(exc)))
+
+    records = combine_usage(good())
+    return UsageRead(records, rejects, count)
+
+
+def _rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     if not path.is_file():
         raise InputError("no such file", file=str(path))
-    rows = (
-        _json_rows(path) if path.suffix.lower() in _JSON_SUFFIXES else _csv_rows(path)
-    )
-    return parse_usage_rows(rows, file=str(path))
+    if path.suffix.lower() in _JSON_SUFFIXES:
+        return _json_rows(path)
+    return _csv_rows(path)
 
 
 def parse_usage_rows(
@@ -147,18 +183,21 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """JSON array elements (numbered from 1) or JSON lines (numbered by line)."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
-        yield from ((i, _as_mapping(item)) for i, item in enumerate(items, start=1))
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield number, _json_line(line)
+    """JSON array elements (numbered from 1) or JSON lines (numbered by line, read
+    one at a time)."""
+    with path.open(encoding="utf-8") as data:
+        first = data.read(4096)
+        if first.lstrip().startswith("["):
+            try:
+                items = json.loads(first + data.read())
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
+            yield from ((i, _as_mapping(item)) for i, item in enumerate(items, 1))
+            return
+        data.seek(0)
+        for number, line in enumerate(data, start=1):
+            if line.strip():
+                yield number, _json_line(line)
 
 
 def _json_line(line: str) -> Mapping[str, Any]:
