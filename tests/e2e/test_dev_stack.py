@@ -138,8 +138,26 @@ async def _check_database_logins(env: dict[str, str], status: dict[str, _Row]) -
         )
     finally:
         await conn.close()
-    assert {u["usename"] for u in users} == {"finops_app"}
+    # the api's queries log in as the read-only role (issue 17), the rest as finops_app
+    assert {u["usename"] for u in users} == {"finops_app", "finops_api_reader"}
     assert role is not None and not any(role.values())
+    api = str(status["api"]["address"])
+    token = (Path(env["FINOPS_STATE_DIR"]) / "admin.token").read_text().strip()
+    request = urllib.request.Request(
+        f"{api}/v1/dashboard/summary", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200  # answered through the read-only login
+    reader = await asyncpg.connect(
+        f"postgresql://postgres:{password}@127.0.0.1:{port}/finops"
+    )
+    try:
+        can_write = await reader.fetchval(
+            "SELECT has_table_privilege('finops_api_reader', 'cost_lines', 'INSERT')"
+        )
+    finally:
+        await reader.close()
+    assert can_write is False
 
 
 def _check_private_logs(logs: Path) -> None:

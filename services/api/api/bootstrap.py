@@ -61,7 +61,7 @@ async def _read_only_pool(settings: ApiSettings) -> asyncpg.Pool:
     """Sessions that cannot write, with a bound on any one statement."""
     postgres = settings.postgres
     return await asyncpg.create_pool(
-        postgres.database_url,
+        settings.read_database_url or postgres.database_url,
         min_size=1,
         max_size=settings.query_pool_size,
         server_settings={

@@ -25,5 +25,8 @@ class ApiSettings(ServiceSettings):
     max_window_days: int = Field(default=1100, ge=1)
     # The largest request body (graph and governance files), in bytes.
     max_body_bytes: int = Field(default=64 << 20, ge=1024)
+    # The read-only query pool logs in with this URL when set (a role that may only
+    # SELECT, e.g. finops_api_reader of migration 0020); else with DATABASE_URL.
+    read_database_url: str | None = None
     # Connections of the read-only query pool.
     query_pool_size: int = Field(default=8, ge=1)

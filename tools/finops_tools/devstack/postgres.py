@@ -23,6 +23,8 @@ __all__ = [
     "PostgresConfig",
     "PostgresServer",
     "ensure_app_role",
+    "ensure_reader_role",
+    "reader_password",
     "stack_passwords",
 ]
 
@@ -299,6 +301,36 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 ALTER TABLE cost_lines OWNER TO {role};
 """
+
+
+# The api's read-only login: the role migration 0020 makes (NOLOGIN, SELECT only) may
+# log in with its own password; the api's query pool connects as it.
+READER_ROLE = "finops_api_reader"
+_READER_ROLE_SQL = """
+ALTER ROLE {role} LOGIN PASSWORD '{password}';
+GRANT CONNECT ON DATABASE "{database}" TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
+"""
+
+
+def reader_password(root: Path) -> str:
+    """The api reader's password, made once and kept like the others."""
+    root.mkdir(parents=True, exist_ok=True)
+    return _secret(root / "reader.password")
+
+
+def reader_url(config: PostgresConfig, password: str) -> str:
+    """What the api's read-only query pool connects with."""
+    return config._url(READER_ROLE, password, config.database)
+
+
+def ensure_reader_role(admin_url: str, config: PostgresConfig, password: str) -> None:
+    """Let the api's read-only role log in (after the migrations made it)."""
+    sql = _READER_ROLE_SQL.format(
+        role=READER_ROLE, password=password, database=config.database
+    )
+    asyncio.run(_execute(admin_url, sql))
 
 
 def ensure_app_role(admin_url: str, config: PostgresConfig) -> None:

@@ -19,6 +19,9 @@ from finops_tools.devstack.postgres import (
     PostgresConfig,
     PostgresServer,
     ensure_app_role,
+    ensure_reader_role,
+    reader_password,
+    reader_url,
     stack_passwords,
 )
 from finops_tools.devstack.processes import is_alive, stop_pid
@@ -221,6 +224,9 @@ class Stack:
         if not self._external_db:
             ensure_app_role(self.database_url, self._postgres.config)
             progress(f"postgres: services log in as {APP_ROLE} (no superuser)")
+            ensure_reader_role(
+                self.database_url, self._postgres.config, self._reader_password
+            )
         progress(
             f"migrations: applied {', '.join(applied)}"
             if applied
@@ -259,8 +265,22 @@ class Stack:
             "log": str(log),
         }
 
+    @property
+    def _reader_password(self) -> str:
+        return reader_password(self._layout.postgres_dir)
+
     def _service_env(self) -> dict[str, str]:
-        return {
+        reads = (
+            {}
+            if self._external_db
+            else {
+                # the api's queries log in as the read-only role (migration 0020)
+                "API_READ_DATABASE_URL": reader_url(
+                    self._postgres.config, self._reader_password
+                )
+            }
+        )
+        return reads | {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "DATABASE_URL": self._external_db or self._postgres.app_url,
             "FINOPS_STATE_DIR": str(self._layout.state_dir),
