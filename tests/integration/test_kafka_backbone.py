@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 
@@ -44,7 +45,15 @@ async def test_declared_topics_are_created_with_partitions_and_policy(
     await admin.start()
     try:
         name = topic_name(NODE_COSTS, ns)
-        [described] = await admin.describe_topics([name])
+        # A topic just made may be described before its partitions' metadata has
+        # reached the broker answering (KRaft propagates it): ask until it has.
+        wait = Deadline(30, f"{name} described with its partitions")
+        while True:
+            [described] = await admin.describe_topics([name])
+            if described["partitions"]:
+                break
+            wait.check(str(described))
+            await asyncio.sleep(0.1)
         assert len(described["partitions"]) == NODE_COSTS.partitions
         configs = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name)]
