@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from finops_tools.devstack.processes import is_alive
 from tests.support.cli import FINOPS, finops
-from tests.support.infrastructure import free_port
+from tests.support.infrastructure import free_port_block
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +31,14 @@ def stack_env() -> Iterator[dict[str, str]]:
         for k, v in os.environ.items()
         if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
     }
-    base = free_port()
+    # one block: the stack's services use base..base+3, Kafka and PostgreSQL the rest
+    base = free_port_block(7)
     root = Path(tempfile.mkdtemp(prefix="finops-e2e-devstack-"))
     env.update(
         FINOPS_STATE_DIR=str(root / ".finops"),
-        FINOPS_KAFKA_PORT=str(free_port()),
-        FINOPS_KAFKA_CONTROLLER_PORT=str(free_port()),
-        FINOPS_POSTGRES_PORT=str(free_port()),
+        FINOPS_KAFKA_PORT=str(base + 4),
+        FINOPS_KAFKA_CONTROLLER_PORT=str(base + 5),
+        FINOPS_POSTGRES_PORT=str(base + 6),
         FINOPS_SERVICE_BASE_PORT=str(base),
     )
     yield env

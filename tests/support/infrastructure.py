@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import random
 import socket
 import warnings
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 from finops.contracts.settings import DevStackSettings
 from finops_tools.devstack import Stack
 
-__all__ = ["Infrastructure", "free_port", "provide_infrastructure"]
+__all__ = ["Infrastructure", "free_port", "free_port_block", "provide_infrastructure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive ports on 127.0.0.1 that nothing listens on,
+    below the kernel's ephemeral range (32768-): a port the kernel hands to outgoing
+    connections could be taken between choosing it and a server binding it."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 def _docker_answers() -> bool:

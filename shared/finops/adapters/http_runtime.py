@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -92,6 +94,13 @@ async def _run_check(check: HealthCheck) -> tuple[bool, str]:
     return outcome.ok, outcome.reason
 
 
+def _add_process_metrics(registry: CollectorRegistry) -> None:
+    """The standard `process_*` metrics (CPU seconds, memory) on the service's
+    registry, once; `finops usage pull` reads them in the demo."""
+    with contextlib.suppress(ValueError):  # registered already (an app made twice)
+        ProcessCollector(registry=registry)
+
+
 def add_health_routes(
     app: FastAPI,
     *,
@@ -100,8 +109,9 @@ def add_health_routes(
     checks: dict[str, HealthCheck] | None = None,
 ) -> None:
     """Add /healthz (200 when every check passes, else 503 with each failed check's
-    reason) and /metrics."""
+    reason) and /metrics (with the process's CPU and memory, `process_*`)."""
     checks = checks or {}
+    _add_process_metrics(registry)
 
     @app.get("/healthz", summary="Liveness and readiness of the service.")
     async def healthz(response: Response) -> dict[str, Any]:

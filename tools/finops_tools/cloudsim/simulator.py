@@ -232,7 +232,9 @@ class Simulator:
                 self.upload_errors.append(f"{name}: {exc}")
                 continue
             if answer.status_code >= 400:
-                self.upload_errors.append(f"{name}: HTTP {answer.status_code}")
+                self.upload_errors.append(
+                    f"{name}: HTTP {answer.status_code} {answer.text[:200]}"
+                )
                 self._dirty.add(provider)
                 continue
             self.uploads += 1

@@ -154,6 +154,12 @@ async def _simulate(
         if story["alert_spend"] is None and _arrived(received, options.start):
             story["alert_spend"] = lab
             _say(f"{now:%b %d %H:%M}: 80 % alert received; lab spend ${lab:.4f}")
+        if len(simulator.upload_errors) >= 5:  # retried each second; not a blip
+            running.cancel()
+            raise StackError(
+                f"ingest refused the simulator's bills: {simulator.upload_errors[0]}; "
+                "see .finops/logs/ingest.log"
+            )
         if now >= next_report:
             running_vms = [
                 r.name

@@ -284,7 +284,8 @@ def _open_path_to(path: Path) -> None:
 
 
 # The application role: it logs in, reads and writes every table of the schema and
-# owns cost_lines (to create its month partitions); it is no superuser and may create
+# owns cost_lines and may create in the schema (its month partitions; PostgreSQL 15+
+# grants nobody CREATE on public by default); it is no superuser and may create
 # no role or database. Granted again after every migration (new tables).
 _APP_ROLE_SQL = """
 DO $$
@@ -296,7 +297,7 @@ END
 $$;
 ALTER ROLE {role} PASSWORD '{password}';
 GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role};
-GRANT USAGE ON SCHEMA public TO {role};
+GRANT USAGE, CREATE ON SCHEMA public TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 ALTER TABLE cost_lines OWNER TO {role};
