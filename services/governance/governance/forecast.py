@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS",
+    "div_half_even",
     "forecast_micros",
     "project",
     "projection_window",
@@ -58,10 +59,10 @@ def projection_window(
 
 def project(spent: int, recent: int, days: int, left: int) -> int:
     """spent + recent / days x left, the one division rounded half to even."""
-    return spent + _div_half_even(recent * left, days)
+    return spent + div_half_even(recent * left, days)
 
 
-def _div_half_even(numerator: int, denominator: int) -> int:
+def div_half_even(numerator: int, denominator: int) -> int:
     quotient, remainder = divmod(numerator, denominator)
     twice = 2 * remainder
     if twice > denominator or (twice == denominator and quotient % 2 == 1):

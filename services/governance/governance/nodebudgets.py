@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from finops.domain.budgets import Basis, Budget, Period
 from finops.domain.money import to_micros
 from governance.evaluation import Crossing, threshold_micros
-from governance.forecast import projection_window
+from governance.forecast import div_half_even, projection_window
 
 __all__ = ["NodeGroup", "group_node_budgets"]
 
@@ -77,7 +77,7 @@ class NodeGroup:
         recent = spent - padded[(lookback_first - first).days, columns]
         if left and np.abs(recent).max(initial=0) > _INT64_MAX // (2 * left):
             projected = np.array(
-                [_div_half_even(int(r) * left, days) for r in recent], np.int64
+                [div_half_even(int(r) * left, days) for r in recent], np.int64
             )
         else:
             projected = _div_half_even_array(recent * left, days)
@@ -154,11 +154,3 @@ def _div_half_even_array(
     up = (twice > denominator) | ((twice == denominator) & (quotient % 2 == 1))
     result: NDArray[np.int64] = quotient + up.astype(np.int64)
     return result
-
-
-def _div_half_even(numerator: int, denominator: int) -> int:
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2 == 1):
-        quotient += 1
-    return quotient

@@ -250,38 +250,40 @@ async def approve_run(
     conn: Conn, run_id: uuid.UUID, *, actor: str, dry_run: bool
 ) -> dict[str, Any]:
     """pending_approval -> executing, queueing the executor call (dry run: only say)."""
-    async with conn.transaction():
-        row = await _run_for_update(conn, run_id)
-        state = next_state(ActionState(row["state"]), ActionEvent.APPROVED)
-        resources = json.loads(row["resources"])
-        action = await _action(conn, row["action_id"])
-        if dry_run:
-            return {
-                "run_id": str(run_id),
-                "would_become": state.value,
-                "executor": action.executor.url,
-                "resources": resources,
-            }
-        await _set_state(conn, run_id, state)
-        await audit(conn, run_id, actor, "approved", {"resources": len(resources)})
-        await executor_delivery(
-            conn,
-            run_id=run_id,
-            action=action,
-            operation="execute",
-            resources=resources,
-            alert_id=str(row["alert_id"]),
-        )
-        return {"run_id": str(run_id), "state": state.value, "resources": resources}
+    return await _move_run(
+        conn, run_id, ActionEvent.APPROVED, "execute", "approved", actor, dry_run
+    )
 
 
 async def request_reverse(
     conn: Conn, run_id: uuid.UUID, *, actor: str, dry_run: bool
 ) -> dict[str, Any]:
     """succeeded | failed -> reversing, queueing the executor's reverse call."""
+    return await _move_run(
+        conn,
+        run_id,
+        ActionEvent.REVERSE_REQUESTED,
+        "reverse",
+        "reverse requested",
+        actor,
+        dry_run,
+    )
+
+
+async def _move_run(
+    conn: Conn,
+    run_id: uuid.UUID,
+    event: ActionEvent,
+    operation: str,
+    audited: str,
+    actor: str,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """A person's step on a run: the new state, its audit entry and the executor's
+    call, in one transaction (a dry run only says what would happen)."""
     async with conn.transaction():
         row = await _run_for_update(conn, run_id)
-        state = next_state(ActionState(row["state"]), ActionEvent.REVERSE_REQUESTED)
+        state = next_state(ActionState(row["state"]), event)
         resources = json.loads(row["resources"])
         action = await _action(conn, row["action_id"])
         if dry_run:
@@ -292,14 +294,12 @@ async def request_reverse(
                 "resources": resources,
             }
         await _set_state(conn, run_id, state)
-        await audit(
-            conn, run_id, actor, "reverse requested", {"resources": len(resources)}
-        )
+        await audit(conn, run_id, actor, audited, {"resources": len(resources)})
         await executor_delivery(
             conn,
             run_id=run_id,
             action=action,
-            operation="reverse",
+            operation=operation,
             resources=resources,
             alert_id=str(row["alert_id"]),
         )
