@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -214,7 +215,7 @@ def _query(stack: Stack, query: str, *args: Any) -> list[dict[str, Any]]:
 
 
 def _finops(stack: Stack, *args: str) -> Any:
-    return run_finops(*args, env={**__import__("os").environ, **stack.env})
+    return run_finops(*args, env={**os.environ, **stack.env})
 
 
 def test_a_budget_alert_reaches_a_receiver_signed_and_stops_the_lab(
