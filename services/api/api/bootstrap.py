@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from api.answers import AnswerCache
 from api.errors import add_error_handlers
 from api.metrics import REGISTRY, REQUEST_SECONDS
+from api.params import refuse_control_characters
 from api.queries.base import Reader
 from api.routes import (
     audit,
@@ -89,7 +90,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await connections.close()
 
     app = FastAPI(
-        title="finops api", version="1", description=_DESCRIPTION, lifespan=lifespan
+        title="finops api",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.answers = AnswerCache(settings.cache_entries)

@@ -20,6 +20,7 @@ __all__ = [
     "check_day",
     "check_identifier",
     "read_window",
+    "refuse_control_characters",
     "split_dimensions",
 ]
 
@@ -85,6 +86,19 @@ def check_identifier(value: str, field: str) -> None:
     problem = identifier_problem(value)
     if problem:
         raise _invalid(field, problem)
+
+
+def refuse_control_characters(request: Request) -> None:
+    """422 naming the parameter when any query or path value holds a control
+    character: no route stores or matches one (PostgreSQL text cannot even hold
+    NUL), so every route refuses them before any query runs."""
+    for kind, items in (
+        ("query", request.query_params.multi_items()),
+        ("path", list(request.path_params.items())),
+    ):
+        for name, value in items:
+            if isinstance(value, str):
+                check_identifier(value, f"{kind}.{name}")
 
 
 def check_day(day: date | None, field: str) -> None:
