@@ -46,6 +46,7 @@ from stream_probe import (
     Peaks,
     WorkerGroup,
     backlog,
+    cpu_report,
     lag,
     latency_buckets,
     month_options,
@@ -210,6 +211,7 @@ def sustained(
                 line = f"backlog={backlogs[-1]} {trace_line(worker)}"
                 trace.write(f"{last[0] - began:.1f} {line}\n")
 
+    cpu_before = peaks.cpu_seconds()
     began = time.monotonic()
     sent = asyncio.run(
         stream(
@@ -228,6 +230,7 @@ def sustained(
         time.sleep(0.2)
     time.sleep(5)  # the last recompute, and held-back flows, after the lag reached 0
     drain = time.monotonic() - drain_began
+    cpu_after = peaks.cpu_seconds()
     say(
         f"sustained: {sent} events in {took:.1f}s = {sent / took:,.0f} events/s sent "
         f"(target {size['rate']}/s); drained {drain:.1f}s after the last"
@@ -247,6 +250,7 @@ def sustained(
         f"last {backlogs[-1] if backlogs else 0}"
     )
     say(f"peak memory: {peaks.report()}")
+    say(cpu_report(cpu_before, cpu_after, sent))
     for one in group.workers:
         one.stop()
 

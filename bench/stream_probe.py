@@ -190,6 +190,43 @@ class Peaks:
     def report(self) -> str:
         return ", ".join(f"{n} {v / 2**20:.0f} MiB" for n, v in self.peak.items())
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU seconds so far of each named process and its children
+        (live ones, and those it has reaped)."""
+        spent: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            try:
+                proc = psutil.Process(pid)
+                family = [] if name == "bench" else proc.children(recursive=True)
+                spent[name] = sum(_cpu(p) for p in [proc, *family])
+            except psutil.Error:
+                continue
+        return spent
+
+
+def _cpu(proc: psutil.Process) -> float:
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(t.user + t.system + t.children_user + t.children_system)
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], events: int) -> str:
+    """CPU each process spent between two samples, and the platform's efficiency
+    (every process but the bench's producer): CPU-seconds per 1,000 events and
+    events per CPU-second, figures that hold on any machine size."""
+    spent = {n: after[n] - before.get(n, 0.0) for n in after}
+    platform = sum(v for n, v in spent.items() if n != "bench")
+    parts = ", ".join(f"{n} {v:.1f}s" for n, v in spent.items())
+    per_k = platform / events * 1000 if events else float("nan")
+    per_s = events / platform if platform else float("nan")
+    return (
+        f"CPU over the stream and its drain: {parts}; platform {platform:.1f} "
+        f"CPU-s = {per_k:.3f} CPU-s per 1,000 events = {per_s:,.0f} events per "
+        "CPU-second"
+    )
+
 
 async def stream(
     kafka: KafkaSettings,
