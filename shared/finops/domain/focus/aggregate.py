@@ -140,14 +140,17 @@ class CostTotals:
     def __init__(self) -> None:
         self._parts: list[pa.Table] = []
         self._waiting = 0
+        self._merged = 0  # rows of the last merge
 
     def add(self, units: pa.Table) -> None:
         """Add one batch's exact unit costs."""
         self._parts.append(units)
         self._waiting += units.num_rows
-        if self._waiting > _MERGE_ROWS:
+        # Merging again only once the rows have doubled since the last merge keeps
+        # the work linear when there are many distinct keys.
+        if self._waiting > max(_MERGE_ROWS, 2 * self._merged):
             self._parts = [sum_unit_costs(pa.concat_tables(self._parts))]
-            self._waiting = self._parts[0].num_rows
+            self._waiting = self._merged = self._parts[0].num_rows
 
     def result(self) -> pa.Table:
         """Totals (rounded once per unit) sorted by node, date and dimension."""
