@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from finops.domain.focus.aggregate import (
+    UNIT_COSTS_SCHEMA,
+    CostTotals,
     round_exact,
     round_provider_totals,
     rounded_costs,
@@ -104,3 +106,52 @@ def test_a_multi_day_line_keeps_its_exact_parts(tmp_path: Path) -> None:
     rebuilt = costs_from_lines(lines)
     assert rebuilt.to_pylist() == rounded_costs(batches[0].unit_costs).to_pylist()
     assert batches[0].unit_costs["period"].to_pylist() == [date(2024, 9, 1)] * 3
+
+
+unit_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["s1", "s2", "s3"]),
+        st.sampled_from(["a", "b"]),
+        st.integers(-(10**9), 10**9),
+        st.sampled_from([0, 0, 500_000, -500_000, 1, 999_999, -123_456]),
+    ),
+    max_size=40,
+)
+
+
+@given(unit_rows, st.integers(1, 5))
+def test_running_totals_round_each_unit_once_whatever_the_batches(
+    rows: list[tuple[str, str, int, int]], batches: int
+) -> None:
+    """CostTotals (merging partial sums) equals rounding each (unit, node) sum once
+    in Decimal and adding the rounded sums per node. Whole micro-units of a unit
+    may not be added outside it: half to even depends on the whole sum's parity
+    (1 + 0.5 micro-units is 2, 1 + round(0.5) is 1)."""
+    day = date(2024, 9, 1)
+    exact: dict[tuple[str, str], Decimal] = {}
+    for source, node, micros, picos in rows:
+        key = (source, node)
+        exact[key] = exact.get(key, Decimal(0)) + micros * MICRO + picos * PICO
+    want: dict[str, int] = {}
+    for (_, node), value in exact.items():
+        rounded = int(value.quantize(MICRO, ROUND_HALF_EVEN) / MICRO)
+        want[node] = want.get(node, 0) + rounded
+    totals = CostTotals()
+    for part in range(batches):
+        chosen = rows[part::batches]
+        totals.add(
+            pa.table(
+                {
+                    "source": [r[0] for r in chosen],
+                    "period": pa.array([day] * len(chosen), pa.date32()),
+                    "node": [r[1] for r in chosen],
+                    "date": pa.array([day] * len(chosen), pa.date32()),
+                    "dimension": ["c"] * len(chosen),
+                    "amount_micros": pa.array([r[2] for r in chosen], pa.int64()),
+                    "amount_picos": pa.array([r[3] for r in chosen], pa.int64()),
+                },
+                schema=UNIT_COSTS_SCHEMA,
+            )
+        )
+    got = {r["node"]: r["amount_micros"] for r in totals.result().to_pylist()}
+    assert got == want
