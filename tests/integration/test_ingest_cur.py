@@ -12,6 +12,9 @@ import httpx
 import pytest
 
 from finops.contracts.settings import KafkaSettings, PostgresSettings
+from finops.domain.focus.mapping import MappingRules
+from finops.domain.focus.offline import normalize_paths
+from finops.domain.yamltext import load_yaml
 from tests.support.cur_files import (
     PAYER,
     CurRow,
@@ -42,6 +45,15 @@ async def client(
     )
     async with ingest_client(settings) as http:
         yield http
+
+
+def _normalized_total(path: Path) -> Decimal:
+    """Node costs of `finops focus normalize` on the file, summed: each (source,
+    period, node, day, dimension) rounded once (tests/unit/focus/test_cur.py checks
+    them against an independent Decimal sum)."""
+    rules = MappingRules.model_validate(load_yaml(RULES.decode()))
+    costs = normalize_paths([path], rules).costs["amount_micros"].to_pylist()
+    return Decimal(sum(costs)) * MICRO
 
 
 def _billed_total(rows: list[CurRow]) -> Decimal:
@@ -81,33 +93,25 @@ async def test_cur_uploads_legacy_gz_and_cur2_parquet_then_a_restated_month(
     rules = await client.put("/rules", content=RULES)
     rules_id = rules.json()["rules_id"]
     september, october = cur_rows(SEPTEMBER), cur_rows(OCTOBER, seed=2)
-    first = await _upload(
-        client,
-        write_legacy_csv(september, tmp_path / "cur-2024-09.csv.gz"),
-        rules_id,
-        "auto",
-    )
+    first_file = write_legacy_csv(september, tmp_path / "cur-2024-09.csv.gz")
+    first = await _upload(client, first_file, rules_id, "auto")
     assert first["format"] == "cur" and first["layout"] == "AWS CUR (legacy)"
     assert first["provider_totals"] == {"AWS": str(_billed_total(september))}
     assert first["rows_read"] == first["rows_accepted"] == len(september)
-    second = await _upload(
-        client,
-        write_cur2_parquet(october, tmp_path / "cur-2024-10.parquet"),
-        rules_id,
-        "cur",
-    )
+    second_file = write_cur2_parquet(october, tmp_path / "cur-2024-10.parquet")
+    second = await _upload(client, second_file, rules_id, "cur")
     assert second["layout"] == "AWS CUR 2.0"
-    assert await _stored_total(db) == _billed_total(september) + _billed_total(october)
+    assert await _stored_total(db) == _normalized_total(first_file) + _normalized_total(
+        second_file
+    )
 
     restated = cur_rows(SEPTEMBER, restated=True)
-    again = await _upload(
-        client,
-        write_legacy_csv(restated, tmp_path / "cur-2024-09-v2.csv.gz"),
-        rules_id,
-        "cur",
-    )
+    restated_file = write_legacy_csv(restated, tmp_path / "cur-2024-09-v2.csv.gz")
+    again = await _upload(client, restated_file, rules_id, "cur")
     assert again["billing_periods"] == [SEPTEMBER.isoformat()]
-    assert await _stored_total(db) == _billed_total(restated) + _billed_total(october)
+    assert await _stored_total(db) == _normalized_total(
+        restated_file
+    ) + _normalized_total(second_file)
     sources = await db.fetch(
         "SELECT DISTINCT source FROM node_costs_by_dimension ORDER BY source"
     )

@@ -116,6 +116,41 @@ async def test_outside_producer_lines_become_node_costs_once(
     ] == [1_000_000, 4_000_000]
 
 
+async def test_messages_of_one_delivery_add_exactly_and_round_once(
+    kafka_settings: KafkaSettings,
+    postgres_settings: PostgresSettings,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    """Two messages of one producer delivery, each a line of 0.0000007 on the same
+    node and day: each alone would round to 0.000001; their exact sum 0.0000014 is
+    stored and rounded once (issue 16)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        'rules:\n  - when: {"Tags.product": "*"}\n    node: "{Tags.product}"\n'
+    )
+    settings = ingest_settings(
+        kafka_settings, postgres_settings, tmp_path, topic_rules=rules
+    )
+    delivery = uuid.uuid4()
+    messages = [_batch(delivery, [_line(n, "0.0000007")]) for n in (2, 3)]
+    async with ingest_client(settings):
+        await _produce(kafka_settings, *(encode_event(m) for m in messages))
+        await _wait_for(db, "SELECT count(*) FROM ingest_runs", 2)
+    stored = await db.fetchrow(
+        "SELECT amount, exact_amount FROM node_costs_by_dimension"
+    )
+    assert stored is not None
+    assert (stored["amount"], stored["exact_amount"]) == (
+        Decimal("0.000001"),
+        Decimal("0.0000014"),
+    )
+    picos = await db.fetch("SELECT cost, cost_picos FROM cost_lines ORDER BY line")
+    assert [(r["cost"], r["cost_picos"]) for r in picos] == [
+        (Decimal("0.000001"), -300_000)
+    ] * 2
+
+
 async def test_drop_folder_takes_files_and_moves_them_with_their_outcome(
     kafka_settings: KafkaSettings,
     postgres_settings: PostgresSettings,

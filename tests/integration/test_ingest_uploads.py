@@ -8,17 +8,22 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pyarrow as pa
 import pytest
 
 from finops.contracts.events import NodeCostsReported, RowRejected, UsageReported
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from finops.contracts.topics import COST_LINES, NODE_COSTS, USAGE, dead_letter_of
+from finops.domain.focus.mapping import load_rules
+from finops.domain.focus.offline import normalize_paths
 from finops.domain.records import UsageRecord
+from ingest.writer import IngestWriter
 from tests.support.ingest_helpers import ingest_client, ingest_settings, read_topic
 
 pytestmark = pytest.mark.integration
@@ -53,17 +58,14 @@ async def _rules(client: httpx.AsyncClient, path: Path) -> str:
     return str(response.json()["rules_id"])
 
 
-def _independent_totals(path: Path) -> dict[str, Decimal]:
-    """Per provider, the sum of each line's BilledCost rounded to micro-units (what
-    node costs add up to: each line's micro-units spread exactly over its days)."""
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    with path.open(newline="", encoding="utf-8-sig") as data:
-        for row in csv.DictReader(data):
-            cost = Decimal(row["BilledCost"]).quantize(
-                Decimal("0.000001"), ROUND_HALF_EVEN
-            )
-            totals[row["ProviderName"]] += cost
-    return dict(totals)
+def _normalized(path: Path, rules: Path) -> dict[tuple[str, str, str], int]:
+    """Node costs of `finops focus normalize` (the unit tests check them against an
+    independent Decimal sum, rounded once per node, day and dimension)."""
+    costs = normalize_paths([path], load_rules(rules)).costs.to_pylist()
+    return {
+        (r["node"], r["date"].isoformat(), r["dimension"]): r["amount_micros"]
+        for r in costs
+    }
 
 
 def _exact_totals(path: Path) -> dict[str, Decimal]:
@@ -115,8 +117,11 @@ async def test_focus_sample_upload_counts_totals_credits_and_events(
     assert len(reported) == len(events)
     costs = [(k, c) for k, e in reported for c in e.costs]
     assert all(key == c.date.isoformat().encode() for key, c in costs)
-    lines = sum(_independent_totals(SAMPLE).values())
-    assert sum(c.amount_micros for _, c in costs) == lines * 1_000_000
+    stream = {
+        (c.node, c.date.isoformat(), c.dimension): c.amount_micros for _, c in costs
+    }
+    assert stream == _normalized(SAMPLE, SAMPLE_RULES)
+    assert sum(stream.values()) == 20_520_225  # rounded once per node and day
     assert any(c.amount_micros < 0 for _, c in costs)
 
 
@@ -137,7 +142,24 @@ async def test_a_node_cost_traces_back_to_its_lines(
     }
     traced = (await client.get("/trace", params=params)).json()
     assert traced and {t["node"] for t in traced} == {"shared_databases"}
-    assert sum(Decimal(t["cost"]) for t in traced) == cost["amount"]  # hourly lines
+    # hourly lines: their exact costs (micro-units and the pico-units below)
+    # add up to the node cost, rounded once
+    exact = await db.fetchval(
+        "SELECT sum(cost + cost_picos * 0.000000000001) FROM cost_lines "
+        "WHERE node = $1 AND charge_period_start >= $2::date "
+        "AND charge_period_start < $2::date + 1 AND dimension = $3",
+        cost["node_id"],
+        cost["charge_date"],
+        cost["dimension"],
+    )
+    assert len(traced) == await db.fetchval(
+        "SELECT count(*) FROM cost_lines WHERE node = $1 AND dimension = $3 "
+        "AND charge_period_start >= $2::date AND charge_period_start < $2::date + 1",
+        cost["node_id"],
+        cost["charge_date"],
+        cost["dimension"],
+    )
+    assert exact.quantize(Decimal("0.000001"), ROUND_HALF_EVEN) == cost["amount"]
     assert {t["file_name"] for t in traced} == {"focus_sample.csv"}
 
 
@@ -305,3 +327,42 @@ async def test_a_refused_file_is_named_as_the_client_sent_it(
     assert result["status"] == "refused"
     assert result["error"].startswith("team-costs.csv: not a node-costs file")
     assert "spool" not in result["error"] and str(tmp_path) not in result["error"]
+
+
+async def test_node_costs_add_exact_parts_and_round_once_in_the_store(
+    db: asyncpg.Connection,
+) -> None:
+    """Batches (or messages) of one delivery add exact parts to a node cost; its
+    amount is their sum rounded half to even once (migration 0042)."""
+    day = date(2024, 9, 1)
+
+    def units(micros: int, picos: int) -> pa.Table:
+        return pa.table(
+            {
+                "source": ["s"],
+                "period": pa.array([day], pa.date32()),
+                "node": ["n"],
+                "date": pa.array([day], pa.date32()),
+                "dimension": ["c"],
+                "amount_micros": pa.array([micros], pa.int64()),
+                "amount_picos": pa.array([picos], pa.int64()),
+            }
+        )
+
+    async def amount() -> Decimal:
+        found: Decimal = await db.fetchval(
+            "SELECT amount FROM node_costs_by_dimension WHERE source = 's/x'"
+        )
+        return found
+
+    writer = IngestWriter(db)
+    await writer.add_node_costs("s/x", units(0, 400_000))  # 0.0000004
+    assert await amount() == Decimal("0.000000")
+    await writer.add_node_costs("s/x", units(0, 400_000))  # 0.0000008
+    assert await amount() == Decimal("0.000001")
+    await writer.add_node_costs("s/x", units(0, 700_000))  # 0.0000015: to even
+    assert await amount() == Decimal("0.000002")
+    await writer.add_node_costs("s/x", units(-3, 0))  # -0.0000015: to even
+    assert await amount() == Decimal("-0.000002")
+    await writer.add_node_costs("s/x", units(10**18, 0))  # 10^12 units, exact
+    assert await amount() == Decimal("999999999999.999998")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ class IngestState:
     keys: dict[str, UUID] = field(default_factory=dict)
     held: dict[tuple[str, PartitionKey], str] = field(default_factory=dict)
     lines: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    # Exact node costs in pico-units (10^-12), rounded once when read, as the store.
     costs: dict[tuple[str, str, date, str], int] = field(default_factory=dict)
     usage: dict[tuple[str, str, date, str], UsageRecord] = field(default_factory=dict)
     rejects: dict[UUID, list[Reject]] = field(default_factory=dict)
@@ -80,7 +82,8 @@ class MemoryWriter:
     async def add_node_costs(self, source_key: str, costs: pa.Table) -> None:
         for row in costs.to_pylist():
             key = (source_key, row["node"], row["date"], row["dimension"])
-            self.state.costs[key] = self.state.costs.get(key, 0) + row["amount_micros"]
+            exact = row["amount_micros"] * 10**6 + row["amount_picos"]
+            self.state.costs[key] = self.state.costs.get(key, 0) + exact
 
     async def add_usage(self, source_key: str, records: Sequence[UsageRecord]) -> None:
         for r in records:
@@ -151,8 +154,11 @@ class InMemoryIngestStore:
     ) -> dict[date, list[NodeCost]]:
         wanted = set(dates)
         found: dict[date, list[NodeCost]] = {}
-        for (source, node, day, dim), micros in sorted(self.state.costs.items()):
+        for (source, node, day, dim), picos in sorted(self.state.costs.items()):
             if source == source_key and day in wanted:
+                micros = int(
+                    (Decimal(picos) / 10**6).to_integral_value(ROUND_HALF_EVEN)
+                )
                 cost = NodeCost(
                     node=node, date=day, dimension=dim, amount_micros=micros
                 )

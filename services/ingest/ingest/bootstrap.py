@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from ingest.pulls import UsagePuller
 from ingest.routes import router
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
+from ingest.spoolfolders import SpoolFolder, sweep_dead_folders
 from ingest.store import PgIngestStore
 from ingest.topiclines import CostLinesHandler
 
@@ -103,8 +105,8 @@ async def _start_parts(
     outbox = asyncio.create_task(service.outbox.run(), name="ingest-outbox")
     watch_task(outbox, "the outbox loop")
     stack.push_async_callback(_cancel, outbox)
-    settings.spool_folder.mkdir(parents=True, exist_ok=True)
-    app.state.service, app.state.spool_dir = service, settings.spool_folder
+    spool = _spool_folder(settings, stack)
+    app.state.service, app.state.spool_dir = service, spool
     rules_id = None
     if settings.drop_rules is not None:
         rules_id = await service.save_rules(
@@ -120,12 +122,21 @@ async def _start_parts(
     await drop.start()
     stack.push_async_callback(drop.stop)
     if settings.consume_cost_lines:
-        consumer = _consumer(settings, service, connections)
+        consumer = _consumer(settings, service, connections, spool)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
         parts["consumer"] = consumer
     if settings.pulls is not None:
-        await _start_pulls(settings, service, stack)
+        await _start_pulls(settings, service, stack, spool)
+
+
+def _spool_folder(settings: IngestSettings, stack: AsyncExitStack) -> Path:
+    """This process's own spool folder (removed at stop); what dead processes left
+    in the shared spool folder is removed first."""
+    spool = SpoolFolder.acquire(settings.spool_folder)
+    stack.callback(spool.release)
+    sweep_dead_folders(settings.spool_folder, keep=spool.path)
+    return spool.path
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -135,7 +146,10 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 async def _start_pulls(
-    settings: IngestSettings, service: IngestService, stack: AsyncExitStack
+    settings: IngestSettings,
+    service: IngestService,
+    stack: AsyncExitStack,
+    spool: Path,
 ) -> None:
     """The periodic usage pulls of INGEST_PULLS, with their HTTP client."""
     assert settings.pulls is not None
@@ -146,14 +160,17 @@ async def _start_pulls(
         service.ingest,
         PrometheusClient(http),
         pulls,
-        spool_dir=settings.spool_folder,
+        spool_dir=spool,
     )
     await puller.start()
     stack.push_async_callback(puller.stop)
 
 
 def _consumer(
-    settings: IngestSettings, service: IngestService, connections: Connections
+    settings: IngestSettings,
+    service: IngestService,
+    connections: Connections,
+    spool: Path,
 ) -> GroupConsumer:
     namespace = settings.kafka.topic_namespace
     rules = (
@@ -161,7 +178,7 @@ def _consumer(
         if settings.topic_rules is None
         else load_rules(settings.topic_rules)
     )
-    handler = CostLinesHandler(service, spool_dir=settings.spool_folder, rules=rules)
+    handler = CostLinesHandler(service, spool_dir=spool, rules=rules)
     group = (
         f"{namespace}.{settings.consumer_group}"
         if namespace

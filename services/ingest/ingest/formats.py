@@ -11,9 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from finops.domain.focus.aggregate import sum_costs
 from finops.domain.focus.cur_layout import detect_cur
-from finops.domain.focus.normalize import NormalizedBatch
+from finops.domain.focus.normalize import NormalizedBatch, unit_costs_from_lines
 from finops.domain.focus.parsing import to_micros_array, to_utc_array
 from finops.domain.focus.readers import RawBatch, iter_batches, read_header
 from finops.domain.focus.rejects import (
@@ -107,7 +106,6 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
         raw.lines[~rejected],
         source=source,
     )
-    costs = _one_day_costs(lines)
     totals = {source: int(pc.sum(lines["cost_micros"]).as_py() or 0)}
     partitions = {
         (source, p)
@@ -119,7 +117,7 @@ def _node_cost_batch(raw: RawBatch, *, file: str, source: str) -> NormalizedBatc
         file=file,
         layout="node costs",
         rows_read=len(raw.lines) + len(raw.malformed),
-        costs=costs,
+        unit_costs=unit_costs_from_lines(lines),
         rejects=tuple(sorted((*raw.malformed, *rejects))),
         lines=lines,
         provider_totals=totals if lines.num_rows else {},
@@ -167,20 +165,6 @@ def _node_cost_lines(
         "dimension": table["dimension"].combine_chunks(),
     }
     return pa.table(columns)
-
-
-def _one_day_costs(lines: pa.Table) -> pa.Table:
-    """Node costs of one-day lines, summed per node, date and dimension."""
-    return sum_costs(
-        pa.table(
-            {
-                "node": lines["node"],
-                "date": pc.cast(lines["charge_period_start"], pa.date32()),
-                "dimension": lines["dimension"],
-                "amount_micros": lines["cost_micros"],
-            }
-        )
-    )
 
 
 def sniff_format(path: Path) -> IngestFormat:

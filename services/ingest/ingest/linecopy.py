@@ -34,6 +34,7 @@ LINE_COLUMNS: Final = [
     "tags",
     "node",
     "dimension",
+    "cost_picos",
 ]
 _MONEY: Final = pa.decimal128(24, 6)
 _OPTIONS: Final = pcsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -43,6 +44,13 @@ def _money(micros: pa.ChunkedArray) -> pa.Array:
     """Exact decimals of micro-units: the same integers read with six decimals."""
     whole = micros.combine_chunks().cast(pa.decimal128(24, 0))
     return whole.view(_MONEY)
+
+
+def _picos(lines: pa.Table, rows: int) -> pa.Array | pa.ChunkedArray:
+    """What rounding each line's cost to micro-units took off (10^-12), 0 if unknown."""
+    if "cost_picos" in lines.column_names:
+        return lines["cost_picos"]
+    return pa.array([0] * rows, pa.int64())
 
 
 def _utc_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -66,6 +74,7 @@ def lines_to_csv(lines: pa.Table, ingest_id: UUID) -> bytes:
     columns["cost"] = _money(lines["cost_micros"])
     columns |= {name: _money(lines[f"{name}_micros"]) for name in _COSTS[1:]}
     columns |= {name: lines[name] for name in ("tags", "node", "dimension")}
+    columns["cost_picos"] = _picos(lines, rows)
     out = io.BytesIO()
     pcsv.write_csv(pa.table(columns), out, _OPTIONS)
     return out.getvalue()

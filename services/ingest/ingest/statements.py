@@ -15,7 +15,7 @@ import yaml
 
 from finops.domain.focus.aggregate import round_provider_totals
 from finops.domain.focus.mapping import MappingRules
-from finops.domain.focus.normalize import NormalizedBatch, costs_from_lines
+from finops.domain.focus.normalize import NormalizedBatch
 from finops.domain.focus.restatement import PartitionKey
 from finops.domain.money import from_micros
 from finops.domain.records import UsageRecord
@@ -63,18 +63,19 @@ def statement_source(key: PartitionKey) -> str:
 
 
 def costs_by_partition(batch: NormalizedBatch) -> dict[PartitionKey, pa.Table]:
-    """Node costs of a batch's lines, per (source, billing period) they state."""
+    """Exact node costs of a batch's lines (not rounded yet: the store adds them up
+    and rounds each node, day and dimension once), per (source, billing period)."""
     if batch.lines is None or not batch.partitions:
         return {}
+    units = batch.unit_costs
     if len(batch.partitions) == 1:
-        return {next(iter(batch.partitions)): batch.costs}
-    periods = pc.cast(batch.lines["billing_period_start"], pa.date32())
+        return {next(iter(batch.partitions)): units}
     found = {}
     for key in batch.partitions:
         mask = pc.and_(
-            pc.equal(batch.lines["source"], key[0]), pc.equal(periods, key[1])
+            pc.equal(units["source"], key[0]), pc.equal(units["period"], key[1])
         )
-        found[key] = costs_from_lines(batch.lines.filter(mask))
+        found[key] = units.filter(mask)
     return found
 
 

@@ -62,13 +62,21 @@ WHERE billing_month = date_trunc('month', $2::date)::date AND source = $1
   AND billing_period_start < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'"""
 DELETE_COSTS: Final = """
 DELETE FROM node_costs_by_dimension WHERE source = $1 RETURNING charge_date"""
+# Amounts come exact (micro-units and pico-units below them); each row keeps the
+# exact sum of what its source states and its amount is that sum rounded once,
+# half to even (finops_round_micros, migration 0042).
 ADD_COSTS: Final = """
 INSERT INTO node_costs_by_dimension AS c
-    (node_id, charge_date, dimension, source, amount)
-SELECT n, d, m, $1, a * 0.000001
-FROM unnest($2::text[], $3::date[], $4::text[], $5::bigint[]) AS t (n, d, m, a)
+    (node_id, charge_date, dimension, source, amount, exact_amount)
+SELECT n, d, m, $1, finops_round_micros(e), e
+FROM unnest($2::text[], $3::date[], $4::text[], $5::bigint[], $6::bigint[])
+    AS t (n, d, m, a, p),
+    LATERAL (SELECT a * 0.000001 + p * 0.000000000001 AS e) AS x
 ON CONFLICT (node_id, charge_date, dimension, source) DO UPDATE
-SET amount = c.amount + excluded.amount, updated_at = now()"""
+SET exact_amount = coalesce(c.exact_amount, c.amount) + excluded.exact_amount,
+    amount = finops_round_micros(
+        coalesce(c.exact_amount, c.amount) + excluded.exact_amount),
+    updated_at = now()"""
 DELETE_USAGE: Final = """
 DELETE FROM node_usage_by_dimension WHERE source = $1 RETURNING usage_date"""
 ADD_USAGE: Final = """
@@ -85,6 +93,13 @@ CREATE_MONTH: Final = """
 CREATE TABLE IF NOT EXISTS {name} PARTITION OF cost_lines
 FOR VALUES FROM ('{first}') TO ('{after}')"""
 _COPY_ROWS: Final = 16_384
+_COST_COLUMNS: Final = (
+    "node",
+    "date",
+    "dimension",
+    "amount_micros",
+    "amount_picos",
+)
 
 
 class IngestWriter:
@@ -177,9 +192,9 @@ class IngestWriter:
         )
 
     async def add_node_costs(self, source_key: str, costs: pa.Table) -> None:
-        """Add node costs (micro-units) to what a source key states."""
+        """Add exact node costs (UNIT_COSTS_SCHEMA) to what a source key states."""
         if costs.num_rows:
-            columns = [costs[c].to_pylist() for c in costs.column_names]
+            columns = [costs[c].to_pylist() for c in _COST_COLUMNS]
             await self._conn.execute(ADD_COSTS, source_key, *columns)
 
     async def add_usage(self, source_key: str, records: Sequence[UsageRecord]) -> None:

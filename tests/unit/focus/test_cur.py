@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -32,7 +34,7 @@ from tests.support.cur_files import (
     write_cur2_parquet,
     write_legacy_csv,
 )
-from tests.unit.focus.batches import costs_of, run
+from tests.unit.focus.batches import costs_of, day_parts, round_once, run
 from tests.unit.focus.conftest import DATA
 
 SEPTEMBER = date(2024, 9, 1)
@@ -98,8 +100,31 @@ def _category(row: CurRow) -> str:
 
 
 def _per_line_micros(rows: Iterable[CurRow], cost: Callable[[CurRow], Decimal]) -> int:
-    """Each line rounded half to even to micro-units, then summed (as ingest does)."""
+    """Each line rounded half to even to micro-units, then summed."""
     return sum(int(cost(r).quantize(MICRO, ROUND_HALF_EVEN) * 1_000_000) for r in rows)
+
+
+def _rounded_once(
+    rows: list[CurRow],
+    lines: pa.Table,
+    cost: Callable[[CurRow], Decimal],
+    node_of: Callable[[CurRow], str] | None = None,
+) -> dict[str, int]:
+    """Per node: exact parts summed per (source, period, node, day, dimension),
+    each sum rounded half to even once, then added (issue 16)."""
+    groups: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+    for line in lines.to_pylist():
+        start, end = line["charge_period_start"], line["charge_period_end"]
+        days = max(1, -(-(end - start) // timedelta(days=1)))  # midnight-aligned
+        row = rows[line["line"] - 2]  # the header is line 1
+        node = line["node"] if node_of is None else node_of(row)
+        unit = (line["source"], line["billing_period_start"], node)
+        for day, part in day_parts(cost(row), start.date(), days):
+            groups[(*unit, day, line["dimension"])] += part
+    nodes: dict[str, int] = defaultdict(int)
+    for key, exact in groups.items():
+        nodes[key[2]] += round_once({key: exact})
+    return dict(nodes)
 
 
 @pytest.mark.parametrize("kind", sorted(WRITERS))
@@ -124,10 +149,17 @@ def test_totals_equal_an_independent_decimal_sum(
     kind: str, cost_column: str, cost: Callable[[CurRow], Decimal], tmp_path: Path
 ) -> None:
     rows = cur_rows(SEPTEMBER)
-    batches = run(_cur(kind, tmp_path, rows), _rules(cost_column))
+    batches = run(_cur(kind, tmp_path, rows), _rules(cost_column), keep_lines=True)
+    picos = sum(sum(b.provider_picos.values()) for b in batches)
     accepted = sum(sum(b.provider_totals.values()) for b in batches)
     assert accepted == _per_line_micros(rows, cost)
-    assert sum(costs_of(batches).values()) == accepted
+    exact = sum((cost(r) for r in rows), Decimal(0))
+    assert Decimal(accepted) * MICRO + Decimal(picos) / 10**12 == exact
+    # Node costs round once per node, day and dimension, not per line.
+    lines = pa.concat_tables([b.lines for b in batches if b.lines is not None])
+    assert sum(costs_of(batches).values()) == sum(
+        _rounded_once(rows, lines, cost).values()
+    )
     assert sum(b.rows_read for b in batches) == len(rows)
 
 
@@ -154,16 +186,16 @@ def test_user_tags_map_to_nodes_in_both_layouts(kind: str, tmp_path: Path) -> No
         default_node="untagged",
     )
     by_node: dict[str, int] = defaultdict(int)
-    for (node, _, _), micros in costs_of(
-        run(_cur(kind, tmp_path, rows), rules)
-    ).items():
+    batches = run(_cur(kind, tmp_path, rows), rules, keep_lines=True)
+    for (node, _, _), micros in costs_of(batches).items():
         by_node[node] += micros
-    expected: dict[str, int] = defaultdict(int)
-    for row in rows:
+
+    def node_of(row: CurRow) -> str:
         team = row["resourceTags/user:team"]
-        node = f"team-{team}" if team else "untagged"
-        expected[node] += _per_line_micros([row], _effective)
-    assert dict(by_node) == dict(expected)
+        return f"team-{team}" if team else "untagged"
+
+    lines = pa.concat_tables([b.lines for b in batches if b.lines is not None])
+    assert dict(by_node) == _rounded_once(rows, lines, _effective, node_of)
 
 
 def test_aws_tags_keep_their_prefix_and_values_with_quotes_survive(

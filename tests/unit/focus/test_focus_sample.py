@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from finops.domain.focus.aggregate import round_provider_totals
 from finops.domain.focus.linetable import to_cost_records
 from finops.domain.focus.mapping import MappingRules, load_rules
 from finops.domain.focus.normalize import NormalizedBatch
+from finops.domain.focus.offline import normalize_paths
 from finops.domain.focus.summary import summarize_files
 from tests.unit.focus.batches import costs_of, run
 from tests.unit.focus.conftest import ROOT
@@ -37,6 +39,26 @@ def _independent_totals(path: Path) -> tuple[dict[str, Decimal], dict[str, Decim
     return rounded, exact
 
 
+def _independent_node_costs(path: Path) -> dict[str, int]:
+    """Per provider (the node of BY_PROVIDER): the sample's exact costs summed per
+    unit of restatement (provider:billing account, billing period), day and
+    dimension (ServiceCategory), each sum rounded half to even once, then added."""
+    groups: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    with path.open(newline="") as data:
+        for row in csv.DictReader(data):
+            provider = row["ProviderName"]
+            start = datetime.fromisoformat(row["ChargePeriodStart"].rstrip("Z"))
+            end = datetime.fromisoformat(row["ChargePeriodEnd"].rstrip("Z"))
+            assert (end - timedelta(microseconds=1)).date() == start.date()
+            unit = (f"{provider}:{row['BillingAccountId']}", row["BillingPeriodStart"])
+            key = (*unit, provider, start.date().isoformat(), row["ServiceCategory"])
+            groups[key] += Decimal(row["BilledCost"])
+    nodes: dict[str, int] = defaultdict(int)
+    for group, cost in groups.items():
+        nodes[group[2]] += int(cost.quantize(MICRO, ROUND_HALF_EVEN) / MICRO)
+    return dict(nodes)
+
+
 @pytest.fixture
 def batches(sample: Path) -> list[NormalizedBatch]:
     return run(sample, BY_PROVIDER, keep_lines=True)
@@ -56,10 +78,6 @@ def test_provider_totals_match_an_independent_sum(
     sample: Path, batches: list[NormalizedBatch]
 ) -> None:
     rounded, exact = _independent_totals(sample)
-    totals: dict[str, int] = defaultdict(int)
-    for (node, _, _), micros in costs_of(batches).items():
-        totals[node] += micros
-    assert set(totals) == {"AWS", "Microsoft", "Oracle"}
     by_batch: dict[str, int] = defaultdict(int)
     picos: dict[str, int] = defaultdict(int)
     for batch in batches:
@@ -67,11 +85,7 @@ def test_provider_totals_match_an_independent_sum(
             by_batch[provider] += micros
         for provider, left in batch.provider_picos.items():
             picos[provider] += left
-    assert by_batch == totals
-    for provider, micros in totals.items():
-        assert Decimal(micros) * MICRO == rounded[provider]
-        # Per-line rounding moves each line by at most half a micro-unit.
-        assert abs(Decimal(micros) * MICRO - exact[provider]) <= 1000 * MICRO / 2
+    assert {p: Decimal(v) * MICRO for p, v in by_batch.items()} == rounded
     # The reported totals add back what each line's rounding took off, and round
     # once (issue 16): AWS 18.006639, the exact 18.0066386184 (not 18.006628).
     reported = round_provider_totals(by_batch, picos)
@@ -79,6 +93,25 @@ def test_provider_totals_match_an_independent_sum(
         p: int(v.quantize(MICRO, ROUND_HALF_EVEN) / MICRO) for p, v in exact.items()
     }
     assert reported["AWS"] == 18_006_639
+
+
+def test_node_costs_round_once_per_node_day_and_dimension(
+    sample: Path, batches: list[NormalizedBatch]
+) -> None:
+    """Issue 16: lines are no longer rounded before they are summed. AWS's node
+    costs were 18.006628 (each of its sub-micro lines rounded); now each (unit,
+    node, day, dimension) sum of exact costs is rounded once: 18.006638, against
+    the exact 18.0066386184 (180 sums, each within half a micro-unit)."""
+    totals: dict[str, int] = defaultdict(int)
+    for (node, _, _), micros in costs_of(batches).items():
+        totals[node] += micros
+    assert totals == _independent_node_costs(sample)
+    assert totals == {"AWS": 18_006_638, "Microsoft": 1_976_516, "Oracle": 537_074}
+    offline = normalize_paths([sample], BY_PROVIDER).costs.to_pylist()
+    assert {
+        (r["node"], r["date"].isoformat(), r["dimension"]): r["amount_micros"]
+        for r in offline
+    } == costs_of(batches)
 
 
 def test_credit_rows_flow_as_negative_costs(
@@ -132,7 +165,9 @@ def test_the_example_rules_map_the_sample_to_graph_nodes(sample: Path) -> None:
     nodes = {node for node, _, _ in costs}
     assert {"shared_databases", "shared_network", "azure_toolkit_tests"} <= nodes
     assert any(node.startswith("app_") for node in nodes)
-    assert sum(costs.values()) == 20_520_216
+    # Rounded once per node, day and dimension (20.520216 when each line was
+    # rounded; the exact sum of the sample is 20.5202267...).
+    assert sum(costs.values()) == 20_520_225
 
 
 def test_the_summary_matches_the_exact_sum_of_the_file(sample: Path) -> None:

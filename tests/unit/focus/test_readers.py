@@ -67,16 +67,20 @@ def test_running_totals_merge_partial_sums_exactly(
         totals.add(
             pa.table(
                 {
+                    "source": ["s", "s"],
+                    "period": pa.array([date(2025, 1, 1)] * 2, pa.date32()),
                     "node": ["a", "b"],
                     "date": pa.array([date(2025, 1, 1)] * 2, pa.date32()),
                     "dimension": ["x", "x"],
                     "amount_micros": pa.array([amount, 1], pa.int64()),
+                    "amount_picos": pa.array([0, 400_000], pa.int64()),
                 }
             )
         )
     assert to_node_costs(totals.result()) == [
         NodeCost(node="a", date=date(2025, 1, 1), dimension="x", amount_micros=10),
-        NodeCost(node="b", date=date(2025, 1, 1), dimension="x", amount_micros=3),
+        # 3 x 1.4 micro-units, rounded once: 4 (not 3 x 1)
+        NodeCost(node="b", date=date(2025, 1, 1), dimension="x", amount_micros=4),
     ]
 
 

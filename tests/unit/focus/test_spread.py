@@ -72,3 +72,15 @@ def test_spreading_conserves_every_line(lines: list[tuple[int, int, int]]) -> No
         parts = result.amounts[result.rows == row]
         assert parts.max() - parts.min() <= 1
         assert list(np.abs(parts)) == sorted(np.abs(parts), reverse=True)
+
+
+def test_sub_micro_parts_spread_in_picos_and_sum_to_the_line() -> None:
+    # 0.0000004 (4e5 picos below 0 micros) over 3 days; a credit the same way.
+    result = spread_over_days(
+        np.array([0, -1], np.int64),
+        np.array([0, 0], np.int64),
+        np.array([3 * DAY_MICROSECONDS, 2 * DAY_MICROSECONDS], np.int64),
+        np.array([400_000, -300_001], np.int64),
+    )
+    assert result.amounts.tolist() == [0, 0, 0, -1, 0]
+    assert result.picos.tolist() == [133_334, 133_333, 133_333, -150_001, -150_000]

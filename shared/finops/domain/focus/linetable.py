@@ -16,7 +16,13 @@ from finops.domain.focus.tags import parse_tags
 from finops.domain.money import from_micros
 from finops.domain.records import CostRecord
 
-__all__ = ["LINE_TEXT_FIELDS", "build_line_table", "line_key", "to_cost_records"]
+__all__ = [
+    "LINE_TEXT_FIELDS",
+    "build_line_table",
+    "line_key",
+    "line_sources",
+    "to_cost_records",
+]
 
 LINE_TEXT_FIELDS: Final = (
     "provider",
@@ -61,7 +67,7 @@ def _tags_text(parsed: ParsedLines) -> pa.Array:
     )
 
 
-def _source(parsed: ParsedLines, source: str | None) -> pa.Array:
+def line_sources(parsed: ParsedLines, source: str | None) -> pa.Array:
     """The restatement source of each line: given, else `provider:billing account`."""
     if source is not None:
         return pc.fill_null(pa.nulls(parsed.view.num_rows, pa.string()), source)
@@ -77,13 +83,14 @@ def build_line_table(
     """One row per accepted line: FOCUS fields in snake_case, costs in micro-units."""
     columns: dict[str, pa.Array] = {
         "line": pa.array(parsed.lines, pa.int64()),
-        "source": _source(parsed, source),
+        "source": line_sources(parsed, source),
     }
     columns |= {f: _text(parsed, f) for f in LINE_TEXT_FIELDS}
     columns |= {
         f: pa.array(getattr(parsed, f), pa.int64()).cast(UTC_US) for f in _PERIODS
     }
     columns["cost_micros"] = pa.array(parsed.cost, pa.int64())
+    columns["cost_picos"] = pa.array(parsed.cost_pico, pa.int64())
     for field in _COST_FIELDS:
         values = parsed.view.field(field)
         micros = None if values is None else to_micros_array(values)[0]

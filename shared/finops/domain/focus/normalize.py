@@ -12,12 +12,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from finops.domain.focus.aggregate import sum_costs
+from finops.domain.focus.aggregate import (
+    UNIT_COSTS_SCHEMA,
+    rounded_costs,
+    sum_unit_costs,
+)
 from finops.domain.focus.bills import BillLayout, open_layout, read_bill
 from finops.domain.focus.columns import FIELD_COLUMNS
 from finops.domain.focus.lines import ParsedLines, parse_lines
-from finops.domain.focus.linetable import build_line_table
+from finops.domain.focus.linetable import build_line_table, line_sources
 from finops.domain.focus.mapping import MappingRules, assign_nodes, render_dimension
+from finops.domain.focus.parsing import UTC_US
 from finops.domain.focus.readers import Progress, RawBatch
 from finops.domain.focus.rejects import (
     Check,
@@ -37,6 +42,7 @@ __all__ = [
     "normalize_batch",
     "normalize_file",
     "spread_costs",
+    "unit_costs_from_lines",
     "wanted_columns",
 ]
 
@@ -46,19 +52,23 @@ _REQUIRED_COLUMNS = (
     "ChargePeriodStart",
     "ChargePeriodEnd",
 )
+# Read whenever present: the default source of a line is `provider:billing account`.
+_SOURCE_COLUMNS = ("BillingAccountId",)
 
 
 @dataclass(frozen=True, slots=True)
 class NormalizedBatch:
     """What one batch of a file became: node costs, rejects and (optionally) lines.
 
-    With lines, `partitions` names the (source, billing period) pairs they state.
+    `unit_costs` are exact (UNIT_COSTS_SCHEMA): per (source, billing period), node,
+    day and dimension, not rounded yet. With lines, `partitions` names the
+    (source, billing period) pairs they state.
     """
 
     file: str
     layout: str
     rows_read: int
-    costs: pa.Table
+    unit_costs: pa.Table
     rejects: tuple[Reject, ...]
     lines: pa.Table | None = None
     provider_totals: dict[str, int] = field(default_factory=dict)
@@ -68,6 +78,11 @@ class NormalizedBatch:
     absent_columns: tuple[str, ...] = ()
 
     @property
+    def costs(self) -> pa.Table:
+        """Node costs of this batch alone (each unit's sum rounded once)."""
+        return rounded_costs(self.unit_costs)
+
+    @property
     def rows_accepted(self) -> int:
         """Rows that became costs."""
         return self.rows_read - len(self.rejects)
@@ -75,7 +90,12 @@ class NormalizedBatch:
 
 def wanted_columns(rules: MappingRules, *, keep_lines: bool) -> list[str]:
     """FOCUS columns to read: required ones, the cost, and what the rules use."""
-    names = [*_REQUIRED_COLUMNS, rules.cost_column, *sorted(rules.referenced_columns())]
+    names = [
+        *_REQUIRED_COLUMNS,
+        *_SOURCE_COLUMNS,
+        rules.cost_column,
+        *sorted(rules.referenced_columns()),
+    ]
     if keep_lines:
         names += [candidates[-1] for candidates in FIELD_COLUMNS.values()]
     return list(dict.fromkeys(names))
@@ -134,10 +154,12 @@ def normalize_batch(
     lines = None
     if keep_lines:
         lines = build_line_table(parsed, nodes, dimensions, source=source)
-    costs = spread_costs(
+    units = spread_costs(
         parsed.cost,
         parsed.charge_period_start,
         parsed.charge_period_end,
+        picos=parsed.cost_pico,
+        units=_units(parsed, source),
         nodes=nodes,
         dimensions=dimensions,
     )
@@ -145,7 +167,7 @@ def normalize_batch(
         file=file,
         layout=layout.name,
         rows_read=raw.table.num_rows + len(raw.malformed),
-        costs=costs,
+        unit_costs=units,
         rejects=tuple(sorted((*raw.malformed, *rejects), key=lambda r: r.line)),
         lines=lines,
         provider_totals=_provider_totals(parsed.cost, parsed),
@@ -186,42 +208,69 @@ def _provider_totals(amounts: NDArray[np.int64], parsed: ParsedLines) -> dict[st
     return dict(zip(names, amounts, strict=True))
 
 
+def _units(parsed: ParsedLines, source: str | None) -> tuple[pa.Array, pa.Array]:
+    """Each line's unit of restatement: its source and billing period's first day."""
+    period = pa.array(parsed.billing_period_start, pa.int64()).cast(UTC_US)
+    return line_sources(parsed, source), pc.cast(period, pa.date32())
+
+
 def spread_costs(
     cost: NDArray[np.int64],
     start_us: NDArray[np.int64],
     end_us: NDArray[np.int64],
     *,
+    picos: NDArray[np.int64],
+    units: tuple[pa.Array, pa.Array],
     nodes: pa.Array,
     dimensions: pa.Array,
 ) -> pa.Table:
-    """Node costs (node, date, dimension, amount_micros) of lines, spread over days."""
-    spread = spread_over_days(cost, start_us, end_us)
+    """Exact unit costs (UNIT_COSTS_SCHEMA) of lines spread over days and summed per
+    (source, billing period), node, date and dimension; nothing is rounded."""
+    spread = spread_over_days(cost, start_us, end_us, picos)
+    keys = [*units, nodes, dimensions]
     if len(spread.rows) != len(nodes):
         rows = pa.array(spread.rows)
-        nodes, dimensions = pc.take(nodes, rows), pc.take(dimensions, rows)
+        keys = [pc.take(k, rows) for k in keys]
     days = pa.array(spread.days.astype(np.int32), pa.int32()).cast(pa.date32())
     table = pa.table(
         {
-            "node": nodes,
+            "source": keys[0],
+            "period": keys[1],
+            "node": keys[2],
             "date": days,
-            "dimension": dimensions,
+            "dimension": keys[3],
             "amount_micros": pa.array(spread.amounts, pa.int64()),
+            "amount_picos": pa.array(spread.picos, pa.int64()),
         }
     )
-    return sum_costs(table)
+    return sum_unit_costs(table.cast(UNIT_COSTS_SCHEMA))
 
 
-def costs_from_lines(lines: pa.Table) -> pa.Table:
-    """Node costs of stored normalised lines (e.g. after a restatement)."""
-    periods = [
+def unit_costs_from_lines(lines: pa.Table) -> pa.Table:
+    """Exact unit costs of normalised lines (a line table, e.g. stored lines)."""
+    ints = [
         lines[name].cast(pa.int64()).to_numpy()
         for name in ("cost_micros", "charge_period_start", "charge_period_end")
     ]
+    picos = (
+        np.asarray(pc.fill_null(lines["cost_picos"], 0), dtype=np.int64)
+        if "cost_picos" in lines.column_names
+        else np.zeros(lines.num_rows, dtype=np.int64)
+    )
+    periods = pc.cast(lines["billing_period_start"], pa.date32())
     return spread_costs(
-        *periods,
+        *ints,
+        picos=picos,
+        units=(lines["source"].combine_chunks(), periods.combine_chunks()),
         nodes=lines["node"].combine_chunks(),
         dimensions=lines["dimension"].combine_chunks(),
     )
+
+
+def costs_from_lines(lines: pa.Table) -> pa.Table:
+    """Node costs of normalised lines (e.g. after a restatement), rounded once per
+    unit of restatement, node, day and dimension."""
+    return rounded_costs(unit_costs_from_lines(lines))
 
 
 def iter_normalized(

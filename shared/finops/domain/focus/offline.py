@@ -101,7 +101,7 @@ def _consume(
     picos: Counter[str] = Counter()
     absent: tuple[str, ...] = ()
     for batch in batches:
-        totals.add(batch.costs)
+        totals.add(batch.unit_costs)
         rejects.extend(batch.rejects)
         read, rejected = read + batch.rows_read, rejected + len(batch.rejects)
         layout = batch.layout

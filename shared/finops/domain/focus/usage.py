@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+from finops.domain.focus.jsonarray import iter_json_array
 from finops.domain.focus.rejects import Reject
 from finops.domain.identifiers import identifier_problem
 from finops.domain.periods import day_problem
@@ -48,8 +49,8 @@ def read_usage(path: Path) -> tuple[list[UsageRecord], list[Reject]]:
 
 def read_combined_usage(path: Path) -> UsageRead:
     """Read a usage file row by row, combining as it goes: memory grows with the
-    distinct (node, date, metric, labels), not with the rows (a JSON array is the
-    exception: it is parsed whole; JSON lines and CSV stream)."""
+    distinct (node, date, metric, labels), not with the rows (CSV, JSON lines and
+    JSON arrays all stream)."""
     rejects: list[Reject] = []
     count = 0
 
@@ -183,18 +184,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """JSON array elements (numbered from 1) or JSON lines (numbered by line, read
-    one at a time)."""
+    """JSON array elements (numbered from 1, read one at a time) or JSON lines
+    (numbered by line, read one at a time)."""
     with path.open(encoding="utf-8") as data:
         first = data.read(4096)
-        if first.lstrip().startswith("["):
-            try:
-                items = json.loads(first + data.read())
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
-            yield from ((i, _as_mapping(item)) for i, item in enumerate(items, 1))
-            return
         data.seek(0)
+        if first.lstrip().startswith("["):
+            for number, _, item in iter_json_array(data, file=str(path)):
+                yield number, _as_mapping(item)
+            return
         for number, line in enumerate(data, start=1):
             if line.strip():
                 yield number, _json_line(line)
