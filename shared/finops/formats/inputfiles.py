@@ -172,7 +172,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def _field(path: Path, line: int, row: dict[str, str], name: str) -> str:
-    value = (row.get(name) or "").strip()
+    value = (row.get(name) or "").strip(" ")  # not str.strip(): it eats U+001C-U+001F
     if not value:
         raise InputError(f"empty {name}", file=str(path), line=line, field=name)
     return value

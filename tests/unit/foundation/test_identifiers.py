@@ -177,3 +177,26 @@ def test_uploaded_usage_rows_with_such_ids_are_rejected(tmp_path: Path) -> None:
         (4, "node"),
     ]
     assert "U+001F" in rejects[0].reason
+
+
+def test_a_control_character_at_either_end_is_refused_not_stripped(
+    tmp_path: Path,
+) -> None:
+    """str.strip() takes U+001C-U+001F for white space: an id ending in one was
+    silently shortened instead of refused, offline and at ingest."""
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "node,date,metric,value\n shop ,2025-03-01,req,1\n"
+        "shop\x1f,2025-03-01,req,2\nshop,2025-03-01,\x1creq,3\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        load_usage(path)
+    assert (caught.value.line, caught.value.field) == (3, "node")
+    assert "U+001F" in str(caught.value)
+    records, rejects = read_usage(path)
+    assert [r.node for r in records] == ["shop"]
+    assert [(r.line, r.reason.split(":")[0]) for r in rejects] == [
+        (3, "node"),
+        (4, "metric"),
+    ]

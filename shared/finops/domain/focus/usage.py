@@ -123,8 +123,8 @@ def _labels_key(labels: Mapping[str, Any]) -> str:
 def _to_record(row: Mapping[str, Any]) -> UsageRecord:
     """One usage record; raises ValueError saying what is wrong."""
     node, metric = (
-        str(row.get("node") or "").strip(),
-        str(row.get("metric") or "").strip(),
+        str(row.get("node") or "").strip(" "),
+        str(row.get("metric") or "").strip(" "),
     )
     if not node or not metric:
         raise ValueError("missing node or metric")
