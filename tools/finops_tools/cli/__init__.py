@@ -9,6 +9,7 @@ module registers which top-level command, with the one-line help shown in listin
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -17,7 +18,7 @@ from finops.errors import FinopsError
 from finops_tools.cli.commands import COMMANDS, CommandEntry
 from finops_tools.cli.lazy import LazyGroup
 
-__all__ = ["COMMANDS", "CommandEntry", "app", "main"]
+__all__ = ["COMMANDS", "CommandEntry", "app", "main", "program", "quick_exit"]
 
 
 app = typer.Typer(
@@ -40,6 +41,36 @@ def version() -> None:
     from finops import __version__
 
     print(__version__)
+
+
+# Set by `program` only: a command run in-process (tests call `main`) returns as usual.
+_QUICK_EXIT = False
+
+
+def program() -> None:
+    """The `finops` program (console script and `python -m finops_tools.cli`).
+
+    As `main`, and a command that has written everything may then end the process
+    at once (`quick_exit`), skipping the teardown of its objects.
+    """
+    global _QUICK_EXIT
+    _QUICK_EXIT = True
+    main()
+
+
+def quick_exit() -> None:
+    """End the `finops` program now, with code 0, once output is flushed.
+
+    For a command whose work is done and whose every file is closed: freeing a
+    large allocation's arrays and objects one by one, then the interpreter's
+    teardown, took 0.05-0.1 s of a one-second `finops allocate`; the operating
+    system reclaims the memory at once. Does nothing unless run by `program`.
+    """
+    if not _QUICK_EXIT:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import typer
 from finops.domain.allocation.readout import summarize
 from finops.errors import InputError
 from finops.formats.engine_files import load_engine, parse_day
+from finops_tools.cli import quick_exit
 
 __all__ = ["register"]
 
@@ -78,6 +79,7 @@ def allocate(
             from finops.formats.report import write_result
 
             _step(f"writing {output}", lambda: write_result(engine, output))
+        quick_exit()  # the result is out and every file closed
 
 
 @contextmanager
