@@ -50,6 +50,16 @@ class ParentPlan:
         n_dims = len(self.dim_config)
         return self.shares[:, cells // n_dims, self.dim_config[cells % n_dims]]
 
+    def write_cells(self, out: NDArray[np.float64]) -> None:
+        """Write the (k, days, dims) shares of every cell into out (any strides),
+        without keeping them: `share_cells(None)` in another layout."""
+        if self._every_cell is not None:
+            out[...] = self._every_cell.reshape(out.shape)
+        elif len(self.dim_config) and not self.dim_config.any():
+            out[...] = self.shares[:, :, :1]  # one config for every dimension
+        else:
+            np.take(self.shares, self.dim_config, axis=2, out=out, mode="clip")
+
 
 # Edges per batch of share computation: big enough to amortise, small in memory.
 _BATCH_EDGES = 4096

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from finops.domain.allocation.plans import ParentPlan
-from finops.domain.allocation.splitting import split_exactly
+from finops.domain.allocation.splitting import split_exactly, split_in_place
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
@@ -72,13 +73,25 @@ def full_pass(state: CostState) -> None:
     for batch in state.batches:
         parents = batch.parents
         holistic = direct[parents] + received[parents]
-        shares = batch.shares(state.plans, keep=keep)
-        # (parents, k, cells): each parent's flows are a view of one block.
-        flows = np.ascontiguousarray(split_batch(holistic, shares).transpose(1, 0, 2))
-        for parent, block in zip(parents, flows, strict=True):
-            state.flows[parent] = block.reshape((-1, *shape))
-        rows = flows.reshape(len(batch.children), -1)
-        batch.receive(received, rows)
+        if keep:
+            shares = batch.shares(state.plans, keep=True)
+            # (parents, k, cells): each parent's flows are a view of one block.
+            flows = np.ascontiguousarray(
+                split_batch(holistic, shares).transpose(1, 0, 2)
+            )
+            for parent, block in zip(parents, flows, strict=True):
+                state.flows[parent] = block.reshape((-1, *shape))
+            batch.receive(received, flows.reshape(len(batch.children), -1))
+            continue
+        # (k, parents, cells): shares written straight into the split's scratch,
+        # and each parent's flows a (k, days, dims) view of the batch's parts.
+        full = batch.full_shares(state.plans, shape)
+        k = full.shape[0] - 1
+        parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
+        parts = parts.reshape(k + 1, len(parents), -1)[:k]
+        for i, parent in enumerate(parents):
+            state.flows[parent] = parts[:, i].reshape((k, *shape))
+        batch.receive(received, parts.reshape(k * len(parents), -1), by_part=True)
 
 
 @dataclass
@@ -90,6 +103,7 @@ class _Batch:
     order: NDArray[np.int64]  # rows sorted by child
     targets: NDArray[np.int64]  # each distinct child, in sorted order
     starts: NDArray[np.int64]  # its first row in sorted order
+    order_by_part: NDArray[np.int64]  # `order` for rows numbered part by part
     # The plans whose shares `_stacked` holds, parent by parent (when kept).
     _plans: list[ParentPlan] = field(default_factory=list)
     _stacked: NDArray[np.float64] | None = None
@@ -111,17 +125,43 @@ class _Batch:
         self._plans = current
         return self._stacked
 
+    def full_shares(
+        self, plans: dict[int, ParentPlan], shape: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """(k + 1, parents, cells) with each parent's shares in the first k rows
+        (the last row is left for `split_in_place`); no plan caches its cells."""
+        current = [plans[p] for p in self.parents]
+        k = len(current[0].children)
+        full = np.empty((k + 1, len(current), math.prod(shape)), dtype=np.float64)
+        for i, plan in enumerate(current):
+            plan.write_cells(full[:k, i].reshape((k, *shape)))
+        return full
+
     @classmethod
     def of(cls, parents: list[int], state: CostState) -> _Batch:
         children = np.concatenate([state.plans[p].children for p in parents])
         order = np.argsort(children, kind="stable")
         ranked = children[order]
         starts = np.flatnonzero(np.diff(ranked, prepend=-1) != 0)
-        return cls(parents, children, order, ranked[starts], starts)
+        # The same rows numbered part by part (row j of parent i is j * P + i),
+        # as `full_pass` lays out its parts; all parents of a batch have k parts.
+        k = len(children) // len(parents)
+        by_part = (order % k) * len(parents) + order // k
+        return cls(parents, children, order, ranked[starts], starts, by_part)
 
-    def receive(self, received: NDArray[np.int64], rows: NDArray[np.int64]) -> None:
-        """Add each row to its child's receipts; a child may appear many times."""
-        received[self.targets] += np.add.reduceat(rows[self.order], self.starts, axis=0)
+    def receive(
+        self,
+        received: NDArray[np.int64],
+        rows: NDArray[np.int64],
+        *,
+        by_part: bool = False,
+    ) -> None:
+        """Add each row to its child's receipts; a child may appear many times.
+
+        rows are in parent order (each parent's k rows together), or by_part in
+        part order (the first part of every parent, then the second …)."""
+        order = self.order_by_part if by_part else self.order
+        received[self.targets] += np.add.reduceat(rows[order], self.starts, axis=0)
 
 
 def split_batch(
