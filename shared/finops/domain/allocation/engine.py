@@ -336,9 +336,15 @@ def _direct_array(
     node = _node_codes(costs.node_ids, graph.index, "costs")[costs.node]
     dim = np.array([dims[d] for d in costs.dimensions], dtype=np.int64)[costs.dimension]
     t = costs.day - to_day_numbers([days.first])[0]
-    keep = np.flatnonzero((t >= 0) & (t < days.count))
+    micros = costs.micros
+    if t.size and (t.min() < 0 or t.max() >= days.count):
+        keep = np.flatnonzero((t >= 0) & (t < days.count))
+        node, t, dim, micros = node[keep], t[keep], dim[keep], micros[keep]
     direct = np.zeros((len(graph.ids), days.count, len(dims)), dtype=np.int64)
-    flat = (node[keep] * days.count + t[keep]) * len(dims) + dim[keep]
+    flat = node * days.count
+    flat += t
+    flat *= len(dims)
+    flat += dim
     # A CostTable holds one row per node, day and dimension, so plain assignment.
-    direct.reshape(-1)[flat] = costs.micros[keep]
+    direct.reshape(-1)[flat] = micros
     return direct
