@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -365,3 +366,26 @@ def test_shuffled_input_rows_give_the_same_output(
         assert code == 0, err
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_the_program_ends_at_once_with_all_its_output(
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As `finops` runs it (program, then os._exit once the result is out): the
+    # summary on a pipe and the written file are whole, as in-process.
+    _, summary, _ = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
+    target = tmp_path / "out.json"
+    run(["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys)
+    launched = [sys.executable, "-m", "finops_tools.cli", "allocate", *_args(files)]
+    done = subprocess.run(
+        [*launched, "--summary-only"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == summary and done.stderr == ""
+    written = tmp_path / "again.json"
+    subprocess.run([*launched, "--output", str(written)], check=True)
+    assert written.read_bytes() == target.read_bytes()
