@@ -254,7 +254,7 @@ def _plain_heads(
     ends = np.cumsum(sizes)
     starts = ends - sizes
     children = np.array([index[e.to] for e in edges], dtype=np.int64)
-    rules = [rule_for(e) for e in edges]
+    rules = _plain_rules(edges)
     # Graphs repeat a few rule objects on thousands of edges: per-rule facts once.
     codes: dict[int, int] = {}
     distinct: list[AllocationRule] = []
@@ -311,6 +311,20 @@ def _plain_heads(
             )
         )
     return heads
+
+
+def _plain_rules(edges: Sequence[EdgeSpec]) -> list[AllocationRule]:
+    """`rule_for` of each edge (none overrides a dimension), asking it once per
+    distinct strategy and parameters: thousands of edges share a few rules."""
+    seen: dict[tuple[str, str], AllocationRule] = {}
+    rules = []
+    for edge in edges:
+        key = (edge.strategy, repr(edge.params))
+        rule = seen.get(key)
+        if rule is None:
+            rule = seen[key] = rule_for(edge)
+        rules.append(rule)
+    return rules
 
 
 def _batched_shares(
