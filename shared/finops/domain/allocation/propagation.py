@@ -133,14 +133,20 @@ class _Batch:
         current = [plans[p] for p in self.parents]
         k = len(current[0].children)
         full = np.empty((k + 1, len(current), math.prod(shape)), dtype=np.float64)
-        if len(shape) == 2 and all(len(p.config_rules) == 1 for p in current):
-            # One config each (every dimension shares its days' shares): one copy,
-            # broadcast over the dimensions.
-            days = np.stack([plan.shares[:, :, 0] for plan in current], axis=1)
-            full[:k].reshape((k, len(current), *shape))[...] = days[..., np.newaxis]
-            return full
+        single = [i for i, plan in enumerate(current) if len(plan.config_rules) == 1]
+        if len(shape) == 2 and single:
+            # Parents with one config (every dimension has its days' shares): one
+            # stack and one copy broadcast over the dimensions.
+            days = np.stack([current[i].shares[:, :, 0] for i in single], axis=1)
+            cells = full[:k].reshape((k, len(current), *shape))
+            if len(single) == len(current):
+                cells[...] = days[..., np.newaxis]
+                return full
+            cells[:, single] = days[..., np.newaxis]
+        done = set(single) if len(shape) == 2 else set()
         for i, plan in enumerate(current):
-            plan.write_cells(full[:k, i].reshape((k, *shape)))
+            if i not in done:
+                plan.write_cells(full[:k, i].reshape((k, *shape)))
         return full
 
     @classmethod
