@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finops.domain.allocation import propagation
 from finops.domain.allocation.engine import AllocationEngine, ChangeSet
 from finops.domain.allocation.readout import node_arrays, summarize
 from finops.domain.allocation.tables import UsageTable
@@ -163,9 +166,33 @@ def updates(draw: st.DrawFn, n_nodes: int) -> list[tuple[Any, ...]]:
     return draw(st.lists(st.one_of(cost, use, link), min_size=1, max_size=6))
 
 
+def _long_range_pass(on: bool) -> AbstractContextManager[object]:
+    """The full pass of engines with many cells per node (shares written into the
+    split's scratch, flows as views of a batch's parts), on these small engines."""
+    return patch.object(propagation, "_KEEP_SHARES_CELLS", 0) if on else nullcontext()
+
+
+@PROPS
+@given(orgs())
+def test_the_long_range_full_pass_gives_the_kept_shares_results(org: Org) -> None:
+    spec, costs, usage = org
+    kept = _engine(spec, costs, usage)
+    with _long_range_pass(True):
+        long = _engine(spec, costs, usage)
+    _same(kept, long)
+    assert kept.state.flows.keys() == long.state.flows.keys()
+    for parent, flows in kept.state.flows.items():
+        assert np.array_equal(flows, long.state.flows[parent])
+
+
 @PROPS
 @given(st.data())
 def test_incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
+    with _long_range_pass(data.draw(st.booleans(), label="long range pass")):
+        _incremental_updates_equal_a_full_recompute(data)
+
+
+def _incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
     spec, costs, usage = data.draw(orgs())
     engine = _engine(spec, costs, usage)
     model_costs = {(c.node, c.date, c.dimension): c for c in costs}
