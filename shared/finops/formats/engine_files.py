@@ -46,6 +46,7 @@ def load_engine(
     *,
     first: date | None = None,
     last: date | None = None,
+    costs_ahead: Future[CostTable] | None = None,
 ) -> AllocationEngine:
     """Read and validate the files, then allocate every day in range.
 
@@ -54,9 +55,11 @@ def load_engine(
     ones reading the files one after another gives: the graph's first, then the
     costs', then the usage's, and a file naming a node the graph lacks is read
     again knowing the graph, so the message names the file's first bad line.
+
+    costs_ahead: the cost file already being read (`costblocks.read_costs_ahead`).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
-        costs_job = pool.submit(load_costs, costs_path)
+        costs_job = costs_ahead or pool.submit(load_costs, costs_path)
         graph = build_graph(load_graph(graph_path))
         known = graph.index
         usage_job = _run(load_usage, usage_path) if usage_path else None

@@ -84,6 +84,10 @@ def allocate_files(
 
     if (output is None) == (not summary_only):
         raise InputError("give exactly one of --output and --summary-only")
+    # Arrow parses the cost file while the rest of the library is imported.
+    from finops.formats.costblocks import read_costs_ahead
+
+    costs_ahead = read_costs_ahead(costs)
     from finops.domain.allocation.readout import summarize
     from finops.formats.engine_files import load_engine, parse_day
     from finops_tools.cli import quick_exit
@@ -96,7 +100,9 @@ def allocate_files(
     with _without_gc():
         engine = step(
             "allocating",
-            lambda: load_engine(graph, costs, usage, first=first, last=last),
+            lambda: load_engine(
+                graph, costs, usage, first=first, last=last, costs_ahead=costs_ahead
+            ),
         )
         if output is None:
             print(json.dumps(summarize(engine).to_json()))
