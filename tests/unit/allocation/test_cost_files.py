@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from finops.domain.allocation.tables import CostTable
 from finops.errors import InputError
 from finops.formats import costfile
+from finops.formats.costblocks import read_costs_ahead
 from finops.formats.costfile import load_costs
 from finops.formats.inputfiles import costs_slowly
 
@@ -84,3 +85,33 @@ def test_rows_in_key_order_and_shuffled_give_the_same_table(tmp_path: Path) -> N
     assert {
         key: 2 * v if key in list(once)[:3] else v for key, v in once.items()
     } == again
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "node,date,dimension,amount\na,2025-01-01,compute,1.5\nb,2025-01-02,storage,2\n",
+        "node,date,dimension,amount\na,2025-01-01,compute,1.123456789\n",
+        "node,date,dimension,amount\na,2025-13-01,compute,1\n",  # bad date
+        "node,date,dimension\na,2025-01-01,compute\n",  # no amount column
+        "node,date,dimension,amount\na,2025-01-01,compute\n",  # a short line
+    ],
+)
+def test_costs_read_ahead_give_what_load_costs_gives(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    ahead = read_costs_ahead(path)
+    try:
+        expected = _as_dict(load_costs(path))
+    except InputError as exc:
+        with pytest.raises(InputError) as caught:
+            ahead.result(timeout=60)
+        assert str(caught.value) == str(exc)
+    else:
+        assert _as_dict(ahead.result(timeout=60)) == expected
+
+
+def test_costs_read_ahead_of_a_missing_file_fail_as_load_costs(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_costs_ahead(tmp_path / "none.csv").result(timeout=60)
+    assert "cannot read file" in str(caught.value)
