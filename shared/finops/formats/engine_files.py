@@ -69,8 +69,9 @@ def load_engine(
             if usage_path and usage_job
             else UsageTable.empty()
         )
-    days = _day_range(costs.day, first, last)
-    return AllocationEngine(graph, costs, usage, days=days)
+        days = _day_range(costs.day, first, last)
+        # The reading thread then takes half of each level's splits.
+        return AllocationEngine(graph, costs, usage, days=days, executor=pool)
 
 
 def _run(read: Callable[[Path], _T], path: Path) -> Future[_T]:

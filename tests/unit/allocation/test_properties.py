@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from finops.domain.allocation.engine import AllocationEngine, ChangeSet
 from finops.domain.allocation.readout import node_arrays, summarize
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.dag import EdgeSpec, GraphSpec
+from finops.domain.periods import DayRange
 from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import GraphError
 from tests.support.allocation_builders import DAY, make_engine
@@ -177,12 +179,18 @@ def _long_range_pass(on: bool) -> AbstractContextManager[object]:
 def test_the_long_range_full_pass_gives_the_kept_shares_results(org: Org) -> None:
     spec, costs, usage = org
     kept = _engine(spec, costs, usage)
-    with _long_range_pass(True):
+    days = DayRange(first=DAY, last=DAY + timedelta(days=DAYS - 1))
+    with _long_range_pass(True), ThreadPoolExecutor(1) as pool:
         long = _engine(spec, costs, usage)
-    _same(kept, long)
-    assert kept.state.flows.keys() == long.state.flows.keys()
-    for parent, flows in kept.state.flows.items():
-        assert np.array_equal(flows, long.state.flows[parent])
+        # Each level's batches split on two threads: the same bits.
+        both = AllocationEngine.from_records(
+            spec, costs, usage, days=days, dimensions=DIMS, executor=pool
+        )
+    for other in (long, both):
+        _same(kept, other)
+        assert kept.state.flows.keys() == other.state.flows.keys()
+        for parent, flows in kept.state.flows.items():
+            assert np.array_equal(flows, other.state.flows[parent])
 
 
 @PROPS

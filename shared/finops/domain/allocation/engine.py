@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -47,7 +48,10 @@ class AllocationEngine:
         *,
         days: DayRange | None = None,
         dimensions: Sequence[str] | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        """executor, when given, takes half of the first full pass's splits (it is
+        not kept: later passes run on the caller's thread)."""
         self.graph = graph
         self.days = days or _cost_days(costs)
         self.dimensions = (
@@ -67,7 +71,7 @@ class AllocationEngine:
         direct = _direct_array(costs, graph, self.days, self._dim_index)
         order = [graph.index[n] for n in graph.order]
         self.state = CostState(direct, np.zeros_like(direct), self._all_plans(), order)
-        full_pass(self.state)
+        full_pass(self.state, executor)
 
     @classmethod
     def from_records(

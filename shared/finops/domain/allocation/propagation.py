@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,18 +59,26 @@ class CostState:
         self.batches = None
 
 
-def full_pass(state: CostState) -> None:
+def full_pass(state: CostState, executor: Executor | None = None) -> None:
     """Recompute every flow and every received amount, level by level.
 
     Parents on one topological level with the same out-degree are split together.
+    executor, when given, splits every other batch of a level while this thread
+    splits the rest (NumPy releases the GIL); receipts are then added in batch
+    order, so the result is the same bits.
     """
     state.received[:] = 0
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
     if state.batches is None:
-        state.batches = [_Batch.of(parents, state) for parents in _batches(state)]
+        state.batches = [
+            _Batch.of(parents, state, level) for level, parents in _batches(state)
+        ]
     shape = state.direct.shape[1:]
     keep = state.cells <= _KEEP_SHARES_CELLS
+    if executor is not None and not keep:
+        _level_by_level(state, executor)
+        return
     for batch in state.batches:
         parents = batch.parents
         holistic = direct[parents] + received[parents]
@@ -94,6 +103,40 @@ def full_pass(state: CostState) -> None:
         batch.receive(received, parts.reshape(k * len(parents), -1), by_part=True)
 
 
+def _level_by_level(state: CostState, executor: Executor) -> None:
+    """The full pass of long ranges, each level's batches split on two threads."""
+    received = state.received.reshape(len(state.received), -1)
+    direct = state.direct.reshape(len(state.direct), -1)
+    shape = state.direct.shape[1:]
+    assert state.batches is not None
+
+    def split(batch: _Batch) -> NDArray[np.int64]:
+        holistic = direct[batch.parents] + received[batch.parents]
+        full = batch.full_shares(state.plans, shape)
+        k = full.shape[0] - 1
+        parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
+        return parts.reshape(k + 1, len(batch.parents), -1)[:k]
+
+    levels: dict[int, list[_Batch]] = {}
+    for batch in state.batches:
+        levels.setdefault(batch.level, []).append(batch)
+    for level in sorted(levels):
+        batches = levels[level]
+        theirs = [executor.submit(split, batch) for batch in batches[1::2]]
+        mine = [split(batch) for batch in batches[0::2]]
+        done = [job.result() for job in theirs]
+        results = [
+            mine[i // 2] if i % 2 == 0 else done[i // 2] for i in range(len(batches))
+        ]
+        for batch, parts in zip(batches, results, strict=True):
+            k = parts.shape[0]
+            for i, parent in enumerate(batch.parents):
+                state.flows[parent] = parts[:, i].reshape((k, *shape))
+            batch.receive(
+                received, parts.reshape(k * len(batch.parents), -1), by_part=True
+            )
+
+
 @dataclass
 class _Batch:
     """Parents split together, and where their flows go (children sorted once)."""
@@ -104,6 +147,9 @@ class _Batch:
     targets: NDArray[np.int64]  # each distinct child, in sorted order
     starts: NDArray[np.int64]  # its first row in sorted order
     order_by_part: NDArray[np.int64]  # `order` for rows numbered part by part
+    level: (
+        int  # topological level of its parents (batches of one level are independent)
+    )
     # The plans whose shares `_stacked` holds, parent by parent (when kept).
     _plans: list[ParentPlan] = field(default_factory=list)
     _stacked: NDArray[np.float64] | None = None
@@ -150,7 +196,7 @@ class _Batch:
         return full
 
     @classmethod
-    def of(cls, parents: list[int], state: CostState) -> _Batch:
+    def of(cls, parents: list[int], state: CostState, level: int) -> _Batch:
         children = np.concatenate([state.plans[p].children for p in parents])
         order = np.argsort(children, kind="stable")
         ranked = children[order]
@@ -159,7 +205,7 @@ class _Batch:
         # as `full_pass` lays out its parts; all parents of a batch have k parts.
         k = len(children) // len(parents)
         by_part = (order % k) * len(parents) + order // k
-        return cls(parents, children, order, ranked[starts], starts, by_part)
+        return cls(parents, children, order, ranked[starts], starts, by_part, level)
 
     def receive(
         self,
@@ -188,8 +234,9 @@ def split_batch(
     return parts[:k].reshape(k, count, n)
 
 
-def _batches(state: CostState) -> list[list[int]]:
-    """Parents grouped by topological level and out-degree, in bounded chunks."""
+def _batches(state: CostState) -> list[tuple[int, list[int]]]:
+    """Parents grouped by topological level and out-degree, in bounded chunks (with
+    their level)."""
     level: dict[int, int] = {}
     groups: dict[tuple[int, int], list[int]] = {}
     for node in state.order:
@@ -200,10 +247,12 @@ def _batches(state: CostState) -> list[list[int]]:
         for child in plan.children.tolist():
             level[child] = max(level.get(child, 0), depth + 1)
         groups.setdefault((depth, len(plan.children)), []).append(node)
-    batches: list[list[int]] = []
-    for (_, k), parents in sorted(groups.items()):
+    batches: list[tuple[int, list[int]]] = []
+    for (depth, k), parents in sorted(groups.items()):
         step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
-        batches.extend(parents[i : i + step] for i in range(0, len(parents), step))
+        batches.extend(
+            (depth, parents[i : i + step]) for i in range(0, len(parents), step)
+        )
     return batches
 
 
