@@ -66,7 +66,7 @@ def load_costs(
 ) -> CostTable:
     """Read C, sum amounts exactly per node, day and dimension, round half-even.
 
-    blocks: the file's Arrow blocks when already parsed (`costblocks`); they are
+    blocks: the file's Arrow blocks when already parsed (`costs_ahead`); they are
     consumed (the list is emptied as they are summed).
     """
     read_header(path, COST_COLUMNS)

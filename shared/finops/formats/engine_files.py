@@ -56,7 +56,7 @@ def load_engine(
     costs', then the usage's, and a file naming a node the graph lacks is read
     again knowing the graph, so the message names the file's first bad line.
 
-    costs_ahead: the cost file already being read (`costblocks.read_costs_ahead`).
+    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
         costs_job = costs_ahead or pool.submit(load_costs, costs_path)

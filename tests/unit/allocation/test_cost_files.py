@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from finops.domain.allocation.tables import CostTable
 from finops.errors import InputError
 from finops.formats import costfile
-from finops.formats.costblocks import read_costs_ahead
 from finops.formats.costfile import load_costs
+from finops.formats.costs_ahead import read_costs_ahead
 from finops.formats.inputfiles import costs_slowly
 
 AMOUNTS = st.decimals(

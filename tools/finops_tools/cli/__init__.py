@@ -12,12 +12,12 @@ its plain form (`allocate_plain`) runs without Typer at all.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from finops.errors import FinopsError
 from finops_tools.cli.commands import COMMANDS, CommandEntry
+from finops_tools.cli.quickexit import allow, quick_exit
 
 if TYPE_CHECKING:
     import typer
@@ -46,10 +46,6 @@ def main() -> None:
         _fail(exc)
 
 
-# Set by `program` only: a command run in-process (tests call `main`) returns as usual.
-_QUICK_EXIT = False
-
-
 def program() -> None:
     """The `finops` program (console script and `python -m finops_tools.cli`).
 
@@ -57,8 +53,7 @@ def program() -> None:
     its per-parameter set-up, ~0.03-0.05 s), and a command that has written
     everything may end the process at once (`quick_exit`).
     """
-    global _QUICK_EXIT
-    _QUICK_EXIT = True
+    allow()
     from finops_tools.cli.allocate_plain import plain_call
 
     call = plain_call(sys.argv[1:])
@@ -74,18 +69,3 @@ def program() -> None:
 def _fail(exc: FinopsError) -> None:
     print(f"error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
-
-
-def quick_exit() -> None:
-    """End the `finops` program now, with code 0, once output is flushed.
-
-    For a command whose work is done and whose every file is closed: freeing a
-    large allocation's arrays and objects one by one, then the interpreter's
-    teardown, took 0.05-0.1 s of a one-second `finops allocate`; the operating
-    system reclaims the memory at once. Does nothing unless run by `program`.
-    """
-    if not _QUICK_EXIT:
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)

@@ -85,12 +85,12 @@ def allocate_files(
     if (output is None) == (not summary_only):
         raise InputError("give exactly one of --output and --summary-only")
     # Arrow parses the cost file while the rest of the library is imported.
-    from finops.formats.costblocks import read_costs_ahead
+    from finops.formats.costs_ahead import read_costs_ahead
 
     costs_ahead = read_costs_ahead(costs)
     from finops.domain.allocation.readout import summarize
     from finops.formats.engine_files import load_engine, parse_day
-    from finops_tools.cli import quick_exit
+    from finops_tools.cli.quickexit import quick_exit
 
     if output is not None:
         from finops.formats.report import check_output_path
