@@ -57,6 +57,8 @@ def load_engine(
     again knowing the graph, so the message names the file's first bad line.
 
     costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`).
+    The engine is built with the reading thread lent as its executor (it takes
+    half of the first full pass's splits; the results are the same bits).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
         costs_job = costs_ahead or pool.submit(load_costs, costs_path)
