@@ -14,7 +14,15 @@ from finops_tools.cli import COMMANDS
 from finops_tools.cli.lazy import _load
 
 # Modules of the package that are the root's machinery, not command groups.
-_MACHINERY = {"__main__", "commands", "lazy", "stack_address"}
+_MACHINERY = {
+    "__main__",
+    "allocate_plain",
+    "commands",
+    "lazy",
+    "quickexit",
+    "root",
+    "stack_address",
+}
 
 
 def _command_modules() -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable
@@ -20,6 +19,7 @@ from finops.domain.money import (
     out_of_range,
     to_micros,
 )
+from finops.formats.costblocks import BLOCK_BYTES, open_blocks
 from finops.formats.inputfiles import (
     COST_COLUMNS,
     all_identifiers,
@@ -33,7 +33,7 @@ __all__ = ["load_costs"]
 _EXACT = pa.decimal128(38, 12)
 _MICRO = pa.decimal128(38, 6)
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
-_BLOCK = 1 << 24
+_BLOCK = BLOCK_BYTES
 
 
 class _NeedsSlowPath(Exception):
@@ -58,11 +58,20 @@ class _Columns:
     fine: list[tuple[int, Decimal]] = field(default_factory=list)
 
 
-def load_costs(path: Path, known_nodes: Collection[str] | None = None) -> CostTable:
-    """Read C, sum amounts exactly per node, day and dimension, round half-even."""
-    header = read_header(path, COST_COLUMNS)
+def load_costs(
+    path: Path,
+    known_nodes: Collection[str] | None = None,
+    *,
+    blocks: list[pa.RecordBatch] | None = None,
+) -> CostTable:
+    """Read C, sum amounts exactly per node, day and dimension, round half-even.
+
+    blocks: the file's Arrow blocks when already parsed (`costs_ahead`); they are
+    consumed (the list is emptied as they are summed).
+    """
+    read_header(path, COST_COLUMNS)
     try:
-        cols = _read_blocks(path, header)
+        cols = _read_blocks(path, blocks)
         if known_nodes is not None and any(n not in known_nodes for n in cols.nodes):
             raise _NeedsSlowPath
     except (_NeedsSlowPath, *_FAST_ERRORS):
@@ -70,18 +79,14 @@ def load_costs(path: Path, known_nodes: Collection[str] | None = None) -> CostTa
     return _summed(path, cols)
 
 
-def _read_blocks(path: Path, header: list[str]) -> _Columns:
-    types = {"node": pa.string(), "date": pa.date32(), "dimension": pa.string()}
-    options = pcsv.ConvertOptions(
-        column_types={**types, "amount": pa.string()},
-        include_columns=list(COST_COLUMNS),
-        strings_can_be_null=False,
-    )
+def _read_blocks(path: Path, blocks: list[pa.RecordBatch] | None) -> _Columns:
     cols = _Columns()
-    reader = pcsv.open_csv(
-        path, read_options=pcsv.ReadOptions(block_size=_BLOCK), convert_options=options
-    )
-    for batch in reader:
+    if blocks is not None:
+        blocks.reverse()
+        while blocks:  # each block freed once summed
+            _add_batch(cols, blocks.pop())
+        return cols
+    for batch in open_blocks(path, _BLOCK):
         _add_batch(cols, batch)
     return cols
 
@@ -126,7 +131,8 @@ def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
     """Codes of a string column in a dictionary that grows across blocks."""
     encoded = pc.dictionary_encode(column)
     names = encoded.dictionary.to_pylist()
-    if "" in names or not all_identifiers(names):
+    new = [n for n in names if n not in known]  # names of earlier blocks are checked
+    if "" in new or not all_identifiers(new):
         raise _NeedsSlowPath  # the row-by-row reader names the line
     mapping = np.array([known.setdefault(n, len(known)) for n in names], dtype=np.int64)
     codes: NDArray[np.int64] = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
@@ -151,12 +157,14 @@ def _summed(path: Path, cols: _Columns) -> CostTable:
     micros = np.concatenate([m for _, m in cols.parts])
     cols.parts.clear()
     check_summable(micros, file=str(path))
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.flatnonzero(np.diff(key, prepend=-1) != 0)
-    totals = np.add.reduceat(micros[order], starts)
-    del micros, order
-    key = key[starts]
+    if not (key[1:] > key[:-1]).all():  # else one row per key, in order already
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.diff(key, prepend=-1) != 0)
+        micros = np.add.reduceat(micros[order], starts)
+        del order
+        key = key[starts]
+    totals = micros
     if cols.fine:
         _add_fine(cols.fine, key, totals)
     dim = key & ((1 << _DIM_BITS) - 1)

@@ -46,28 +46,44 @@ def load_engine(
     *,
     first: date | None = None,
     last: date | None = None,
+    costs_ahead: Future[CostTable] | None = None,
 ) -> AllocationEngine:
     """Read and validate the files, then allocate every day in range.
 
-    The CSV files are read on threads while the graph is parsed (Arrow and NumPy
-    release the GIL; the graph's parsing holds it). Errors are the ones reading
-    the files one after another gives: the graph's first, then the costs', then
-    the usage's, and a file naming a node the graph lacks is read again knowing
-    the graph, so the message names the file's first bad line.
+    The cost file, the largest, is read on a thread (Arrow and NumPy release the
+    GIL) while this one parses the graph, then reads the usage file. Errors are the
+    ones reading the files one after another gives: the graph's first, then the
+    costs', then the usage's, and a file naming a node the graph lacks is read
+    again knowing the graph, so the message names the file's first bad line.
+
+    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`).
+    The engine is built with the reading thread lent as its executor (it takes
+    half of the first full pass's splits; the results are the same bits).
     """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="finops-read") as pool:
-        costs_job = pool.submit(load_costs, costs_path)
-        usage_job = pool.submit(load_usage, usage_path) if usage_path else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
+        costs_job = costs_ahead or pool.submit(load_costs, costs_path)
         graph = build_graph(load_graph(graph_path))
         known = graph.index
+        usage_job = _run(load_usage, usage_path) if usage_path else None
         costs = _known_only(costs_job, lambda: load_costs(costs_path, known), known)
         usage = (
             _known_only(usage_job, lambda: load_usage(usage_path, known), known)
             if usage_path and usage_job
             else UsageTable.empty()
         )
-    days = _day_range(costs.day, first, last)
-    return AllocationEngine(graph, costs, usage, days=days)
+        days = _day_range(costs.day, first, last)
+        # The reading thread then takes half of each level's splits.
+        return AllocationEngine(graph, costs, usage, days=days, executor=pool)
+
+
+def _run(read: Callable[[Path], _T], path: Path) -> Future[_T]:
+    """Read now; the table or the error waits in a future (costs' errors come first)."""
+    done: Future[_T] = Future()
+    try:
+        done.set_result(read(path))
+    except Exception as exc:  # raised again by done.result()
+        done.set_exception(exc)
+    return done
 
 
 def _known_only(job: Future[_T], again: Callable[[], _T], known: Collection[str]) -> _T:

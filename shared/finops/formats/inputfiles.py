@@ -29,6 +29,7 @@ from finops.domain.money import (
 from finops.domain.periods import FIRST_DAY, LAST_DAY, day_problem
 from finops.domain.records import UsageRecord
 from finops.errors import InputError, MoneyRangeError
+from finops.formats.costblocks import COLUMNS as COST_COLUMNS
 
 __all__ = [
     "COST_COLUMNS",
@@ -40,7 +41,6 @@ __all__ = [
     "read_header",
 ]
 
-COST_COLUMNS = ("node", "date", "dimension", "amount")
 USAGE_COLUMNS = ("node", "date", "metric", "value")
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 

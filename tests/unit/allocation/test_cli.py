@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from finops_tools.cli import main
+from finops_tools.cli import allocate_plain, allocation, main
+from finops_tools.cli.allocate_plain import plain_call
 
 GRAPH = """
 nodes:
@@ -365,3 +367,76 @@ def test_shuffled_input_rows_give_the_same_output(
         assert code == 0, err
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_the_program_ends_at_once_with_all_its_output(
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As `finops` runs it (program, then os._exit once the result is out): the
+    # summary on a pipe and the written file are whole, as in-process.
+    _, summary, _ = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
+    target = tmp_path / "out.json"
+    run(["allocate", *_args(files), "--output", str(target)], monkeypatch, capsys)
+    launched = [sys.executable, "-m", "finops_tools.cli", "allocate", *_args(files)]
+    done = subprocess.run(
+        [*launched, "--summary-only"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == summary and done.stderr == ""
+    written = tmp_path / "again.json"
+    subprocess.run([*launched, "--output", str(written)], check=True)
+    assert written.read_bytes() == target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--graph", "g.json", "--costs", "c.csv", "--summary-only"],
+        ["--summary-only", "--costs", "c.csv", "--usage", "u.csv", "--graph", "g"],
+        [
+            *("--graph", "g", "--costs", "c", "--output", "out.parquet"),
+            *("--from", "2025-01-01", "--to", "2025-02-01"),
+        ],
+        ["--graph", "g", "--costs", "c"],  # neither: the body's own error
+    ],
+)
+def test_plain_arguments_make_the_call_typer_makes(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def record(*given: object, **named: object) -> None:
+        calls.append((given, named))
+
+    monkeypatch.setattr(allocate_plain, "allocate_files", record)
+    monkeypatch.setattr(allocation, "allocate_files", record)
+    call = plain_call(["allocate", *args])
+    assert call is not None
+    call()
+    monkeypatch.setattr(sys, "argv", ["finops", "allocate", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 0
+    assert calls[0] == calls[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--graph=g", "--costs", "c", "--summary-only"],
+        ["--graph", "g", "--graph", "h", "--costs", "c", "--summary-only"],
+        ["--graph", "g", "--summary-only"],
+        ["--graph", "g", "--costs", "c", "--summary-only", "--summary-only"],
+        ["--graph", "g", "--costs", "c", "--summary-only", "--verbose"],
+        ["--graph", "g", "--costs"],
+        ["--graph", "-g", "--costs", "c", "--summary-only"],
+    ],
+)
+def test_other_arguments_are_left_to_typer(args: list[str]) -> None:
+    assert plain_call(["allocate", *args]) is None
+    assert plain_call(["explain", "--graph", "g"]) is None

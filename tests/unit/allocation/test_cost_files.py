@@ -6,11 +6,15 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finops.domain.allocation.tables import CostTable
+from finops.errors import InputError
+from finops.formats import costfile
 from finops.formats.costfile import load_costs
+from finops.formats.costs_ahead import read_costs_ahead
 from finops.formats.inputfiles import costs_slowly
 
 AMOUNTS = st.decimals(
@@ -47,3 +51,67 @@ def test_fast_reader_sums_exactly_like_the_row_reader(
         path = Path(tmp) / "c.csv"
         path.write_text("\n".join(lines) + "\n")
         assert _as_dict(load_costs(path)) == _as_dict(costs_slowly(path, None))
+
+
+def test_a_bad_name_first_seen_in_a_later_block_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Names are checked once, when a block brings them first: a bad one in the
+    # tenth block is still caught, and the row reader names its line.
+    monkeypatch.setattr(costfile, "_BLOCK", 1 << 10)
+    rows = [f"n{i % 7},2025-01-{1 + i % 28:02d},compute,1.25" for i in range(400)]
+    rows.insert(300, "bad\x01name,2025-01-02,compute,1")
+    path = tmp_path / "c.csv"
+    path.write_text("node,date,dimension,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError) as caught:
+        load_costs(path)
+    assert (caught.value.line, caught.value.field) == (302, "node")
+
+
+def test_rows_in_key_order_and_shuffled_give_the_same_table(tmp_path: Path) -> None:
+    rows = [
+        f"n{n},2025-01-{d:02d},{k},{n * 100 + d}.{k[0] == 's':d}5"
+        for n in range(3)
+        for d in range(1, 5)
+        for k in ("compute", "storage")
+    ]
+    ordered, shuffled = tmp_path / "o.csv", tmp_path / "s.csv"
+    ordered.write_text("node,date,dimension,amount\n" + "\n".join(rows) + "\n")
+    mixed = rows[1::2] + rows[::2] + rows[:3]  # the last three twice: summed
+    shuffled.write_text("node,date,dimension,amount\n" + "\n".join(mixed) + "\n")
+    once, again = _as_dict(load_costs(ordered)), _as_dict(load_costs(shuffled))
+    assert once == _as_dict(costs_slowly(ordered, None))
+    assert again == _as_dict(costs_slowly(shuffled, None))
+    assert {
+        key: 2 * v if key in list(once)[:3] else v for key, v in once.items()
+    } == again
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "node,date,dimension,amount\na,2025-01-01,compute,1.5\nb,2025-01-02,storage,2\n",
+        "node,date,dimension,amount\na,2025-01-01,compute,1.123456789\n",
+        "node,date,dimension,amount\na,2025-13-01,compute,1\n",  # bad date
+        "node,date,dimension\na,2025-01-01,compute\n",  # no amount column
+        "node,date,dimension,amount\na,2025-01-01,compute\n",  # a short line
+    ],
+)
+def test_costs_read_ahead_give_what_load_costs_gives(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(text)
+    ahead = read_costs_ahead(path)
+    try:
+        expected = _as_dict(load_costs(path))
+    except InputError as exc:
+        with pytest.raises(InputError) as caught:
+            ahead.result(timeout=60)
+        assert str(caught.value) == str(exc)
+    else:
+        assert _as_dict(ahead.result(timeout=60)) == expected
+
+
+def test_costs_read_ahead_of_a_missing_file_fail_as_load_costs(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_costs_ahead(tmp_path / "none.csv").result(timeout=60)
+    assert "cannot read file" in str(caught.value)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finops.domain.allocation import propagation
 from finops.domain.allocation.engine import AllocationEngine, ChangeSet
 from finops.domain.allocation.readout import node_arrays, summarize
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.dag import EdgeSpec, GraphSpec
+from finops.domain.periods import DayRange
 from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import GraphError
 from tests.support.allocation_builders import DAY, make_engine
@@ -163,9 +168,39 @@ def updates(draw: st.DrawFn, n_nodes: int) -> list[tuple[Any, ...]]:
     return draw(st.lists(st.one_of(cost, use, link), min_size=1, max_size=6))
 
 
+def _long_range_pass(on: bool) -> AbstractContextManager[object]:
+    """The full pass of engines with many cells per node (shares written into the
+    split's scratch, flows as views of a batch's parts), on these small engines."""
+    return patch.object(propagation, "_KEEP_SHARES_CELLS", 0) if on else nullcontext()
+
+
+@PROPS
+@given(orgs())
+def test_the_long_range_full_pass_gives_the_kept_shares_results(org: Org) -> None:
+    spec, costs, usage = org
+    kept = _engine(spec, costs, usage)
+    days = DayRange(first=DAY, last=DAY + timedelta(days=DAYS - 1))
+    with _long_range_pass(True), ThreadPoolExecutor(1) as pool:
+        long = _engine(spec, costs, usage)
+        # Each level's batches split on two threads: the same bits.
+        both = AllocationEngine.from_records(
+            spec, costs, usage, days=days, dimensions=DIMS, executor=pool
+        )
+    for other in (long, both):
+        _same(kept, other)
+        assert kept.state.flows.keys() == other.state.flows.keys()
+        for parent, flows in kept.state.flows.items():
+            assert np.array_equal(flows, other.state.flows[parent])
+
+
 @PROPS
 @given(st.data())
 def test_incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
+    with _long_range_pass(data.draw(st.booleans(), label="long range pass")):
+        _incremental_updates_equal_a_full_recompute(data)
+
+
+def _incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
     spec, costs, usage = data.draw(orgs())
     engine = _engine(spec, costs, usage)
     model_costs = {(c.node, c.date, c.dimension): c for c in costs}

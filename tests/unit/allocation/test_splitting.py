@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops.domain.allocation.splitting import split_exactly
+from finops.domain.allocation.splitting import split_exactly, split_in_place
 
 
 def _split(amount: int, shares: list[float]) -> list[int]:
@@ -88,3 +88,26 @@ def test_split_matches_the_rule_for_few_and_many_parts(
 
 def test_many_equal_parts_give_leftovers_to_the_earliest() -> None:
     assert _split(10, [1 / 8] * 8) == [2, 2, 1, 1, 1, 1, 1, 1, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amounts=st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=8),
+    weights=st.lists(
+        st.lists(st.floats(0, 1), min_size=1, max_size=8), min_size=1, max_size=12
+    ),
+)
+def test_split_in_place_is_split_exactly_bit_for_bit(
+    amounts: list[int], weights: list[list[float]]
+) -> None:
+    # One row per part; a column's shares scaled to sum to at most 1.
+    n = len(amounts)
+    matrix = np.array([(row * n)[:n] for row in weights])
+    totals = matrix.sum(axis=0)
+    shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 1)
+    shares = np.where(totals > 1, shares, matrix / len(weights))
+    full = np.full((len(weights) + 1, n), np.nan)  # the last row is never read
+    full[:-1] = shares
+    money = np.array(amounts, dtype=np.int64)
+    expected = split_exactly(money, shares)
+    assert np.array_equal(split_in_place(money, full), expected)

@@ -1,5 +1,5 @@
 """`python -m finops_tools.cli`."""
 
-from finops_tools.cli import main
+from finops_tools.cli import program
 
-main()
+program()

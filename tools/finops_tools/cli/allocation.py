@@ -4,23 +4,15 @@ Each command imports what it alone needs when it runs: `allocate --summary-only`
 pays for neither the result writers (Parquet), explain nor the synthetic generator.
 """
 
-import gc
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from finops.domain.allocation.readout import summarize
-from finops.errors import InputError
 from finops.formats.engine_files import load_engine, parse_day
+from finops_tools.cli.allocate_plain import allocate_files, step
 
 __all__ = ["register"]
-
-T = TypeVar("T")
 
 GraphOpt = Annotated[Path, typer.Option("--graph", help="Graph file (YAML or JSON).")]
 CostsOpt = Annotated[Path, typer.Option("--costs", help="Costs CSV.")]
@@ -32,17 +24,6 @@ def register(app: typer.Typer) -> None:
     app.command(help="Allocate shared costs over the graph.")(allocate)
     app.command(help="Explain how a node's cost was built.")(explain)
     app.command(help="Write a synthetic organisation (graph, costs, usage).")(synth)
-
-
-def _step(label: str, work: Callable[[], T]) -> T:
-    """Run one step, with a spinner on stderr when it is a terminal."""
-    status: AbstractContextManager[object] = nullcontext()
-    if sys.stderr.isatty():
-        from rich.console import Console  # a spinner only for a person watching
-
-        status = Console(stderr=True).status(label)
-    with status:
-        return work()
 
 
 def allocate(
@@ -60,43 +41,15 @@ def allocate(
         bool, typer.Option("--summary-only", help="Print the summary as JSON.")
     ] = False,
 ) -> None:
-    if (output is None) == (not summary_only):
-        raise InputError("give exactly one of --output and --summary-only")
-    if output is not None:
-        from finops.formats.report import check_output_path
-
-        check_output_path(output)
-    first, last = parse_day(from_, "--from"), parse_day(to, "--to")
-    with _without_gc():
-        engine = _step(
-            "allocating",
-            lambda: load_engine(graph, costs, usage, first=first, last=last),
-        )
-        if output is None:
-            print(json.dumps(summarize(engine).to_json()))
-        else:
-            from finops.formats.report import write_result
-
-            _step(f"writing {output}", lambda: write_result(engine, output))
-
-
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """No cyclic collection while allocating, and none of its objects at exit.
-
-    The engine's ~10^5 graph, rule and plan objects live until the process ends:
-    collector passes over them (during the run, and the full one at interpreter
-    exit) cost ~0.1 s on 5,000 nodes and free next to nothing. Frozen objects are
-    still freed by reference counting; the collector runs again afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    allocate_files(
+        graph,
+        costs,
+        usage,
+        from_=from_,
+        to=to,
+        output=output,
+        summary_only=summary_only,
+    )
 
 
 def explain(
@@ -140,7 +93,7 @@ def synth(
         seed=seed,
         start=first,
     )
-    paths = _step(
+    paths = step(
         "writing synthetic organisation", lambda: write_org(generate_org(options), out)
     )
     for path in paths:

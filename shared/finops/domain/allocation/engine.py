@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -47,7 +48,10 @@ class AllocationEngine:
         *,
         days: DayRange | None = None,
         dimensions: Sequence[str] | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        """executor, when given, takes half of the first full pass's splits (it is
+        not kept: later passes run on the caller's thread)."""
         self.graph = graph
         self.days = days or _cost_days(costs)
         self.dimensions = (
@@ -67,7 +71,7 @@ class AllocationEngine:
         direct = _direct_array(costs, graph, self.days, self._dim_index)
         order = [graph.index[n] for n in graph.order]
         self.state = CostState(direct, np.zeros_like(direct), self._all_plans(), order)
-        full_pass(self.state)
+        full_pass(self.state, executor)
 
     @classmethod
     def from_records(
@@ -336,9 +340,15 @@ def _direct_array(
     node = _node_codes(costs.node_ids, graph.index, "costs")[costs.node]
     dim = np.array([dims[d] for d in costs.dimensions], dtype=np.int64)[costs.dimension]
     t = costs.day - to_day_numbers([days.first])[0]
-    keep = np.flatnonzero((t >= 0) & (t < days.count))
+    micros = costs.micros
+    if t.size and (t.min() < 0 or t.max() >= days.count):
+        keep = np.flatnonzero((t >= 0) & (t < days.count))
+        node, t, dim, micros = node[keep], t[keep], dim[keep], micros[keep]
     direct = np.zeros((len(graph.ids), days.count, len(dims)), dtype=np.int64)
-    flat = (node[keep] * days.count + t[keep]) * len(dims) + dim[keep]
+    flat = node * days.count
+    flat += t
+    flat *= len(dims)
+    flat += dim
     # A CostTable holds one row per node, day and dimension, so plain assignment.
-    direct.reshape(-1)[flat] = costs.micros[keep]
+    direct.reshape(-1)[flat] = micros
     return direct

@@ -50,6 +50,16 @@ class ParentPlan:
         n_dims = len(self.dim_config)
         return self.shares[:, cells // n_dims, self.dim_config[cells % n_dims]]
 
+    def write_cells(self, out: NDArray[np.float64]) -> None:
+        """Write the (k, days, dims) shares of every cell into out (any strides),
+        without keeping them: `share_cells(None)` in another layout."""
+        if self._every_cell is not None:
+            out[...] = self._every_cell.reshape(out.shape)
+        elif len(self.dim_config) and not self.dim_config.any():
+            out[...] = self.shares[:, :, :1]  # one config for every dimension
+        else:
+            np.take(self.shares, self.dim_config, axis=2, out=out, mode="clip")
+
 
 # Edges per batch of share computation: big enough to amortise, small in memory.
 _BATCH_EDGES = 4096
@@ -244,7 +254,7 @@ def _plain_heads(
     ends = np.cumsum(sizes)
     starts = ends - sizes
     children = np.array([index[e.to] for e in edges], dtype=np.int64)
-    rules = [rule_for(e) for e in edges]
+    rules = _plain_rules(edges)
     # Graphs repeat a few rule objects on thousands of edges: per-rule facts once.
     codes: dict[int, int] = {}
     distinct: list[AllocationRule] = []
@@ -301,6 +311,20 @@ def _plain_heads(
             )
         )
     return heads
+
+
+def _plain_rules(edges: Sequence[EdgeSpec]) -> list[AllocationRule]:
+    """`rule_for` of each edge (none overrides a dimension), asking it once per
+    distinct strategy and parameters: thousands of edges share a few rules."""
+    seen: dict[tuple[str, str], AllocationRule] = {}
+    rules = []
+    for edge in edges:
+        key = (edge.strategy, repr(edge.params))
+        rule = seen.get(key)
+        if rule is None:
+            rule = seen[key] = rule_for(edge)
+        rules.append(rule)
+    return rules
 
 
 def _batched_shares(

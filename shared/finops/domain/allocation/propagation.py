@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import heapq
+import math
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from finops.domain.allocation.plans import ParentPlan
-from finops.domain.allocation.splitting import split_exactly
+from finops.domain.allocation.splitting import split_exactly, split_in_place
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
@@ -57,28 +59,82 @@ class CostState:
         self.batches = None
 
 
-def full_pass(state: CostState) -> None:
+def full_pass(state: CostState, executor: Executor | None = None) -> None:
     """Recompute every flow and every received amount, level by level.
 
     Parents on one topological level with the same out-degree are split together.
+    executor, when given, splits every other batch of a level while this thread
+    splits the rest (NumPy releases the GIL); receipts are then added in batch
+    order, so the result is the same bits.
     """
     state.received[:] = 0
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
     if state.batches is None:
-        state.batches = [_Batch.of(parents, state) for parents in _batches(state)]
+        state.batches = [
+            _Batch.of(parents, state, level) for level, parents in _batches(state)
+        ]
     shape = state.direct.shape[1:]
     keep = state.cells <= _KEEP_SHARES_CELLS
+    if executor is not None and not keep:
+        _level_by_level(state, executor)
+        return
     for batch in state.batches:
         parents = batch.parents
         holistic = direct[parents] + received[parents]
-        shares = batch.shares(state.plans, keep=keep)
-        # (parents, k, cells): each parent's flows are a view of one block.
-        flows = np.ascontiguousarray(split_batch(holistic, shares).transpose(1, 0, 2))
-        for parent, block in zip(parents, flows, strict=True):
-            state.flows[parent] = block.reshape((-1, *shape))
-        rows = flows.reshape(len(batch.children), -1)
-        batch.receive(received, rows)
+        if keep:
+            shares = batch.shares(state.plans, keep=True)
+            # (parents, k, cells): each parent's flows are a view of one block.
+            flows = np.ascontiguousarray(
+                split_batch(holistic, shares).transpose(1, 0, 2)
+            )
+            for parent, block in zip(parents, flows, strict=True):
+                state.flows[parent] = block.reshape((-1, *shape))
+            batch.receive(received, flows.reshape(len(batch.children), -1))
+            continue
+        # (k, parents, cells): shares written straight into the split's scratch,
+        # and each parent's flows a (k, days, dims) view of the batch's parts.
+        full = batch.full_shares(state.plans, shape)
+        k = full.shape[0] - 1
+        parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
+        parts = parts.reshape(k + 1, len(parents), -1)[:k]
+        for i, parent in enumerate(parents):
+            state.flows[parent] = parts[:, i].reshape((k, *shape))
+        batch.receive(received, parts.reshape(k * len(parents), -1), by_part=True)
+
+
+def _level_by_level(state: CostState, executor: Executor) -> None:
+    """The full pass of long ranges, each level's batches split on two threads."""
+    received = state.received.reshape(len(state.received), -1)
+    direct = state.direct.reshape(len(state.direct), -1)
+    shape = state.direct.shape[1:]
+    assert state.batches is not None
+
+    def split(batch: _Batch) -> NDArray[np.int64]:
+        holistic = direct[batch.parents] + received[batch.parents]
+        full = batch.full_shares(state.plans, shape)
+        k = full.shape[0] - 1
+        parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
+        return parts.reshape(k + 1, len(batch.parents), -1)[:k]
+
+    levels: dict[int, list[_Batch]] = {}
+    for batch in state.batches:
+        levels.setdefault(batch.level, []).append(batch)
+    for level in sorted(levels):
+        batches = levels[level]
+        theirs = [executor.submit(split, batch) for batch in batches[1::2]]
+        mine = [split(batch) for batch in batches[0::2]]
+        done = [job.result() for job in theirs]
+        results = [
+            mine[i // 2] if i % 2 == 0 else done[i // 2] for i in range(len(batches))
+        ]
+        for batch, parts in zip(batches, results, strict=True):
+            k = parts.shape[0]
+            for i, parent in enumerate(batch.parents):
+                state.flows[parent] = parts[:, i].reshape((k, *shape))
+            batch.receive(
+                received, parts.reshape(k * len(batch.parents), -1), by_part=True
+            )
 
 
 @dataclass
@@ -90,6 +146,10 @@ class _Batch:
     order: NDArray[np.int64]  # rows sorted by child
     targets: NDArray[np.int64]  # each distinct child, in sorted order
     starts: NDArray[np.int64]  # its first row in sorted order
+    order_by_part: NDArray[np.int64]  # `order` for rows numbered part by part
+    level: (
+        int  # topological level of its parents (batches of one level are independent)
+    )
     # The plans whose shares `_stacked` holds, parent by parent (when kept).
     _plans: list[ParentPlan] = field(default_factory=list)
     _stacked: NDArray[np.float64] | None = None
@@ -111,17 +171,55 @@ class _Batch:
         self._plans = current
         return self._stacked
 
+    def full_shares(
+        self, plans: dict[int, ParentPlan], shape: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """(k + 1, parents, cells) with each parent's shares in the first k rows
+        (the last row is left for `split_in_place`); no plan caches its cells."""
+        current = [plans[p] for p in self.parents]
+        k = len(current[0].children)
+        full = np.empty((k + 1, len(current), math.prod(shape)), dtype=np.float64)
+        single = [i for i, plan in enumerate(current) if len(plan.config_rules) == 1]
+        if len(shape) == 2 and single:
+            # Parents with one config (every dimension has its days' shares): one
+            # stack and one copy broadcast over the dimensions.
+            days = np.stack([current[i].shares[:, :, 0] for i in single], axis=1)
+            cells = full[:k].reshape((k, len(current), *shape))
+            if len(single) == len(current):
+                cells[...] = days[..., np.newaxis]
+                return full
+            cells[:, single] = days[..., np.newaxis]
+        done = set(single) if len(shape) == 2 else set()
+        for i, plan in enumerate(current):
+            if i not in done:
+                plan.write_cells(full[:k, i].reshape((k, *shape)))
+        return full
+
     @classmethod
-    def of(cls, parents: list[int], state: CostState) -> _Batch:
+    def of(cls, parents: list[int], state: CostState, level: int) -> _Batch:
         children = np.concatenate([state.plans[p].children for p in parents])
         order = np.argsort(children, kind="stable")
         ranked = children[order]
         starts = np.flatnonzero(np.diff(ranked, prepend=-1) != 0)
-        return cls(parents, children, order, ranked[starts], starts)
+        # The same rows numbered part by part (row j of parent i is j * P + i),
+        # as `full_pass` lays out its parts; all parents of a batch have k parts.
+        k = len(children) // len(parents)
+        by_part = (order % k) * len(parents) + order // k
+        return cls(parents, children, order, ranked[starts], starts, by_part, level)
 
-    def receive(self, received: NDArray[np.int64], rows: NDArray[np.int64]) -> None:
-        """Add each row to its child's receipts; a child may appear many times."""
-        received[self.targets] += np.add.reduceat(rows[self.order], self.starts, axis=0)
+    def receive(
+        self,
+        received: NDArray[np.int64],
+        rows: NDArray[np.int64],
+        *,
+        by_part: bool = False,
+    ) -> None:
+        """Add each row to its child's receipts; a child may appear many times.
+
+        rows are in parent order (each parent's k rows together), or by_part in
+        part order (the first part of every parent, then the second …)."""
+        order = self.order_by_part if by_part else self.order
+        received[self.targets] += np.add.reduceat(rows[order], self.starts, axis=0)
 
 
 def split_batch(
@@ -136,8 +234,9 @@ def split_batch(
     return parts[:k].reshape(k, count, n)
 
 
-def _batches(state: CostState) -> list[list[int]]:
-    """Parents grouped by topological level and out-degree, in bounded chunks."""
+def _batches(state: CostState) -> list[tuple[int, list[int]]]:
+    """Parents grouped by topological level and out-degree, in bounded chunks (with
+    their level)."""
     level: dict[int, int] = {}
     groups: dict[tuple[int, int], list[int]] = {}
     for node in state.order:
@@ -148,10 +247,12 @@ def _batches(state: CostState) -> list[list[int]]:
         for child in plan.children.tolist():
             level[child] = max(level.get(child, 0), depth + 1)
         groups.setdefault((depth, len(plan.children)), []).append(node)
-    batches: list[list[int]] = []
-    for (_, k), parents in sorted(groups.items()):
+    batches: list[tuple[int, list[int]]] = []
+    for (depth, k), parents in sorted(groups.items()):
         step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
-        batches.extend(parents[i : i + step] for i in range(0, len(parents), step))
+        batches.extend(
+            (depth, parents[i : i + step]) for i in range(0, len(parents), step)
+        )
     return batches
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["split_exactly"]
+__all__ = ["split_exactly", "split_in_place"]
 
 # Shares that sum to 1 leave a float residue of ~1e-16 for the retained part.
 _RESIDUE = 1e-12
@@ -23,15 +23,32 @@ def split_exactly(
     Each part gets the floor of its ideal amount; the leftover micro-units go one
     each to the largest fractional remainders, ties to the earlier part.
     """
-    retained = 1.0 - shares.sum(axis=0)
+    k, n = shares.shape
+    full = np.empty((k + 1, n), dtype=np.float64)
+    full[:k] = shares
+    return split_in_place(amounts, full)
+
+
+def split_in_place(
+    amounts: NDArray[np.int64], full: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """`split_exactly` with the shares in the first k rows of a (k + 1, n) array.
+
+    The last row need not be set; `full` is used as scratch space (its contents
+    are lost), which spares the caller's stacked shares two copies. The result is
+    the same, bit for bit, as `split_exactly` of `full[:-1]`.
+    """
+    retained = full[-1]
+    np.sum(full[:-1], axis=0, out=retained)
+    np.subtract(1.0, retained, out=retained)
     retained[retained < _RESIDUE] = 0.0
-    full = np.vstack([shares, retained[np.newaxis, :]])
-    ideal = full * amounts.astype(np.float64)
+    # Parts with no share never take a leftover unit, whatever float noise says.
+    unshared = full == 0.0
+    ideal = np.multiply(full, amounts.astype(np.float64), out=full)
     floors = np.floor(ideal)
     parts: NDArray[np.int64] = floors.astype(np.int64)
     fractions = np.subtract(ideal, floors, out=ideal)
-    # Parts with no share never take a leftover unit, whatever float noise says.
-    fractions[full == 0.0] = -1.0
+    np.copyto(fractions, -1.0, where=unshared)
     leftover = amounts - parts.sum(axis=0)
     columns = np.flatnonzero(leftover)
     if columns.size * 2 > leftover.size:

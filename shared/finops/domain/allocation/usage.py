@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ class UsageView:
         self._label_sets = list(table.label_sets)
         self._n_nodes, self._first, self._n_days = n_nodes, first_day, n_days
         self._cache: dict[_Key, _Daily] = {}
+        self._by_metric: list[NDArray[np.int64]] | None = None  # rows per metric
         self._edits: dict[tuple[int, int, str], tuple[float, dict[str, Any]]] = {}
 
     def values(
@@ -111,17 +113,20 @@ class UsageView:
     def _build(self, key: _Key) -> _Daily:
         metric, segment, lead = key
         width = self._n_days + lead
-        col = self._day - (self._first - lead)
-        keep = (
-            (col >= 0) & (col < width) & (self._metric == self._metrics.get(metric, -1))
-        )
+        rows = self._rows_of(self._metrics.get(metric, -1))
+        col = self._day[rows] - (self._first - lead)
+        keep = (col >= 0) & (col < width)
         if segment is not None:
             ok = np.array([segment.matches(ls) for ls in self._label_sets], dtype=bool)
-            keep &= ok[self._label]
-        flat = self._node[keep] * width + col[keep]
+            keep &= ok[self._label[rows]]
+        rows = rows[keep]
+        flat = self._node[rows] * width + col[keep]
         size = self._n_nodes * width
-        weights = self._value[keep]
-        sums = np.bincount(flat, weights=weights, minlength=size).astype(np.float64)
+        weights = self._value[rows]
+        sums = np.bincount(flat, weights=weights, minlength=size).astype(
+            np.float64,
+            copy=False,  # float64 already with weights: no copy
+        )
         has = np.bincount(flat, minlength=size) > 0
         sums, has = (
             sums.reshape(self._n_nodes, width),
@@ -131,6 +136,18 @@ class UsageView:
             if m == metric:
                 self._apply_edit(key, sums, has, (node, day), edit)
         return sums, has
+
+    def _rows_of(self, metric: int) -> NDArray[np.int64]:
+        """Rows of one metric code, in row order (so sums add up as before)."""
+        if self._by_metric is None:
+            order = np.argsort(self._metric, kind="stable")
+            bounds = np.searchsorted(
+                self._metric[order], np.arange(len(self._metrics) + 1)
+            )
+            self._by_metric = [order[a:b] for a, b in pairwise(bounds.tolist())]
+        if not 0 <= metric < len(self._by_metric):
+            return np.zeros(0, dtype=np.int64)
+        return self._by_metric[metric]
 
     def _apply_edit(
         self,
