@@ -1,8 +1,9 @@
 """Identifiers: node ids, dimensions, metrics and sources carry no control characters.
 
-Services build keys from identifiers (the allocator joins them with a control
-character, ingest hashes them joined), and a control character inside an id once made
-every recompute fail while health still answered 200. Every edge refuses such ids:
+Services build keys from identifiers (ingest hashes them joined; the allocator
+joined them with U+001F until its keys became JSON arrays, decision record 0210), and
+a control character inside an id once made every recompute fail while health still
+answered 200. Every edge refuses such ids:
 the models below validate them, file readers name the line, and mapped node ids that
 a template renders from a tag value are rejected per row.
 """

@@ -5,7 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from allocator.inputs.keys import BUCKETS
+from allocator.inputs.days import entry_parts
+from allocator.inputs.keys import (
+    BUCKETS,
+    KeyKind,
+    decode_bucket,
+    encode_bucket,
+    parse_key,
+)
 from allocator.inputs.state import DELTA_MAX_BYTES, DELTAS, InputState
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import route_batch
@@ -82,8 +89,10 @@ class _Recording(dict[str, object]):
         super().__delitem__(key)
 
 
-def _replayed(log: list[tuple[str, object]]) -> dict[str, object]:
-    table: dict[str, object] = {}
+def _replayed(
+    log: list[tuple[str, object]], base: dict[str, object] | None = None
+) -> dict[str, object]:
+    table: dict[str, object] = dict(base or {})
     for key, value in log:
         if value is None:
             table.pop(key, None)
@@ -107,7 +116,7 @@ def test_pieces_are_deltas_until_their_buckets_are_written_again() -> None:
     state = InputState(costs, usage, {})
     for i, piece in enumerate(_pieces(DELTAS + 3)):
         state.apply(piece, InputOffset(0, i))
-    deltas = [k for k in costs if "~" in k]
+    deltas = [k for k in costs if parse_key(k).kind is KeyKind.DELTA]
     assert len(deltas) == 3 and len(costs) - 3 <= BUCKETS
     # One message per piece and table, plus one per bucket every DELTAS pieces,
     # instead of every bucket a piece touched.
@@ -169,9 +178,104 @@ def test_a_piece_too_large_for_one_delta_writes_its_buckets() -> None:
     state = InputState(costs, usage, {})
     _apply(state, _costs(range(100), 5))  # a small piece: one delta
     _apply(state, _costs(range(40_000), 7))  # a whole date of figures
-    assert not [k for k in costs if "~" in k]  # the earlier delta went with it
+    assert not [k for k in costs if parse_key(k).kind is KeyKind.DELTA]  # went too
     longest = max(len(v) for _, v in costs.log if isinstance(v, bytes))
     assert longest <= DELTA_MAX_BYTES
     rebuilt = InputState(costs, usage, {})
     rebuilt.rebuild(lambda d: True)
     assert rebuilt.days == state.days
+
+
+def _legacy(table: dict[str, object]) -> _Recording:
+    """A table as written before issue 16: keys and usage entries joined by U+001F."""
+    old = _Recording()
+    for raw, value in table.items():
+        key = parse_key(raw)
+        mark = "#" if key.kind is KeyKind.BUCKET else "~"
+        number = f"{key.number:010d}" if mark == "~" else str(key.number)
+        nodes = decode_bucket(value)  # type: ignore[arg-type]
+        old[f"{key.day.isoformat()}\x1f{key.source}\x1f{mark}{number}"] = encode_bucket(
+            {n: _legacy_entries(f) for n, f in nodes.items()}
+        )
+    old.log.clear()
+    return old
+
+
+def _legacy_entries(figures: dict[str, object] | None) -> dict[str, object] | None:
+    if figures is None:
+        return None
+    legacy = {}
+    for entry, value in figures.items():
+        if entry[10:11].isdigit():  # a usage entry: day, counted metric, labels
+            day, metric, labels = entry_parts(entry)
+            entry = f"{day}\x1f{metric}\x1f{labels}"
+        legacy[entry] = value
+    return legacy
+
+
+def test_a_changelog_of_the_legacy_form_rebuilds_the_same_state() -> None:
+    costs, usage = _Recording(), _Recording()
+    state = InputState(costs, usage, {})
+    for i, piece in enumerate(_pieces(DELTAS + 5)):  # buckets and deltas
+        state.apply(piece, InputOffset(0, i))
+    old_costs, old_usage = _legacy(costs), _legacy(usage)
+    assert any("~" in k for k in old_costs) and any("#" in k for k in old_usage)
+    rebuilt = InputState(old_costs, old_usage, {})
+    rebuilt.rebuild(lambda d: True)
+    assert rebuilt.days == state.days
+    assert not old_costs.log and not old_usage.log  # reading writes nothing
+
+
+def test_the_first_piece_after_a_restart_rewrites_the_legacy_keys() -> None:
+    reference = InputState(_Recording(), _Recording(), {})
+    pieces = _pieces(DELTAS + 8)
+    for i, piece in enumerate(pieces[: DELTAS + 5]):
+        reference.apply(piece, InputOffset(0, i))
+    costs = _legacy(reference._tables["costs"])  # type: ignore[arg-type]
+    usage = _legacy(reference._tables["usage"])  # type: ignore[arg-type]
+    base_costs, base_usage = dict(costs), dict(usage)
+    restarted = InputState(costs, usage, {})
+    restarted.rebuild(lambda d: True)
+    snapshots = []
+    for i, piece in enumerate(pieces[DELTAS + 5 :], start=DELTAS + 5):
+        reference.apply(piece, InputOffset(0, i))
+        restarted.apply(piece, InputOffset(0, i))
+        assert restarted.days == reference.days
+        snapshots.append(
+            (len(costs.log), len(usage.log), dict(reference.days[DAY].costs))
+        )
+    assert not [k for k in (*costs, *usage) if parse_key(k).legacy]
+    again = InputState(costs, usage, {})
+    again.rebuild(lambda d: True)
+    assert again.days == reference.days
+    # A crash anywhere in the rewrite: every prefix of the costs changelog that ends
+    # inside or after a piece's writes rebuilds the state after that piece.
+    start = 0
+    for end_costs, end_usage, expected in snapshots:
+        for cut in range(start + 1, end_costs + 1):
+            crashed = InputState(
+                _replayed(costs.log[:cut], base_costs),
+                _replayed(usage.log[:end_usage], base_usage),
+                {},
+            )
+            crashed.rebuild(lambda d: True)
+            assert crashed.days[DAY].costs == expected, cut
+        start = end_costs
+
+
+def test_a_crash_while_legacy_keys_are_replaced_keeps_removed_nodes_removed() -> None:
+    old = InputState(_Recording(), _Recording(), {})
+    _apply(old, _costs(range(200), 7))  # every bucket holds nodes
+    costs = _legacy(old._tables["costs"])  # type: ignore[arg-type]
+    base = dict(costs)
+    restarted = InputState(costs, {}, {})
+    restarted.rebuild(lambda d: True)
+    # The first piece replaces the date's costs: most buckets become empty.
+    _apply(restarted, _costs(range(3), 9, replace=True))
+    expected = {("bill", f"n{i}"): {"compute": 9} for i in range(3)}
+    assert restarted.days[DAY].costs == expected
+    assert not [k for k in costs if parse_key(k).legacy]
+    for cut in range(1, len(costs.log) + 1):
+        crashed = InputState(_replayed(costs.log[:cut], base), {}, {})
+        crashed.rebuild(lambda d: True)
+        assert crashed.days[DAY].costs == expected, cut

@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from allocator.inputs.days import SEP, DayInputs
+from allocator.inputs.days import DayInputs, entry_parts
 from finops.domain.allocation.tables import CostTable, UsageTable
 
 __all__ = ["UsageRows", "cost_table", "parse_entry", "usage_table"]
@@ -21,7 +21,7 @@ _EPOCH = date(1970, 1, 1)
 @functools.lru_cache(maxsize=65536)
 def parse_entry(entry: str) -> tuple[int, str, str]:
     """(day number, metric, labels JSON) of a usage entry (see days.usage_entry)."""
-    day, metric, labels = entry.split(SEP)
+    day, metric, labels = entry_parts(entry)
     return (date.fromisoformat(day) - _EPOCH).days, metric, labels
 
 

@@ -9,19 +9,52 @@ from dataclasses import dataclass, field
 
 from finops.domain.records import UsageRecord
 
-__all__ = ["SEP", "DayInputs", "Touched", "usage_entry"]
+__all__ = ["DayInputs", "Touched", "entry_parts", "normal_entry", "usage_entry"]
 
-SEP = "\x1f"  # never part of a node id, source or metric we accept
+# Entries written before issue 16 joined day, metric and labels with U+001F
+# (docs/decisions/0210-structured-allocator-keys.md); they are still read.
+_LEGACY_SEP = "\x1f"
 
 
 def usage_entry(row: UsageRecord) -> str:
-    """The key of a usage row among a node's usage on a date: day, metric, labels."""
+    """The key of a usage row among a node's usage on a date: the day (10
+    characters), the metric's length, ``:``, the metric, then the labels as JSON.
+
+    No metric or label can make two rows share an entry or break the parse: the
+    metric is counted, not delimited. The entry is a str because the changelog holds
+    a node's entries as the keys of a JSON object.
+    """
     labels = (  # most rows have none: no encoder call for them
         json.dumps(row.labels, sort_keys=True, separators=(",", ":"))
         if row.labels
         else "{}"
     )
-    return f"{row.date.isoformat()}{SEP}{row.metric}{SEP}{labels}"
+    metric = row.metric
+    return f"{row.date.isoformat()}{len(metric)}:{metric}{labels}"
+
+
+def entry_parts(entry: str) -> tuple[str, str, str]:
+    """(ISO day, metric, labels JSON) of an entry, in its form of today or the
+    one written before issue 16; ValueError for anything else."""
+    day, rest = entry[:10], entry[10:]
+    if rest[:1] == _LEGACY_SEP:  # day␟metric␟labels; JSON escapes every U+001F
+        metric, sep, labels = rest[1:].rpartition(_LEGACY_SEP)
+    else:
+        count, sep, tail = rest.partition(":")
+        if not count.isdigit() or len(tail) < int(count):
+            raise ValueError(f"not a usage entry: {entry!r}")
+        metric, labels = tail[: int(count)], tail[int(count) :]
+    if not sep or len(day) != 10 or labels[:1] != "{":
+        raise ValueError(f"not a usage entry: {entry!r}")
+    return day, metric, labels
+
+
+def normal_entry(entry: str) -> str:
+    """An entry in today's form (entries of the old form are rewritten)."""
+    if entry[10:11] != _LEGACY_SEP:
+        return entry
+    day, metric, labels = entry_parts(entry)
+    return f"{day}{len(metric)}:{metric}{labels}"
 
 
 @dataclass

@@ -1,8 +1,12 @@
 """The input tables' changelog codec: bucket and delta keys, orjson values.
 
-Per date and source, BUCKETS bucket keys (`date␟source␟#bucket`) hold the figures of
-their nodes; each applied piece writes one delta key (`date␟source␟~seq`) with the
-nodes it set (docs/decisions/0005-changelog-buckets-and-deltas.md).
+Per date and source, BUCKETS bucket keys (``["2025-03-10","bill","bucket",7]``) hold
+the figures of their nodes; each applied piece writes one delta key
+(``["2025-03-10","bill","delta",3]``) with the nodes it set
+(docs/decisions/0005-changelog-buckets-and-deltas.md). A key is a JSON array, not a
+joined string, so no source can collide with another key or break the parse
+(docs/decisions/0210-structured-allocator-keys.md). Keys written before issue 16
+(``date␟source␟#bucket``, ``date␟source␟~seq``) still parse, marked ``legacy``.
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
 
 import orjson
-
-from allocator.inputs.days import SEP
 
 __all__ = [
     "BUCKETS",
@@ -31,8 +33,8 @@ __all__ = [
 ]
 
 BUCKETS = 64  # bucket keys per table, date and source
-_BUCKET = "#"  # marks a bucket key
-_DELTA = "~"  # marks a delta key
+_LEGACY_SEP: Final = "\x1f"
+_LEGACY_MARKS: Final = {"#": "bucket", "~": "delta"}
 
 
 class KeyKind(IntEnum):
@@ -42,7 +44,7 @@ class KeyKind(IntEnum):
     DELTA = 1
 
 
-_KINDS = {_BUCKET: KeyKind.BUCKET, _DELTA: KeyKind.DELTA}
+_KINDS: Final = {"bucket": KeyKind.BUCKET, "delta": KeyKind.DELTA}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class TableKey:
     source: str
     kind: KeyKind
     number: int  # the bucket, or the delta's sequence number
+    legacy: bool = False  # written before issue 16 as a joined string
 
 
 def bucket_of(node: str) -> int:
@@ -62,21 +65,38 @@ def bucket_of(node: str) -> int:
 
 def bucket_key(day: date, source: str, bucket: int) -> str:
     """The key of one source's figures for one bucket of nodes on one charge date."""
-    return f"{day.isoformat()}{SEP}{source}{SEP}{_BUCKET}{bucket}"
+    return orjson.dumps([day.isoformat(), source, "bucket", bucket]).decode()
 
 
 def delta_key(day: date, source: str, seq: int) -> str:
     """The key of one piece's changes to a source's figures on one charge date."""
-    return f"{day.isoformat()}{SEP}{source}{SEP}{_DELTA}{seq:010d}"
+    return orjson.dumps([day.isoformat(), source, "delta", seq]).decode()
 
 
 def parse_key(key: str) -> TableKey:
-    """A bucket or delta key back; ValueError for any other key."""
-    day, source, rest = key.split(SEP)
-    kind = _KINDS.get(rest[:1])
-    if kind is None:
-        raise ValueError(f"not a bucket or delta key: {key!r}")
-    return TableKey(date.fromisoformat(day), source, kind, int(rest[1:]))
+    """A bucket or delta key back, of today's or the legacy form; ValueError for any
+    other key."""
+    try:
+        if key[:1] == "[":
+            day, source, kind, number = orjson.loads(key)
+            legacy = False
+        else:  # date␟source␟#bucket or date␟source␟~seq
+            day, rest = key[:10], key[10:]
+            if rest[:1] != _LEGACY_SEP:
+                raise ValueError
+            source, _, tail = rest[1:].rpartition(_LEGACY_SEP)
+            kind, number, legacy = _LEGACY_MARKS.get(tail[:1]), int(tail[1:]), True
+        if (
+            not isinstance(day, str)
+            or not isinstance(source, str)
+            or kind not in _KINDS
+            or type(number) is not int
+            or number < 0
+        ):
+            raise ValueError
+        return TableKey(date.fromisoformat(day), source, _KINDS[kind], number, legacy)
+    except (ValueError, TypeError):
+        raise ValueError(f"not a bucket or delta key: {key!r}") from None
 
 
 def encode_bucket(nodes: Mapping[str, Any]) -> bytes:

@@ -7,7 +7,7 @@ from collections.abc import Callable, MutableMapping
 from datetime import date
 from typing import Any, Final, Literal
 
-from allocator.inputs.days import DayInputs, Touched, usage_entry
+from allocator.inputs.days import DayInputs, Touched, normal_entry, usage_entry
 from allocator.inputs.keys import (
     KeyKind,
     TableKey,
@@ -45,6 +45,11 @@ class InputState:
     written, None for a node removed). Reading the buckets and then the deltas in
     order gives the current figures, even when a crash left deltas behind that the
     buckets already include.
+
+    Keys of the legacy form (joined strings, before issue 16) are read first; the
+    first piece applied to their date and source after a restart writes every bucket
+    they held in today's form, then deletes them
+    (docs/decisions/0210-structured-allocator-keys.md).
     """
 
     def __init__(self, costs: Table, usage: Table, applied: Table) -> None:
@@ -57,6 +62,7 @@ class InputState:
         self._dirty: dict[Stream, set[int]] = {}  # buckets not written since changed
         self._deltas: dict[Stream, list[int]] = {}  # sequence numbers of delta keys
         self._changes: dict[Stream, dict[str, Any]] = {}  # of the piece being applied
+        self._legacy: dict[Stream, list[str]] = {}  # keys of the old form, per stream
 
     def apply(self, piece: DayInputsRouted, position: InputOffset) -> Touched:
         """Fold one routed piece in; replaying a piece leaves the state unchanged.
@@ -159,19 +165,24 @@ class InputState:
             seq = seqs[-1] + 1 if seqs else 0
             self._tables[name][delta_key(day, source, seq)] = value
             seqs.append(seq)
-            if len(seqs) >= DELTAS:
+            if len(seqs) >= DELTAS or stream in self._legacy:
                 self._write_buckets(stream)
         self._changes.clear()
 
     def _write_buckets(self, stream: Stream) -> None:
-        """Write a stream's dirty buckets, then delete the deltas they now include."""
+        """Write a stream's dirty buckets, then delete the deltas (and keys of the
+        legacy form) they now include."""
         name, day, source = stream
         table = self._tables[name]
+        legacy = self._legacy.pop(stream, [])
         for bucket in sorted(self._dirty.pop(stream, ())):
             key = bucket_key(day, source, bucket)
             nodes = self._buckets.get((*stream, bucket))
             if nodes:
                 table[key] = encode_bucket(nodes)
+            elif legacy:  # an empty bucket, read after the legacy one it replaces
+                self._buckets.pop((*stream, bucket), None)
+                table[key] = encode_bucket({})
             else:
                 self._buckets.pop((*stream, bucket), None)
                 if key in table:
@@ -180,17 +191,21 @@ class InputState:
             key = delta_key(day, source, seq)
             if key in table:
                 del table[key]
+        for key in legacy:
+            if key in table:
+                del table[key]
 
     def rebuild(self, owns: Callable[[date], bool]) -> None:
         """Rebuild the in-memory index from the tables, keeping the dates we own:
         buckets first, then deltas in order (a newer value for a node wins)."""
         self.days, self._buckets = {}, {}
         self._dirty, self._deltas, self._changes = {}, {}, {}
+        self._legacy = {}
         for name, table in self._tables.items():
-            for key, value in _owned_in_order(table, owns):
-                self._restore(name, key, value)
+            for raw, key, value in _owned_in_order(table, owns):
+                self._restore(name, raw, key, value)
 
-    def _restore(self, name: TableName, key: TableKey, value: Any) -> None:
+    def _restore(self, name: TableName, raw: str, key: TableKey, value: Any) -> None:
         """Fold one stored bucket or delta into the index."""
         inputs = self.days.setdefault(key.day, DayInputs())
         index: dict[tuple[str, str], Any] = (
@@ -198,22 +213,47 @@ class InputState:
         )
         stream: Stream = (name, key.day, key.source)
         nodes = decode_bucket(value)
+        if key.legacy:
+            self._legacy.setdefault(stream, []).append(raw)
+            if name == USAGE:
+                nodes = {n: _normal_entries(e) for n, e in nodes.items()}
         if key.kind is KeyKind.DELTA:
-            self._deltas.setdefault(stream, []).append(key.number)
+            if not key.legacy:
+                self._deltas.setdefault(stream, []).append(key.number)
             for node, figures in nodes.items():
                 self._set_node(stream, index, node, figures)
             return
+        held = self._buckets.pop((*stream, key.number), {})
+        for node in held:  # a bucket of today's form replaces the legacy one whole
+            index.pop((key.source, node), None)
         for node, figures in nodes.items():
             index[(key.source, node)] = figures
             self._buckets.setdefault((*stream, bucket_of(node)), {})[node] = figures
+        if key.legacy:  # written again in today's form by the stream's next piece
+            self._dirty.setdefault(stream, set()).add(key.number)
+
+
+def _normal_entries(entries: dict[str, float] | None) -> dict[str, float] | None:
+    """A node's usage entries of the legacy form in today's form."""
+    if entries is None:
+        return None
+    return {normal_entry(entry): value for entry, value in entries.items()}
 
 
 def _owned_in_order(
     table: Table, owns: Callable[[date], bool]
-) -> list[tuple[TableKey, Any]]:
-    """The keys of owned dates with a value: buckets, then deltas in order."""
-    keys = [(parse_key(key), value) for key, value in table.items() if value]
-    owned = [(key, value) for key, value in keys if owns(key.day)]
+) -> list[tuple[str, TableKey, Any]]:
+    """The keys of owned dates with a value: those of the legacy form first, then
+    buckets, then deltas in order."""
+    keys = [(raw, parse_key(raw), value) for raw, value in table.items() if value]
+    owned = [(raw, key, value) for raw, key, value in keys if owns(key.day)]
     return sorted(
-        owned, key=lambda kv: (kv[0].kind, kv[0].number, kv[0].day, kv[0].source)
+        owned,
+        key=lambda kv: (
+            not kv[1].legacy,
+            kv[1].kind,
+            kv[1].number,
+            kv[1].day,
+            kv[1].source,
+        ),
     )

@@ -29,6 +29,7 @@ _MICRO_DECIMAL: Final = pa.decimal128(30, 6)
 _NARROW: Final = pa.decimal128(36, 18)  # 18 integer digits: past the money range
 _MILLION: Final = pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0))
 _ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_INT64_MAX: Final = 2**63 - 1
 
 Convert = Callable[[pa.Array], pa.Array]
 # Flags (true) the text elements a conversion would certainly refuse.
@@ -186,11 +187,17 @@ def sub_micro_picos(values: pa.Array) -> NDArray[np.int64]:
 def _retry_exactly(
     values: pa.Array, micros: pa.Array, bad: NDArray[np.bool_]
 ) -> tuple[pa.Array, NDArray[np.bool_]]:
-    """Per-element Decimal parse of the few values Arrow refused (e.g. 20 decimals)."""
+    """Per-element Decimal parse of the few values Arrow refused (e.g. 20 decimals).
+
+    A number whose micro-units do not fit int64 (past 9.22e12 units, which Arrow
+    refuses too) saturates at +-(2**63 - 1): a number, outside the
+    supported range, so the range checks refuse its row with that reason (a Python
+    int past int64 made the whole upload fail with HTTP 500)."""
     out = micros.to_pylist()
     for i in np.flatnonzero(bad):
         try:
-            out[i] = to_micros(str(values[i].as_py()))
+            exact = to_micros(str(values[i].as_py()))
+            out[i] = max(-_INT64_MAX, min(_INT64_MAX, exact))
             bad[i] = False
         except (ValueError, ArithmeticError):
             out[i] = None
