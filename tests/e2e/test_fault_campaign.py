@@ -19,7 +19,6 @@ import asyncio
 import csv
 import json
 import signal
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,6 +58,7 @@ from tests.support.allocator_process import AllocatorProcess
 from tests.support.cli import finops, run_finops
 from tests.support.deadline import Deadline
 from tests.support.fault_stack import FaultStack, fault_stack
+from tests.support.half_upload import HalfUpload
 from tests.support.service_process import Running, start_service
 from tests.support.stream_checks import (
     batch_document,
@@ -461,39 +461,13 @@ def test_sigkill_of_ingest_mid_upload_then_the_retry_changes_nothing(
 ) -> None:
     case.upload(case.org / "usage.csv", "usage")
     body = (case.org / "costs.csv").read_bytes()
-    half, go_on = threading.Event(), threading.Event()
-    outcome: list[object] = []
-
-    def slowly() -> Iterator[bytes]:
-        yield body[: len(body) // 2]
-        half.set()
-        go_on.wait(30)
-        yield body[len(body) // 2 :]
-
-    def send() -> None:
-        params = {"filename": "costs.csv", "format": "node-costs", "source": "files"}
-        headers = {"Authorization": f"Bearer {case.env['FINOPS_TOKEN']}"}
-        try:
-            outcome.append(
-                httpx.post(
-                    f"{case.ingest_url}/ingests",
-                    params=params,
-                    content=slowly(),
-                    headers=headers,
-                    timeout=30,
-                )
-            )
-        except httpx.HTTPError as exc:
-            outcome.append(exc)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    assert half.wait(30)
+    params = {"filename": "costs.csv", "format": "node-costs", "source": "files"}
+    upload = HalfUpload(case.ingest_url, body, params, case.env["FINOPS_TOKEN"])
+    upload.start()
     assert case.ingest is not None
     case.ingest.stop(signal.SIGKILL)
-    go_on.set()
-    sender.join(60)
-    assert isinstance(outcome[0], httpx.HTTPError), outcome  # the client saw it fail
+    outcome = upload.finish()
+    assert isinstance(outcome, httpx.HTTPError), outcome  # the client saw it fail
     case.watch()
     assert case.health[-2][1] == 0  # ingest answers nothing while it is down
     killed = time.monotonic()

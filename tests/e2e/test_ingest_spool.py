@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ import pytest
 from finops.contracts.settings import KafkaSettings, PostgresSettings
 from ingest.spoolfolders import PROCESS_PREFIX
 from tests.support.deadline import Deadline
+from tests.support.half_upload import HalfUpload
 from tests.support.service_process import Running, start_service
 from tests.support.tokens import create_token
 
@@ -47,33 +46,9 @@ def _process_folders(spool: Path) -> set[Path]:
 def _upload_killed_half_way(ingest: Running, token: str) -> Path:
     """Send half a body, SIGKILL the process, then let the client finish; returns
     the partial spool file the killed process left."""
-    half, go_on = threading.Event(), threading.Event()
-    outcome: list[object] = []
-
-    def slowly() -> Iterator[bytes]:
-        yield BODY[: len(BODY) // 2]
-        half.set()
-        go_on.wait(30)
-        yield BODY[len(BODY) // 2 :]
-
-    def send() -> None:
-        params = {"filename": "costs.csv", "format": "node-costs", "source": "s"}
-        try:
-            outcome.append(
-                httpx.post(
-                    f"{ingest.url}/ingests",
-                    params=params,
-                    content=slowly(),
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=30,
-                )
-            )
-        except httpx.HTTPError as exc:
-            outcome.append(exc)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    assert half.wait(30)
+    params = {"filename": "costs.csv", "format": "node-costs", "source": "s"}
+    upload = HalfUpload(ingest.url, BODY, params, token)
+    upload.start()
     spool = Path(ingest.env["INGEST_SPOOL_DIR"])
     wait = Deadline(30, "the half-sent body on disk")
     while not [p for p in spool.rglob("costs.csv") if p.stat().st_size > 0]:
@@ -81,9 +56,8 @@ def _upload_killed_half_way(ingest: Running, token: str) -> Path:
         time.sleep(0.05)
     [partial] = spool.rglob("costs.csv")
     ingest.stop(signal.SIGKILL)
-    go_on.set()
-    sender.join(60)
-    assert isinstance(outcome[0], httpx.HTTPError), outcome
+    outcome = upload.finish()
+    assert isinstance(outcome, httpx.HTTPError), outcome
     return partial
 
 
