@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 from fastapi import Depends, FastAPI
@@ -28,7 +27,7 @@ from api.routes import (
     products,
 )
 from api.settings import ApiSettings
-from finops.adapters.connections import Connections
+from finops.adapters.connections import Connections, OpenedPool
 from finops.adapters.http_auth import TokenGuard, add_auth
 from finops.adapters.http_runtime import add_health_routes, add_request_timing
 from finops.adapters.token_store import TokenStore
@@ -40,22 +39,6 @@ bill lines behind them. Money is a decimal string with six decimals plus an ISO
 currency; dates are ISO and windows inclusive; errors are
 `{"error": {"code", "message", "details"}}`. Every route but /healthz and /metrics
 needs a bearer token (`finops tokens create`)."""
-
-
-class _LazyPool:
-    """The connections' pool, looked up when used (it opens in the lifespan)."""
-
-    def __init__(self, connections: Connections) -> None:
-        self._connections = connections
-
-    async def fetchrow(self, query: str, *args: Any) -> Any:
-        return await self._connections.pool.fetchrow(query, *args)
-
-    async def fetch(self, query: str, *args: Any) -> list[Any]:
-        return list(await self._connections.pool.fetch(query, *args))
-
-    async def execute(self, query: str, *args: Any) -> str:
-        return str(await self._connections.pool.execute(query, *args))
 
 
 async def _read_only_pool(settings: ApiSettings) -> asyncpg.Pool:
@@ -98,7 +81,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.answers = AnswerCache(settings.cache_entries)
-    store = TokenStore(_LazyPool(connections), cache_s=settings.auth.cache_s)
+    store = TokenStore(OpenedPool(connections), cache_s=settings.auth.cache_s)
     add_auth(app, TokenGuard(store, settings.auth))
     add_error_handlers(app)
     add_health_routes(

@@ -55,23 +55,22 @@ async def committed_offsets(
     bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
 ) -> dict[TopicPartition, int]:
     """The offsets a consumer group committed (empty for a group that has none)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers,
-        client_id="finops-admin",
-        **(security or {}),
-    )
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    offsets = await _committed(bootstrap_servers, group, security)
+    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 async def committed_metadata(
     bootstrap_servers: str, group: str, *, security: Mapping[str, Any] | None = None
 ) -> dict[TopicPartition, str]:
     """The metadata a consumer group committed with its offsets, per partition."""
+    offsets = await _committed(bootstrap_servers, group, security)
+    return {tp: meta.metadata or "" for tp, meta in offsets.items()}
+
+
+async def _committed(
+    bootstrap_servers: str, group: str, security: Mapping[str, Any] | None
+) -> dict[TopicPartition, Any]:
+    """What a consumer group committed, per partition that has an offset."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         client_id="finops-admin",
@@ -82,7 +81,7 @@ async def committed_metadata(
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return {tp: meta.metadata or "" for tp, meta in offsets.items() if meta.offset >= 0}
+    return {tp: meta for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:
