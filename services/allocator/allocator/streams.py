@@ -31,7 +31,7 @@ from allocator.routing.process import RouterIdle, RouterProcess
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
 from finops.adapters.dead_letters import DeadLetters
-from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.codec import decode_accepted, encode_event
 from finops.contracts.events import (
     DayInputsRouted,
 )
@@ -213,7 +213,7 @@ class AllocatorStreams:
                 message = event.message
                 self.positions[message.tp] = message.offset
                 try:
-                    piece = _piece(event.value)
+                    piece = decode_accepted(event.value, (DayInputsRouted,))
                 except FinopsError as exc:
                     await self._dead.send(ALLOCATOR_INPUTS, message, str(exc))
                     metrics.EVENTS.labels(message.topic, "dead_letter").inc()
@@ -336,18 +336,6 @@ def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     if kafka.uses_tls:
         return faust.SSLCredentials(kafka.ssl_context())
     return None
-
-
-def _piece(value: bytes | None) -> DayInputsRouted:
-    """A routed piece; FinopsError (the reason) for any other message."""
-    if value is None:
-        raise FinopsError("empty message (a tombstone): no event")
-    piece = decode_event(value)
-    if not isinstance(piece, DayInputsRouted):
-        raise FinopsError(
-            f"unexpected event type {piece.type!r} (expected day_inputs_routed)"
-        )
-    return piece
 
 
 def _suffixed(instance_id: str | None, suffix: str) -> str | None:

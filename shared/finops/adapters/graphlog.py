@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from finops.adapters.kafka_admin import ensure_topics
-from finops.contracts.codec import decode_event, encode_event
+from finops.contracts.codec import decode_accepted, encode_event
 from finops.contracts.events import GraphChanged
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import GRAPH, topic_name
@@ -44,18 +44,6 @@ async def _skip(message: Any, reason: str) -> None:
         message.offset,
         reason,
     )
-
-
-def _change(value: bytes | None) -> GraphChanged:
-    """The graph change a message holds; FinopsError (the reason) if none."""
-    if value is None:
-        raise FinopsError("empty message (a tombstone): no event")
-    event = decode_event(value)
-    if not isinstance(event, GraphChanged):
-        raise FinopsError(
-            f"unexpected event type {event.type!r} (expected graph_changed)"
-        )
-    return event
 
 
 @dataclass
@@ -120,7 +108,7 @@ async def follow_graph(
             batch = await consumer.getmany(tp, timeout_ms=500)
             for message in batch.get(tp, []):
                 try:
-                    event = _change(message.value)
+                    event = decode_accepted(message.value, (GraphChanged,))
                 except FinopsError as exc:
                     await on_bad(message, str(exc))
                     continue

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.http_runtime import watch_task
-from finops.contracts.codec import decode_event
+from finops.contracts.codec import decode_accepted
 from finops.contracts.events import Event
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import TopicSpec, topic_name
@@ -167,7 +167,7 @@ class GroupConsumer:
     async def _handle(self, message: ConsumerRecord[bytes, bytes]) -> None:
         spec = self._specs[message.topic]
         try:
-            event = self._decode(message)
+            event: Event = decode_accepted(message.value, self._accepts)
             await self._handler(event, message)
         except FinopsError as exc:
             self.dead_lettered += 1
@@ -175,26 +175,9 @@ class GroupConsumer:
             return
         self.handled += 1
 
-    def _decode(self, message: ConsumerRecord[bytes, bytes]) -> Event:
-        if message.value is None:
-            raise FinopsError("empty message (a tombstone): no event")
-        event = decode_event(message.value)
-        accepted = isinstance(event, self._accepts)  # (no narrowing to Any)
-        if not accepted:
-            wanted = ", ".join(sorted(_type_name(t) for t in self._accepts))
-            raise FinopsError(
-                f"unexpected event type {event.type!r} (expected {wanted})"
-            )
-        return event
-
     def _died(self) -> str:
         assert self._task is not None
         if self._task.cancelled():
             return "cancelled"
         exc: BaseException | None = self._task.exception()
         return f"{type(exc).__name__}: {exc}" if exc else "ended"
-
-
-def _type_name(kind: type[Any]) -> str:
-    field = getattr(kind, "model_fields", {}).get("type")
-    return str(field.default) if field is not None else kind.__name__

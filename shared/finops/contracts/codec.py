@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
@@ -15,6 +15,7 @@ from finops.errors import EventDecodeError, SchemaVersionError
 __all__ = [
     "CURRENT_VERSIONS",
     "UPCASTERS",
+    "decode_accepted",
     "decode_event",
     "encode_event",
     "encode_with_node_rows",
@@ -69,6 +70,30 @@ def decode_event(data: bytes) -> Event:
     except ValidationError as first_error:
         payload = _load(data)
         return EVENT_ADAPTER.validate_python(_upcast(payload, first_error))
+
+
+_E = TypeVar("_E")
+
+
+def decode_accepted(value: bytes | None, accepts: tuple[type[_E], ...]) -> _E:
+    """The event a message holds when it is one of `accepts`; EventDecodeError
+    saying why (the reason a dead letter carries) for a tombstone, bytes that are
+    no event, or an event of another type."""
+    if value is None:
+        raise EventDecodeError("empty message (a tombstone): no event")
+    event = decode_event(value)
+    if not isinstance(event, accepts):
+        wanted = " or ".join(sorted(_type_name(kind) for kind in accepts))
+        raise EventDecodeError(
+            f"unexpected event type {event.type!r} (expected {wanted})"
+        )
+    return event
+
+
+def _type_name(kind: type[Any]) -> str:
+    """An event class's `type` value (the class name for anything else)."""
+    field = getattr(kind, "model_fields", {}).get("type")
+    return str(field.default) if field is not None else kind.__name__
 
 
 def _load(data: bytes) -> dict[str, Any]:

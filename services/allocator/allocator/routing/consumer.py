@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -25,7 +25,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from allocator import metrics
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import committed_metadata, committed_offsets
-from finops.contracts.codec import decode_event
+from finops.contracts.codec import decode_accepted
 from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import KafkaSettings
 from finops.contracts.topics import NODE_COSTS, USAGE, TopicSpec, topic_name
@@ -87,6 +87,7 @@ def source_consumer(options: RouterOptions) -> AIOKafkaConsumer:
 
 
 Routable = NodeCostsReported | UsageReported
+_ROUTED: Final[tuple[type[Routable], ...]] = (NodeCostsReported, UsageReported)
 # Sends one message that cannot be routed, with the reason, to its dead-letter topic.
 Reject = Callable[[Any, str], Awaitable[None]]
 
@@ -227,7 +228,7 @@ class SourceRouter:
             for message in messages:
                 origin = f"{tp.topic}/{tp.partition}/{message.offset}"
                 try:
-                    events.append((_decode(message.value), origin))
+                    events.append((decode_accepted(message.value, _ROUTED), origin))
                 except FinopsError as exc:
                     rejected.append((message, str(exc)))
         report = Routed()
@@ -371,16 +372,3 @@ def _window_of(metadata: str | None) -> int | None:
 
 def _is_usage(tp: TopicPartition) -> bool:
     return str(tp.topic).endswith(USAGE.name)
-
-
-def _decode(value: bytes | None) -> Routable:
-    """The event; FinopsError (the reason) for a message that is not one we route."""
-    if value is None:
-        raise FinopsError("empty message (a tombstone): no event")
-    event = decode_event(value)
-    if not isinstance(event, NodeCostsReported | UsageReported):
-        raise FinopsError(
-            f"unexpected event type {event.type!r}"
-            " (expected node_costs_reported or usage_reported)"
-        )
-    return event
