@@ -70,19 +70,19 @@ WHERE ($3::text IS NULL OR status = $3)
 ORDER BY started_at DESC, ingest_id LIMIT $1 OFFSET $2"""
 
 
-def _rows(records: list[Any]) -> tuple[list[dict[str, Any]], int]:
-    """Rows without the window total, and that total (0 when the page is empty)."""
-    total = int(records[0]["total"]) if records else 0
+async def _listed(
+    db: Reader, page: Page, query: str, count: str, *filters: Any
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of rows (their window total column dropped) and the real total;
+    `count` is asked only for an empty page past the end, which has no window."""
+    records = await db.fetch(query, page.limit, page.offset, *filters)
+    if records:
+        total = int(records[0]["total"])
+    elif page.offset == 0:
+        total = 0
+    else:
+        total = int(await db.fetchval(count, *filters))
     return [{k: v for k, v in r.items() if k != "total"} for r in records], total
-
-
-async def _count_when_past_end(
-    db: Reader, items: list[Any], page: Page, query: str, *args: Any
-) -> int | None:
-    """An empty page past the end still answers the real total."""
-    if items or page.offset == 0:
-        return None
-    return int(await db.fetchval(query, *args))
 
 
 def _loads(value: Any) -> Any:
@@ -116,37 +116,29 @@ async def budgets(db: Reader, page: Page) -> dict[str, Any]:
 async def alerts(
     db: Reader, page: Page, *, budget: str | None, status: str | None
 ) -> dict[str, Any]:
-    records = await db.fetch(_ALERTS, page.limit, page.offset, budget, status)
-    items, total = _rows(records)
-    for item in items:
-        item["cause"] = _loads(item["cause"])
-    late = await _count_when_past_end(
+    items, total = await _listed(
         db,
-        items,
         page,
+        _ALERTS,
         "SELECT count(*) FROM budget_alerts WHERE ($1::text IS NULL OR budget_id = $1)"
         " AND ($2::text IS NULL OR status = $2)",
         budget,
         status,
     )
-    return page_json(
-        items, late if late is not None else total, page.limit, page.offset
-    )
+    for item in items:
+        item["cause"] = _loads(item["cause"])
+    return page_json(items, total, page.limit, page.offset)
 
 
 async def deliveries(db: Reader, page: Page, *, status: str | None) -> dict[str, Any]:
-    records = await db.fetch(_DELIVERIES, page.limit, page.offset, status)
-    items, total = _rows(records)
-    late = await _count_when_past_end(
+    items, total = await _listed(
         db,
-        items,
         page,
+        _DELIVERIES,
         "SELECT count(*) FROM webhook_deliveries WHERE $1::text IS NULL OR status = $1",
         status,
     )
-    return page_json(
-        items, late if late is not None else total, page.limit, page.offset
-    )
+    return page_json(items, total, page.limit, page.offset)
 
 
 async def delivery(db: Reader, delivery_id: int) -> dict[str, Any] | None:
@@ -166,20 +158,16 @@ async def delivery(db: Reader, delivery_id: int) -> dict[str, Any] | None:
 
 
 async def action_runs(db: Reader, page: Page, *, state: str | None) -> dict[str, Any]:
-    records = await db.fetch(_RUNS, page.limit, page.offset, state)
-    items, total = _rows(records)
-    for item in items:
-        item["resources"] = _loads(item["resources"])
-    late = await _count_when_past_end(
+    items, total = await _listed(
         db,
-        items,
         page,
+        _RUNS,
         "SELECT count(*) FROM action_runs WHERE $1::text IS NULL OR state = $1",
         state,
     )
-    return page_json(
-        items, late if late is not None else total, page.limit, page.offset
-    )
+    for item in items:
+        item["resources"] = _loads(item["resources"])
+    return page_json(items, total, page.limit, page.offset)
 
 
 async def action_run(db: Reader, run_id: uuid.UUID) -> dict[str, Any] | None:
@@ -205,21 +193,14 @@ def _ingest_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def ingest_runs(db: Reader, page: Page, *, status: str | None) -> dict[str, Any]:
-    records = await db.fetch(_INGEST_RUNS, page.limit, page.offset, status)
-    items, total = _rows(records)
-    late = await _count_when_past_end(
+    items, total = await _listed(
         db,
-        items,
         page,
+        _INGEST_RUNS,
         "SELECT count(*) FROM ingest_runs WHERE $1::text IS NULL OR status = $1",
         status,
     )
-    return page_json(
-        [_ingest_json(i) for i in items],
-        late if late is not None else total,
-        page.limit,
-        page.offset,
-    )
+    return page_json([_ingest_json(i) for i in items], total, page.limit, page.offset)
 
 
 async def ingest_run(db: Reader, ingest_id: uuid.UUID) -> dict[str, Any] | None:
