@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -59,6 +60,21 @@ async def postgres_settings(
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
+
+
+@pytest.fixture
+def env(
+    kafka_settings: KafkaSettings, postgres_settings: PostgresSettings
+) -> dict[str, str]:
+    """The environment of a `finops` command or service: this test's topics and
+    schema."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
+        "DATABASE_URL": postgres_settings.database_url,
+        "DATABASE_SCHEMA": postgres_settings.db_schema,
+    }
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -37,20 +36,6 @@ from tests.support.stream_checks import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def env(
-    kafka_settings: KafkaSettings, postgres_settings: PostgresSettings
-) -> dict[str, str]:
-    """The CLI's environment: this test's topics and schema."""
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
-        "DATABASE_URL": postgres_settings.database_url,
-        "DATABASE_SCHEMA": postgres_settings.db_schema,
-    }
 
 
 @pytest.fixture

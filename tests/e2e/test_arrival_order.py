@@ -7,7 +7,6 @@ committed with a narrower one again)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,19 +21,6 @@ from tests.support.cli import finops
 from tests.support.stream_checks import batch_document, make_org, wait_for_document
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def env(
-    kafka_settings: KafkaSettings, postgres_settings: PostgresSettings
-) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "KAFKA_TOPIC_NAMESPACE": kafka_settings.topic_namespace,
-        "DATABASE_URL": postgres_settings.database_url,
-        "DATABASE_SCHEMA": postgres_settings.db_schema,
-    }
 
 
 @pytest.fixture
