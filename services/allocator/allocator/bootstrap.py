@@ -84,12 +84,15 @@ async def _running(
 ) -> AsyncIterator[AllocatorService]:
     """The Faust app and the graph follower, stopped in reverse order."""
     streams = AllocatorStreams(settings)
+    if settings.flows_every_s is not None:
+        _log.warning(
+            "ALLOCATOR_FLOWS_EVERY_S is ignored: flows are derived, not written"
+        )
     await _create_changelogs(settings, streams)
     computer = (
         ComputeProcess(
             engines=settings.engine_days,
             frames=settings.snapshot_days,
-            flows_every_s=settings.flows_every_s,
         )
         if settings.compute_process
         else None
@@ -144,7 +147,6 @@ def _service(
         partitions=PARTITIONS,
         snapshot_days=settings.snapshot_days,
         engine_days=settings.engine_days,
-        flows_every_s=settings.flows_every_s,
         computer=computer,
     )
 

@@ -50,8 +50,8 @@ ALLOCATE_SECONDS = Histogram(
 )
 STORE_SECONDS = Histogram(
     "finops_allocator_store_seconds",
-    "Time to store one charge date's changed node rows and announce them, or to"
-    " store its changed flows (a second observation).",
+    "Time to store one charge date's changed node rows and shares (one"
+    " transaction) and announce them.",
     buckets=_SECONDS,
     registry=REGISTRY,
 )
@@ -63,7 +63,8 @@ PASS_SECONDS = Histogram(
 )
 ROWS_WRITTEN = Counter(
     "finops_allocator_rows_written_total",
-    "Result rows written or deleted, by kind (nodes, flows).",
+    "Rows written or deleted, by kind (nodes; shares: the rows flows are derived"
+    " from).",
     ["kind"],
     registry=REGISTRY,
 )
@@ -99,7 +100,8 @@ INGEST_TO_APPLIED = _latency(
 INGEST_TO_FLOWS_STORED = _latency(
     "flows_stored",
     "From an input event's occurred_at to the flows of a charge date it changed "
-    "being stored (flows of a busy date are written every ALLOCATOR_FLOWS_EVERY_S).",
+    "being visible to readers (its node rows and shares committed: flows are "
+    "derived from them in PostgreSQL).",
 )
 DAYS_STORED = Counter(
     "finops_allocator_days_stored_total",

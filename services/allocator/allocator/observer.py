@@ -63,16 +63,15 @@ class MetricsObserver:
         self._waits(metrics.INGEST_TO_STORED, waits)
 
     def flows_stored(
-        self, delta: EncodedDelta | None, waits: Iterable[tuple[datetime, int]]
+        self, delta: EncodedDelta, waits: Iterable[tuple[datetime, int]]
     ) -> None:
-        """A date's flows stored (None: they were, nothing to write)."""
-        if delta is not None:
-            rows = delta.flows_written + len(delta.plain.flows_removed)
-            metrics.ROWS_WRITTEN.labels("flows").inc(rows)
+        """A date's new flows visible to readers: its node rows and shares
+        committed (flows are derived from them)."""
+        metrics.ROWS_WRITTEN.labels("shares").inc(delta.shares_written)
         self._waits(metrics.INGEST_TO_FLOWS_STORED, waits)
 
     def store_took(self, seconds: float) -> None:
-        """One write of a date's node rows (and their announcements), or flows."""
+        """One write of a date's node rows and shares (and their announcements)."""
         metrics.STORE_SECONDS.observe(seconds)
 
     def pass_took(self, seconds: float) -> None:

@@ -33,9 +33,9 @@ class DayWrite:
 class ResultStore(Protocol):
     """Where results go (PostgreSQL in production)."""
 
-    async def write_results(self, write: DayWrite, *, mark: bool) -> None: ...
-
-    async def write_flows(self, write: DayWrite) -> None: ...
+    async def write_results(self, write: DayWrite) -> None:
+        """A date's node rows and shares, in one transaction, and the offsets
+        they reflect."""
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: DayOffsets | None
@@ -55,12 +55,6 @@ class DayComputer(Protocol):
 
     def take(self, day: date) -> Touched: ...
 
-    def flows_due_in(self, now: float) -> float | None: ...
-
-    def flows_behind(self) -> set[date]: ...
-
-    def flows_due(self, now: float) -> set[date]: ...
-
     def forget(self, day: date) -> None: ...
 
     def clear(self) -> None: ...
@@ -71,7 +65,6 @@ class DayComputer(Protocol):
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float,
     ) -> Computed: ...
 
 

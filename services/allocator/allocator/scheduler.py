@@ -33,7 +33,11 @@ class PassScheduler:
         self.dirty = {d: w for d, w in self.dirty.items() if owns(d)}
 
     def order(
-        self, owns: Callable[[date], bool], *, heavy: set[date], later: Collection[date]
+        self,
+        owns: Callable[[date], bool],
+        *,
+        heavy: Collection[date] = (),
+        later: Collection[date] = (),
     ) -> list[date]:
         """The owned dirty dates in the order a pass computes them (pass_order)."""
         owned = {d: w for d, w in self.dirty.items() if owns(d)}
@@ -49,12 +53,13 @@ class PassScheduler:
 
 
 def pass_order(
-    dirty: dict[date, Waits], heavy: set[date], later: Collection[date] = ()
+    dirty: dict[date, Waits],
+    heavy: Collection[date] = (),
+    later: Collection[date] = (),
 ) -> list[date]:
-    """The order to compute dirty dates in: heavy writes (dates whose held-back flows
-    are due) first, so they overlap the computing of the rest; dates `later` (whose
-    flows are still being written) last, so the others need not wait for them; in
-    between, the dates most events wait for, so fewer wait long; then by date."""
+    """The order to compute dirty dates in: heavy writes first, so they overlap the
+    computing of the rest; dates `later` last, so the others need not wait for them;
+    in between, the dates most events wait for, so fewer wait long; then by date."""
 
     def key(day: date) -> tuple[bool, bool, int, date]:
         return day not in heavy, day in later, -sum(n for _, n in dirty[day]), day

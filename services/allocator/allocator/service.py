@@ -46,7 +46,6 @@ class AllocatorService:
         clock: Clock = lambda: datetime.now(UTC),
         snapshot_days: int = 32,
         engine_days: int = 8,
-        flows_every_s: float = 0.0,
         computer: DayComputer | None = None,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
@@ -56,7 +55,7 @@ class AllocatorService:
         self._window = 1
         self.owned: set[int] = set()
         self.live: DayComputer = computer or LiveDays(
-            engines=engine_days, frames=snapshot_days, flows_every_s=flows_every_s
+            engines=engine_days, frames=snapshot_days
         )
         self.observer = MetricsObserver(clock)
         self.scheduler = PassScheduler()
@@ -149,8 +148,8 @@ class AllocatorService:
         """Allocate and store every dirty date; returns how many were handled.
 
         Called by one task only. A date is in one pass once; the pass ends when its
-        node rows are stored (see WritePipeline), not before: overlapping passes were
-        measured slower (docs/decisions/0009-node-rows-before-flows.md).
+        node rows and shares are stored (see WritePipeline), not before: overlapping
+        passes were measured slower (docs/decisions/0009-node-rows-before-flows.md).
         """
         if self._cost_graph is None or self.writes.stopping:
             return 0
@@ -158,9 +157,8 @@ class AllocatorService:
         if self._check_stored:
             await self._mark_stale()
         now = time.monotonic()
-        days = self._pass_days(now)
+        days = self.scheduler.order(self.owns)
         await self.writes.run(days, self._compute)
-        self.scheduler.wake_after(self.live.flows_due_in(time.monotonic()))
         took = time.monotonic() - now
         self.observer.pass_took(took)
         _log.debug("pass: %d dates in %.2fs", len(days), took)
@@ -173,17 +171,6 @@ class AllocatorService:
     async def quiesce(self) -> None:
         """Wait for the writes under way (before partitions move, or to stop)."""
         await self.writes.quiesce()
-
-    def _pass_days(self, now: float) -> list[date]:
-        """The dates of a pass, in order; held-back flows due make their dates dirty."""
-        if self.live.flows_due_in(now) == 0:
-            for day in self.live.flows_behind():
-                self.scheduler.add(day)
-        return self.scheduler.order(
-            self.owns,
-            heavy=self.live.flows_due(now),
-            later=self.writes.flows_writing(),
-        )
 
     async def _mark_stale(self) -> None:
         """Dates whose stored results miss inputs or the graph version become dirty."""
@@ -214,16 +201,11 @@ class AllocatorService:
         if computed is None:
             return None
         delta = computed.delta
-        if (
-            costless
-            and delta.settled
-            and not (delta.nodes_written or delta.flows_written)
-        ):
+        if costless and not (delta.nodes_written or delta.shares_written):
             self._empty.add(day)  # once stored (a failed write forgets it)
         if delta.is_empty:  # e.g. usage of a date without costs
             self.observer.unchanged()
-            # Unsettled, its flows are behind: it is recomputed on a restart.
-            return MarkJob(day, waits, version, offsets) if delta.settled else None
+            return MarkJob(day, waits, version, offsets)
         return WriteJob(day, delta, waits, version, offsets, began)
 
     async def _allocate(
@@ -233,9 +215,7 @@ class AllocatorService:
         touched = self.live.take(day)
         try:
             with self.observer.allocating():
-                computed = await self.live.allocate(
-                    graph, day, inputs, touched, time.monotonic()
-                )
+                computed = await self.live.allocate(graph, day, inputs, touched)
         except FinopsError as exc:
             _log.error("charge date %s not allocated: %s", day, exc)
             self.observer.failed()

@@ -21,9 +21,10 @@ class AllocatorSettings(ServiceSettings):
     )
     snapshot_days: int = 32  # dates whose last results are kept to write only changes
     engine_days: int = 8  # dates whose engine is kept between recomputes
-    # A busy date's flows (tens of thousands of rows a second) are written at most this
-    # often; its node rows on every recompute. 0: flows with every write.
-    flows_every_s: float = 3.0
+    # Deprecated, ignored: flows are no longer written but derived in PostgreSQL from
+    # node rows and shares stored together (docs/decisions/0240). Still accepted so
+    # an ALLOCATOR_FLOWS_EVERY_S left set does not stop the service.
+    flows_every_s: float | None = None
     # Allocate in a process of its own (a second core; the event loop keeps one).
     # false: in a thread of the worker, sharing its GIL.
     compute_process: bool = True

@@ -1,4 +1,5 @@
-"""asyncpg SQL of the allocator: results and flows per date, runs, the graph's nodes."""
+"""asyncpg SQL of the allocator: node results and shares per date (flows are derived
+from them in PostgreSQL), runs, the graph's nodes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from allocator.compute.shares import SHARE_COLUMNS
 from allocator.offsets import DayOffsets
 from allocator.pgcopy.delta import EncodedDelta
-from allocator.pgcopy.flows import FLOW_COLUMNS
 from allocator.pgcopy.format import CopyRows
 from allocator.pgcopy.nodes import NODE_COLUMNS
 from allocator.ports import DayWrite
@@ -30,8 +31,8 @@ _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_results (
     node_id TEXT, dimension TEXT, direct BIGINT, indirect BIGINT, holistic BIGINT,
     allocated_out BIGINT, retained BIGINT) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS tmp_flows (
-    from_node TEXT, to_node TEXT, dimension TEXT, amount BIGINT, strategy TEXT,
+CREATE TEMP TABLE IF NOT EXISTS tmp_shares (
+    from_node TEXT, to_node TEXT, dimension TEXT, position BIGINT, strategy TEXT,
     share DOUBLE PRECISION) ON COMMIT DELETE ROWS;
 """
 _RUN = """
@@ -39,14 +40,17 @@ INSERT INTO computation_runs (run_id, kind, graph_version, first_date, last_date
                               input_offsets, status, finished_at)
 VALUES ($1, 'incremental', $2, $3, $3, $4::jsonb, 'succeeded', now())"""
 _CLEAR_RESULTS = "DELETE FROM allocation_results WHERE charge_date = $1"
-_CLEAR_FLOWS = "DELETE FROM allocation_contributions WHERE charge_date = $1"
+_CLEAR_SHARES = "DELETE FROM allocation_shares WHERE charge_date = $1"
 _REMOVE_RESULTS = """
 DELETE FROM allocation_results WHERE charge_date = $1
   AND (node_id, dimension) IN (SELECT * FROM unnest($2::text[], $3::text[]))"""
-_REMOVE_FLOWS = """
-DELETE FROM allocation_contributions WHERE charge_date = $1
-  AND (from_node, to_node, dimension) IN
-      (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))"""
+_REMOVE_SHARES = """
+DELETE FROM allocation_shares WHERE charge_date = $1 AND from_node = ANY($2::text[])"""
+_INSERT_SHARES = """
+INSERT INTO allocation_shares (charge_date, from_node, dimension, position, to_node,
+    strategy, share, run_id)
+SELECT $1, from_node, dimension, position, to_node, strategy, share, $2
+FROM tmp_shares"""
 _M = "::numeric / 1000000"
 # Rows are updated through a join with the temp table, then the rows the join did
 # not find are inserted (docs/decisions/0008-write-only-what-changed.md). One writer
@@ -68,20 +72,6 @@ SELECT t.node_id, $1, t.dimension, t.direct{_M}, t.indirect{_M}, t.holistic{_M},
 FROM tmp_results t LEFT JOIN changed c
     ON c.node_id = t.node_id AND c.dimension = t.dimension
 WHERE c.node_id IS NULL"""
-_UPSERT_FLOWS = f"""
-WITH changed AS (
-    UPDATE allocation_contributions f SET
-        amount = t.amount{_M}, strategy = t.strategy, share = t.share, run_id = $2
-    FROM tmp_flows t
-    WHERE f.charge_date = $1 AND f.from_node = t.from_node AND f.to_node = t.to_node
-      AND f.dimension = t.dimension
-    RETURNING f.from_node, f.to_node, f.dimension)
-INSERT INTO allocation_contributions (from_node, to_node, charge_date, dimension,
-    amount, strategy, share, run_id)
-SELECT t.from_node, t.to_node, $1, t.dimension, t.amount{_M}, t.strategy, t.share, $2
-FROM tmp_flows t LEFT JOIN changed c
-    ON c.from_node = t.from_node AND c.to_node = t.to_node AND c.dimension = t.dimension
-WHERE c.from_node IS NULL"""
 _DAY = """
 INSERT INTO allocator_days (charge_date, graph_version, input_offsets, run_id)
 VALUES ($1, $2, $3::jsonb, $4)
@@ -97,15 +87,16 @@ _DAYS = "SELECT charge_date, graph_version, input_offsets FROM allocator_days"
 
 
 class PostgresResultStore:
-    """Writes a date's node rows in one transaction and its flows in the next;
-    replaces, never adds twice."""
+    """Writes a date's node rows and shares in one transaction; replaces, never
+    adds twice."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
-        """Store a date's run and changed node rows; with `mark`, also the offsets
-        the date's stored rows now reflect (else its flows are still to come)."""
+    async def write_results(self, write: DayWrite) -> None:
+        """Store a date's run, changed node rows and the shares of its replaced
+        plans, and the offsets the date's stored rows now reflect (its flows, derived
+        from both, are seen by readers when this commits)."""
         day, delta = write.day, write.delta
         marks = _offsets_json(write.offsets)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -121,26 +112,8 @@ class PostgresResultStore:
                 await conn.execute(
                     _UPSERT_RESULTS, day, write.run_id, write.graph_version, marks
                 )
-            if mark:
-                await _mark(conn, write, marks)
-
-    async def write_flows(self, write: DayWrite) -> None:
-        """Store a date's changed flows (after its node rows) and the offsets its
-        stored rows now reflect."""
-        day, delta = write.day, write.delta
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_TEMP)
-            if delta.complete:
-                await conn.execute(_CLEAR_FLOWS, day)
-            elif delta.plain.flows_removed:
-                froms, tos, dims = zip(*delta.plain.flows_removed, strict=True)
-                await conn.execute(
-                    _REMOVE_FLOWS, day, list(froms), list(tos), list(dims)
-                )
-            if delta.flows_written:
-                await _copy_flows(conn, delta)
-                await conn.execute(_UPSERT_FLOWS, day, write.run_id)
-            await _mark(conn, write, _offsets_json(write.offsets))
+            await _write_shares(conn, write)
+            await _mark(conn, write, marks)
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: DayOffsets | None
@@ -200,11 +173,16 @@ async def _copy_encoded(
         await conn.copy_to_table(table, source=source, columns=columns, format="binary")
 
 
-async def _copy_flows(conn: Connection, delta: EncodedDelta) -> None:
-    if delta.flow_copy is not None:
-        await _copy_encoded(conn, "tmp_flows", delta.flow_copy, FLOW_COLUMNS)
-    flows = delta.plain.flows
-    await _copy(conn, "tmp_flows", [(f, t, k, *r) for (f, t, k), r in flows.items()])
+async def _write_shares(conn: Connection, write: DayWrite) -> None:
+    """Replace the date's shares (all of them, or the listed parents')."""
+    shares = write.delta.shares
+    if shares.complete or write.delta.complete:
+        await conn.execute(_CLEAR_SHARES, write.day)
+    elif shares.parents:
+        await conn.execute(_REMOVE_SHARES, write.day, shares.parents)
+    if shares.rows is not None and shares.rows.count:
+        await _copy_encoded(conn, "tmp_shares", shares.rows, SHARE_COLUMNS)
+        await conn.execute(_INSERT_SHARES, write.day, write.run_id)
 
 
 async def _copy_results(conn: Connection, delta: EncodedDelta) -> None:

@@ -1,9 +1,8 @@
 """The write pipeline: recomputed dates to the store and the allocations topic.
 
-A date's node rows are stored (and announced) first; its flows follow in the
-background, and only the next write of that date waits for them
-(docs/decisions/0009-node-rows-before-flows.md). A failed write makes its date
-dirty again, to be written whole.
+A date's node rows and the shares its flows are derived from are stored in one
+transaction, then announced (docs/decisions/0240-flows-derived-in-sql.md; no flows
+are written). A failed write makes its date dirty again, to be written whole.
 """
 
 from __future__ import annotations
@@ -55,8 +54,8 @@ Compute = Callable[[date], Awaitable[WriteJob | MarkJob | None]]
 
 
 class WritePipeline:
-    """Writes a pass's dates as they are computed, up to WRITES_AT_ONCE at a time;
-    a date's flows writes go on after its pass, one date's writes never overlap."""
+    """Writes a pass's dates as they are computed, up to WRITES_AT_ONCE at a time
+    (a date is in a pass once: one date's writes never overlap)."""
 
     def __init__(
         self,
@@ -71,14 +70,11 @@ class WritePipeline:
         self._observer, self._clock = observer, clock
         self._retry = retry  # the date's stored rows are unknown: compute it again
         self._writing: list[asyncio.Task[Failure]] = []  # this pass's
-        self._flows: dict[date, asyncio.Task[Failure]] = {}  # flows writes under way
-        self._flow_waits: dict[date, Waits] = {}  # written, flows held back
         self.stopping = False
 
     async def run(self, days: Iterable[date], compute: Compute) -> None:
         """Compute the dates one after the other while the earlier ones are written;
-        returns once their node rows are stored, raises the first failure (of these
-        writes or of a flows write that ended meanwhile)."""
+        returns once they are stored, raises the first failure."""
         writes: list[asyncio.Task[Failure]] = []
         self._writing = writes
         slots = asyncio.Semaphore(WRITES_AT_ONCE)
@@ -93,7 +89,6 @@ class WritePipeline:
                     await slots.acquire()
                     writes.append(asyncio.create_task(self._write(job, slots)))
             failures = [f for f in await asyncio.gather(*writes) if f is not None]
-            failures += self._flows_failed()
         finally:
             self._writing = []
             for task in writes:  # the loop was cancelled or failed
@@ -101,13 +96,9 @@ class WritePipeline:
         if failures:
             raise failures[0]
 
-    def flows_writing(self) -> set[date]:
-        """Dates whose flows write is still under way."""
-        return {d for d, task in self._flows.items() if not task.done()}
-
     def retry(self, day: date, waits: Waits) -> None:
-        """The date is dirty again, with every event waiting for its flows too."""
-        self._retry(day, [*waits, *self._flow_waits.pop(day, [])])
+        """The date is dirty again, with its events."""
+        self._retry(day, waits)
 
     async def stop(self) -> None:
         """No more writes start; those under way finish."""
@@ -116,96 +107,39 @@ class WritePipeline:
 
     async def quiesce(self) -> None:
         """Wait for the writes under way (before partitions move, or to stop)."""
-        under_way = [*self._writing, *self._flows.values()]
+        under_way = self._writing
         if under_way:
             await asyncio.wait(under_way)
 
     async def _mark(self, mark: MarkJob) -> Failure:
         """Record a date's offsets; a failure makes the date dirty again."""
-        if not await self._flows_written(mark.day):  # it records older offsets
-            self.retry(mark.day, mark.waits)
-            return None
         store = self._store.mark_day(
             mark.day, graph_version=mark.version, offsets=mark.offsets
         )
         return await self._attempt(mark.day, mark.waits, store)
 
     async def _write(self, job: WriteJob, slots: asyncio.Semaphore) -> Failure:
-        """Store a date's node rows and announce them, then start writing its flows
-        (a busy date's tens of thousands of flow rows do not hold its node rows or
-        the next pass back); a failure makes the date dirty again."""
+        """Store a date's node rows and shares and announce them; readers see its
+        new flows once the transaction commits. A failure makes the date dirty
+        again."""
         delta = job.delta
         write = DayWrite(job.day, delta, uuid.uuid4(), job.version, job.offsets)
         try:
-            if not await self._flows_written(job.day):
-                self.retry(job.day, job.waits)
-                return None
-            step = self._store_results(
-                write, mark=delta.settled and not delta.writes_flows
-            )
-            failure = await self._attempt(job.day, job.waits, step)
+            stored = self._store_results(write, job.waits)
+            failure = await self._attempt(job.day, job.waits, stored)
         finally:
             slots.release()
         if failure is not None:
             return failure
         seconds = time.perf_counter() - job.began
         self._observer.nodes_stored(delta, job.waits, seconds=seconds)
-        self._follow_with_flows(write, job.waits)
         return None
 
-    def _follow_with_flows(self, write: DayWrite, waits: Waits) -> None:
-        """After a date's node rows: its flows, held back or written in the
-        background (their waits wait with them)."""
-        day, delta = write.day, write.delta
-        if not delta.settled:  # flows held back: their waits wait for the next
-            self._flow_waits.setdefault(day, []).extend(waits)
-            return
-        waits = self._flow_waits.pop(day, []) + waits
-        if delta.writes_flows:
-            self._flow_waits[day] = waits  # dirty again with the date on failure
-            self._flows[day] = asyncio.create_task(self._write_flows(write, waits))
-        else:
-            self._observer.flows_stored(None, waits)
-
-    async def _write_flows(self, write: DayWrite, waits: Waits) -> Failure:
-        """Store a date's flows (its node rows are stored)."""
-        failure = await self._attempt(write.day, [], self._store_flows(write))
-        if failure is not None:
-            return failure
-        self._flow_waits.pop(write.day, None)
-        self._observer.flows_stored(write.delta, waits)
-        return None
-
-    async def _flows_written(self, day: date) -> bool:
-        """Wait for a date's flows write under way; False if it failed (the date is
-        dirty again and computed whole: a delta computed meanwhile may be relative
-        to the flows that were not stored, so it is not written)."""
-        task = self._flows.get(day)
-        if task is None:
-            return True
-        await asyncio.wait([task])
-        return not task.cancelled() and task.result() is None
-
-    def _flows_failed(self) -> list[BaseException]:
-        """Failures of the flows writes that ended (their dates are dirty again)."""
-        ended = [day for day, task in self._flows.items() if task.done()]
-        failures = []
-        for day in ended:
-            task = self._flows.pop(day)
-            failure = None if task.cancelled() else task.result()
-            if failure is not None:
-                failures.append(failure)
-        return failures
-
-    async def _store_results(self, write: DayWrite, *, mark: bool) -> None:
+    async def _store_results(self, write: DayWrite, waits: Waits) -> None:
         began = time.perf_counter()
-        await self._store.write_results(write, mark=mark)
+        await self._store.write_results(write)
+        self._observer.flows_stored(write.delta, waits)  # committed: readers see them
         await self._announce(write)
-        self._observer.store_took(time.perf_counter() - began)
-
-    async def _store_flows(self, write: DayWrite) -> None:
-        began = time.perf_counter()
-        await self._store.write_flows(write)
         self._observer.store_took(time.perf_counter() - began)
 
     async def _attempt(self, day: date, waits: Waits, step: Awaitable[None]) -> Failure:

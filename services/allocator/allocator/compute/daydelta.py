@@ -51,44 +51,32 @@ class DayResult:
 
 @dataclass(frozen=True)
 class DayDelta:
-    """Rows to write and keys to delete so the stored date equals a new result."""
+    """Node rows to write and keys to delete so the stored date equals a new result
+    (its flows are derived from them and the shares: allocator.compute.shares)."""
 
     nodes: dict[NodeKey, NodeRow]
-    flows: dict[FlowKey, FlowRow]
     nodes_removed: list[NodeKey]
-    flows_removed: list[FlowKey]
     complete: bool  # True: the date's stored rows are all replaced
-    settled: bool = True  # False: flows held back, the stored flows are older
 
     @property
     def is_empty(self) -> bool:
-        """True when nothing stored changes."""
-        changes = self.nodes or self.flows or self.nodes_removed or self.flows_removed
-        return not (self.complete or changes)
-
-    @property
-    def writes_flows(self) -> bool:
-        """True when stored flows change (a settled delta with flow rows to write
-        or remove, or one that replaces the whole date)."""
-        return self.complete or bool(self.flows or self.flows_removed)
+        """True when no stored node row changes."""
+        return not (self.complete or self.nodes or self.nodes_removed)
 
     @property
     def dimensions(self) -> set[str]:
         """Dimensions with any row written or removed."""
-        dims = {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}
-        return dims | {k[2] for k in self.flows} | {k[2] for k in self.flows_removed}
+        return {k[1] for k in self.nodes} | {k[1] for k in self.nodes_removed}
 
 
 @dataclass(frozen=True)
 class FrameChanges:
-    """The cells of a new one-day frame that differ from the frames last stored,
-    and the keys of the rows that vanished."""
+    """The node cells of a new one-day frame that differ from the frame last
+    stored, and the keys of the rows that vanished."""
 
     frame: ResultFrame
     nodes: Cells
     nodes_removed: list[NodeKey]
-    flows: Cells | None  # None: flows held back (the delta is unsettled)
-    flows_removed: list[FlowKey]
 
 
 def build_engine(
@@ -114,51 +102,41 @@ def to_result(day: date, frame: ResultFrame | None) -> DayResult:
 
 def frame_changes(
     day: date,
-    nodes_old: ResultFrame | None,
-    flows_old: ResultFrame | None,
+    old: ResultFrame | None,
     new: ResultFrame | None,
     *,
     known: bool = True,
-    flows: bool = True,
 ) -> FrameChanges | DayDelta:
-    """What to write so the stored date equals `new`: its node rows were last written
-    from nodes_old and its flows from flows_old (None: no rows). Everything when what
-    is stored is not known; the flows only when `flows`. The changed cells when the
-    frames compare cell by cell, else the rows compared by node ids.
+    """Node rows to write so the stored date equals `new`, when they were last
+    written from `old` (None: no rows): everything when what is stored is not known;
+    the changed cells when the frames compare cell by cell, else the rows compared
+    by node ids.
     """
     if not known:
-        return diff_days(None, to_result(day, new))
-    if (
-        nodes_old is None
-        or flows_old is None
-        or new is None
-        or not (new.comparable(nodes_old) and new.comparable(flows_old))
-    ):
-        old = DayResult(
-            day, to_result(day, nodes_old).nodes, to_result(day, flows_old).flows
-        )
-        return diff_days(old, to_result(day, new))
-    nodes = diff_frames(nodes_old, new, flows=False)
-    removed = list(node_rows(nodes_old, nodes.nodes_removed))
-    if not flows:
-        return FrameChanges(new, nodes.nodes, removed, None, [])
-    cells = diff_frames(flows_old, new, nodes=False)
-    gone = list(flow_rows(flows_old, cells.flows_removed))
-    return FrameChanges(new, nodes.nodes, removed, cells.flows, gone)
+        return diff_days(None, _node_result(day, new))
+    if old is None or new is None or not new.comparable(old):
+        return diff_days(_node_result(day, old), _node_result(day, new))
+    nodes = diff_frames(old, new, flows=False)
+    removed = list(node_rows(old, nodes.nodes_removed))
+    return FrameChanges(new, nodes.nodes, removed)
+
+
+def _node_result(day: date, frame: ResultFrame | None) -> DayResult:
+    """A frame's node rows keyed by node ids (its flows are not gathered)."""
+    if frame is None:
+        return DayResult(day)
+    n, t, k = (a.astype(np.int64) for a in np.nonzero(frame.node_present()))
+    return DayResult(day, node_rows(frame, (n, t, k)))
 
 
 def to_delta(changes: FrameChanges | DayDelta) -> DayDelta:
     """The changes as plain rows."""
     if isinstance(changes, DayDelta):
         return changes
-    frame, flows = changes.frame, changes.flows
     return DayDelta(
-        nodes=node_rows(frame, changes.nodes),
-        flows={} if flows is None else flow_rows(frame, flows),
+        nodes=node_rows(changes.frame, changes.nodes),
         nodes_removed=changes.nodes_removed,
-        flows_removed=changes.flows_removed,
         complete=False,
-        settled=flows is not None,
     )
 
 
@@ -194,13 +172,11 @@ def flow_rows(frame: ResultFrame, cells: Cells) -> dict[FlowKey, FlowRow]:
 
 
 def diff_days(old: DayResult | None, new: DayResult) -> DayDelta:
-    """What to write: everything when the stored state is unknown, else the changes."""
+    """Node rows to write: all when the stored state is unknown, else the changes."""
     if old is None:
-        return DayDelta(new.nodes, new.flows, [], [], complete=True)
+        return DayDelta(new.nodes, [], complete=True)
     return DayDelta(
         nodes={k: v for k, v in new.nodes.items() if old.nodes.get(k) != v},
-        flows={k: v for k, v in new.flows.items() if old.flows.get(k) != v},
         nodes_removed=[k for k in old.nodes if k not in new.nodes],
-        flows_removed=[k for k in old.flows if k not in new.flows],
         complete=False,
     )

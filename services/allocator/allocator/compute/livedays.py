@@ -2,8 +2,10 @@
 
 A recompute of a date whose engine is kept applies only the nodes that changed
 (`AllocationEngine.update`) instead of building the date again, and the new results
-are compared with the frame last handed to the store, cell by cell, so only rows that
-changed are written. Results equal a fresh `finops allocate` of the date's inputs.
+are compared with the frame last handed to the store, cell by cell, so only node
+rows that changed are written, with the shares of the parents whose plan was
+replaced (flows are derived from both in PostgreSQL). Results equal a fresh
+`finops allocate` of the date's inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TypeVar
 
 from allocator.compute.daydelta import build_engine, frame_changes
 from allocator.compute.encoding import encode_changes
+from allocator.compute.shares import share_rows
 from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
 from allocator.pgcopy.delta import EncodedDelta
@@ -24,7 +27,7 @@ from finops.domain.allocation.frames import ResultFrame, capture
 from finops.domain.dag import CostGraph
 from finops.errors import InputError
 
-__all__ = ["Computed", "LiveDays", "flows_due", "flows_due_in"]
+__all__ = ["Computed", "LiveDays"]
 
 _V = TypeVar("_V")
 
@@ -45,21 +48,15 @@ class LiveDays:
     (`allocator.compute.process`), one date at a time; the rest from the event loop.
     """
 
-    def __init__(
-        self, *, engines: int, frames: int, flows_every_s: float = 0.0
-    ) -> None:
+    def __init__(self, *, engines: int, frames: int) -> None:
         self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
-        # The frame whose node rows were last handed to the store, per date, and the
-        # one whose flows were (None: the date has no rows; absent: unknown).
+        # The frame whose node rows and shares were last handed to the store, per
+        # date (None: the date has no rows; absent: unknown).
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
-        self._flow_frames: dict[date, ResultFrame | None] = {}
-        self._flows_at: dict[date, float] = {}  # when a date's flows were last written
-        self._behind: set[date] = set()  # dates whose stored flows are older than nodes
         self._usage: dict[date, tuple[CostGraph, UsageRows]] = {}
         self._keep_engines, self._keep_frames = engines, frames
-        self.flows_every_s = flows_every_s
-        # Changed flows from this many on come in binary COPY format (None: never).
-        self.encode_flows_from: int | None = None
+        # Changed node rows from this many on come in binary COPY format (None: never).
+        self.encode_nodes_from: int | None = None
         self._generation = 0  # bumped by clear(): a compute across it keeps nothing
         self.pending: dict[date, Touched] = {}
 
@@ -71,34 +68,17 @@ class LiveDays:
         """The changes of a date not yet computed (cleared)."""
         return self.pending.pop(day, None) or Touched()
 
-    def flows_due_in(self, now: float) -> float | None:
-        """Seconds until some date's held-back flows are due (None: none are)."""
-        return flows_due_in(self.schedule(), self.flows_every_s, now)
-
-    def flows_behind(self) -> set[date]:
-        """Dates whose stored flows are older than their stored node rows."""
-        return set(self._behind)
-
-    def flows_due(self, now: float) -> set[date]:
-        """Dates whose held-back flows are due (their next write is a big one)."""
-        return flows_due(self.schedule(), self.flows_every_s, now)
-
-    def schedule(self) -> dict[date, float | None]:
-        """When the flows of each date in flows_behind() were last written."""
-        return {day: self._flows_at.get(day) for day in self._behind}
-
     async def allocate(
         self,
         graph: CostGraph,
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float,
     ) -> Computed:
         """compute() in a worker thread, so the event loop keeps answering."""
         # Values are replaced, never changed in place, so shallow copies are a snapshot.
         snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
-        return await asyncio.to_thread(self.compute, graph, day, snapshot, touched, now)
+        return await asyncio.to_thread(self.compute, graph, day, snapshot, touched)
 
     def compute(
         self,
@@ -106,13 +86,9 @@ class LiveDays:
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float = 0.0,
     ) -> Computed:
-        """Allocate a date (incrementally when its engine is kept) and diff it.
-
-        Node rows are always in the delta; a date's flows at most every
-        flows_every_s (a busy date changes tens of thousands of flows a second).
-        """
+        """Allocate a date (incrementally when its engine is kept) and diff it: its
+        changed node rows and the shares of its replaced plans."""
         generation = self._generation
         engine = self._engines.pop(day, None)
         skipped, built = 0, None
@@ -127,43 +103,24 @@ class LiveDays:
                 engine, built = None, "dimensions changed"
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
-        known = day in self._frames and day in self._flow_frames
+        known = day in self._frames
         old = self._frames.get(day)
         new = capture(engine, previous=old) if engine is not None else None
-        last = self._flows_at.get(day)
-        with_flows = not known or last is None or now - last >= self.flows_every_s
-        changes = frame_changes(
-            day, old, self._flow_frames.get(day), new, known=known, flows=with_flows
-        )
-        delta = encode_changes(changes, self.encode_flows_from)
+        changes = frame_changes(day, old, new, known=known)
+        shares = share_rows(old, new, known=known)
+        delta = encode_changes(changes, self.encode_nodes_from, shares)
         if generation == self._generation:
-            self._keep_results(day, engine, new, settled=delta.settled, now=now)
+            self._keep_results(day, engine, new)
         return Computed(delta, skipped, built if engine is not None else None)
 
     def _keep_results(
-        self,
-        day: date,
-        engine: AllocationEngine | None,
-        frame: ResultFrame | None,
-        *,
-        settled: bool,
-        now: float,
+        self, day: date, engine: AllocationEngine | None, frame: ResultFrame | None
     ) -> None:
         if engine is not None:
             self._keep(self._engines, day, engine, self._keep_engines)
         self._usage = {d: r for d, r in self._usage.items() if d in self._engines}
         self._frames.pop(day, None)
         self._keep(self._frames, day, frame, self._keep_frames)
-        if settled:
-            self._flow_frames[day] = frame
-            self._flows_at[day] = now
-            self._behind.discard(day)
-        else:
-            self._behind.add(day)
-        for gone in set(self._flow_frames) - set(self._frames):
-            self._flow_frames.pop(gone)
-            self._flows_at.pop(gone, None)
-            self._behind.discard(gone)
 
     def _rows(self, day: date, graph: CostGraph) -> UsageRows:
         rows = self._usage.get(day)
@@ -174,9 +131,6 @@ class LiveDays:
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""
         self._frames.pop(day, None)
-        self._flow_frames.pop(day, None)
-        self._flows_at.pop(day, None)
-        self._behind.discard(day)
 
     def clear(self) -> None:
         """After a rebalance: nothing kept is trusted."""
@@ -184,9 +138,6 @@ class LiveDays:
         self._engines.clear()
         self._usage.clear()
         self._frames.clear()
-        self._flow_frames.clear()
-        self._flows_at.clear()
-        self._behind.clear()
         self.pending.clear()
 
     @staticmethod
@@ -194,23 +145,6 @@ class LiveDays:
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)
-
-
-def flows_due(
-    schedule: dict[date, float | None], every_s: float, now: float
-) -> set[date]:
-    """Dates of a schedule whose held-back flows are due now."""
-    return {d for d, at in schedule.items() if at is None or now - at >= every_s}
-
-
-def flows_due_in(
-    schedule: dict[date, float | None], every_s: float, now: float
-) -> float | None:
-    """Seconds until the held-back flows of some date of a schedule are due."""
-    if not schedule:
-        return None
-    last = min(now if at is None else at for at in schedule.values())
-    return max(0.0, last + every_s - now)
 
 
 def _update(

@@ -10,7 +10,6 @@ again with nothing kept: each date is then sent and written whole.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -24,8 +23,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from allocator import gcpolicy
-from allocator.compute.encoding import ENCODE_FLOWS_FROM, encode_flows_from
-from allocator.compute.livedays import Computed, LiveDays, flows_due, flows_due_in
+from allocator.compute.encoding import ENCODE_NODES_FROM
+from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import DayInputs, Touched
 from finops.domain.dag import CostGraph
 from finops.errors import FinopsError
@@ -47,7 +46,6 @@ class ComputeFailed(RuntimeError):
 @dataclass
 class _Request:
     day: date
-    now: float
     touched: Touched
     full: bool  # costs and usage are the date's inputs whole, not changes
     costs: Changes
@@ -56,13 +54,12 @@ class _Request:
     clear: bool = False  # drop everything kept first (a rebalance)
     forget: list[date] = field(default_factory=list)  # frames not to trust
     evict: list[date] = field(default_factory=list)  # mirrors no longer kept
-    encode_flows_from: int = ENCODE_FLOWS_FROM
+    encode_nodes_from: int | None = ENCODE_NODES_FROM
 
 
 @dataclass
 class _Reply:
     computed: Computed | None
-    schedule: dict[date, float | None]  # LiveDays.schedule() after the request
     error: str | None = None
     finops_error: bool = False  # the error is the input's (FinopsError), not a bug
 
@@ -75,19 +72,12 @@ class ComputeProcess:
         *,
         engines: int,
         frames: int,
-        flows_every_s: float = 0.0,
-        encode_flows_from: int = ENCODE_FLOWS_FROM,
+        encode_nodes_from: int | None = ENCODE_NODES_FROM,
     ) -> None:
-        self._options = {
-            "engines": engines,
-            "frames": frames,
-            "flows_every_s": flows_every_s,
-        }
-        self.flows_every_s = flows_every_s
-        self._encode_flows_from = encode_flows_from
+        self._options = {"engines": engines, "frames": frames}
+        self._encode_nodes_from = encode_nodes_from
         self._keep_mirrors = max(frames, engines)
         self.pending: dict[date, Touched] = {}
-        self._schedule: dict[date, float | None] = {}
         self._mirrored: OrderedDict[date, None] = OrderedDict()
         self._sent_graph: CostGraph | None = None
         self._forget: set[date] = set()
@@ -103,29 +93,15 @@ class ComputeProcess:
         """The changes of a date not yet computed (cleared)."""
         return self.pending.pop(day, None) or Touched()
 
-    def flows_due_in(self, now: float) -> float | None:
-        """Seconds until some date's held-back flows are due (None: none are)."""
-        return flows_due_in(self._schedule, self.flows_every_s, now)
-
-    def flows_behind(self) -> set[date]:
-        """Dates whose stored flows are older than their stored node rows."""
-        return set(self._schedule)
-
-    def flows_due(self, now: float) -> set[date]:
-        """Dates whose held-back flows are due (their next write is a big one)."""
-        return flows_due(self._schedule, self.flows_every_s, now)
-
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""
         self._forget.add(day)
-        self._schedule.pop(day, None)
 
     def clear(self) -> None:
         """After a rebalance: nothing kept is trusted, no mirror either."""
         self._clear = True
         self._forget.clear()
         self._mirrored.clear()
-        self._schedule.clear()
         self.pending.clear()
 
     async def allocate(
@@ -134,20 +110,14 @@ class ComputeProcess:
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float,
     ) -> Computed:
         """Allocate a date in the compute process (LiveDays.compute there)."""
-        request = self._request(graph, day, inputs, touched, now)  # a consistent view
+        request = self._request(graph, day, inputs, touched)  # a consistent view
         try:
             reply: _Reply = await asyncio.to_thread(self._roundtrip, request)
         except (EOFError, OSError) as exc:
             await self._lost()
             raise ComputeLost(f"the compute process died allocating {day}") from exc
-        self._schedule = {
-            d: at for d, at in reply.schedule.items() if d not in self._forget
-        }
-        if self._clear:
-            self._schedule = {}
         if reply.computed is None:
             assert reply.error is not None
             if reply.finops_error:
@@ -161,7 +131,6 @@ class ComputeProcess:
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float,
     ) -> _Request:
         full = day not in self._mirrored
         if full:  # values are replaced, never changed in place: copies are a snapshot
@@ -176,7 +145,6 @@ class ComputeProcess:
             evict.append(self._mirrored.popitem(last=False)[0])
         request = _Request(
             day,
-            now,
             touched,
             full,
             costs,
@@ -185,7 +153,7 @@ class ComputeProcess:
             clear=self._clear,
             forget=sorted(self._forget),
             evict=evict,
-            encode_flows_from=self._encode_flows_from,
+            encode_nodes_from=self._encode_nodes_from,
         )
         self._sent_graph, self._forget, self._clear = graph, set(), False
         return request
@@ -215,15 +183,12 @@ class ComputeProcess:
         _log.info("compute process %s started", process.pid)
 
     async def _lost(self) -> None:
-        """The process is gone: start afresh, nothing kept on either side. Dates
-        whose flows were held back are due at once (written whole)."""
+        """The process is gone: start afresh, nothing kept on either side."""
         _log.error("the compute process died; starting it again")
-        behind: dict[date, float | None] = dict.fromkeys(self._schedule, float("-inf"))
         await self.close()
         self.clear()
         self._clear = False  # a new process has nothing to clear
         self._sent_graph = None
-        self._schedule = behind
 
     async def close(self) -> None:
         """Stop the process (it exits when its pipe closes)."""
@@ -275,16 +240,13 @@ def _handle(
 ) -> _Reply:
     try:
         assert graph is not None, "a request before any graph"
-        day, touched, now = request.day, request.touched, request.now
-        live.encode_flows_from = request.encode_flows_from
-        computed = live.compute(graph, day, inputs, touched, now)
+        live.encode_nodes_from = request.encode_nodes_from
+        computed = live.compute(graph, request.day, inputs, request.touched)
     except FinopsError as exc:
-        return _Reply(None, live.schedule(), str(exc), finops_error=True)
+        return _Reply(None, str(exc), finops_error=True)
     except Exception:
-        return _Reply(None, live.schedule(), traceback.format_exc())
-    # Many flows travel as bytes the driver passes on: no tuples for the loop.
-    delta = encode_flows_from(computed.delta, request.encode_flows_from)
-    return _Reply(dataclasses.replace(computed, delta=delta), live.schedule())
+        return _Reply(None, traceback.format_exc())
+    return _Reply(computed)
 
 
 def _mirror(mirrors: dict[date, DayInputs], request: _Request) -> DayInputs:

@@ -1,18 +1,18 @@
-"""Flow rows in PostgreSQL's binary COPY format (pure; no driver needed).
+"""Rows of (from_node, to_node, dimension TEXT, a BIGINT, strategy TEXT, a DOUBLE)
+in PostgreSQL's binary COPY format (pure; no driver needed): the share rows
+(allocator.compute.shares, the BIGINT their position) laid out by numpy.
 
-Encoded in the compute process, a busy date's flows reach the worker as one bytes
-object the driver passes on as it is (docs/decisions/0008-write-only-what-changed.md).
+Encoded in the compute process, they reach the worker as one bytes object the driver
+passes on as it is (docs/decisions/0008-write-only-what-changed.md).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from allocator.compute.daydelta import FlowKey, FlowRow
 from allocator.pgcopy.format import (
     HEADER,
     TRAILER,
@@ -22,41 +22,9 @@ from allocator.pgcopy.format import (
     present_codes,
 )
 
-__all__ = ["FLOW_COLUMNS", "encode_flow_arrays", "encode_flows"]
+__all__ = ["FLOW_COLUMNS", "encode_flow_arrays"]
 
 FLOW_COLUMNS = ("from_node", "to_node", "dimension", "amount", "strategy", "share")
-_FIELDS = struct.pack(">h", len(FLOW_COLUMNS))
-_BIGINT = struct.Struct(">iq")  # length 8, value
-_DOUBLE = struct.Struct(">id")
-
-
-def encode_flows(flows: dict[FlowKey, FlowRow]) -> CopyRows:
-    """Flow rows as tmp_flows (from_node, to_node, dimension TEXT, amount BIGINT,
-    strategy TEXT, share DOUBLE PRECISION) reads them in binary COPY."""
-    texts: dict[str, bytes] = {}
-
-    def text(value: str) -> bytes:
-        encoded = texts.get(value)
-        if encoded is None:
-            raw = value.encode()
-            encoded = texts[value] = len(raw).to_bytes(4, "big") + raw
-        return encoded
-
-    bigint, double = _BIGINT.pack, _DOUBLE.pack
-    body = b"".join(
-        [
-            _FIELDS
-            + text(parent)
-            + text(child)
-            + text(dimension)
-            + bigint(8, amount)
-            + text(strategy)
-            + double(8, share)
-            for (parent, child, dimension), (amount, strategy, share) in flows.items()
-        ]
-    )
-    dimensions = frozenset(k for _, _, k in flows)
-    return CopyRows(HEADER + body + TRAILER, len(flows), dimensions)
 
 
 def encode_flow_arrays(
@@ -66,9 +34,10 @@ def encode_flow_arrays(
     texts: tuple[TextCodes, TextCodes, TextCodes],
     dimension_names: Sequence[str],
 ) -> CopyRows:
-    """encode_flows of rows given as arrays: columns are the (parent, child,
-    dimension, strategy) codes of each row, texts their (nodes, dimensions,
-    strategies) codes. Row order within the data may differ; COPY does not mind."""
+    """Rows given as arrays: columns are the (parent, child, dimension, strategy)
+    codes of each row, texts their (nodes, dimensions, strategies) codes; `amount`
+    the BIGINT column, `share` the DOUBLE one. Row order within the data may
+    differ; COPY does not mind."""
     parent, child, dimension, strategy = columns
     nodes, dims, strategies = texts
     sizes = (

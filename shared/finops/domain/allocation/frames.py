@@ -74,6 +74,11 @@ class ResultFrame:
         parts = [r.strategy for r in self._rows.values()]
         return _stack(parts, self.amount.shape[1:], np.int64)
 
+    @property
+    def plans(self) -> dict[int, ParentPlan]:
+        """Each parent's plan (never changed in place: identity says it is the same)."""
+        return self._plans
+
     def node_present(self) -> NDArray[np.bool_]:
         """Cells a result row exists for: any direct, indirect or allocated_out."""
         direct, indirect, _, out, _ = self.figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["split_exactly", "split_in_place"]
+__all__ = ["retained_shares", "split_exactly", "split_in_place"]
 
 # Shares that sum to 1 leave a float residue of ~1e-16 for the retained part.
 _RESIDUE = 1e-12
@@ -27,6 +27,17 @@ def split_exactly(
     full = np.empty((k + 1, n), dtype=np.float64)
     full[:k] = shares
     return split_in_place(amounts, full)
+
+
+def retained_shares(shares: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The retained part's share of each column of (k, n) shares, bit for bit as
+    `split_in_place` computes it (the shares summed in row order; float residue 0).
+    Stored with the shares, it lets SQL split exactly (docs/decisions/0240)."""
+    retained = np.empty(shares.shape[1], dtype=np.float64)
+    np.sum(shares, axis=0, out=retained)
+    np.subtract(1.0, retained, out=retained)
+    retained[retained < _RESIDUE] = 0.0
+    return retained
 
 
 def split_in_place(
