@@ -11,7 +11,7 @@ from allocator.ports import DayWrite
 from finops.contracts.codec import decode_event
 from finops.contracts.events import AllocationComputed, DayInputsRouted, GraphChanged
 from finops.domain.dag import GraphSpec
-from tests.support.pgcopy_reader import written_rows
+from tests.support.derived_flows import StoredDay
 
 __all__ = ["FixedClock", "InMemoryResultStore", "RecordingPublisher"]
 
@@ -32,39 +32,32 @@ class FixedClock:
 
 @dataclass
 class InMemoryResultStore:
-    """Stored rows per date, as the PostgreSQL store would hold them."""
+    """Stored rows per date, as the PostgreSQL store would hold them; flows derived
+    from node rows and shares as the allocation_contributions view derives them."""
 
-    nodes: dict[tuple[date, str, str], tuple[int, ...]] = field(default_factory=dict)
-    flows: dict[tuple[date, str, str, str], tuple[Any, ...]] = field(
-        default_factory=dict
-    )
+    stored: dict[date, StoredDay] = field(default_factory=dict)
     days: dict[date, tuple[int, DayOffsets | None]] = field(default_factory=dict)
     writes: int = 0
     graph_nodes: dict[str, str] = field(default_factory=dict)
 
-    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
-        """A day's node rows: the date's replaced when complete, else patched."""
-        day, delta = write.day, write.delta
-        if delta.complete:
-            self.nodes = {k: v for k, v in self.nodes.items() if k[0] != day}
-        for key in delta.plain.nodes_removed:
-            self.nodes.pop((day, *key), None)
-        nodes, _ = written_rows(delta)
-        self.nodes.update(((day, *k), v) for k, v in nodes.items())
-        if mark:
-            self.days[day] = (write.graph_version, write.offsets)
-        self.writes += 1
+    @property
+    def nodes(self) -> dict[tuple[date, str, str], tuple[int, ...]]:
+        """Node rows of every date."""
+        return {(d, *k): v for d, s in self.stored.items() for k, v in s.nodes.items()}
 
-    async def write_flows(self, write: DayWrite) -> None:
-        """A day's flows (after its node rows); the date then reflects its offsets."""
-        day, delta = write.day, write.delta
-        if delta.complete:
-            self.flows = {k: v for k, v in self.flows.items() if k[0] != day}
-        for key in delta.plain.flows_removed:
-            self.flows.pop((day, *key), None)
-        _, flows = written_rows(delta)
-        self.flows.update(((day, *k), v) for k, v in flows.items())
-        self.days[day] = (write.graph_version, write.offsets)
+    @property
+    def flows(self) -> dict[tuple[date, str, str, str], tuple[Any, ...]]:
+        """Flows of every date, as the view lists them."""
+        return {
+            (d, *k): v for d, s in self.stored.items() for k, v in s.flows().items()
+        }
+
+    async def write_results(self, write: DayWrite) -> None:
+        """A day's node rows and shares (the date's replaced when complete, else
+        patched) and the offsets they reflect."""
+        self.stored.setdefault(write.day, StoredDay()).write(write.delta)
+        self.days[write.day] = (write.graph_version, write.offsets)
+        self.writes += 1
 
     async def mark_day(
         self, day: date, *, graph_version: int, offsets: DayOffsets | None

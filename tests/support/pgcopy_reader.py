@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from allocator.compute.daydelta import FlowKey, FlowRow, NodeKey, NodeRow
+from allocator.compute.daydelta import NodeKey, NodeRow
 from allocator.pgcopy.delta import EncodedDelta
 from allocator.pgcopy.flows import encode_flow_arrays
 from allocator.pgcopy.format import CopyRows, TextCodes
@@ -17,9 +17,12 @@ from allocator.pgcopy.nodes import EncodedNodes, encode_node_arrays
 _HEADER = 19  # signature (11), flags (4), header extension length (4)
 
 
-def decode_flows(rows: CopyRows) -> dict[tuple[str, str, str], tuple[int, str, float]]:
-    """The {(from, to, dimension): (amount, strategy, share)} that were encoded."""
-    data, at, found = rows.data, _HEADER, {}
+Row = tuple[tuple[str, str, str], tuple[int, str, float]]
+
+
+def decode_rows(rows: CopyRows) -> list[Row]:
+    """Every ((from, to, dimension), (bigint, strategy, share)) encoded, in order."""
+    data, at, found = rows.data, _HEADER, []
     assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
 
     def field() -> bytes:
@@ -35,15 +38,20 @@ def decode_flows(rows: CopyRows) -> dict[tuple[str, str, str], tuple[int, str, f
         (amount,) = struct.unpack(">q", field())
         strategy = field().decode()
         (share,) = struct.unpack(">d", field())
-        found[(parent, child, dimension)] = (amount, strategy, share)
+        found.append(((parent, child, dimension), (amount, strategy, share)))
     assert len(found) == rows.count and at + 2 == len(data)
     return found
+
+
+def decode_flows(rows: CopyRows) -> dict[tuple[str, str, str], tuple[int, str, float]]:
+    """The {(from, to, dimension): (amount, strategy, share)} that were encoded."""
+    return dict(decode_rows(rows))
 
 
 def encode_by_arrays(
     flows: dict[tuple[str, str, str], tuple[int, str, float]],
 ) -> CopyRows:
-    """encode_flow_arrays of the same rows as encode_flows(flows) takes."""
+    """encode_flow_arrays of rows given as a dict."""
     nodes = sorted({n for p, c, _ in flows for n in (p, c)})
     dims = sorted({k for _, _, k in flows})
     strategies = sorted({s for _, s, _ in flows.values()})
@@ -117,13 +125,9 @@ def encode_nodes_by_arrays(
     )
 
 
-def written_rows(
-    delta: EncodedDelta,
-) -> tuple[dict[NodeKey, NodeRow], dict[FlowKey, FlowRow]]:
-    """The node rows and flows a delta writes, its encoded ones decoded."""
-    nodes, flows = dict(delta.plain.nodes), dict(delta.plain.flows)
+def written_rows(delta: EncodedDelta) -> dict[NodeKey, NodeRow]:
+    """The node rows a delta writes, its encoded ones decoded."""
+    nodes = dict(delta.plain.nodes)
     if delta.node_copy is not None:
         nodes.update(decode_nodes(delta.node_copy))
-    if delta.flow_copy is not None:
-        flows.update(decode_flows(delta.flow_copy))
-    return nodes, flows
+    return nodes

@@ -48,9 +48,9 @@ def _announced(delta: EncodedDelta) -> list[tuple[str, list[NodeResult]]]:
 
 
 def test_encoded_node_rows_announce_what_plain_rows_do() -> None:
-    plain = EncodedDelta(DayDelta(NODES, {}, REMOVED, [], complete=False))
+    plain = EncodedDelta(DayDelta(NODES, REMOVED, complete=False))
     encoded = EncodedDelta(
-        DayDelta({}, {}, REMOVED, [], complete=False),
+        DayDelta({}, REMOVED, complete=False),
         node_copy=encode_nodes_by_arrays(NODES),
     )
     announced = _announced(plain)

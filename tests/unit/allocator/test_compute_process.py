@@ -12,31 +12,25 @@ import pytest
 
 from allocator.compute.process import ComputeLost, ComputeProcess
 from allocator.inputs.days import DayInputs, Touched
-from tests.unit.allocator.test_livedays import DAY, DIMS, Feed, StoredDay, _fresh
+from tests.support.derived_flows import StoredDay
+from tests.unit.allocator.test_livedays import DAY, DIMS, Feed, _fresh
 
 
 def _matches(stored: StoredDay, feed: Feed) -> bool:
-    nodes, flows = _fresh(feed.graph, feed)
-    return stored.nodes == nodes and stored.flows.keys() == flows.keys()
+    return (stored.nodes, stored.flows()) == _fresh(feed.graph, feed)
 
 
-async def _allocate(
-    proc: ComputeProcess, feed: Feed, stored: StoredDay, now: float = 0.0
-) -> bool:
+async def _allocate(proc: ComputeProcess, feed: Feed, stored: StoredDay) -> bool:
     """Allocate DAY with its pending changes; True when written whole."""
-    computed = await proc.allocate(
-        feed.graph, DAY, feed.state.days[DAY], proc.take(DAY), now
-    )
+    computed = await proc.allocate(feed.graph, DAY, feed.state.days[DAY], proc.take(DAY))
     stored.write(computed.delta)
-    if computed.delta.flows_written:
-        stored.encoded += computed.delta.flow_copy is not None
     return computed.delta.complete
 
 
 async def test_changes_only_requests_store_what_a_fresh_allocation_gives() -> None:
     feed, stored = Feed(5), StoredDay()
-    # Every delta's flows come back encoded for binary COPY, as busy dates' do.
-    proc = ComputeProcess(engines=2, frames=2, encode_flows_from=0)
+    # Every delta's node rows come back encoded for binary COPY, as busy dates' do.
+    proc = ComputeProcess(engines=2, frames=2, encode_nodes_from=0)
     try:
         for node in feed.ids[:40]:
             proc.touch(DAY, feed.apply(feed.cost(node, DIMS[0], 1_000_000)))
@@ -46,7 +40,7 @@ async def test_changes_only_requests_store_what_a_fresh_allocation_gives() -> No
                 proc.touch(DAY, feed.apply(feed.random_event()))
             assert not await _allocate(proc, feed, stored), step
             assert _matches(stored, feed), step
-        assert stored.encoded > 10
+        assert stored.encoded_nodes > 10
     finally:
         await proc.close()
 
@@ -58,7 +52,7 @@ async def test_evicted_forgotten_and_cleared_dates_are_sent_and_written_whole() 
         proc.touch(DAY, feed.apply(feed.cost(feed.ids[0], "compute", 5_000_000)))
         await _allocate(proc, feed, stored)
         other = DAY + timedelta(days=3)
-        await proc.allocate(feed.graph, other, DayInputs(), Touched(), 0.0)
+        await proc.allocate(feed.graph, other, DayInputs(), Touched())
         proc.touch(DAY, feed.apply(feed.cost(feed.ids[1], "compute", 7_000_000)))
         assert await _allocate(proc, feed, stored)  # its frame was evicted too
         assert _matches(stored, feed)
@@ -75,26 +69,22 @@ async def test_evicted_forgotten_and_cleared_dates_are_sent_and_written_whole() 
 
 async def test_a_dead_process_is_started_again_and_nothing_is_lost() -> None:
     feed, stored = Feed(8), StoredDay()
-    proc = ComputeProcess(engines=2, frames=2, flows_every_s=10.0)
+    proc = ComputeProcess(engines=2, frames=2)
     try:
         for node in feed.ids[:20]:
             proc.touch(DAY, feed.apply(feed.cost(node, "compute", 3_000_000)))
-        await _allocate(proc, feed, stored, now=100.0)
+        await _allocate(proc, feed, stored)
         proc.touch(DAY, feed.apply(feed.cost(feed.ids[2], "compute", 1)))
-        await _allocate(proc, feed, stored, now=101.0)
-        assert proc.flows_behind() == {DAY}  # flows held back, in the process
-        assert proc.flows_due_in(105.0) == 5.0
-        assert proc.flows_due(105.0) == set() and proc.flows_due(110.0) == {DAY}
+        await _allocate(proc, feed, stored)
         assert proc._process is not None and proc._process.pid is not None
         os.kill(proc._process.pid, signal.SIGKILL)
         proc._process.join(10)
         touched = feed.apply(feed.random_event())
         with pytest.raises(ComputeLost):
-            await proc.allocate(feed.graph, DAY, feed.state.days[DAY], touched, 102.0)
-        # Its flows are still behind and due at once; the service, after a failure,
-        # makes the date dirty again: it is sent and written whole.
-        assert proc.flows_behind() == {DAY} and proc.flows_due_in(102.0) == 0.0
-        assert await _allocate(proc, feed, stored, now=103.0)
-        assert _matches(stored, feed) and proc.flows_behind() == set()
+            await proc.allocate(feed.graph, DAY, feed.state.days[DAY], touched)
+        # The service, after a failure, makes the date dirty again: it is sent and
+        # written whole.
+        assert await _allocate(proc, feed, stored)
+        assert _matches(stored, feed)
     finally:
         await proc.close()

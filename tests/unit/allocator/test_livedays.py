@@ -1,4 +1,5 @@
-"""Kept engines and frames: incremental recomputes store exactly a fresh allocation."""
+"""Kept engines and frames: incremental recomputes store node rows and shares from
+which PostgreSQL derives exactly the flows of a fresh allocation."""
 
 from __future__ import annotations
 
@@ -14,41 +15,17 @@ from allocator.compute.livedays import LiveDays
 from allocator.inputs.days import Touched
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
-from allocator.pgcopy.delta import EncodedDelta
 from allocator.routing.pieces import max_window_days, route_event
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
 from finops.domain.allocation.readout import flow_columns, node_arrays
 from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.domain.dag import CostGraph, build_graph
 from finops.domain.records import NodeCost, UsageRecord
-from tests.support.pgcopy_reader import written_rows
+from tests.support.derived_flows import StoredDay
 
 DAY = date(2025, 1, 10)
 NOW = datetime(2025, 1, 11, tzinfo=UTC)
 DIMS = ["compute", "storage", "network"]
-
-
-class StoredDay:
-    """What PostgreSQL would hold for one date after the deltas so far."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[tuple[str, str], tuple[int, ...]] = {}
-        self.flows: dict[tuple[str, str, str], tuple[object, ...]] = {}
-        self.encoded = 0  # writes whose flows came encoded for binary COPY
-        self.encoded_nodes = 0  # and whose node rows did
-
-    def write(self, delta: EncodedDelta) -> None:
-        if delta.complete:
-            self.nodes, self.flows = {}, {}
-        for node_key in delta.plain.nodes_removed:
-            del self.nodes[node_key]
-        for flow_key in delta.plain.flows_removed:
-            del self.flows[flow_key]
-        nodes, flows = written_rows(delta)
-        self.encoded_nodes += delta.node_copy is not None
-        self.encoded += delta.flow_copy is not None
-        self.nodes.update(nodes)
-        self.flows.update(flows)
 
 
 class Feed:
@@ -181,7 +158,7 @@ def _replay(feed: Feed, encode_from: int | None) -> None:
     """Random events, recomputed incrementally; what is stored always equals a fresh
     allocation."""
     live, stored = LiveDays(engines=4, frames=4), StoredDay()
-    live.encode_flows_from = encode_from  # changed flows laid out for binary COPY
+    live.encode_nodes_from = encode_from  # changed node rows laid out for binary COPY
     for node in feed.ids[:40]:
         for dim in DIMS[:2]:
             live.touch(DAY, feed.apply(feed.cost(node, dim, 1_000_000 + len(node))))
@@ -194,12 +171,8 @@ def _replay(feed: Feed, encode_from: int | None) -> None:
         writes += not computed.delta.complete
         nodes, flows = _fresh(feed.graph, feed)
         assert stored.nodes == nodes, f"step {step}"
-        assert stored.flows.keys() == flows.keys(), f"step {step}"
-        for key, (amount, strategy, share) in flows.items():
-            assert stored.flows[key][:2] == (amount, strategy)
-            assert stored.flows[key][2] == pytest.approx(share, rel=1e-12, abs=1e-15)
+        assert stored.flows() == flows, f"step {step}"  # to the micro-unit
     assert writes > 30  # most recomputes were incremental, not whole rewrites
-    assert stored.encoded > 0 if encode_from is not None else stored.encoded == 0
     assert (
         stored.encoded_nodes > 0
         if encode_from is not None
@@ -219,7 +192,7 @@ def test_a_new_dimension_rebuilds_the_engine_and_still_matches() -> None:
     stored.write(computed.delta)
     nodes, flows = _fresh(feed.graph, feed)
     assert stored.nodes == nodes
-    assert stored.flows.keys() == flows.keys()
+    assert stored.flows() == flows
     assert {k for _, k in stored.nodes} == {"compute", "licenses"}
 
 
@@ -236,46 +209,32 @@ def test_a_forgotten_frame_is_written_whole_and_a_graph_change_rebuilds() -> Non
     stored.write(computed.delta)
     graph = build_graph(feed.spec)  # a new graph object: engines and frames realign
     computed = live.compute(graph, DAY, feed.state.days[DAY], Touched())
-    assert not computed.delta.complete and computed.delta.is_empty
-    assert (stored.nodes, stored.flows.keys()) == (
-        _fresh(graph, feed)[0],
-        _fresh(graph, feed)[1].keys(),
-    )
+    delta = computed.delta
+    assert not delta.complete and delta.plain.is_empty  # node rows compared by ids
+    assert delta.shares.complete  # a new graph's plans: the date's shares rewritten
+    stored.write(delta)
+    assert (stored.nodes, stored.flows()) == _fresh(graph, feed)
 
 
-def test_a_busy_dates_flows_are_held_back_then_written_whole() -> None:
+def test_a_cost_change_writes_no_share_and_a_usage_change_only_replaced_plans() -> None:
     feed = Feed(4)
-    live = LiveDays(engines=4, frames=4, flows_every_s=10.0)
-    stored = StoredDay()
+    live, stored = LiveDays(engines=4, frames=4), StoredDay()
     for node in feed.ids[:30]:
         live.touch(DAY, feed.apply(feed.cost(node, "compute", 2_000_000)))
 
-    def compute(now: float) -> EncodedDelta:
-        delta = live.compute(
-            feed.graph, DAY, feed.state.days[DAY], live.take(DAY), now
-        ).delta
+    def compute() -> None:
+        touched = live.take(DAY)
+        delta = live.compute(feed.graph, DAY, feed.state.days[DAY], touched).delta
         stored.write(delta)
-        return delta
+        assert (stored.nodes, stored.flows()) == _fresh(feed.graph, feed)
 
-    assert compute(100.0).settled  # the first write has everything
-    for step in range(5):
-        for i in range(8):  # same dimensions: the kept engine is updated
-            node, target = feed.rng.choice(feed.ids), feed.rng.choice(feed.targets)
-            event = (
-                feed.cost(node, "compute", 10_000 * i)
-                if i % 2
-                else feed.usage(target, float(i))
-            )
-            live.touch(DAY, feed.apply(event))
-        held = compute(101.0 + step)
-        assert not held.settled and not held.flows_written
-        assert not held.plain.flows_removed
-        assert stored.nodes == _fresh(feed.graph, feed)[0]  # node rows are current
-    assert live.flows_behind() == {DAY}
-    assert live.flows_due_in(105.0) == 5.0
-    assert live.flows_due(105.0) == set() and live.flows_due(110.0) == {DAY}
-    written = compute(110.0)  # due: the flows catch up, nothing new needed
-    nodes, flows = _fresh(feed.graph, feed)
-    assert written.settled and not written.nodes_written
-    assert stored.nodes == nodes and stored.flows.keys() == flows.keys()
-    assert live.flows_behind() == set()
+    compute()
+    whole = stored.share_rows
+    assert whole > 0  # the first write has every parent's shares
+    live.touch(DAY, feed.apply(feed.cost(feed.ids[5], "compute", 123_456_789)))
+    compute()
+    assert stored.share_rows == whole  # a cost change moves no share
+    for target in feed.targets[:10]:
+        live.touch(DAY, feed.apply(feed.usage(target, 42.0)))
+    compute()
+    assert whole < stored.share_rows < 2 * whole  # the replaced plans only

@@ -114,7 +114,7 @@ async def _feed(
         service.apply(piece, partition=partition, offset=offset)
     publisher.forwarded.clear()
     await service.recompute_due()
-    await service.quiesce()  # flows writes go on after a pass
+    await service.quiesce()
 
 
 def _batch(costs: list[NodeCost], usage: list[UsageRecord]) -> AllocationEngine:
@@ -314,10 +314,9 @@ class HookedDays(LiveDays):
         day: date,
         inputs: DayInputs,
         touched: Touched,
-        now: float,
     ) -> Computed:
         self.hook(day)
-        return await super().allocate(graph, day, inputs, touched, now)
+        return await super().allocate(graph, day, inputs, touched)
 
 
 async def test_a_rebalance_during_a_pass_skips_the_dates_moved_away() -> None:
@@ -372,10 +371,10 @@ class GatedStore(InMemoryResultStore):
         super().__init__()
         self.gate, self.started = asyncio.Event(), asyncio.Event()
 
-    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
+    async def write_results(self, write: DayWrite) -> None:
         self.started.set()
         await self.gate.wait()
-        await super().write_results(write, mark=mark)
+        await super().write_results(write)
 
 
 async def test_stopping_lets_the_writes_under_way_finish_and_starts_no_pass() -> None:
@@ -426,27 +425,22 @@ async def test_a_failed_mark_of_a_date_without_results_makes_it_dirty_again() ->
     assert store.days[DAY][1] == service.state.position(DAY) and not store.nodes
 
 
-class GatedFlows(InMemoryResultStore):
-    """Flows writes wait until let through; the first `failures` of them fail."""
+class FailingWrites(InMemoryResultStore):
+    """The writes after the first `after` fail `failures` times."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, after: int, failures: int) -> None:
         super().__init__()
-        self.gate, self.started = asyncio.Event(), asyncio.Event()
-        self.failures = failures
-        self.order: list[str] = []
+        self.after, self.failures = after, failures
+        self.complete: list[bool] = []
 
-    async def write_results(self, write: DayWrite, *, mark: bool) -> None:
-        self.order.append("nodes")
-        await super().write_results(write, mark=mark)
-
-    async def write_flows(self, write: DayWrite) -> None:
-        self.started.set()
-        await self.gate.wait()
-        self.order.append("flows")
-        if self.failures:
+    async def write_results(self, write: DayWrite) -> None:
+        if self.after:
+            self.after -= 1
+        elif self.failures:
             self.failures -= 1
             raise OSError("database went away")
-        await super().write_flows(write)
+        self.complete.append(write.delta.complete)
+        await super().write_results(write)
 
 
 def _apply_forwarded(
@@ -457,47 +451,36 @@ def _apply_forwarded(
     publisher.forwarded.clear()
 
 
-async def test_a_pass_ends_before_its_flows_and_the_date_next_waits_for_them() -> None:
-    store = GatedFlows()
+async def test_node_rows_and_shares_are_one_write_and_flows_follow_them() -> None:
+    store = InMemoryResultStore()
     service, _, publisher = _service(store)
     await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
     _apply_forwarded(service, publisher, 0)
-    assert await asyncio.wait_for(service.recompute_due(), 5) == 1  # flows held
-    assert store.started.is_set() and store.order == ["nodes"]
-    assert store.nodes[(DAY, "db", "compute")][0] == 1_000_000 and not store.flows
+    assert await service.recompute_due() == 1
+    assert store.writes == 1 and store.days[DAY][1] == service.state.position(DAY)
+    assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 1_000_000
     await service.route(_costs(2_000_000), "topic/0/1")
     _apply_forwarded(service, publisher, 10)
-    second = asyncio.create_task(service.recompute_due())
-    await asyncio.sleep(0.05)
-    assert not second.done() and store.order == ["nodes"]  # waits for the flows
-    store.gate.set()
-    await asyncio.wait_for(second, 5)
-    await service.quiesce()
-    assert store.order == ["nodes", "flows", "nodes", "flows"]
+    assert await service.recompute_due() == 1
     assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
     assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
-    assert store.days[DAY][1] == service.state.position(DAY)
 
 
-async def test_failed_flows_fail_a_later_pass_and_the_date_is_written_whole() -> None:
-    store = GatedFlows(failures=1)
+async def test_a_failed_write_fails_its_pass_and_the_date_is_written_whole() -> None:
+    store = FailingWrites(after=1, failures=1)
     service, _, publisher = _service(store)
     await service.apply_graph(_graph())
     await service.route(_costs(1_000_000), "topic/0/0")
     _apply_forwarded(service, publisher, 0)
-    await asyncio.wait_for(service.recompute_due(), 5)
-    await service.route(_costs(2_000_000), "topic/0/1")  # computed as flows fail
+    await service.recompute_due()
+    await service.route(_costs(2_000_000), "topic/0/1")
     _apply_forwarded(service, publisher, 10)
-    second = asyncio.create_task(service.recompute_due())
-    await asyncio.sleep(0.05)
-    store.gate.set()
     with pytest.raises(OSError, match="database went away"):
-        await asyncio.wait_for(second, 5)
-    assert store.order == ["nodes", "flows"]  # the delta computed meanwhile: unwritten
+        await service.recompute_due()
     assert DAY in service.dirty
-    await asyncio.wait_for(service.recompute_due(), 5)
-    await service.quiesce()
+    await service.recompute_due()
+    assert store.complete == [True, True]  # written whole again
     assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
     assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
     assert store.days[DAY][1] == service.state.position(DAY)
