@@ -89,3 +89,62 @@ async def test_result_rows_must_add_up(db: asyncpg.Connection) -> None:
             " indirect, holistic, allocated_out, retained)"
             " VALUES ('a', '2024-09-01', 'c', 1, 1, 3, 0, 3)"
         )
+
+
+async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_dates(
+    db: asyncpg.Connection, postgres_settings: PostgresSettings, tmp_path: Path
+) -> None:
+    """0070: allocation_contributions becomes a view over shares and node rows; the
+    old rows are gone and every date is to be written whole again."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    folder = postgres_settings.migrations_dir
+    search_path = await db.fetchval("SHOW search_path")
+    for migration in sorted(folder.glob("*.sql")):
+        if migration.name < "0070":
+            (tmp_path / migration.name).write_text(migration.read_text())
+    try:
+        await apply_migrations(db, folder=tmp_path, schema=schema)
+        await db.execute(f'SET search_path = "{schema}"')
+        await db.execute(
+            "INSERT INTO allocation_contributions (from_node, to_node, charge_date,"
+            " dimension, amount, strategy, share) VALUES"
+            " ('db', 'shop', '2025-01-01', 'compute', 1.5, 'equal', 0.5)"
+        )
+        await db.execute(
+            "INSERT INTO allocator_days (charge_date, graph_version, input_offsets)"
+            " VALUES ('2025-01-01', 1, '{}'::jsonb)"
+        )
+        applied = await apply_migrations(db, folder=folder, schema=schema)
+        assert [m.name for m in applied] == ["derived_flows"]
+        await db.execute(f'SET search_path = "{schema}"')
+        kind = await db.fetchval(
+            "SELECT table_type FROM information_schema.tables"
+            " WHERE table_schema = $1 AND table_name = 'allocation_contributions'",
+            schema,
+        )
+        assert kind == "VIEW"
+        assert await db.fetchval("SELECT count(*) FROM allocator_days") == 0
+        assert await db.fetchval("SELECT count(*) FROM grafana_flows_daily") == 0
+        # 3 micro-units split 1/3, 2/3 (retained 0): 1 and 2, derived in SQL.
+        await db.execute(
+            "INSERT INTO allocation_results (node_id, charge_date, dimension, direct,"
+            " indirect, holistic, allocated_out, retained) VALUES"
+            " ('db', '2025-01-01', 'compute', 0.000003, 0, 0.000003, 0.000003, 0)"
+        )
+        await db.execute(
+            "INSERT INTO allocation_shares (charge_date, from_node, dimension,"
+            " position, to_node, strategy, share) VALUES"
+            " ('2025-01-01', 'db', 'compute', 0, 'shop', 'proportional', 1.0 / 3),"
+            " ('2025-01-01', 'db', 'compute', 1, 'blog', 'proportional', 2.0 / 3),"
+            " ('2025-01-01', 'db', 'compute', 2, '', '', 0)"
+        )
+        rows = await db.fetch(
+            "SELECT to_node, amount, strategy FROM grafana_flows_daily ORDER BY 1"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("blog", Decimal("0.000002"), "proportional"),
+            ("shop", Decimal("0.000001"), "proportional"),
+        ]
+    finally:
+        await db.execute(f"SET search_path = {search_path}")
+        await db.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -75,5 +75,3 @@ def split_as_the_view(amount: int, shares: list[float]) -> list[int]:
     whole = leftover // slots
     extra = leftover - whole * slots
     return [low[i] + whole + (1 if rank[i] < extra else 0) for i in range(slots)]
-
-

@@ -22,7 +22,9 @@ def _matches(stored: StoredDay, feed: Feed) -> bool:
 
 async def _allocate(proc: ComputeProcess, feed: Feed, stored: StoredDay) -> bool:
     """Allocate DAY with its pending changes; True when written whole."""
-    computed = await proc.allocate(feed.graph, DAY, feed.state.days[DAY], proc.take(DAY))
+    computed = await proc.allocate(
+        feed.graph, DAY, feed.state.days[DAY], proc.take(DAY)
+    )
     stored.write(computed.delta)
     return computed.delta.complete
 
