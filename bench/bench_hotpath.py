@@ -35,7 +35,7 @@ from stream_probe import month_options
 
 from allocator import gcpolicy
 from allocator.announcements import result_messages
-from allocator.compute.encoding import ENCODE_FLOWS_FROM
+from allocator.compute.encoding import ENCODE_NODES_FROM
 from allocator.compute.livedays import LiveDays
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
@@ -125,8 +125,8 @@ class HotPath:
     def __init__(self, graph: Any, window: int) -> None:
         self.graph, self.window = graph, window
         self.state = InputState(SerialisingTable(), SerialisingTable(), {})
-        self.live = LiveDays(engines=8, frames=32, flows_every_s=3.0)
-        self.live.encode_flows_from = ENCODE_FLOWS_FROM  # as in the compute process
+        self.live = LiveDays(engines=8, frames=32)
+        self.live.encode_nodes_from = ENCODE_NODES_FROM  # as in the compute process
         self.dirty: set[date] = set()
         self.stages = Stages()
         self.offset = 0
@@ -149,10 +149,10 @@ class HotPath:
             inputs = self.state.days[day]
             touched = self.live.take(day)
             computed = run(
-                "compute", self.live.compute, self.graph, day, inputs, touched, now
+                "compute", self.live.compute, self.graph, day, inputs, touched
             )
             delta = computed.delta
-            rows += delta.nodes_written + delta.flows_written
+            rows += delta.nodes_written + delta.shares_written
             run(
                 "announce",
                 result_messages,
