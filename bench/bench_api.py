@@ -1,15 +1,18 @@
 """The query API under load on the 5,000-node / 20,000-edge / 90-day organisation.
 
 `finops synth` makes the organisation; `finops allocate`'s engine allocates it and its
-results (node rows and flows) are loaded into PostgreSQL by COPY, as the allocator
-would have stored them; the api runs as a process (auth required). A hand-written
+results (node rows and the shares flows are derived from) are loaded into PostgreSQL
+by COPY, as the allocator would have stored them; the api runs as a process (auth
+required). A hand-written
 open-loop load generator (asyncio + httpx) sends requests at a fixed rate and times
 each from its scheduled start, so a slow answer delays nothing after it.
 
 Figures: products/hierarchy over 30 days at 200 requests/s (p50, p99; the first,
 uncached answer of each window on its own), explain at 50 requests/s on random
 (product, day, dimension), and a 90-day CSV export of every node row (rows/s and the
-api's peak memory). Three runs.
+api's peak memory). Three runs. Then reads of the derived flows straight in SQL
+(median of 3): the api's flows into a product and explain's flows of a date, the sum
+of every flow by edge over 7 and 30 days (a Grafana range).
 
     .venv/bin/python bench/bench_api.py [--runs 3] [--seconds 15]
 """
@@ -38,7 +41,12 @@ from bench_ingest_stack import FINOPS, _free_port, _run, _stack, _wait_healthy
 
 from finops.adapters.graph_store import write_graph
 from finops.domain.allocation.engine import AllocationEngine
-from finops.domain.allocation.readout import iter_flow_columns, node_arrays
+from finops.domain.allocation.readout import (
+    STRATEGY_NAMES,
+    node_arrays,
+    strategy_codes,
+)
+from finops.domain.allocation.splitting import retained_shares
 from finops.domain.money import format_micros
 from finops.formats.engine_files import load_engine
 
@@ -79,22 +87,33 @@ def _node_csv(engine: AllocationEngine, out: Path) -> int:
     return rows
 
 
-def _flow_csv(engine: AllocationEngine, out: Path) -> int:
+def _share_csv(engine: AllocationEngine, out: Path) -> int:
+    """The shares the allocator stores (allocation_shares): per parent, day and
+    dimension one row per child and the retained share last; flows are derived from
+    them and the node rows by the allocation_contributions view."""
     ids, dims = engine.graph.ids, engine.dimensions
-    first = engine.days.first
+    days = [engine.days.first + timedelta(days=t) for t in range(engine.days.count)]
     rows = 0
     with out.open("w") as handle:
-        for part in iter_flow_columns(engine):
-            names = part.strategy
-            for i in range(len(part)):
-                day = first + timedelta(days=int(part.day[i]))
+        for p in sorted(engine.state.flows):
+            plan = engine.state.plans[p]
+            shares = plan.share_cells(None)  # (k, days x dims)
+            retained = retained_shares(shares)
+            codes = strategy_codes(plan)[plan.dim_config]  # (dims, k)
+            k = len(plan.children)
+            for cell in range(shares.shape[1]):
+                day, dim = days[cell // len(dims)], cell % len(dims)
+                for i in range(k):
+                    handle.write(
+                        f"{day},{ids[p]},{dims[dim]},{i},"
+                        f"{ids[int(plan.children[i])]},"
+                        f"{STRATEGY_NAMES[int(codes[dim, i])]},"
+                        f"{float(shares[i, cell])!r}\n"
+                    )
                 handle.write(
-                    f"{ids[int(part.parent[i])]},{ids[int(part.child[i])]},{day},"
-                    f"{dims[int(part.dimension[i])]},"
-                    f"{format_micros(int(part.amount[i]))},{names[i]},"
-                    f"{float(part.share[i])!r}\n"
+                    f"{day},{ids[p]},{dims[dim]},{k},,,{float(retained[cell])!r}\n"
                 )
-                rows += 1
+                rows += k + 1
     return rows
 
 
@@ -102,7 +121,7 @@ async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:
     engine = load_engine(org / "graph.json", org / "costs.csv", org / "usage.csv")
     started = time.perf_counter()
     node_rows = _node_csv(engine, work / "nodes.csv")
-    flow_rows = _flow_csv(engine, work / "flows.csv")
+    flow_rows = _share_csv(engine, work / "shares.csv")
     conn = await asyncpg.connect(env["DATABASE_URL"])
     try:
         await write_graph(conn, engine.graph.spec, version=1, digest="bench")
@@ -128,18 +147,19 @@ async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:
             format="csv",
         )
         await conn.copy_to_table(
-            "allocation_contributions",
-            source=work / "flows.csv",
+            "allocation_shares",
+            source=work / "shares.csv",
             columns=[
-                "from_node",
-                "to_node",
                 "charge_date",
+                "from_node",
                 "dimension",
-                "amount",
+                "position",
+                "to_node",
                 "strategy",
                 "share",
             ],
             format="csv",
+            force_not_null=["to_node", "strategy"],
         )
         days = [engine.days.first + timedelta(days=t) for t in range(engine.days.count)]
         await conn.executemany(
@@ -289,7 +309,7 @@ def _bench(root: Path, runs: int, seconds: float) -> None:
         _run([*FINOPS, "synth", "--out", str(org), *SYNTH, "--seed", "42"], env)
         data = asyncio.run(_load(env, org, root))
         print(
-            f"loaded {data.node_rows} node rows, {data.flow_rows} flows "
+            f"loaded {data.node_rows} node rows, {data.flow_rows} share rows "
             f"in {data.load_s:.0f} s",
             flush=True,
         )
@@ -313,6 +333,48 @@ def _bench(root: Path, runs: int, seconds: float) -> None:
                     _one_run(url, token, pid, data, seconds, seed=run)
                 )
                 print(f"run {run + 1}: {json.dumps(figures)}", flush=True)
+        for name, ms in asyncio.run(_flow_reads(env["DATABASE_URL"], data)).items():
+            print(f"derived flows, {name}: median {ms:.0f} ms of 3", flush=True)
+
+
+_FLOW_READS = {
+    "into a product over 30 days (the api's flows_into)": """
+SELECT from_node, to_node, sum(amount) FROM allocation_contributions
+WHERE to_node = ANY($3::text[]) AND charge_date BETWEEN $1 AND $2 GROUP BY 1, 2""",
+    "into a product on a date, one dimension (explain)": """
+SELECT from_node, amount FROM allocation_contributions
+WHERE to_node = ANY($3::text[]) AND charge_date = $2 AND dimension = $4
+  AND amount <> 0 AND $1::date IS NOT NULL""",
+    "every flow summed by edge over 7 days": """
+SELECT from_node, to_node, sum(amount) FROM allocation_contributions
+WHERE charge_date BETWEEN $2::date - 6 AND $2 AND $1::date IS NOT NULL
+  AND cardinality($3::text[]) >= 0 GROUP BY 1, 2""",
+    "every flow summed by edge over 30 days": """
+SELECT from_node, to_node, sum(amount) FROM allocation_contributions
+WHERE charge_date BETWEEN $1 AND $2 AND cardinality($3::text[]) >= 0
+GROUP BY 1, 2""",
+}
+
+
+async def _flow_reads(url: str, data: Loaded) -> dict[str, float]:
+    """Milliseconds of reads of the derived flows (median of 3)."""
+    conn = await asyncpg.connect(url)
+    first = data.last - timedelta(days=29)
+    try:
+        found = {}
+        for name, sql in _FLOW_READS.items():
+            args: list[object] = [first, data.last, data.products[:1]]
+            if "$4" in sql:
+                args.append(data.dims[0])
+            times = []
+            for _ in range(3):
+                began = time.perf_counter()
+                await conn.fetch(sql, *args)
+                times.append((time.perf_counter() - began) * 1000)
+            found[name] = statistics.median(times)
+        return found
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":
