@@ -4,8 +4,9 @@ PostgreSQL derives a flow as split_exactly(the parent's holistic, its shares)
 (deploy/migrations/0070_derived_flows.sql, docs/decisions/0240-flows-derived-in-sql.md).
 A parent's shares change only when its plan is replaced (usage or the graph: plans
 are never changed in place), so with a date's node rows go the share rows of the
-parents whose plan is not the one last stored, or of every parent when the write
-replaces the date whole. Each parent has one row per child (position 0..parts-1)
+parents whose plan is not the one last stored (and differs from it: a rebuilt
+engine's equal plans write nothing), or of every parent when the write replaces the
+date whole. Each parent has one row per child (position 0..parts-1)
 and a last row, position = parts with to_node and strategy '', holding the retained
 share as the engine computes it.
 """
@@ -67,12 +68,28 @@ def share_rows(
         return ShareRows(complete=True)
     if not known or old is None or old.graph is not new.graph:
         return ShareRows(complete=True, rows=_encode(new, new.plans))
-    changed = {p: plan for p, plan in new.plans.items() if old.plans.get(p) is not plan}
+    changed = {
+        p: plan for p, plan in new.plans.items() if not _same(old.plans.get(p), plan)
+    }
     gone = set(old.plans) - set(new.plans)
     if not changed and not gone:
         return NO_SHARES
     names = [new.graph.ids[p] for p in sorted({*changed, *gone})]
     return ShareRows(False, names, _encode(new, changed) if changed else None)
+
+
+def _same(old: ParentPlan | None, new: ParentPlan) -> bool:
+    """The same plan object, or one with the same children, shares and strategies
+    (a rebuilt engine's, or usage that moved no share)."""
+    if old is new:
+        return True
+    return (
+        old is not None
+        and np.array_equal(old.children, new.children)
+        and np.array_equal(old.dim_config, new.dim_config)
+        and np.array_equal(old.shares, new.shares)
+        and np.array_equal(strategy_codes(old), strategy_codes(new))
+    )
 
 
 def _encode(frame: ResultFrame, plans: dict[int, ParentPlan]) -> CopyRows:
