@@ -9,7 +9,7 @@ import asyncpg
 
 from api.params import Window
 
-__all__ = ["FIGURES", "MICROS", "Reader", "window_args"]
+__all__ = ["FIGURES", "MICROS", "Reader", "parents_flows", "window_args"]
 
 # Stored NUMERIC(24, 6) to exact integer micro-units.
 MICROS: Final = " * 1000000)::bigint"
@@ -18,6 +18,20 @@ SUMS: Final = ", ".join(f"(coalesce(sum(r.{f}), 0){MICROS} AS {f}" for f in FIGU
 # $1, $2: first and last day; $3: dimensions (empty: all).
 IN_WINDOW: Final = """r.charge_date BETWEEN $1 AND $2
   AND (cardinality($3::text[]) = 0 OR r.dimension = ANY($3::text[]))"""
+
+
+def parents_flows(nodes: str, where: str) -> str:
+    """A FROM clause, `f`: the derived flows (allocation_contributions) of the parents
+    of `nodes` (an array parameter) on the dates and dimensions `where` selects (on the
+    shares, `s.`). A to_node predicate on the view cannot go below its window
+    functions and would derive every flow of those dates; found by the shares' to_node
+    index, each parent's flows are derived alone (decision 0240)."""
+    return f"""(SELECT DISTINCT s.from_node, s.charge_date, s.dimension
+    FROM allocation_shares s WHERE s.to_node = ANY({nodes}) AND {where}) p
+CROSS JOIN LATERAL (SELECT c.* FROM allocation_contributions c
+    WHERE c.from_node = p.from_node AND c.charge_date = p.charge_date
+      AND c.dimension = p.dimension OFFSET 0) f"""
+
 
 _VERSION: Final = """
 SELECT concat_ws('/',

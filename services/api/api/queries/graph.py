@@ -6,7 +6,7 @@ import json
 from typing import Any, Final
 
 from api.params import Window
-from api.queries.base import IN_WINDOW, MICROS, Reader, window_args
+from api.queries.base import IN_WINDOW, MICROS, Reader, parents_flows, window_args
 
 __all__ = [
     "edges_of",
@@ -48,11 +48,12 @@ _FLOW_SUMS: Final = f"""
 SELECT f.from_node, f.to_node, (sum(f.amount){MICROS} AS amount,
        array_agg(DISTINCT f.strategy ORDER BY f.strategy) AS strategies,
        min(f.share) AS share_min, max(f.share) AS share_max
-FROM allocation_contributions f"""
-_INTO: Final = f"""{_FLOW_SUMS}
+FROM """
+_PARENTS: Final = parents_flows("$4::text[]", IN_WINDOW.replace("r.", "s."))
+_INTO: Final = f"""{_FLOW_SUMS}{_PARENTS}
 WHERE f.to_node = ANY($4::text[]) AND {IN_WINDOW.replace("r.", "f.")}
 GROUP BY f.from_node, f.to_node ORDER BY f.to_node, amount DESC, f.from_node"""
-_OUT_OF: Final = f"""{_FLOW_SUMS}
+_OUT_OF: Final = f"""{_FLOW_SUMS}allocation_contributions f
 WHERE f.from_node = ANY($4::text[]) AND {IN_WINDOW.replace("r.", "f.")}
 GROUP BY f.from_node, f.to_node ORDER BY f.from_node, amount DESC, f.to_node"""
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Final
 
-from api.queries.base import FIGURES, MICROS, Reader
+from api.queries.base import FIGURES, MICROS, Reader, parents_flows
 
 __all__ = ["bill_lines", "day_figures", "day_flows_into", "direct_sources"]
 
 _FLOWS: Final = f"""
 SELECT f.from_node, f.to_node, (f.amount{MICROS} AS amount, f.strategy, f.share,
        e.params ->> 'metric' AS metric
-FROM allocation_contributions f
+FROM {parents_flows("$1::text[]", "s.charge_date = $2 AND s.dimension = $3")}
 LEFT JOIN LATERAL (SELECT params FROM dependency_edges d
     WHERE d.from_node = f.from_node AND d.to_node = f.to_node
     ORDER BY d.active_from DESC NULLS LAST LIMIT 1) e ON true
