@@ -109,7 +109,9 @@ async def test_derived_flows_equal_a_fresh_allocation_after_every_change(
     for target in feed.targets[:5]:
         writer.live.touch(DAY, feed.apply(feed.usage(target, 17.5)))
     write = await writer.write()
-    assert write.delta.shares.parents and not write.delta.shares.complete
+    shares = write.delta.shares
+    assert shares.rows is not None and not shares.complete
+    assert shares.parents == []  # the same children: changed rows upserted only
     await check("usage change: plans replaced")
 
     for step in range(15):

@@ -45,7 +45,8 @@ class StoredDay:
                 shares.rows
             ):
                 rows[(parent, dim)][position] = (child, strategy, share)
-            self.shares.update(rows)
+            for key, positions in rows.items():  # upserted
+                self.shares.setdefault(key, {}).update(positions)
 
     def flows(self) -> Flows:
         """What the view lists: flows with an amount or a positive share."""

@@ -50,7 +50,10 @@ _INSERT_SHARES = """
 INSERT INTO allocation_shares (charge_date, from_node, dimension, position, to_node,
     strategy, share, run_id)
 SELECT $1, from_node, dimension, position, to_node, strategy, share, $2
-FROM tmp_shares"""
+FROM tmp_shares
+ON CONFLICT (charge_date, from_node, dimension, position) DO UPDATE SET
+    to_node = EXCLUDED.to_node, strategy = EXCLUDED.strategy, share = EXCLUDED.share,
+    run_id = EXCLUDED.run_id"""
 _M = "::numeric / 1000000"
 # Rows are updated through a join with the temp table, then the rows the join did
 # not find are inserted (docs/decisions/0008-write-only-what-changed.md). One writer

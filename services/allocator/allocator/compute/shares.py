@@ -4,11 +4,12 @@ PostgreSQL derives a flow as split_exactly(the parent's holistic, its shares)
 (deploy/migrations/0070_derived_flows.sql, docs/decisions/0240-flows-derived-in-sql.md).
 A parent's shares change only when its plan is replaced (usage or the graph: plans
 are never changed in place), so with a date's node rows go the share rows of the
-parents whose plan is not the one last stored (and differs from it: a rebuilt
-engine's equal plans write nothing), or of every parent when the write replaces the
-date whole. Each parent has one row per child (position 0..parts-1)
-and a last row, position = parts with to_node and strategy '', holding the retained
-share as the engine computes it.
+parents whose plan is not the one last stored: of a plan with the same children
+only the rows whose share or strategy changed (upserted; a usage change moves a few
+shares of a big parent), of another every row (the parent's old rows deleted first);
+of every parent when the write replaces the date whole. Each parent has one row per
+child (position 0..parts-1) and a last row, position = parts with to_node and
+strategy '', holding the retained share as the engine computes it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class ShareRows:
 
 
 NO_SHARES = ShareRows(complete=False)
+# parent, child, dimension, position, strategy codes; share
+_Columns = tuple[NDArray[np.int64] | NDArray[np.float64], ...]
 
 
 def share_rows(
@@ -66,36 +69,51 @@ def share_rows(
         return NO_SHARES  # nothing stored, nothing to store
     if new is None:
         return ShareRows(complete=True)
+    n_nodes, n_dims = len(new.graph.ids), len(new.dimensions)
     if not known or old is None or old.graph is not new.graph:
-        return ShareRows(complete=True, rows=_encode(new, new.plans))
-    changed = {
-        p: plan for p, plan in new.plans.items() if not _same(old.plans.get(p), plan)
-    }
-    gone = set(old.plans) - set(new.plans)
-    if not changed and not gone:
+        plans = new.plans.items()
+        pieces = [_parent_rows(p, plan, n_nodes, n_dims) for p, plan in plans]
+        return ShareRows(complete=True, rows=_encode(new, pieces))
+    replaced: list[int] = []
+    pieces = []
+    for p, plan in new.plans.items():
+        before = old.plans.get(p)
+        if before is plan:
+            continue
+        if before is not None and _same_rows(before, plan):
+            piece = _changed_rows(p, before, plan, n_nodes, n_dims)
+        else:
+            replaced.append(p)
+            piece = _parent_rows(p, plan, n_nodes, n_dims)
+        if piece[0].size:
+            pieces.append(piece)
+    deleted = sorted({*replaced, *(set(old.plans) - set(new.plans))})
+    if not pieces and not deleted:
         return NO_SHARES
-    names = [new.graph.ids[p] for p in sorted({*changed, *gone})]
-    return ShareRows(False, names, _encode(new, changed) if changed else None)
+    names = [new.graph.ids[p] for p in deleted]
+    return ShareRows(False, names, _encode(new, pieces) if pieces else None)
 
 
-def _same(old: ParentPlan | None, new: ParentPlan) -> bool:
-    """The same plan object, or one with the same children, shares and strategies
-    (a rebuilt engine's, or usage that moved no share)."""
-    if old is new:
-        return True
-    return (
-        old is not None
-        and np.array_equal(old.children, new.children)
-        and np.array_equal(old.dim_config, new.dim_config)
-        and np.array_equal(old.shares, new.shares)
-        and np.array_equal(strategy_codes(old), strategy_codes(new))
+def _same_rows(old: ParentPlan, new: ParentPlan) -> bool:
+    """Plans whose rows line up one to one (same children, same configs)."""
+    return np.array_equal(old.children, new.children) and np.array_equal(
+        old.dim_config, new.dim_config
     )
 
 
-def _encode(frame: ResultFrame, plans: dict[int, ParentPlan]) -> CopyRows:
-    """Every share row of these parents' plans, in binary COPY format."""
-    n_nodes, n_dims = len(frame.graph.ids), len(frame.dimensions)
-    pieces = [_parent_rows(p, plan, n_nodes, n_dims) for p, plan in plans.items()]
+def _changed_rows(
+    parent: int, old: ParentPlan, new: ParentPlan, n_nodes: int, n_dims: int
+) -> _Columns:
+    """The rows of `new` whose share (the retained one too) or strategy differ from
+    `old`'s: a usage change moves a few of a big parent's shares."""
+    before = _parent_rows(parent, old, n_nodes, n_dims)
+    after = _parent_rows(parent, new, n_nodes, n_dims)
+    changed = (before[5] != after[5]) | (before[4] != after[4])
+    return tuple(column[changed] for column in after)
+
+
+def _encode(frame: ResultFrame, pieces: list[_Columns]) -> CopyRows:
+    """Share rows (pieces of columns) in binary COPY format."""
     columns = [np.concatenate(c) for c in zip(*pieces, strict=True)]
     parent, child, dimension, position, strategy, share = columns
     texts = (_node_texts(frame.graph), _dim_texts(frame.dimensions), _STRATEGIES)
@@ -108,9 +126,7 @@ def _encode(frame: ResultFrame, plans: dict[int, ParentPlan]) -> CopyRows:
     )
 
 
-def _parent_rows(
-    parent: int, plan: ParentPlan, n_nodes: int, n_dims: int
-) -> tuple[NDArray[np.int64] | NDArray[np.float64], ...]:
+def _parent_rows(parent: int, plan: ParentPlan, n_nodes: int, n_dims: int) -> _Columns:
     """One parent's rows, (parts + 1) x dimensions: parent, child, dimension,
     position, strategy codes and the share (retained last)."""
     k = len(plan.children)
