@@ -105,11 +105,43 @@ def _changed_rows(
     parent: int, old: ParentPlan, new: ParentPlan, n_nodes: int, n_dims: int
 ) -> _Columns:
     """The rows of `new` whose share (the retained one too) or strategy differ from
-    `old`'s: a usage change moves a few of a big parent's shares."""
-    before = _parent_rows(parent, old, n_nodes, n_dims)
-    after = _parent_rows(parent, new, n_nodes, n_dims)
-    changed = (before[5] != after[5]) | (before[4] != after[4])
-    return tuple(column[changed] for column in after)
+    `old`'s: a usage change moves a few of a big parent's shares, and only those
+    rows are built."""
+    if old.config_rules is not new.config_rules:  # strategies may differ: compare all
+        before = _parent_rows(parent, old, n_nodes, n_dims)
+        after = _parent_rows(parent, new, n_nodes, n_dims)
+        changed = (before[5] != after[5]) | (before[4] != after[4])
+        return tuple(column[changed] for column in after)
+    was, now = old.share_cells(None), new.share_cells(None)  # (k, dims), one day
+    rows, dims = np.nonzero(was != now)
+    kept = np.flatnonzero(retained_shares(was) != (retained := retained_shares(now)))
+    k = len(new.children)
+    codes = _codes(new)[new.dim_config[dims], rows]
+    return (
+        np.full(rows.size + kept.size, parent, dtype=np.int64),
+        np.concatenate([new.children[rows], np.full(kept.size, n_nodes)]).astype(
+            np.int64, copy=False
+        ),
+        np.concatenate([dims, kept]).astype(np.int64, copy=False),
+        np.concatenate([rows, np.full(kept.size, k)]).astype(np.int64, copy=False),
+        np.concatenate([codes, np.full(kept.size, _NO_STRATEGY)]).astype(
+            np.int64, copy=False
+        ),
+        np.concatenate([now[rows, dims], retained[kept]]),
+    )
+
+
+_CODES: dict[int, tuple[object, NDArray[np.int64]]] = {}  # per config_rules object
+
+
+def _codes(plan: ParentPlan) -> NDArray[np.int64]:
+    """strategy_codes(plan), kept per config_rules object (usage keeps it)."""
+    kept = _CODES.get(id(plan.config_rules))
+    if kept is None or kept[0] is not plan.config_rules:
+        if len(_CODES) >= 50_000:
+            _CODES.clear()
+        kept = _CODES[id(plan.config_rules)] = (plan.config_rules, strategy_codes(plan))
+    return kept[1]
 
 
 def _encode(frame: ResultFrame, pieces: list[_Columns]) -> CopyRows:
