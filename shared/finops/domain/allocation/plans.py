@@ -281,15 +281,27 @@ def _plain_heads(
         a, b = int(starts[p]), int(ends[p])
         check_rules(edges[a].from_, None, list(edges[a:b]), rules[a:b])
     active = activity(edges, days)
-    strategy = [str(r.strategy) if not r.is_fixed else None for r in distinct]
-    metric = [r.metric is not None for r in distinct]
+    # Per parent: the rule of its first non-fixed edge (its group's strategy, when
+    # it has one) and whether some edge's share depends on usage.
+    first_open = np.minimum.reduceat(
+        np.where(fixed, len(edges), np.arange(len(edges))), starts
+    )
+    has_open = first_open < ends
+    open_rule = rule_code[np.where(has_open, first_open, starts)]
+    strategy = [str(r.strategy) for r in distinct]
+    names = [
+        strategy[c] if has else None
+        for c, has in zip(open_rule.tolist(), has_open.tolist(), strict=True)
+    ]
+    metric = np.array([r.metric is not None for r in distinct], dtype=bool)
+    uses_usage = np.logical_or.reduceat(metric[rule_code], starts).tolist()
     percent = config.percent[rule_code]
     equal = config.equal_fallback[rule_code]
     usage_codes = config.usage_codes[rule_code]
     heads = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        own = rule_code[a:b].tolist()
-        names = [strategy[c] for c in own if strategy[c] is not None]
+    for a, b, name, uses in zip(
+        starts.tolist(), ends.tolist(), names, uses_usage, strict=True
+    ):
         rules_ = tuple(rules[a:b])
         heads.append(
             Head(
@@ -300,14 +312,14 @@ def _plain_heads(
                 (
                     _Config(
                         rules_,
-                        names[0] if names else None,
+                        name,
                         fixed[a:b],
                         percent[a:b],
                         equal[a:b],
                         usage_codes[a:b],
                     ),
                 ),
-                any(metric[c] for c in own),
+                uses,
             )
         )
     return heads
