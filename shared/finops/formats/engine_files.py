@@ -50,21 +50,22 @@ def load_engine(
 ) -> AllocationEngine:
     """Read and validate the files, then allocate every day in range.
 
-    The cost file, the largest, is read on a thread (Arrow and NumPy release the
-    GIL) while this one parses the graph, then reads the usage file. Errors are the
+    The cost file, the largest, and then the usage file are read on threads (Arrow
+    and NumPy release the GIL) while this one parses the graph. Errors are the
     ones reading the files one after another gives: the graph's first, then the
     costs', then the usage's, and a file naming a node the graph lacks is read
     again knowing the graph, so the message names the file's first bad line.
 
-    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`).
-    The engine is built with the reading thread lent as its executor (it takes
-    half of the first full pass's splits; the results are the same bits).
+    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`);
+    the usage file is then read on this function's reading thread. The engine is
+    built with that thread lent as its executor (it builds the direct array beside the
+    plans and takes half of the first full pass's splits; the same bits).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
         costs_job = costs_ahead or pool.submit(load_costs, costs_path)
+        usage_job = pool.submit(load_usage, usage_path) if usage_path else None
         graph = build_graph(load_graph(graph_path))
         known = graph.index
-        usage_job = _run(load_usage, usage_path) if usage_path else None
         costs = _known_only(costs_job, lambda: load_costs(costs_path, known), known)
         usage = (
             _known_only(usage_job, lambda: load_usage(usage_path, known), known)
@@ -72,18 +73,9 @@ def load_engine(
             else UsageTable.empty()
         )
         days = _day_range(costs.day, first, last)
-        # The reading thread then takes half of each level's splits.
+        # The reading thread then builds the direct array and takes half of
+        # each level's splits.
         return AllocationEngine(graph, costs, usage, days=days, executor=pool)
-
-
-def _run(read: Callable[[Path], _T], path: Path) -> Future[_T]:
-    """Read now; the table or the error waits in a future (costs' errors come first)."""
-    done: Future[_T] = Future()
-    try:
-        done.set_result(read(path))
-    except Exception as exc:  # raised again by done.result()
-        done.set_exception(exc)
-    return done
 
 
 def _known_only(job: Future[_T], again: Callable[[], _T], known: Collection[str]) -> _T:
