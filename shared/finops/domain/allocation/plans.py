@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -103,9 +104,10 @@ class Head:
     uses_usage: bool  # whether some edge's share depends on usage
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """One parent's edges in one dimension config, ready for share computation."""
+class _Draft(NamedTuple):
+    """One parent's edges in one dimension config, ready for share computation
+    (a named tuple: thousands are made per build, at half a frozen dataclass's
+    cost)."""
 
     children: NDArray[np.int64]
     config: _Config
@@ -393,12 +395,12 @@ def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float6
     remainder = np.maximum(1.0 - np.add.reduceat(shares, starts, axis=0), 0.0)
     rest = np.flatnonzero(~is_fixed)
     if rest.size:
-        rules = tuple(r for c in configs for r in c.rules)
+        rules = tuple(chain.from_iterable(c.rules for c in configs))
         everything = rest.size == len(rules)
         parent = np.repeat(np.arange(len(drafts)), sizes)
         group = EdgeGroup(
             children=np.concatenate([d.children for d in drafts])[rest],
-            rules=rules if everything else tuple(rules[i] for i in rest),
+            rules=rules if everything else tuple(map(rules.__getitem__, rest.tolist())),
             active=active[rest],
             remainder=remainder[parent[rest]],
             sizes=np.add.reduceat((~is_fixed).astype(np.int64), starts),
