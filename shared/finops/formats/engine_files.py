@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -14,15 +14,16 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
-from finops.domain.allocation.synth import METRICS, SynthOrg
 from finops.domain.allocation.tables import CostTable, UsageTable
 from finops.domain.dag import build_graph
 from finops.domain.periods import DayRange
 from finops.errors import FinopsError, InputError
-from finops.formats.arrow_columns import date_column, decimal_column, string_column
 from finops.formats.costfile import load_costs
 from finops.formats.graphfile import load_graph, save_graph
 from finops.formats.inputfiles import load_usage
+
+if TYPE_CHECKING:
+    from finops.domain.allocation.synth import SynthOrg
 
 __all__ = ["load_engine", "parse_day", "write_org"]
 
@@ -105,6 +106,10 @@ def _day_range(
 
 def write_org(org: SynthOrg, out: Path) -> list[Path]:
     """Write graph.json, costs.csv and usage.csv of a synthetic organisation."""
+    # Only `finops synth` writes: `allocate` does not import the generator.
+    from finops.domain.allocation.synth import METRICS
+    from finops.formats.arrow_columns import date_column, decimal_column, string_column
+
     out.mkdir(parents=True, exist_ok=True)
     graph, costs, usage = out / "graph.json", out / "costs.csv", out / "usage.csv"
     save_graph(org.spec, graph)

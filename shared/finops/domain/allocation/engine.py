@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,9 +17,11 @@ from finops.domain.allocation.tables import CostTable, UsageTable, to_day_number
 from finops.domain.allocation.usage import UsageView
 from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
 from finops.domain.periods import DayRange
-from finops.domain.records import NodeCost, UsageRecord
 from finops.domain.rules import check_parent_rules
 from finops.errors import GraphError, InputError
+
+if TYPE_CHECKING:  # the pydantic record models are imported where records are read
+    from finops.domain.records import NodeCost, UsageRecord
 
 __all__ = ["AllocationEngine", "ChangeSet", "CostUpdate"]
 
