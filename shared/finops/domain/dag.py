@@ -109,14 +109,16 @@ class CostGraph:
         self.ids: list[str] = sorted(self.nodes)
         self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
         self.out_edges: dict[str, list[EdgeSpec]] = _out_edges(spec.edges)
-        self.order: list[str] = _topological_order(self.ids, self.out_edges)
+        # Each parent's distinct children, sorted (computed once for what follows).
+        kids = {p: sorted({e.to for e in out}) for p, out in self.out_edges.items()}
+        self.order: list[str] = _topological_order(self.ids, kids, self.out_edges)
         # Whether some parent has two edges (of different periods) to one child.
         self.parallel_edges = any(
-            len(out) != len({e.to for e in out}) for out in self.out_edges.values()
+            len(out) != len(kids[p]) for p, out in self.out_edges.items()
         )
         self.in_parents: dict[str, list[str]] = defaultdict(list)
-        for parent, edges in self.out_edges.items():
-            for child in sorted({e.to for e in edges}):
+        for parent, children in kids.items():
+            for child in children:
                 self.in_parents[child].append(parent)
 
     def children(self, node: str) -> list[str]:
@@ -145,22 +147,22 @@ def _check_nodes(spec: GraphSpec) -> None:
 
 def _check_edges(spec: GraphSpec) -> None:
     known = {n.id for n in spec.nodes}
-    by_pair: dict[tuple[str, str], list[EdgeSpec]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[EdgeSpec]] = {}
     for edge in spec.edges:
-        for end in (edge.from_, edge.to):
-            if end not in known:
-                raise GraphError(
-                    f"edge {edge.from_} -> {edge.to}: unknown node {end!r}"
-                )
-        if edge.from_ == edge.to:
-            raise GraphError(f"self-loop on node {edge.from_!r}")
-        for other in by_pair[(edge.from_, edge.to)]:
+        a, b = edge.from_, edge.to
+        if a not in known or b not in known:
+            end = a if a not in known else b
+            raise GraphError(f"edge {a} -> {b}: unknown node {end!r}")
+        if a == b:
+            raise GraphError(f"self-loop on node {a!r}")
+        earlier = by_pair.get((a, b))
+        if earlier is None:
+            by_pair[(a, b)] = [edge]
+            continue
+        for other in earlier:
             if edge.overlaps(other):
-                raise GraphError(
-                    f"duplicate edge {edge.from_} -> {edge.to} "
-                    "with overlapping activity"
-                )
-        by_pair[(edge.from_, edge.to)].append(edge)
+                raise GraphError(f"duplicate edge {a} -> {b} with overlapping activity")
+        earlier.append(edge)
 
 
 def _edge_sort_key(edge: EdgeSpec) -> tuple[str, date]:
@@ -171,22 +173,39 @@ def _out_edges(edges: list[EdgeSpec]) -> dict[str, list[EdgeSpec]]:
     out: dict[str, list[EdgeSpec]] = defaultdict(list)
     for edge in edges:
         out[edge.from_].append(edge)
-    return {parent: sorted(group, key=_edge_sort_key) for parent, group in out.items()}
+    return {parent: _sorted_out(group) for parent, group in out.items()}
 
 
-def _topological_order(ids: list[str], out: dict[str, list[EdgeSpec]]) -> list[str]:
-    """Kahn's algorithm, smallest id first among ready nodes; raises on a cycle."""
+def _sorted_out(group: list[EdgeSpec]) -> list[EdgeSpec]:
+    """One parent's edges by child, then start (no start sorts first)."""
+    if any(e.active_from is not None for e in group):
+        return sorted(group, key=_edge_sort_key)
+    # Every key's start is date.min: the child alone orders them (the sort is stable).
+    return sorted(group, key=_edge_child)
+
+
+def _edge_child(edge: EdgeSpec) -> str:
+    return edge.to
+
+
+def _topological_order(
+    ids: list[str], kids: dict[str, list[str]], out: dict[str, list[EdgeSpec]]
+) -> list[str]:
+    """Kahn's algorithm, smallest id first among ready nodes; raises on a cycle.
+
+    kids: each parent's distinct children; out: its edges (to name a cycle)."""
     indegree = dict.fromkeys(ids, 0)
-    for edges in out.values():
-        for child in {e.to for e in edges}:
+    for children in kids.values():
+        for child in children:
             indegree[child] += 1
     ready = [node for node, deg in indegree.items() if deg == 0]
     heapq.heapify(ready)
     order: list[str] = []
+    none: list[str] = []
     while ready:
         node = heapq.heappop(ready)
         order.append(node)
-        for child in {e.to for e in out.get(node, [])}:
+        for child in kids.get(node, none):
             indegree[child] -= 1
             if indegree[child] == 0:
                 heapq.heappush(ready, child)

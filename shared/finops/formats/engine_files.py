@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -14,15 +14,16 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
-from finops.domain.allocation.synth import METRICS, SynthOrg
 from finops.domain.allocation.tables import CostTable, UsageTable
 from finops.domain.dag import build_graph
 from finops.domain.periods import DayRange
 from finops.errors import FinopsError, InputError
-from finops.formats.arrow_columns import date_column, decimal_column, string_column
 from finops.formats.costfile import load_costs
 from finops.formats.graphfile import load_graph, save_graph
 from finops.formats.inputfiles import load_usage
+
+if TYPE_CHECKING:
+    from finops.domain.allocation.synth import SynthOrg
 
 __all__ = ["load_engine", "parse_day", "write_org"]
 
@@ -50,21 +51,22 @@ def load_engine(
 ) -> AllocationEngine:
     """Read and validate the files, then allocate every day in range.
 
-    The cost file, the largest, is read on a thread (Arrow and NumPy release the
-    GIL) while this one parses the graph, then reads the usage file. Errors are the
+    The cost file, the largest, and then the usage file are read on threads (Arrow
+    and NumPy release the GIL) while this one parses the graph. Errors are the
     ones reading the files one after another gives: the graph's first, then the
     costs', then the usage's, and a file naming a node the graph lacks is read
     again knowing the graph, so the message names the file's first bad line.
 
-    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`).
-    The engine is built with the reading thread lent as its executor (it takes
-    half of the first full pass's splits; the results are the same bits).
+    costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`);
+    the usage file is then read on this function's reading thread. The engine is
+    built with that thread lent as its executor (it builds the direct array beside the
+    plans and takes half of the first full pass's splits; the same bits).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
         costs_job = costs_ahead or pool.submit(load_costs, costs_path)
+        usage_job = pool.submit(load_usage, usage_path) if usage_path else None
         graph = build_graph(load_graph(graph_path))
         known = graph.index
-        usage_job = _run(load_usage, usage_path) if usage_path else None
         costs = _known_only(costs_job, lambda: load_costs(costs_path, known), known)
         usage = (
             _known_only(usage_job, lambda: load_usage(usage_path, known), known)
@@ -72,18 +74,9 @@ def load_engine(
             else UsageTable.empty()
         )
         days = _day_range(costs.day, first, last)
-        # The reading thread then takes half of each level's splits.
+        # The reading thread then builds the direct array and takes half of
+        # each level's splits.
         return AllocationEngine(graph, costs, usage, days=days, executor=pool)
-
-
-def _run(read: Callable[[Path], _T], path: Path) -> Future[_T]:
-    """Read now; the table or the error waits in a future (costs' errors come first)."""
-    done: Future[_T] = Future()
-    try:
-        done.set_result(read(path))
-    except Exception as exc:  # raised again by done.result()
-        done.set_exception(exc)
-    return done
 
 
 def _known_only(job: Future[_T], again: Callable[[], _T], known: Collection[str]) -> _T:
@@ -113,6 +106,10 @@ def _day_range(
 
 def write_org(org: SynthOrg, out: Path) -> list[Path]:
     """Write graph.json, costs.csv and usage.csv of a synthetic organisation."""
+    # Only `finops synth` writes: `allocate` does not import the generator.
+    from finops.domain.allocation.synth import METRICS
+    from finops.formats.arrow_columns import date_column, decimal_column, string_column
+
     out.mkdir(parents=True, exist_ok=True)
     graph, costs, usage = out / "graph.json", out / "costs.csv", out / "usage.csv"
     save_graph(org.spec, graph)

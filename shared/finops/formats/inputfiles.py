@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,6 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
-from finops.domain.focus.usage import usage_value_problem
 from finops.domain.identifiers import identifier_problem
 from finops.domain.money import (
     MAX_AMOUNT_UNITS,
@@ -27,9 +26,11 @@ from finops.domain.money import (
     to_micros,
 )
 from finops.domain.periods import FIRST_DAY, LAST_DAY, day_problem
-from finops.domain.records import UsageRecord
 from finops.errors import InputError, MoneyRangeError
 from finops.formats.costblocks import COLUMNS as COST_COLUMNS
+
+if TYPE_CHECKING:  # imported by the row-by-row reader only
+    from finops.domain.records import UsageRecord
 
 __all__ = [
     "COST_COLUMNS",
@@ -275,6 +276,8 @@ def _usage_row(
         value = float(text)
     except ValueError:
         value = float("nan")
+    from finops.domain.focus.usage import usage_value_problem  # row by row only
+
     problem = usage_value_problem(value)
     if problem:
         raise InputError(
@@ -284,4 +287,6 @@ def _usage_row(
         labels = _label_set(row.get("labels"))
     except ValueError as exc:
         raise InputError(str(exc), file=str(path), line=line, field="labels") from None
+    from finops.domain.records import UsageRecord
+
     return UsageRecord(node=node, date=day, metric=metric, value=value, labels=labels)

@@ -89,6 +89,25 @@ def test_summary_only_prints_the_summary_as_json(
     }
 
 
+def test_allocate_gives_back_the_gil_switch_interval(
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The short interval (decision 0250) lasts while the reading threads run only."""
+    before = sys.getswitchinterval()
+    code, _, err = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    files["usage"].write_text("node,date,metric,value\nnobody,2025-03-01,req,1\n")
+    code, _, err = run(
+        ["allocate", *_args(files), "--summary-only"], monkeypatch, capsys
+    )
+    assert code == 2, err  # failed while reading
+    assert sys.getswitchinterval() == before
+
+
 def test_json_output_has_summary_nodes_and_flows(
     files: dict[str, Path],
     tmp_path: Path,

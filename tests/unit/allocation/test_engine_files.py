@@ -52,3 +52,27 @@ def test_cost_errors_come_before_usage_errors(tmp_path: Path) -> None:
         load_engine(*_files(tmp_path, GRAPH, costs, usage))
     with pytest.raises(InputError, match=r"u\.csv:3: .*unknown node 'ghost'"):
         load_engine(*_files(tmp_path, GRAPH, COSTS, usage))
+
+
+def test_the_direct_arrays_error_comes_before_the_plans_with_an_executor() -> None:
+    """Built beside the plans on an executor, the direct array still names its defect
+    first (an unknown dimension) when the plans fail too (an unknown strategy)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from finops.domain.allocation.engine import AllocationEngine
+    from finops.domain.records import NodeCost
+    from tests.support.allocation_builders import DAY, edge, make_spec, node
+
+    spec = make_spec([node("vm", "resource"), node("shop")], [edge("vm", "shop", "x")])
+    costs = [NodeCost(node="vm", date=DAY, dimension="gpu", amount_micros=1)]
+    for executor in (None, ThreadPoolExecutor(max_workers=1)):
+        with pytest.raises(InputError, match="unknown dimension 'gpu'"):
+            AllocationEngine.from_records(
+                spec, costs, dimensions=["compute"], executor=executor
+            )
+    with pytest.raises(GraphError, match="unknown strategy 'x'"):
+        AllocationEngine.from_records(
+            spec,
+            [NodeCost(node="vm", date=DAY, dimension="compute", amount_micros=1)],
+            executor=ThreadPoolExecutor(max_workers=1),
+        )

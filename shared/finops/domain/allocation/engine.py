@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,9 +17,11 @@ from finops.domain.allocation.tables import CostTable, UsageTable, to_day_number
 from finops.domain.allocation.usage import UsageView
 from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
 from finops.domain.periods import DayRange
-from finops.domain.records import NodeCost, UsageRecord
 from finops.domain.rules import check_parent_rules
 from finops.errors import GraphError, InputError
+
+if TYPE_CHECKING:  # the pydantic record models are imported where records are read
+    from finops.domain.records import NodeCost, UsageRecord
 
 __all__ = ["AllocationEngine", "ChangeSet", "CostUpdate"]
 
@@ -50,8 +52,9 @@ class AllocationEngine:
         dimensions: Sequence[str] | None = None,
         executor: Executor | None = None,
     ) -> None:
-        """executor, when given, takes half of the first full pass's splits (it is
-        not kept: later passes run on the caller's thread)."""
+        """executor, when given, builds the direct array while this thread builds
+        the plans, then takes half of the first full pass's splits (it is not
+        kept: later passes run on the caller's thread)."""
         self.graph = graph
         self.days = days or _cost_days(costs)
         self.dimensions = (
@@ -68,10 +71,29 @@ class AllocationEngine:
             first_day=int(self._day_numbers[0]),
             n_days=self.days.count,
         )
-        direct = _direct_array(costs, graph, self.days, self._dim_index)
+        direct, plans = self._direct_and_plans(costs, executor)
         order = [graph.index[n] for n in graph.order]
-        self.state = CostState(direct, np.zeros_like(direct), self._all_plans(), order)
+        self.state = CostState(direct, np.zeros_like(direct), plans, order)
         full_pass(self.state, executor)
+
+    def _direct_and_plans(
+        self, costs: CostTable, executor: Executor | None
+    ) -> tuple[NDArray[np.int64], dict[int, ParentPlan]]:
+        """The direct array (NumPy, mostly without the GIL) on the executor while
+        this thread builds the plans (mostly Python); the direct array's error, if
+        any, comes first, as when it is built first."""
+        if executor is None:
+            direct = _direct_array(costs, self.graph, self.days, self._dim_index)
+            return direct, self._all_plans()
+        job = executor.submit(
+            _direct_array, costs, self.graph, self.days, self._dim_index
+        )
+        try:
+            plans = self._all_plans()
+        except BaseException:
+            job.result()  # raises the direct array's error first, if it has one
+            raise
+        return job.result(), plans
 
     @classmethod
     def from_records(

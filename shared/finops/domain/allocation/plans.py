@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -103,9 +104,10 @@ class Head:
     uses_usage: bool  # whether some edge's share depends on usage
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """One parent's edges in one dimension config, ready for share computation."""
+class _Draft(NamedTuple):
+    """One parent's edges in one dimension config, ready for share computation
+    (a named tuple: thousands are made per build, at half a frozen dataclass's
+    cost)."""
 
     children: NDArray[np.int64]
     config: _Config
@@ -281,15 +283,27 @@ def _plain_heads(
         a, b = int(starts[p]), int(ends[p])
         check_rules(edges[a].from_, None, list(edges[a:b]), rules[a:b])
     active = activity(edges, days)
-    strategy = [str(r.strategy) if not r.is_fixed else None for r in distinct]
-    metric = [r.metric is not None for r in distinct]
+    # Per parent: the rule of its first non-fixed edge (its group's strategy, when
+    # it has one) and whether some edge's share depends on usage.
+    first_open = np.minimum.reduceat(
+        np.where(fixed, len(edges), np.arange(len(edges))), starts
+    )
+    has_open = first_open < ends
+    open_rule = rule_code[np.where(has_open, first_open, starts)]
+    strategy = [str(r.strategy) for r in distinct]
+    names = [
+        strategy[c] if has else None
+        for c, has in zip(open_rule.tolist(), has_open.tolist(), strict=True)
+    ]
+    metric = np.array([r.metric is not None for r in distinct], dtype=bool)
+    uses_usage = np.logical_or.reduceat(metric[rule_code], starts).tolist()
     percent = config.percent[rule_code]
     equal = config.equal_fallback[rule_code]
     usage_codes = config.usage_codes[rule_code]
     heads = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        own = rule_code[a:b].tolist()
-        names = [strategy[c] for c in own if strategy[c] is not None]
+    for a, b, name, uses in zip(
+        starts.tolist(), ends.tolist(), names, uses_usage, strict=True
+    ):
         rules_ = tuple(rules[a:b])
         heads.append(
             Head(
@@ -300,14 +314,14 @@ def _plain_heads(
                 (
                     _Config(
                         rules_,
-                        names[0] if names else None,
+                        name,
                         fixed[a:b],
                         percent[a:b],
                         equal[a:b],
                         usage_codes[a:b],
                     ),
                 ),
-                any(metric[c] for c in own),
+                uses,
             )
         )
     return heads
@@ -381,12 +395,12 @@ def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float6
     remainder = np.maximum(1.0 - np.add.reduceat(shares, starts, axis=0), 0.0)
     rest = np.flatnonzero(~is_fixed)
     if rest.size:
-        rules = tuple(r for c in configs for r in c.rules)
+        rules = tuple(chain.from_iterable(c.rules for c in configs))
         everything = rest.size == len(rules)
         parent = np.repeat(np.arange(len(drafts)), sizes)
         group = EdgeGroup(
             children=np.concatenate([d.children for d in drafts])[rest],
-            rules=rules if everything else tuple(rules[i] for i in rest),
+            rules=rules if everything else tuple(map(rules.__getitem__, rest.tolist())),
             active=active[rest],
             remainder=remainder[parent[rest]],
             sizes=np.add.reduceat((~is_fixed).astype(np.int64), starts),

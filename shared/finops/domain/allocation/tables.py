@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import InputError
+
+if TYPE_CHECKING:  # the pydantic record models are imported where records are read
+    from finops.domain.records import NodeCost, UsageRecord
 
 __all__ = ["CostTable", "UsageTable", "to_day_numbers"]
 
