@@ -47,6 +47,7 @@ from stream_probe import (
     WorkerGroup,
     backlog,
     cpu_report,
+    helper_processes,
     lag,
     latency_buckets,
     month_options,
@@ -211,6 +212,8 @@ def sustained(
                 line = f"backlog={backlogs[-1]} {trace_line(worker)}"
                 trace.write(f"{last[0] - began:.1f} {line}\n")
 
+    for i, one in enumerate(group.workers):  # counted apart from their worker
+        peaks.add(helper_processes(one.log.read_text(), f"allocator-{i}"))
     cpu_before = peaks.cpu_seconds()
     began = time.monotonic()
     sent = asyncio.run(

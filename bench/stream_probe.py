@@ -177,12 +177,33 @@ class Peaks:
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids, self.peak = pids, dict.fromkeys(pids, 0)
 
+    def add(self, pids: dict[str, int]) -> None:
+        """Name more processes (e.g. a worker's router and compute processes): they
+        are counted on their own, no longer in the family of their parent."""
+        self.pids.update(pids)
+        for name in pids:
+            self.peak.setdefault(name, 0)
+
+    def _family(self, name: str, pid: int) -> list[psutil.Process]:
+        """The process and its descendants, less the named ones (and theirs)."""
+        proc = psutil.Process(pid)
+        if name == "bench":
+            return [proc]
+        named = set(self.pids.values()) - {pid}
+        family, stack = [proc], proc.children()
+        while stack:
+            child = stack.pop()
+            if child.pid in named:
+                continue
+            family.append(child)
+            stack.extend(_children(child))
+        return family
+
     def sample(self) -> None:
         for name, pid in self.pids.items():
             try:
-                proc = psutil.Process(pid)
-                family = [] if name == "bench" else proc.children(recursive=True)
-                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in family)
+                family = self._family(name, pid)
+                rss = sum(_rss(p) for p in family)
             except psutil.Error:
                 continue
             self.peak[name] = max(self.peak[name], rss)
@@ -196,20 +217,42 @@ class Peaks:
         spent: dict[str, float] = {}
         for name, pid in self.pids.items():
             try:
-                proc = psutil.Process(pid)
-                family = [] if name == "bench" else proc.children(recursive=True)
-                spent[name] = sum(_cpu(p) for p in [proc, *family])
+                spent[name] = sum(_cpu(p) for p in self._family(name, pid))
             except psutil.Error:
                 continue
         return spent
 
 
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(proc.children())
+    except psutil.Error:
+        return []
+
+
+def _rss(proc: psutil.Process) -> int:
+    try:
+        return int(proc.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
 def _cpu(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and of its children it has reaped."""
     try:
         t = proc.cpu_times()
     except psutil.Error:
         return 0.0
     return float(t.user + t.system + t.children_user + t.children_system)
+
+
+_SPAWNED = re.compile(r"(router|compute) process (\d+) started")
+
+
+def helper_processes(log: str, prefix: str) -> dict[str, int]:
+    """A worker's router and compute processes, by name, from its log (the last
+    started of each)."""
+    return {f"{prefix} {kind}": int(pid) for kind, pid in _SPAWNED.findall(log)}
 
 
 def cpu_report(before: dict[str, float], after: dict[str, float], events: int) -> str:
