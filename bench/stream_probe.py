@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
-from finops.adapters.kafka_admin import committed_offsets
 from finops.contracts.codec import encode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import KafkaSettings
@@ -87,22 +87,52 @@ async def uncommitted(bootstrap_servers: str, group: str) -> int:
     """Messages of the group's input topics not yet committed (changelogs aside): the
     broker's view, unlike a worker's lag gauge (which keeps an old high-water mark
     while its fetcher pauses on full buffers)."""
-    committed = await committed_offsets(bootstrap_servers, group)
-    inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(inputs)
-    finally:
-        await consumer.stop()
-    return sum(max(0, ends[tp] - committed[tp]) for tp in inputs)
+    async with Backlog(bootstrap_servers) as probe:
+        return await probe.uncommitted(group)
 
 
 async def backlog(bootstrap_servers: str, app_id: str) -> int:
     """What the allocator's two groups have not committed: its Faust app's (the
     inputs topic) and its router's (the source topics)."""
-    faust_app = await uncommitted(bootstrap_servers, app_id)
-    return faust_app + await uncommitted(bootstrap_servers, f"{app_id}-router")
+    async with Backlog(bootstrap_servers) as probe:
+        return await probe.backlog(app_id)
+
+
+class Backlog:
+    """uncommitted/backlog with one admin client and one consumer kept open: asked
+    each second, new clients (connections, metadata) would be load of the bench's
+    own counted as the broker's CPU."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id="bench-backlog"
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, client_id="bench-backlog"
+        )
+
+    async def __aenter__(self) -> Backlog:
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def uncommitted(self, group: str) -> int:
+        """See uncommitted()."""
+        offsets = await self._admin.list_consumer_group_offsets(group)
+        committed = {tp: m.offset for tp, m in offsets.items() if m.offset >= 0}
+        inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
+        ends = await self._consumer.end_offsets(inputs) if inputs else {}
+        return sum(max(0, ends[tp] - committed[tp]) for tp in inputs)
+
+    async def backlog(self, app_id: str) -> int:
+        """See backlog()."""
+        return await self.uncommitted(app_id) + await self.uncommitted(
+            f"{app_id}-router"
+        )
 
 
 def month_options(size: dict[str, int], start: date) -> SynthOptions:
