@@ -245,11 +245,9 @@ class SourceRouter:
             await self._reject(message, reason)
             report.dead_lettered[message.topic] += 1
         now = datetime.now(UTC)
-        kept = {origin for _, origin in events} - {
-            f"{m.topic}/{m.partition}/{m.offset}" for m, _ in rejected
-        }
+        dropped = {f"{m.topic}/{m.partition}/{m.offset}" for m, _ in rejected}
         for event, origin in events:
-            if origin in kept:
+            if not dropped or origin not in dropped:  # most batches drop nothing
                 report.routed[origin.rsplit("/", 2)[0]] += 1
                 report.seconds.append((now - event.occurred_at).total_seconds())
         self._report(report)
