@@ -24,7 +24,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "allocator"))
@@ -64,12 +64,25 @@ class SerialisingTable(dict[str, Any]):
 
     messages = 0
     bytes = 0
+    # messages and bytes per kind of key
+    by_kind: ClassVar[dict[str, list[int]]] = defaultdict(lambda: [0, 0])
 
     def __setitem__(self, key: str, value: Any) -> None:
         SerialisingTable.messages += 1
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
         SerialisingTable.bytes += len(raw) + len(key)
+        kind = SerialisingTable.by_kind[_kind(key)]
+        kind[0] += 1
+        kind[1] += len(raw) + len(key)
         super().__setitem__(key, value)
+
+
+def _kind(key: str) -> str:
+    """bucket, delta or applied (the table a changelog message is of)."""
+    for kind in ("bucket", "delta"):
+        if f'"{kind}"' in key:
+            return kind
+    return "applied"
 
 
 class Stages:
@@ -203,6 +216,7 @@ def main() -> None:
     gcpolicy.settle()  # as the allocator does after recovery
     path.stages = Stages()
     SerialisingTable.messages = SerialisingTable.bytes = 0
+    SerialisingTable.by_kind.clear()
     profile = cProfile.Profile() if args.profile else None
     began, rows = time.process_time(), 0
     if profile:
@@ -226,7 +240,12 @@ def main() -> None:
         print(f"  {name:<14} {seconds:6.2f}s  {seconds / events * 1e6:6.0f} µs/event")
     print(
         f"  table writes: {SerialisingTable.messages} messages, "
-        f"{SerialisingTable.bytes / 2**20:.1f} MiB"
+        f"{SerialisingTable.bytes / 2**20:.1f} MiB ("
+        + ", ".join(
+            f"{kind} {n} / {size / 2**20:.1f} MiB"
+            for kind, (n, size) in sorted(SerialisingTable.by_kind.items())
+        )
+        + ")"
     )
 
 

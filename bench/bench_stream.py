@@ -43,10 +43,11 @@ from stream_probe import (
     FLOW_LATENCY,
     NODE_LATENCY,
     ROUTE_LATENCY,
+    Backlog,
     Peaks,
     WorkerGroup,
-    backlog,
     cpu_report,
+    helper_processes,
     lag,
     latency_buckets,
     month_options,
@@ -205,24 +206,31 @@ def sustained(
         if time.monotonic() - last[0] >= 1:
             last[0] = time.monotonic()
             lags.append(lag(worker))  # inf: the worker did not answer within 5 s
-            backlogs.append(await backlog(kafka.bootstrap_servers, app_id))
+            backlogs.append(await probe[0].backlog(app_id))
             peaks.sample()
             if trace is not None:
                 line = f"backlog={backlogs[-1]} {trace_line(worker)}"
                 trace.write(f"{last[0] - began:.1f} {line}\n")
 
+    for i, one in enumerate(group.workers):  # counted apart from their worker
+        peaks.add(helper_processes(one.log.read_text(), f"allocator-{i}"))
+    probe: list[Backlog] = []  # one client pair for the stream's ticks
+
+    async def paced() -> int:
+        async with Backlog(kafka.bootstrap_servers) as backlog_probe:
+            probe.append(backlog_probe)
+            return await stream(
+                kafka,
+                _ids(org),
+                recent,
+                rate=size["rate"],
+                seconds=size["seconds"],
+                tick=tick,
+            )
+
     cpu_before = peaks.cpu_seconds()
     began = time.monotonic()
-    sent = asyncio.run(
-        stream(
-            kafka,
-            _ids(org),
-            recent,
-            rate=size["rate"],
-            seconds=size["seconds"],
-            tick=tick,
-        )
-    )
+    sent = asyncio.run(paced())
     took = time.monotonic() - began
     drain_began = time.monotonic()
     while lag(worker) > 0:

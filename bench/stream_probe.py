@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
-from finops.adapters.kafka_admin import committed_offsets
 from finops.contracts.codec import encode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import KafkaSettings
@@ -87,22 +87,52 @@ async def uncommitted(bootstrap_servers: str, group: str) -> int:
     """Messages of the group's input topics not yet committed (changelogs aside): the
     broker's view, unlike a worker's lag gauge (which keeps an old high-water mark
     while its fetcher pauses on full buffers)."""
-    committed = await committed_offsets(bootstrap_servers, group)
-    inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(inputs)
-    finally:
-        await consumer.stop()
-    return sum(max(0, ends[tp] - committed[tp]) for tp in inputs)
+    async with Backlog(bootstrap_servers) as probe:
+        return await probe.uncommitted(group)
 
 
 async def backlog(bootstrap_servers: str, app_id: str) -> int:
     """What the allocator's two groups have not committed: its Faust app's (the
     inputs topic) and its router's (the source topics)."""
-    faust_app = await uncommitted(bootstrap_servers, app_id)
-    return faust_app + await uncommitted(bootstrap_servers, f"{app_id}-router")
+    async with Backlog(bootstrap_servers) as probe:
+        return await probe.backlog(app_id)
+
+
+class Backlog:
+    """uncommitted/backlog with one admin client and one consumer kept open: asked
+    each second, new clients (connections, metadata) would be load of the bench's
+    own counted as the broker's CPU."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id="bench-backlog"
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, client_id="bench-backlog"
+        )
+
+    async def __aenter__(self) -> Backlog:
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def uncommitted(self, group: str) -> int:
+        """See uncommitted()."""
+        offsets = await self._admin.list_consumer_group_offsets(group)
+        committed = {tp: m.offset for tp, m in offsets.items() if m.offset >= 0}
+        inputs = [tp for tp in committed if not tp.topic.startswith(f"{group}-")]
+        ends = await self._consumer.end_offsets(inputs) if inputs else {}
+        return sum(max(0, ends[tp] - committed[tp]) for tp in inputs)
+
+    async def backlog(self, app_id: str) -> int:
+        """See backlog()."""
+        return await self.uncommitted(app_id) + await self.uncommitted(
+            f"{app_id}-router"
+        )
 
 
 def month_options(size: dict[str, int], start: date) -> SynthOptions:
@@ -177,12 +207,33 @@ class Peaks:
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids, self.peak = pids, dict.fromkeys(pids, 0)
 
+    def add(self, pids: dict[str, int]) -> None:
+        """Name more processes (e.g. a worker's router and compute processes): they
+        are counted on their own, no longer in the family of their parent."""
+        self.pids.update(pids)
+        for name in pids:
+            self.peak.setdefault(name, 0)
+
+    def _family(self, name: str, pid: int) -> list[psutil.Process]:
+        """The process and its descendants, less the named ones (and theirs)."""
+        proc = psutil.Process(pid)
+        if name == "bench":
+            return [proc]
+        named = set(self.pids.values()) - {pid}
+        family, stack = [proc], proc.children()
+        while stack:
+            child = stack.pop()
+            if child.pid in named:
+                continue
+            family.append(child)
+            stack.extend(_children(child))
+        return family
+
     def sample(self) -> None:
         for name, pid in self.pids.items():
             try:
-                proc = psutil.Process(pid)
-                family = [] if name == "bench" else proc.children(recursive=True)
-                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in family)
+                family = self._family(name, pid)
+                rss = sum(_rss(p) for p in family)
             except psutil.Error:
                 continue
             self.peak[name] = max(self.peak[name], rss)
@@ -196,20 +247,42 @@ class Peaks:
         spent: dict[str, float] = {}
         for name, pid in self.pids.items():
             try:
-                proc = psutil.Process(pid)
-                family = [] if name == "bench" else proc.children(recursive=True)
-                spent[name] = sum(_cpu(p) for p in [proc, *family])
+                spent[name] = sum(_cpu(p) for p in self._family(name, pid))
             except psutil.Error:
                 continue
         return spent
 
 
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(proc.children())
+    except psutil.Error:
+        return []
+
+
+def _rss(proc: psutil.Process) -> int:
+    try:
+        return int(proc.memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
 def _cpu(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and of its children it has reaped."""
     try:
         t = proc.cpu_times()
     except psutil.Error:
         return 0.0
     return float(t.user + t.system + t.children_user + t.children_system)
+
+
+_SPAWNED = re.compile(r"(router|compute) process (\d+) started")
+
+
+def helper_processes(log: str, prefix: str) -> dict[str, int]:
+    """A worker's router and compute processes, by name, from its log (the last
+    started of each)."""
+    return {f"{prefix} {kind}": int(pid) for kind, pid in _SPAWNED.findall(log)}
 
 
 def cpu_report(before: dict[str, float], after: dict[str, float], events: int) -> str:

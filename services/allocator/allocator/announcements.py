@@ -67,6 +67,7 @@ def _event(
         run_id=run_id,
         input_offsets=offsets,
         nodes=nodes,
+        flows=[],  # given: model_construct inspects a default_factory on each call
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "ROWS_SKIPPED",
     "ROWS_WRITTEN",
     "STORE_SECONDS",
+    "observe_many",
 ]
 
 REGISTRY = CollectorRegistry()
@@ -120,3 +124,25 @@ ROWS_SKIPPED = Counter(
     "Cost and usage rows naming nodes the graph does not have (yet).",
     registry=REGISTRY,
 )
+
+
+def observe_many(histogram: Histogram, samples: Iterable[tuple[float, int]]) -> None:
+    """`histogram.observe(value)` `count` times for each (value, count), with one
+    increment per bucket touched: a piece's events are thousands of observations
+    a second, each a lock and a bucket scan in prometheus_client.
+
+    Reads the histogram's bucket bounds and counters (prometheus_client's
+    attributes of a Histogram without labels, or of one child of a labelled one);
+    the exposition is exactly that of observing one value at a time."""
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    total = 0.0
+    for value, count in samples:
+        if count > 0:
+            counts[bisect_left(bounds, value)] += count  # the first bound >= value
+            total += value * count
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+    if any(counts):
+        histogram._sum.inc(total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, NamedTuple
@@ -38,6 +39,9 @@ __all__ = [
     "RowRejected",
     "UsageReported",
 ]
+
+
+_MS: Final = timedelta(milliseconds=1)
 
 
 class EventBase(BaseModel):
@@ -205,11 +209,8 @@ class DayInputsRouted(EventBase):
         """When the merged events occurred, and how many at each time."""
         if not self.ingested_after_ms:
             return {self.ingested_at: self.events}
-        times: dict[datetime, int] = {}
-        for ms in self.ingested_after_ms:
-            at = self.ingested_at + timedelta(milliseconds=ms)
-            times[at] = times.get(at, 0) + 1
-        return times
+        first, counts = self.ingested_at, Counter(self.ingested_after_ms)
+        return {first + _MS * ms: n for ms, n in counts.items()}
 
 
 class BudgetAlertChanged(EventBase):

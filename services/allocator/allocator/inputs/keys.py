@@ -11,6 +11,7 @@ joined string, so no source can collide with another key or break the parse
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,8 +59,10 @@ class TableKey:
     legacy: bool = False  # written before issue 16 as a joined string
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def bucket_of(node: str) -> int:
-    """The bucket of a node: stable across processes (unlike hash())."""
+    """The bucket of a node: stable across processes (unlike hash()); cached, as
+    every piece applied asks it for each node it sets."""
     return zlib.crc32(node.encode()) % BUCKETS
 
 

@@ -92,14 +92,17 @@ class InputState:
                 amounts.get(cost.dimension, 0) + cost.amount_micros
             )
         touched = set(new)
+        if not new and not piece.costs_replace:
+            return touched
+        writer = self._writer(COSTS, piece)
         if piece.costs_replace:
             for _, node in [k for k in day.costs if k[0] == piece.source]:
                 if node not in new:
-                    self._set(COSTS, day.costs, piece, node, None)
+                    writer(day.costs, node, None)
                     touched.add(node)
         for node, amounts in new.items():
             old = {} if piece.costs_replace else day.costs.get((piece.source, node), {})
-            self._set(COSTS, day.costs, piece, node, {**old, **amounts})
+            writer(day.costs, node, {**old, **amounts})
         return touched
 
     def _apply_usage(self, day: DayInputs, piece: DayInputsRouted) -> set[str]:
@@ -111,27 +114,54 @@ class InputState:
         touched = set(new)
         if scope is not None:
             touched |= {n for s, n in day.usage if s == piece.source}
+        if not touched:
+            return touched
+        writer, source, index = self._writer(USAGE, piece), piece.source, day.usage
+        if scope is None:  # the common case: the node's entries, the new ones over
+            for node, entries in new.items():
+                old = index.get((source, node))
+                writer(index, node, {**old, **entries} if old else entries)
+            return touched
+        first, last = scope.first.isoformat(), scope.last.isoformat()
         for node in touched:
-            kept = dict(day.usage.get((piece.source, node), {}))
-            if scope is not None:
-                first, last = scope.first.isoformat(), scope.last.isoformat()
-                kept = {e: v for e, v in kept.items() if not first <= e[:10] <= last}
+            kept = dict(index.get((source, node), {}))
+            kept = {e: v for e, v in kept.items() if not first <= e[:10] <= last}
             kept.update(new.get(node, {}))
-            self._set(USAGE, day.usage, piece, node, kept or None)
+            writer(index, node, kept or None)
         return touched
 
-    def _set(
-        self,
-        table: TableName,
-        index: dict[tuple[str, str], Any],
-        piece: DayInputsRouted,
-        node: str,
-        value: dict[str, Any] | None,
-    ) -> None:
-        """Set one node's value in the index; the piece's delta key records it."""
-        stream = (table, piece.charge_date, piece.source)
-        self._set_node(stream, index, node, value)
-        self._changes.setdefault(stream, {})[node] = value
+    def _writer(
+        self, table: TableName, piece: DayInputsRouted
+    ) -> Callable[[dict[tuple[str, str], Any], str, dict[str, Any] | None], None]:
+        """Sets one node's value in an index; the piece's delta key records it (the
+        stream's lookups done once per piece, not once per node)."""
+        stream: Stream = (table, piece.charge_date, piece.source)
+        buckets, source = self._buckets, piece.source
+        changes: dict[str, Any] | None = None  # the stream's, once a node is set
+        dirty: set[int] = set()
+
+        def write(
+            index: dict[tuple[str, str], Any], node: str, value: dict[str, Any] | None
+        ) -> None:
+            nonlocal changes, dirty
+            if changes is None:
+                changes = self._changes.setdefault(stream, {})
+                dirty = self._dirty.setdefault(stream, set())
+            bucket = bucket_of(node)
+            slot = (table, stream[1], source, bucket)
+            nodes = buckets.get(slot)
+            if nodes is None:
+                nodes = buckets[slot] = {}
+            if value is None:
+                index.pop((source, node), None)
+                nodes.pop(node, None)
+            else:
+                index[(source, node)] = value
+                nodes[node] = value
+            dirty.add(bucket)
+            changes[node] = value
+
+        return write
 
     def _set_node(
         self,

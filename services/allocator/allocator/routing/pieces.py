@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from finops.contracts.events import (
@@ -50,17 +49,40 @@ def _days(first: date, last: date) -> Iterable[date]:
         yield first + timedelta(days=n)
 
 
-@dataclass(frozen=True)
 class _Part:
-    """What one event says about one charge date (a piece before it is a model)."""
+    """What one event says about one charge date (a piece before it is a model).
 
-    event: NodeCostsReported | UsageReported | DayInputsRouted
-    origin: str
-    day: date
-    costs: list[NodeCost]
-    usage: list[UsageRecord]
-    costs_replace: bool = False
-    usage_replaces: DateScope | None = None
+    A plain class with slots, not a dataclass: the router builds one per event and
+    date a usage row reaches, thousands a second. `times` (the event's ingest times)
+    and `micros` (the same in µs since the epoch) are shared by an event's parts."""
+
+    __slots__ = (
+        "costs",
+        "costs_replace",
+        "day",
+        "event",
+        "micros",
+        "origin",
+        "times",
+        "usage",
+        "usage_replaces",
+    )
+
+    def __init__(
+        self,
+        event: NodeCostsReported | UsageReported | DayInputsRouted,
+        origin: str,
+        day: date,
+        costs: list[NodeCost],
+        usage: list[UsageRecord],
+        costs_replace: bool = False,
+        usage_replaces: DateScope | None = None,
+        stamps: tuple[list[datetime], list[int]] | None = None,
+    ) -> None:
+        self.event, self.origin, self.day = event, origin, day
+        self.costs, self.usage = costs, usage
+        self.costs_replace, self.usage_replaces = costs_replace, usage_replaces
+        self.times, self.micros = stamps or _stamps(event)
 
     def piece(self) -> DayInputsRouted:
         return _model([self])
@@ -131,14 +153,17 @@ def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
     if scope is not None:
         for day in _days(scope.first, scope.last):
             by_day.setdefault(day, [])
+    stamps = _stamps(event)
     return [
         _Part(
             event,
             origin,
             day,
-            costs=by_day[day],
-            usage=[],
-            costs_replace=scope is not None and scope.first <= day <= scope.last,
+            by_day[day],
+            [],
+            scope is not None and scope.first <= day <= scope.last,
+            None,
+            stamps,
         )
         for day in sorted(by_day)
     ]
@@ -146,25 +171,48 @@ def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
 
 def _route_usage(event: UsageReported, origin: str, window_days: int) -> list[_Part]:
     reach = timedelta(days=window_days - 1)
+    steps = _steps(window_days)
     by_day: dict[date, list[UsageRecord]] = defaultdict(list)
     for row in event.usage:
-        for day in _days(row.date, row.date + reach):
-            by_day[day].append(row)
+        first = row.date
+        for step in steps:
+            by_day[first + step].append(row)
     scope = event.replaces
     if scope is not None:
         for day in _days(scope.first, scope.last + reach):
             by_day.setdefault(day, [])
+    stamps = _stamps(event)
+    if scope is None:  # the common case: no clip to work out per date
+        return [
+            _Part(event, origin, day, [], by_day[day], False, None, stamps)
+            for day in sorted(by_day)
+        ]
     return [
         _Part(
             event,
             origin,
             day,
-            costs=[],
-            usage=by_day[day],
-            usage_replaces=_clip(scope, day - reach, day),
+            [],
+            by_day[day],
+            False,
+            _clip(scope, day - reach, day),
+            stamps,
         )
         for day in sorted(by_day)
     ]
+
+
+_STEPS: dict[int, tuple[timedelta, ...]] = {}
+
+
+def _steps(window_days: int) -> tuple[timedelta, ...]:
+    """The offsets of the dates a usage row reaches (0 .. window_days - 1 days)."""
+    steps = _STEPS.get(window_days)
+    if steps is None:
+        steps = _STEPS[window_days] = tuple(
+            timedelta(days=n) for n in range(window_days)
+        )
+    return steps
 
 
 def _clip(scope: DateScope | None, first: date, last: date) -> DateScope | None:
@@ -208,10 +256,23 @@ def _cost_cells(part: _Part) -> dict[tuple[str, str], int]:
     return cells
 
 
-def _usage_cells(part: _Part) -> dict[tuple[str, date, str, str], UsageRecord]:
-    cells: dict[tuple[str, date, str, str], UsageRecord] = {}
+UsageCell = tuple[str, date, str, str]
+
+
+def _usage_key(row: UsageRecord) -> UsageCell:
+    labels = row.labels
+    return (
+        row.node,
+        row.date,
+        row.metric,
+        repr(sorted(labels.items())) if labels else "[]",
+    )
+
+
+def _usage_cells(part: _Part) -> dict[UsageCell, UsageRecord]:
+    cells: dict[UsageCell, UsageRecord] = {}
     for row in part.usage:
-        key = (row.node, row.date, row.metric, repr(sorted(row.labels.items())))
+        key = _usage_key(row)
         old = cells.get(key)
         cells[key] = (
             row
@@ -247,17 +308,25 @@ def _model(run: list[_Part]) -> DayInputsRouted:
 def _folded(run: list[_Part]) -> tuple[list[NodeCost], list[UsageRecord]]:
     """The rows left by applying the run's parts in turn."""
     costs: dict[tuple[str, str], int] = {}
-    usage: dict[tuple[str, date, str, str], UsageRecord] = {}
+    usage: dict[UsageCell, UsageRecord] = {}
     for part in run:
         if part.costs_replace:
             costs = {}
-        costs.update(_cost_cells(part))
+        if len(part.costs) == 1:  # most events carry one row: no cells to sum
+            cost = part.costs[0]
+            costs[(cost.node, cost.dimension)] = cost.amount_micros
+        elif part.costs:
+            costs.update(_cost_cells(part))
         scope = part.usage_replaces
         if scope is not None:
             usage = {
                 k: v for k, v in usage.items() if not scope.first <= k[1] <= scope.last
             }
-        usage.update(_usage_cells(part))
+        if len(part.usage) == 1:
+            row = part.usage[0]
+            usage[_usage_key(row)] = row
+        elif part.usage:
+            usage.update(_usage_cells(part))
     day = run[-1].day
     # Built from validated events: construct without validating again (hot path).
     rows = [
@@ -273,21 +342,32 @@ def _piece_id(part: _Part) -> uuid.UUID:
     return uuid.uuid5(part.event.event_id, part.day.isoformat())
 
 
-_MS = timedelta(milliseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _stamps(
+    event: NodeCostsReported | UsageReported | DayInputsRouted,
+) -> tuple[list[datetime], list[int]]:
+    """An event's ingest times, and each in µs since the epoch (exact integers, so
+    the spread of a piece is integer arithmetic, not datetime arithmetic)."""
+    if not isinstance(event, DayInputsRouted):
+        at = event.occurred_at
+        return [at], [(at - _EPOCH) // _US]
+    times = [at for at, n in event.ingest_times().items() for _ in range(n)]
+    return times, [(at - _EPOCH) // _US for at in times]
 
 
 def _ingest_fields(run: list[_Part]) -> dict[str, Any]:
     """ingested_at (the earliest), events, and each event's time after it."""
-    times = [at for part in run for at in _ingest_times(part)]
-    first = min(times)
-    spread = [(at - first) // _MS for at in times]
+    if len(run) == 1:
+        times, micros = run[0].times, run[0].micros
+    else:
+        times = [at for part in run for at in part.times]
+        micros = [us for part in run for us in part.micros]
+    least = min(micros)
+    first = times[micros.index(least)]
+    spread = [(us - least) // 1000 for us in micros]  # whole ms after the first
     if not any(spread):  # every event at ingested_at: nothing to carry
         spread = []
     return {"ingested_at": first, "events": len(times), "ingested_after_ms": spread}
-
-
-def _ingest_times(part: _Part) -> list[datetime]:
-    event = part.event
-    if not isinstance(event, DayInputsRouted):
-        return [event.occurred_at]
-    return [at for at, n in event.ingest_times().items() for _ in range(n)]
