@@ -76,9 +76,10 @@ def share_rows(
         return ShareRows(complete=True, rows=_encode(new, pieces))
     replaced: list[int] = []
     pieces = []
-    for p, plan in new.plans.items():
-        before = old.plans.get(p)
-        if before is plan:
+    pairs = [(p, old.plans.get(p), plan) for p, plan in new.plans.items()]
+    pairs = [(p, b, n) for p, b, n in pairs if b is not n]
+    for (p, before, plan), still in zip(pairs, _unmoved(pairs), strict=True):
+        if still:  # replaced by an equal plan (most plans a usage change rebuilds)
             continue
         if before is not None and _same_rows(before, plan):
             piece = _changed_rows(p, before, plan, n_nodes, n_dims)
@@ -92,6 +93,54 @@ def share_rows(
         return NO_SHARES
     names = [new.graph.ids[p] for p in deleted]
     return ShareRows(False, names, _encode(new, pieces) if pieces else None)
+
+
+_Pair = tuple[int, ParentPlan | None, ParentPlan]
+
+
+def _unmoved(pairs: list[_Pair]) -> list[bool]:
+    """For each (parent, stored plan, new plan): True when the new plan has the
+    same children, configs, rules and shares, so no stored share row changes.
+    Compared all at once: a usage change rebuilds a thousand plans of a date, and
+    one NumPy comparison per plan costs more than the rest of the pass."""
+    alike = [
+        b is not None
+        and b.config_rules is n.config_rules
+        and len(b.children) == len(n.children)
+        for _, b, n in pairs
+    ]
+    same = [(b, n) for (_, b, n), a in zip(pairs, alike, strict=True) if a]
+    if not same:
+        return alike
+    sizes = np.fromiter((len(n.children) for _, n in same), np.int64, len(same))
+    moved = _segments_any(
+        np.concatenate([b.children for b, _ in same])  # type: ignore[union-attr]
+        != np.concatenate([n.children for _, n in same]),
+        sizes,
+    )
+    moved |= _segments_any(
+        (
+            np.concatenate([b.share_cells(None) for b, _ in same])  # type: ignore[union-attr]
+            != np.concatenate([n.share_cells(None) for _, n in same])
+        ).any(axis=1),
+        sizes,
+    )
+    moved |= (
+        np.stack([b.dim_config for b, _ in same])  # type: ignore[union-attr]
+        != np.stack([n.dim_config for _, n in same])
+    ).any(axis=1)
+    still = iter((~moved).tolist())
+    return [a and next(still) for a in alike]
+
+
+def _segments_any(
+    flags: NDArray[np.bool_], sizes: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Whether any flag is set in each consecutive segment of the given sizes."""
+    ends = np.cumsum(sizes)
+    counts = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    any_set: NDArray[np.bool_] = (counts[ends] - counts[ends - sizes]) > 0
+    return any_set
 
 
 def _same_rows(old: ParentPlan, new: ParentPlan) -> bool:
@@ -113,7 +162,10 @@ def _changed_rows(
         changed = (before[5] != after[5]) | (before[4] != after[4])
         return tuple(column[changed] for column in after)
     was, now = old.share_cells(None), new.share_cells(None)  # (k, dims), one day
-    rows, dims = np.nonzero(was != now)
+    moved = was != now
+    if not moved.any():  # most replaced plans: the usage change moved no share
+        return _NO_ROWS  # (the retained share is a function of the others)
+    rows, dims = np.nonzero(moved)
     kept = np.flatnonzero(retained_shares(was) != (retained := retained_shares(now)))
     k = len(new.children)
     codes = _codes(new)[new.dim_config[dims], rows]
@@ -131,6 +183,8 @@ def _changed_rows(
     )
 
 
+_EMPTY_INT = np.empty(0, dtype=np.int64)
+_NO_ROWS: _Columns = (*([_EMPTY_INT] * 5), np.empty(0, dtype=np.float64))
 _CODES: dict[int, tuple[object, NDArray[np.int64]]] = {}  # per config_rules object
 
 
