@@ -162,10 +162,7 @@ def _changed_rows(
         changed = (before[5] != after[5]) | (before[4] != after[4])
         return tuple(column[changed] for column in after)
     was, now = old.share_cells(None), new.share_cells(None)  # (k, dims), one day
-    moved = was != now
-    if not moved.any():  # most replaced plans: the usage change moved no share
-        return _NO_ROWS  # (the retained share is a function of the others)
-    rows, dims = np.nonzero(moved)
+    rows, dims = np.nonzero(was != now)  # some moved: _unmoved let it through
     kept = np.flatnonzero(retained_shares(was) != (retained := retained_shares(now)))
     k = len(new.children)
     codes = _codes(new)[new.dim_config[dims], rows]
@@ -183,8 +180,6 @@ def _changed_rows(
     )
 
 
-_EMPTY_INT = np.empty(0, dtype=np.int64)
-_NO_ROWS: _Columns = (*([_EMPTY_INT] * 5), np.empty(0, dtype=np.float64))
 _CODES: dict[int, tuple[object, NDArray[np.int64]]] = {}  # per config_rules object
 
 

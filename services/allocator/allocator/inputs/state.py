@@ -152,12 +152,7 @@ class InputState:
             nodes = buckets.get(slot)
             if nodes is None:
                 nodes = buckets[slot] = {}
-            if value is None:
-                index.pop((source, node), None)
-                nodes.pop(node, None)
-            else:
-                index[(source, node)] = value
-                nodes[node] = value
+            _place(index, nodes, source, node, value)
             dirty.add(bucket)
             changes[node] = value
 
@@ -173,12 +168,7 @@ class InputState:
         """One node's value in the index and its bucket (None: removed)."""
         source, bucket = stream[2], bucket_of(node)
         nodes = self._buckets.setdefault((*stream, bucket), {})
-        if value is None:
-            index.pop((source, node), None)
-            nodes.pop(node, None)
-        else:
-            index[(source, node)] = value
-            nodes[node] = value
+        _place(index, nodes, source, node, value)
         self._dirty.setdefault(stream, set()).add(bucket)
 
     def _write_changes(self) -> None:
@@ -287,3 +277,19 @@ def _owned_in_order(
             kv[1].source,
         ),
     )
+
+
+def _place(
+    index: dict[tuple[str, str], Any],
+    nodes: dict[str, Any],
+    source: str,
+    node: str,
+    value: dict[str, Any] | None,
+) -> None:
+    """One node's value in a day's index and in its bucket (None: removed)."""
+    if value is None:
+        index.pop((source, node), None)
+        nodes.pop(node, None)
+    else:
+        index[(source, node)] = value
+        nodes[node] = value
