@@ -88,8 +88,9 @@ def _node_csv(engine: AllocationEngine, out: Path) -> int:
 
 
 def _share_csv(engine: AllocationEngine, out: Path) -> int:
-    """The shares the allocator stores (allocation_shares): per parent, day and
-    dimension one row per child and the retained share last; flows are derived from
+    """The shares the allocator stores (allocation_shares' rows, gathered into
+    allocation_share_sets): per parent, day and dimension one row per child and the
+    retained share last; flows are derived from
     them and the node rows by the allocation_contributions view."""
     ids, dims = engine.graph.ids, engine.dimensions
     days = [engine.days.first + timedelta(days=t) for t in range(engine.days.count)]
@@ -115,6 +116,17 @@ def _share_csv(engine: AllocationEngine, out: Path) -> int:
                 )
                 rows += k + 1
     return rows
+
+
+_SETS = """
+INSERT INTO allocation_share_sets (charge_date, from_node, dimension, to_nodes,
+                                   strategies, shares, retained)
+SELECT charge_date, from_node, dimension,
+       array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> ''),
+       array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> ''),
+       array_agg(share ORDER BY position) FILTER (WHERE to_node <> ''),
+       max(share) FILTER (WHERE to_node = '')
+FROM share_rows GROUP BY charge_date, from_node, dimension"""
 
 
 async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:
@@ -146,8 +158,13 @@ async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:
             ],
             format="csv",
         )
+        await conn.execute(
+            "CREATE TEMP TABLE share_rows (charge_date DATE, from_node TEXT,"
+            " dimension TEXT, position BIGINT, to_node TEXT, strategy TEXT,"
+            " share DOUBLE PRECISION)"
+        )
         await conn.copy_to_table(
-            "allocation_shares",
+            "share_rows",
             source=work / "shares.csv",
             columns=[
                 "charge_date",
@@ -161,6 +178,7 @@ async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:
             format="csv",
             force_not_null=["to_node", "strategy"],
         )
+        await conn.execute(_SETS)  # one row per date, parent and dimension (0080)
         days = [engine.days.first + timedelta(days=t) for t in range(engine.days.count)]
         await conn.executemany(
             "INSERT INTO allocator_days (charge_date, graph_version) VALUES ($1, 1)",

@@ -99,11 +99,11 @@ async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_date
     schema = f"t_{uuid.uuid4().hex[:12]}"
     folder = postgres_settings.migrations_dir
     search_path = await db.fetchval("SHOW search_path")
-    for migration in sorted(folder.glob("*.sql")):
-        if migration.name < "0070":
-            (tmp_path / migration.name).write_text(migration.read_text())
+    before, upto = tmp_path / "before", tmp_path / "upto"
+    _copy_migrations(folder, before, below="0070")
+    _copy_migrations(folder, upto, below="0080")
     try:
-        await apply_migrations(db, folder=tmp_path, schema=schema)
+        await apply_migrations(db, folder=before, schema=schema)
         await db.execute(f'SET search_path = "{schema}"')
         await db.execute(
             "INSERT INTO allocation_contributions (from_node, to_node, charge_date,"
@@ -114,7 +114,7 @@ async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_date
             "INSERT INTO allocator_days (charge_date, graph_version, input_offsets)"
             " VALUES ('2025-01-01', 1, '{}'::jsonb)"
         )
-        applied = await apply_migrations(db, folder=folder, schema=schema)
+        applied = await apply_migrations(db, folder=upto, schema=schema)
         assert [m.name for m in applied] == ["derived_flows"]
         await db.execute(f'SET search_path = "{schema}"')
         kind = await db.fetchval(
@@ -145,6 +145,46 @@ async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_date
             ("blog", Decimal("0.000002"), "proportional"),
             ("shop", Decimal("0.000001"), "proportional"),
         ]
+        shares = await db.fetch("SELECT * FROM allocation_shares ORDER BY position")
+        await _upgrade_to_share_sets(db, folder, schema)
+        assert await db.fetch("SELECT * FROM allocation_shares ORDER BY position") == (
+            shares
+        )
+        rows = await db.fetch(
+            "SELECT to_node, amount, strategy FROM grafana_flows_daily ORDER BY 1"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("blog", Decimal("0.000002"), "proportional"),
+            ("shop", Decimal("0.000001"), "proportional"),
+        ]
     finally:
         await db.execute(f"SET search_path = {search_path}")
         await db.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _copy_migrations(folder: Path, into: Path, *, below: str) -> None:
+    """The migrations whose names sort before `below`, copied into a folder."""
+    into.mkdir()
+    for migration in sorted(folder.glob("*.sql")):
+        if migration.name < below:
+            (into / migration.name).write_text(migration.read_text())
+
+
+async def _upgrade_to_share_sets(
+    db: asyncpg.Connection, folder: Path, schema: str
+) -> None:
+    """0080: the per-child share rows become one set per date, parent and dimension,
+    carried over (allocator_days is kept: nothing is recomputed)."""
+    await db.execute(
+        "INSERT INTO allocator_days (charge_date, graph_version, input_offsets)"
+        " VALUES ('2025-01-01', 1, '{}'::jsonb)"
+    )
+    applied = await apply_migrations(db, folder=folder, schema=schema)
+    assert [m.name for m in applied] == ["share_sets"]
+    await db.execute(f'SET search_path = "{schema}"')
+    sets = await db.fetch("SELECT * FROM allocation_share_sets")
+    assert [
+        (r["from_node"], r["to_nodes"], r["strategies"], r["shares"], r["retained"])
+        for r in sets
+    ] == [("db", ["shop", "blog"], ["proportional"] * 2, [1.0 / 3, 2.0 / 3], 0.0)]
+    assert await db.fetchval("SELECT count(*) FROM allocator_days") == 1

@@ -1,6 +1,8 @@
 """What PostgreSQL holds for a date after the allocator's writes, and the flows the
-allocation_contributions view derives from it (deploy/migrations/0070), in Python:
-the view's split, step by step, over the stored shares and retained share."""
+allocation_contributions view derives from it (deploy/migrations/0070, 0080), in
+Python: the view's split, step by step, over the stored shares and retained share.
+The store keeps one set per parent and dimension and replaces it whole with the rows
+written for it (0080), so a set written in part would lose its other rows here too."""
 
 from __future__ import annotations
 
@@ -45,8 +47,10 @@ class StoredDay:
                 shares.rows
             ):
                 rows[(parent, dim)][position] = (child, strategy, share)
-            for key, positions in rows.items():  # upserted
-                self.shares.setdefault(key, {}).update(positions)
+            for key, positions in rows.items():  # each set replaced whole
+                assert sorted(positions) == list(range(len(positions))), key
+                assert positions[len(positions) - 1][0] == "", key  # retained last
+                self.shares[key] = positions
 
     def flows(self) -> Flows:
         """What the view lists: flows with an amount or a positive share."""

@@ -40,20 +40,40 @@ INSERT INTO computation_runs (run_id, kind, graph_version, first_date, last_date
                               input_offsets, status, finished_at)
 VALUES ($1, 'incremental', $2, $3, $3, $4::jsonb, 'succeeded', now())"""
 _CLEAR_RESULTS = "DELETE FROM allocation_results WHERE charge_date = $1"
-_CLEAR_SHARES = "DELETE FROM allocation_shares WHERE charge_date = $1"
+_CLEAR_SHARES = "DELETE FROM allocation_share_sets WHERE charge_date = $1"
 _REMOVE_RESULTS = """
 DELETE FROM allocation_results WHERE charge_date = $1
   AND (node_id, dimension) IN (SELECT * FROM unnest($2::text[], $3::text[]))"""
 _REMOVE_SHARES = """
-DELETE FROM allocation_shares WHERE charge_date = $1 AND from_node = ANY($2::text[])"""
-_INSERT_SHARES = """
-INSERT INTO allocation_shares (charge_date, from_node, dimension, position, to_node,
-    strategy, share, run_id)
-SELECT $1, from_node, dimension, position, to_node, strategy, share, $2
-FROM tmp_shares
-ON CONFLICT (charge_date, from_node, dimension, position) DO UPDATE SET
-    to_node = EXCLUDED.to_node, strategy = EXCLUDED.strategy, share = EXCLUDED.share,
-    run_id = EXCLUDED.run_id"""
+DELETE FROM allocation_share_sets
+WHERE charge_date = $1 AND from_node = ANY($2::text[])"""
+# The temp table holds whole sets (every child of a parent and dimension, the retained
+# share last, to_node ''): gathered into one row each, updated in place through a join
+# (a HOT update: the children, the only indexed array, stay), the sets the join missed
+# inserted (migration 0080, decision 0270).
+_UPSERT_SHARES = """
+WITH sets AS (
+    SELECT from_node, dimension,
+        coalesce(array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> ''),
+                 '{}') AS to_nodes,
+        coalesce(array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> ''),
+                 '{}') AS strategies,
+        coalesce(array_agg(share ORDER BY position) FILTER (WHERE to_node <> ''),
+                 '{}') AS shares,
+        coalesce(max(share) FILTER (WHERE to_node = ''), 0) AS retained
+    FROM tmp_shares GROUP BY from_node, dimension
+), changed AS (
+    UPDATE allocation_share_sets s SET to_nodes = t.to_nodes,
+        strategies = t.strategies, shares = t.shares, retained = t.retained, run_id = $2
+    FROM sets t
+    WHERE s.charge_date = $1 AND s.from_node = t.from_node AND s.dimension = t.dimension
+    RETURNING s.from_node, s.dimension)
+INSERT INTO allocation_share_sets (charge_date, from_node, dimension, to_nodes,
+    strategies, shares, retained, run_id)
+SELECT $1, t.from_node, t.dimension, t.to_nodes, t.strategies, t.shares, t.retained, $2
+FROM sets t
+LEFT JOIN changed c ON c.from_node = t.from_node AND c.dimension = t.dimension
+WHERE c.from_node IS NULL"""
 _M = "::numeric / 1000000"
 # Rows are updated through a join with the temp table, then the rows the join did
 # not find are inserted (docs/decisions/0008-write-only-what-changed.md). One writer
@@ -185,7 +205,7 @@ async def _write_shares(conn: Connection, write: DayWrite) -> None:
         await conn.execute(_REMOVE_SHARES, write.day, shares.parents)
     if shares.rows is not None and shares.rows.count:
         await _copy_encoded(conn, "tmp_shares", shares.rows, SHARE_COLUMNS)
-        await conn.execute(_INSERT_SHARES, write.day, write.run_id)
+        await conn.execute(_UPSERT_SHARES, write.day, write.run_id)
 
 
 async def _copy_results(conn: Connection, delta: EncodedDelta) -> None:

@@ -5,11 +5,12 @@ PostgreSQL derives a flow as split_exactly(the parent's holistic, its shares)
 A parent's shares change only when its plan is replaced (usage or the graph: plans
 are never changed in place), so with a date's node rows go the share rows of the
 parents whose plan is not the one last stored: of a plan with the same children
-only the rows whose share or strategy changed (upserted; a usage change moves a few
-shares of a big parent), of another every row (the parent's old rows deleted first);
-of every parent when the write replaces the date whole. Each parent has one row per
-child (position 0..parts-1) and a last row, position = parts with to_node and
-strategy '', holding the retained share as the engine computes it.
+the whole set of each dimension where a share, the retained share or a strategy
+changed (the store keeps one row per date, parent and dimension: migration 0080),
+of another every row (the parent's old sets deleted first); of every parent when the
+write replaces the date whole. A set is one row per child (position 0..parts-1) and
+a last row, position = parts with to_node and strategy '', holding the retained
+share as the engine computes it; the store gathers them into one row.
 """
 
 from __future__ import annotations
@@ -74,15 +75,15 @@ def share_rows(
         plans = new.plans.items()
         pieces = [_parent_rows(p, plan, n_nodes, n_dims) for p, plan in plans]
         return ShareRows(complete=True, rows=_encode(new, pieces))
-    replaced: list[int] = []
-    pieces = []
     pairs = [(p, old.plans.get(p), plan) for p, plan in new.plans.items()]
     pairs = [(p, b, n) for p, b, n in pairs if b is not n]
-    for (p, before, plan), still in zip(pairs, _unmoved(pairs), strict=True):
-        if still:  # replaced by an equal plan (most plans a usage change rebuilds)
-            continue
-        if before is not None and _same_rows(before, plan):
-            piece = _changed_rows(p, before, plan, n_nodes, n_dims)
+    alike = [pair for pair in pairs if _alike(pair)]
+    piece, reshaped = _moved_in_place(alike, n_nodes, n_dims)
+    pieces = [piece] if piece[0].size else []
+    replaced: list[int] = []
+    for p, before, plan in [*(x for x in pairs if not _alike(x)), *reshaped]:
+        if before is not None and _same_rows(before, plan):  # other strategies
+            piece = _moved_sets(p, before, plan, n_nodes, n_dims)
         else:
             replaced.append(p)
             piece = _parent_rows(p, plan, n_nodes, n_dims)
@@ -98,39 +99,71 @@ def share_rows(
 _Pair = tuple[int, ParentPlan | None, ParentPlan]
 
 
-def _unmoved(pairs: list[_Pair]) -> list[bool]:
-    """For each (parent, stored plan, new plan): True when the new plan has the
-    same children, configs, rules and shares, so no stored share row changes.
-    Compared all at once: a usage change rebuilds a thousand plans of a date, and
-    one NumPy comparison per plan costs more than the rest of the pass."""
-    alike = [
-        b is not None
-        and b.config_rules is n.config_rules
-        and len(b.children) == len(n.children)
-        for _, b, n in pairs
-    ]
-    same = [(b, n) for (_, b, n), a in zip(pairs, alike, strict=True) if a]
-    if not same:
-        return alike
-    sizes = np.fromiter((len(n.children) for _, n in same), np.int64, len(same))
-    moved = _segments_any(
-        np.concatenate([b.children for b, _ in same])  # type: ignore[union-attr]
-        != np.concatenate([n.children for _, n in same]),
-        sizes,
+def _alike(pair: _Pair) -> bool:
+    """A stored plan with the same rules and as many children (a usage change
+    rebuilt it): compared with the others at once."""
+    _, before, plan = pair
+    return (
+        before is not None
+        and before.config_rules is plan.config_rules
+        and len(before.children) == len(plan.children)
     )
-    moved |= _segments_any(
-        (
-            np.concatenate([b.share_cells(None) for b, _ in same])  # type: ignore[union-attr]
-            != np.concatenate([n.share_cells(None) for _, n in same])
-        ).any(axis=1),
-        sizes,
+
+
+def _moved_in_place(
+    pairs: list[_Pair], n_nodes: int, n_dims: int
+) -> tuple[_Columns, list[_Pair]]:
+    """Of plans alike their stored ones (`_alike`): the whole sets (every child and
+    the retained share) of each dimension where a share moved, built for every plan
+    at once (a usage change rebuilds a thousand plans of a date, most unmoved, and
+    per-plan NumPy calls cost more than the rest of the pass); and the pairs whose
+    children or configs changed (their rows do not line up: written anew)."""
+    if not pairs:
+        return _no_rows(), []
+    stored = [b for _, b, _ in pairs if b is not None]
+    plans = [n for _, _, n in pairs]
+    sizes = np.fromiter((len(n.children) for n in plans), np.int64, len(plans))
+    children = np.concatenate([n.children for n in plans])
+    was_children = np.concatenate([b.children for b in stored])
+    reshaped = _segments_any(was_children != children, sizes)
+    configs = np.stack([n.dim_config for n in plans])
+    reshaped |= (np.stack([b.dim_config for b in stored]) != configs).any(axis=1)
+    now = np.concatenate([n.share_cells(None) for n in plans])  # (rows, dims)
+    if now.shape[1] != n_dims:
+        raise ValueError("share rows are made from one-day frames")
+    moved_cells = np.concatenate([b.share_cells(None) for b in stored]) != now
+    # A set's retained share follows its shares: it moves only if one of them moved.
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    counts = np.zeros((len(now) + 1, n_dims), dtype=np.int64)
+    np.cumsum(moved_cells, axis=0, out=counts[1:])
+    moved = (counts[ends] - counts[starts]) > 0  # (plans, dims)
+    moved[reshaped] = False
+    owner = np.repeat(np.arange(len(plans)), sizes)  # each row's plan
+    rows, dims = np.nonzero(moved[owner])
+    sets, set_dims = np.nonzero(moved)
+    codes = np.zeros((len(now), n_dims), dtype=np.int64)
+    retained = np.zeros((len(plans), n_dims), dtype=np.float64)
+    for i in np.flatnonzero(moved.any(axis=1)).tolist():
+        plan = plans[i]
+        codes[starts[i] : ends[i]] = _codes(plan)[plan.dim_config].T
+        retained[i] = retained_shares(plan.share_cells(None))
+    parents = np.fromiter((p for p, _, _ in pairs), np.int64, len(pairs))
+    no_strategy = np.full(sets.size, _NO_STRATEGY, dtype=np.int64)
+    columns = (
+        np.concatenate([parents[owner[rows]], parents[sets]]),
+        np.concatenate([children[rows], np.full(sets.size, n_nodes, np.int64)]),
+        np.concatenate([dims, set_dims]).astype(np.int64, copy=False),
+        np.concatenate([rows - starts[owner[rows]], sizes[sets]]),
+        np.concatenate([codes[rows, dims], no_strategy]),
+        np.concatenate([now[rows, dims], retained[sets, set_dims]]),
     )
-    moved |= (
-        np.stack([b.dim_config for b, _ in same])  # type: ignore[union-attr]
-        != np.stack([n.dim_config for _, n in same])
-    ).any(axis=1)
-    still = iter((~moved).tolist())
-    return [a and next(still) for a in alike]
+    return columns, [pairs[i] for i in np.flatnonzero(reshaped).tolist()]
+
+
+def _no_rows() -> _Columns:
+    empty = np.zeros(0, dtype=np.int64)
+    return (empty, empty, empty, empty, empty, np.zeros(0, dtype=np.float64))
 
 
 def _segments_any(
@@ -150,34 +183,18 @@ def _same_rows(old: ParentPlan, new: ParentPlan) -> bool:
     )
 
 
-def _changed_rows(
+def _moved_sets(
     parent: int, old: ParentPlan, new: ParentPlan, n_nodes: int, n_dims: int
 ) -> _Columns:
-    """The rows of `new` whose share (the retained one too) or strategy differ from
-    `old`'s: a usage change moves a few of a big parent's shares, and only those
-    rows are built."""
-    if old.config_rules is not new.config_rules:  # strategies may differ: compare all
-        before = _parent_rows(parent, old, n_nodes, n_dims)
-        after = _parent_rows(parent, new, n_nodes, n_dims)
-        changed = (before[5] != after[5]) | (before[4] != after[4])
-        return tuple(column[changed] for column in after)
-    was, now = old.share_cells(None), new.share_cells(None)  # (k, dims), one day
-    rows, dims = np.nonzero(was != now)  # some moved: _unmoved let it through
-    kept = np.flatnonzero(retained_shares(was) != (retained := retained_shares(now)))
-    k = len(new.children)
-    codes = _codes(new)[new.dim_config[dims], rows]
-    return (
-        np.full(rows.size + kept.size, parent, dtype=np.int64),
-        np.concatenate([new.children[rows], np.full(kept.size, n_nodes)]).astype(
-            np.int64, copy=False
-        ),
-        np.concatenate([dims, kept]).astype(np.int64, copy=False),
-        np.concatenate([rows, np.full(kept.size, k)]).astype(np.int64, copy=False),
-        np.concatenate([codes, np.full(kept.size, _NO_STRATEGY)]).astype(
-            np.int64, copy=False
-        ),
-        np.concatenate([now[rows, dims], retained[kept]]),
-    )
+    """Of a plan whose rows line up with the stored one's but whose rules are other
+    objects: the whole sets of the dimensions where a share, the retained share or a
+    strategy differs (the store replaces a parent's set of a dimension whole)."""
+    before = _parent_rows(parent, old, n_nodes, n_dims)
+    after = _parent_rows(parent, new, n_nodes, n_dims)
+    changed = (before[5] != after[5]) | (before[4] != after[4])
+    moved = changed.reshape(-1, n_dims).any(axis=0)
+    rows = np.tile(moved, len(new.children) + 1)  # rows run position by position
+    return tuple(column[rows] for column in after)
 
 
 _CODES: dict[int, tuple[object, NDArray[np.int64]]] = {}  # per config_rules object
@@ -215,7 +232,7 @@ def _parent_rows(parent: int, plan: ParentPlan, n_nodes: int, n_dims: int) -> _C
     if shares.shape[1] != n_dims:
         raise ValueError("share rows are made from one-day frames")
     full = np.concatenate([shares, retained_shares(shares)[np.newaxis, :]])
-    codes = strategy_codes(plan)[plan.dim_config].T  # (k, dims)
+    codes = _codes(plan)[plan.dim_config].T  # (k, dims)
     strategy = np.concatenate([codes, np.full((1, n_dims), _NO_STRATEGY)])
     children = np.append(plan.children, n_nodes)  # n_nodes: the text ''
     rows = (k + 1) * n_dims

@@ -23,11 +23,11 @@ IN_WINDOW: Final = """r.charge_date BETWEEN $1 AND $2
 def parents_flows(nodes: str, where: str) -> str:
     """A FROM clause, `f`: the derived flows (allocation_contributions) of the parents
     of `nodes` (an array parameter) on the dates and dimensions `where` selects (on the
-    shares, `s.`). A to_node predicate on the view cannot go below its window
-    functions and would derive every flow of those dates; found by the shares' to_node
-    index, each parent's flows are derived alone (decision 0240)."""
+    share sets, `s.`). A to_node predicate on the view cannot go below its window
+    functions and would derive every flow of those dates; found by the share sets'
+    index of children, each parent's flows are derived alone (decisions 0240, 0270)."""
     return f"""(SELECT DISTINCT s.from_node, s.charge_date, s.dimension
-    FROM allocation_shares s WHERE s.to_node = ANY({nodes}) AND {where}) p
+    FROM allocation_share_sets s WHERE s.to_nodes && {nodes} AND {where}) p
 CROSS JOIN LATERAL (SELECT c.* FROM allocation_contributions c
     WHERE c.from_node = p.from_node AND c.charge_date = p.charge_date
       AND c.dimension = p.dimension OFFSET 0) f"""
