@@ -42,6 +42,7 @@ GROUPS: list[tuple[str, dict[str, Any]]] = [
     ("hybrid_fixed_proportional", {"metric": "req", "fixed_percent": 30}),
     ("min_floor_proportional", {"metric": "req", "min_floor_percent": 20}),
     ("residual_to_max", {"metric": "req"}),
+    ("proportional", {"metric": "cpu"}),  # kept when only "req" usage changes
 ]
 Org = tuple[GraphSpec, list[NodeCost], list[UsageRecord]]
 PROPS = settings(
@@ -301,5 +302,6 @@ def test_a_batched_update_equals_a_full_recompute(data: st.DataObject) -> None:
                 )
             )
     table = UsageTable.from_records(model_usage) if usage_nodes else None
-    engine.update(cost_rows, table, usage_nodes)
+    metrics = data.draw(st.sampled_from([None, {"req"}]))  # only "req" changes
+    engine.update(cost_rows, table, usage_nodes, metrics)
     _same(engine, _engine(spec, list(model_costs.values()), model_usage))

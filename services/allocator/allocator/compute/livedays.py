@@ -170,7 +170,7 @@ def _update(
     ]
     if touched.usage:
         nodes = {n for n in touched.usage if n in known}
-        engine.update(costs, rows.table(inputs.usage), nodes)
+        engine.update(costs, rows.table(inputs.usage), nodes, touched.usage_metrics)
     else:
         engine.update(costs)
     return skipped + inputs.usage_skipped(known)

@@ -64,12 +64,23 @@ class Touched:
     costs: set[str] = field(default_factory=set)
     usage: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)  # that set them
+    # The metrics of the usage set (a parent whose rules use none of them keeps its
+    # shares); any_metric: rows of unknown metrics went too (a replaced scope).
+    metrics: set[str] = field(default_factory=set)
+    any_metric: bool = False
 
     def add(self, other: Touched) -> None:
         """Fold another change in."""
         self.costs |= other.costs
         self.usage |= other.usage
         self.sources |= other.sources
+        self.metrics |= other.metrics
+        self.any_metric |= other.any_metric
+
+    @property
+    def usage_metrics(self) -> set[str] | None:
+        """The metrics whose usage changed (None: any may have)."""
+        return None if self.any_metric else self.metrics
 
 
 @dataclass

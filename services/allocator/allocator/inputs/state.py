@@ -70,7 +70,11 @@ class InputState:
         Returns the nodes whose costs or usage the piece set."""
         day = self.days.setdefault(piece.charge_date, DayInputs())
         touched = Touched(
-            self._apply_costs(day, piece), self._apply_usage(day, piece), {piece.source}
+            self._apply_costs(day, piece),
+            self._apply_usage(day, piece),
+            {piece.source},
+            {row.metric for row in piece.usage},
+            piece.usage_replaces is not None,
         )
         self._write_changes()
         self._applied[piece.charge_date.isoformat()] = {

@@ -134,12 +134,14 @@ class AllocationEngine:
         costs: Iterable[CostUpdate] = (),
         usage: UsageTable | None = None,
         usage_nodes: Collection[str] = (),
+        usage_metrics: Collection[str] | None = None,
     ) -> ChangeSet:
         """Apply many changes in one pass; equal to applying them one by one.
 
         costs replace direct amounts; usage, when given, replaces all usage, and
-        usage_nodes names the nodes whose usage differs (their parents' plans are
-        rebuilt).
+        usage_nodes names the nodes whose usage differs (the plans of their parents
+        whose rules use usage are rebuilt); usage_metrics, when given, the only
+        metrics whose usage differs (parents whose rules use none keep their plans).
         """
         seeds: dict[int, NDArray[np.bool_]] = {}
         n_dims = len(self.dimensions)
@@ -152,7 +154,7 @@ class AllocationEngine:
                 mask[t * n_dims + k] = True
         everything = False
         if usage is not None:
-            everything = self._replace_usage(usage, usage_nodes, seeds)
+            everything = self._replace_usage(usage, usage_nodes, seeds, usage_metrics)
         if everything or len(seeds) > _FULL_PASS_SEEDS:
             full_pass(self.state)
             return self._changes(np.ones(self.state.cells, dtype=bool))
@@ -163,6 +165,7 @@ class AllocationEngine:
         table: UsageTable,
         nodes: Collection[str],
         seeds: dict[int, NDArray[np.bool_]],
+        metrics: Collection[str] | None = None,
     ) -> bool:
         """Adopt a new usage table; rebuild the plans of the changed nodes' parents.
 
@@ -177,7 +180,7 @@ class AllocationEngine:
             n_days=self.days.count,
         )
         candidates = {p for node in nodes for p in self.graph.parents(node)}
-        parents = sorted(p for p in candidates if self._uses_usage(p))
+        parents = sorted(p for p in candidates if self._uses_usage(p, metrics))
         plans = self._plans_of(parents)
         if len(plans) + len(seeds) > _FULL_PASS_SEEDS:
             for parent, plan in plans.items():
@@ -193,12 +196,19 @@ class AllocationEngine:
                 mask |= changed.ravel()
         return False
 
-    def _uses_usage(self, parent: str) -> bool:
+    def _uses_usage(self, parent: str, metrics: Collection[str] | None = None) -> bool:
+        """Whether a parent's shares depend on usage (of one of `metrics`, if given)."""
         head = self._heads.get(parent)
-        if head is not None:
+        if head is not None and (metrics is None or not head.uses_usage):
             return head.uses_usage
-        plan = self.state.plans[self.graph.index[parent]]
-        return any(r.metric is not None for rules in plan.config_rules for r in rules)
+        rules = (
+            head.config_rules
+            if head is not None
+            else self.state.plans[self.graph.index[parent]].config_rules
+        )
+        if metrics is None:
+            return any(r.metric is not None for group in rules for r in group)
+        return any(r.metric in metrics for group in rules for r in group)
 
     def set_usage(
         self,
