@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 
 from allocator.pgcopy.delta import EncodedDelta
-from tests.support.pgcopy_reader import decode_rows, written_rows
+from tests.support.pgcopy_reader import decode_share_sets, written_rows
 
 ShareKey = tuple[str, str]  # parent, dimension
 ShareRow = tuple[str, str, float]  # to_node ('' retained), strategy, share
@@ -43,7 +43,7 @@ class StoredDay:
         if shares.rows is not None:
             self.share_rows += shares.rows.count
             rows: dict[ShareKey, dict[int, ShareRow]] = defaultdict(dict)
-            for (parent, child, dim), (position, strategy, share) in decode_rows(
+            for (parent, child, dim), (position, strategy, share) in decode_share_sets(
                 shares.rows
             ):
                 rows[(parent, dim)][position] = (child, strategy, share)

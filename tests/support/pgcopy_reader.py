@@ -43,6 +43,54 @@ def decode_rows(rows: CopyRows) -> list[Row]:
     return found
 
 
+def decode_share_sets(rows: CopyRows) -> list[Row]:
+    """The rows of every share set encoded (encode_share_sets), in order:
+    ((from, to, dimension), (position, strategy, share)), each set's children, then
+    its retained share (to and strategy '')."""
+    data, at, found = rows.data, _HEADER, []
+    assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
+
+    def field() -> bytes:
+        nonlocal at
+        (size,) = struct.unpack_from(">i", data, at)
+        value = data[at + 4 : at + 4 + size]
+        at += 4 + size
+        return value
+
+    sets = 0
+    while struct.unpack_from(">h", data, at)[0] != -1:
+        (fields,) = struct.unpack_from(">h", data, at)
+        assert fields == 6
+        at += 2
+        parent, dimension = field().decode(), field().decode()
+        children = [c.decode() for c in _array(field(), 25)]
+        strategies = [s.decode() for s in _array(field(), 25)]
+        shares = [struct.unpack(">d", v)[0] for v in _array(field(), 701)]
+        (retained,) = struct.unpack(">d", field())
+        assert len(children) == len(strategies) == len(shares) > 0
+        for i, (child, strategy, share) in enumerate(
+            zip(children, strategies, shares, strict=True)
+        ):
+            found.append(((parent, child, dimension), (i, strategy, share)))
+        found.append(((parent, "", dimension), (len(children), "", retained)))
+        sets += 1
+    assert sets == rows.count and at + 2 == len(data)
+    return found
+
+
+def _array(raw: bytes, oid: int) -> list[bytes]:
+    """The elements of a one-dimensional array without nulls, in binary format."""
+    ndim, flags, element, length, lower = struct.unpack_from(">iiiii", raw, 0)
+    assert (ndim, flags, element, lower) == (1, 0, oid, 1)
+    at, found = 20, []
+    for _ in range(length):
+        (size,) = struct.unpack_from(">i", raw, at)
+        found.append(raw[at + 4 : at + 4 + size])
+        at += 4 + size
+    assert at == len(raw)
+    return found
+
+
 def decode_flows(rows: CopyRows) -> dict[tuple[str, str, str], tuple[int, str, float]]:
     """The {(from, to, dimension): (amount, strategy, share)} that were encoded."""
     return dict(decode_rows(rows))

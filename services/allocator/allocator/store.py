@@ -31,9 +31,9 @@ _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_results (
     node_id TEXT, dimension TEXT, direct BIGINT, indirect BIGINT, holistic BIGINT,
     allocated_out BIGINT, retained BIGINT) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS tmp_shares (
-    from_node TEXT, to_node TEXT, dimension TEXT, position BIGINT, strategy TEXT,
-    share DOUBLE PRECISION) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS tmp_share_sets (
+    from_node TEXT, dimension TEXT, to_nodes TEXT[], strategies TEXT[],
+    shares DOUBLE PRECISION[], retained DOUBLE PRECISION) ON COMMIT DELETE ROWS;
 """
 _RUN = """
 INSERT INTO computation_runs (run_id, kind, graph_version, first_date, last_date,
@@ -47,31 +47,21 @@ DELETE FROM allocation_results WHERE charge_date = $1
 _REMOVE_SHARES = """
 DELETE FROM allocation_share_sets
 WHERE charge_date = $1 AND from_node = ANY($2::text[])"""
-# The temp table holds whole sets (every child of a parent and dimension, the retained
-# share last, to_node ''): gathered into one row each, updated in place through a join
-# (a HOT update: the children, the only indexed array, stay), the sets the join missed
-# inserted (migration 0080, decision 0270).
+# Whole sets (every child of a parent and dimension, and its retained share) come
+# one row each, in binary COPY from the compute process: updated in place through a
+# join (a HOT update: the children, the only indexed array, stay), the sets the join
+# missed inserted (migration 0080, decision 0270).
 _UPSERT_SHARES = """
-WITH sets AS (
-    SELECT from_node, dimension,
-        coalesce(array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> ''),
-                 '{}') AS to_nodes,
-        coalesce(array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> ''),
-                 '{}') AS strategies,
-        coalesce(array_agg(share ORDER BY position) FILTER (WHERE to_node <> ''),
-                 '{}') AS shares,
-        coalesce(max(share) FILTER (WHERE to_node = ''), 0) AS retained
-    FROM tmp_shares GROUP BY from_node, dimension
-), changed AS (
+WITH changed AS (
     UPDATE allocation_share_sets s SET to_nodes = t.to_nodes,
         strategies = t.strategies, shares = t.shares, retained = t.retained, run_id = $2
-    FROM sets t
+    FROM tmp_share_sets t
     WHERE s.charge_date = $1 AND s.from_node = t.from_node AND s.dimension = t.dimension
     RETURNING s.from_node, s.dimension)
 INSERT INTO allocation_share_sets (charge_date, from_node, dimension, to_nodes,
     strategies, shares, retained, run_id)
 SELECT $1, t.from_node, t.dimension, t.to_nodes, t.strategies, t.shares, t.retained, $2
-FROM sets t
+FROM tmp_share_sets t
 LEFT JOIN changed c ON c.from_node = t.from_node AND c.dimension = t.dimension
 WHERE c.from_node IS NULL"""
 _M = "::numeric / 1000000"
@@ -204,7 +194,7 @@ async def _write_shares(conn: Connection, write: DayWrite) -> None:
     elif shares.parents:
         await conn.execute(_REMOVE_SHARES, write.day, shares.parents)
     if shares.rows is not None and shares.rows.count:
-        await _copy_encoded(conn, "tmp_shares", shares.rows, SHARE_COLUMNS)
+        await _copy_encoded(conn, "tmp_share_sets", shares.rows, SHARE_COLUMNS)
         await conn.execute(_UPSERT_SHARES, write.day, write.run_id)
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from allocator.pgcopy.flows import encode_flow_arrays
-from allocator.pgcopy.format import CopyRows, TextCodes
+from allocator.pgcopy.format import CopyRows
+from allocator.pgcopy.sets import SET_COLUMNS, TextPool, encode_share_sets
 from finops.domain.allocation.frames import ResultFrame
 from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.readout import STRATEGY_NAMES, strategy_codes
@@ -30,8 +30,8 @@ from finops.domain.dag import CostGraph
 
 __all__ = ["SHARE_COLUMNS", "ShareRows", "share_rows"]
 
-# tmp_shares' columns, in the order encode_flow_arrays lays them out.
-SHARE_COLUMNS = ("from_node", "to_node", "dimension", "position", "strategy", "share")
+# tmp_share_sets' columns, in the order encode_share_sets lays them out.
+SHARE_COLUMNS = SET_COLUMNS
 _STRATEGY_TEXTS = [*STRATEGY_NAMES, ""]
 _NO_STRATEGY = len(STRATEGY_NAMES)
 
@@ -211,13 +211,12 @@ def _codes(plan: ParentPlan) -> NDArray[np.int64]:
 
 
 def _encode(frame: ResultFrame, pieces: list[_Columns]) -> CopyRows:
-    """Share rows (pieces of columns) in binary COPY format."""
+    """Whole sets (pieces of row columns) in binary COPY format, a row per set."""
     columns = [np.concatenate(c) for c in zip(*pieces, strict=True)]
     parent, child, dimension, position, strategy, share = columns
     texts = (_node_texts(frame.graph), _dim_texts(frame.dimensions), _STRATEGIES)
-    return encode_flow_arrays(
-        (parent, child, dimension, strategy),
-        position,
+    return encode_share_sets(
+        (parent, child, dimension, position, strategy),
         share.astype(np.float64, copy=False),
         texts,
         frame.dimensions,
@@ -246,25 +245,25 @@ def _parent_rows(parent: int, plan: ParentPlan, n_nodes: int, n_dims: int) -> _C
     )
 
 
-_STRATEGIES = TextCodes(_STRATEGY_TEXTS)
-_NODE_TEXTS: dict[int, tuple[CostGraph, TextCodes]] = {}  # the latest graphs'
-_DIM_TEXTS: dict[tuple[str, ...], TextCodes] = {}
+_STRATEGIES = TextPool(_STRATEGY_TEXTS)
+_NODE_TEXTS: dict[int, tuple[CostGraph, TextPool]] = {}  # the latest graphs'
+_DIM_TEXTS: dict[tuple[str, ...], TextPool] = {}
 
 
-def _node_texts(graph: CostGraph) -> TextCodes:
-    """Node ids, and '' after them (the retained row's to_node)."""
+def _node_texts(graph: CostGraph) -> TextPool:
+    """Node ids, and '' after them (the retained row's code, never encoded)."""
     kept = _NODE_TEXTS.get(id(graph))
     if kept is None or kept[0] is not graph:
         if len(_NODE_TEXTS) >= 2:
             _NODE_TEXTS.clear()
-        kept = _NODE_TEXTS[id(graph)] = (graph, TextCodes([*graph.ids, ""]))
+        kept = _NODE_TEXTS[id(graph)] = (graph, TextPool([*graph.ids, ""]))
     return kept[1]
 
 
-def _dim_texts(dimensions: tuple[str, ...]) -> TextCodes:
+def _dim_texts(dimensions: tuple[str, ...]) -> TextPool:
     texts = _DIM_TEXTS.get(dimensions)
     if texts is None:
         if len(_DIM_TEXTS) >= 8:
             _DIM_TEXTS.clear()
-        texts = _DIM_TEXTS[dimensions] = TextCodes(dimensions)
+        texts = _DIM_TEXTS[dimensions] = TextPool(dimensions)
     return texts
