@@ -95,7 +95,8 @@ async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_date
     db: asyncpg.Connection, postgres_settings: PostgresSettings, tmp_path: Path
 ) -> None:
     """0070: allocation_contributions becomes a view over shares and node rows; the
-    old rows are gone and every date is to be written whole again."""
+    old rows are gone and every date is to be written whole again. 0080: the shares
+    become one set per parent and dimension, carried over; the flows stay the same."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     folder = postgres_settings.migrations_dir
     search_path = await db.fetchval("SHOW search_path")
