@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from finops.domain.allocation import propagation
 from finops.domain.allocation.engine import AllocationEngine, ChangeSet
+from finops.domain.allocation.frames import capture
 from finops.domain.allocation.readout import node_arrays, summarize
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.dag import EdgeSpec, GraphSpec
@@ -125,6 +126,10 @@ def _same(a: AllocationEngine, b: AllocationEngine) -> None:
     x, y = node_arrays(a), node_arrays(b)
     for name in ("direct", "indirect", "allocated_out", "retained"):
         assert np.array_equal(getattr(x, name), getattr(y, name)), name
+    for engine in (a, b):  # what a short engine keeps passed on, after any update
+        if engine.state.out is not None:  # not kept by long-range passes
+            kept = capture(engine, flows=False).figures
+            assert np.array_equal(kept, capture(engine).figures)
 
 
 @PROPS

@@ -105,7 +105,7 @@ class LiveDays:
             engine, skipped = build_engine(graph, day, inputs)
         known = day in self._frames
         old = self._frames.get(day)
-        new = capture(engine, previous=old) if engine is not None else None
+        new = capture(engine, previous=old, flows=False) if engine is not None else None
         changes = frame_changes(day, old, new, known=known)
         shares = share_rows(old, new, known=known)
         delta = encode_changes(changes, self.encode_nodes_from, shares)

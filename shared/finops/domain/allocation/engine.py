@@ -271,6 +271,8 @@ class AllocationEngine:
         """Take back everything parent p passed on; its children become dirty."""
         plan, flows = self.state.plans.pop(p, None), self.state.flows.pop(p, None)
         seeds: dict[int, NDArray[np.bool_]] = {}
+        if self.state.out is not None:
+            self.state.out[p] = 0
         if plan is None or flows is None:
             return seeds
         for row, child in enumerate(plan.children.tolist()):

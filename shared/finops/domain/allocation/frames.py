@@ -116,22 +116,37 @@ class FrameDiff:
 
 
 def capture(
-    engine: AllocationEngine, previous: ResultFrame | None = None
+    engine: AllocationEngine, previous: ResultFrame | None = None, *, flows: bool = True
 ) -> ResultFrame:
     """The engine's results now; per-parent pieces of `previous` whose plan is the
-    same object are reused."""
+    same object are reused. flows False: node figures and plans only (the frame's
+    flow rows are empty), taken from what the engine keeps passed on when it does
+    (one-day engines), without gathering every flow."""
     state = engine.state
     parents = sorted(state.flows)
     plans = {p: state.plans[p] for p in parents}
     shape = state.direct.shape[1:]
+    if not flows and state.out is not None:
+        empty = np.zeros(0, dtype=np.int64)
+        figures = _figures(state.direct, state.received, state.out)
+        return ResultFrame(
+            graph=engine.graph,
+            dimensions=tuple(engine.dimensions),
+            first_day=engine.days.first.toordinal(),
+            figures=figures,
+            parent=empty,
+            child=empty,
+            amount=np.zeros((0, *shape), dtype=np.int64),
+            _plans=plans,
+            _previous=_reusable(previous),
+        )
     amount = _stack([state.flows[p] for p in parents], shape, np.int64)
     sizes = np.array([len(state.plans[p].children) for p in parents], dtype=np.int64)
     out = np.zeros_like(state.direct)
     if parents:
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         out[parents] = np.add.reduceat(amount, starts, axis=0)
-    holistic = state.direct + state.received
-    figures = np.stack([state.direct, state.received, holistic, out, holistic - out])
+    figures = _figures(state.direct, state.received, out)
     return ResultFrame(
         graph=engine.graph,
         dimensions=tuple(engine.dimensions),
@@ -143,6 +158,14 @@ def capture(
         _plans=plans,
         _previous=_reusable(previous),
     )
+
+
+def _figures(
+    direct: NDArray[np.int64], received: NDArray[np.int64], out: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """direct, indirect, holistic, allocated_out and retained, stacked."""
+    holistic = direct + received
+    return np.stack([direct, received, holistic, out, holistic - out])
 
 
 def _reusable(previous: ResultFrame | None) -> dict[int, _ParentRows]:

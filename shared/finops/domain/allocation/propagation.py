@@ -31,7 +31,9 @@ class CostState:
     """Money of every node, day and dimension, in micro-units.
 
     direct and received: (nodes, days, dims); flows[p]: (k, days, dims) per parent
-    index, rows in the order of the parent's plan.
+    index, rows in the order of the parent's plan. out: what each node passed on
+    (the sum of its flows), kept by one-day engines (the stream's, which read it
+    after every update), else None.
     """
 
     direct: NDArray[np.int64]
@@ -43,9 +45,12 @@ class CostState:
     # full_pass's parent batches; they depend on the order and the plans' children
     # only, and are rebuilt after set_order (which every edge change calls first).
     batches: list[_Batch] | None = None
+    out: NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         self.set_order(self.order)
+        if self.cells <= _KEEP_SHARES_CELLS:
+            self.out = np.zeros_like(self.direct)
 
     @property
     def cells(self) -> int:
@@ -68,6 +73,8 @@ def full_pass(state: CostState, executor: Executor | None = None) -> None:
     order, so the result is the same bits.
     """
     state.received[:] = 0
+    if state.out is not None:
+        state.out[:] = 0
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
     if state.batches is None:
@@ -90,6 +97,9 @@ def full_pass(state: CostState, executor: Executor | None = None) -> None:
             )
             for parent, block in zip(parents, flows, strict=True):
                 state.flows[parent] = block.reshape((-1, *shape))
+            if state.out is not None:
+                out = state.out.reshape(len(state.out), -1)
+                out[parents] = flows.sum(axis=1)
             batch.receive(received, flows.reshape(len(batch.children), -1))
             continue
         # (k, parents, cells): shares written straight into the split's scratch,
@@ -100,6 +110,8 @@ def full_pass(state: CostState, executor: Executor | None = None) -> None:
         parts = parts.reshape(k + 1, len(parents), -1)[:k]
         for i, parent in enumerate(parents):
             state.flows[parent] = parts[:, i].reshape((k, *shape))
+        if state.out is not None:
+            state.out.reshape(len(state.out), -1)[parents] = parts.sum(axis=0)
         batch.receive(received, parts.reshape(k * len(parents), -1), by_part=True)
 
 
@@ -294,6 +306,8 @@ def _resplit(
     flows = state.flows[node].reshape(len(plan.children), -1)
     delta = parts - flows[:, cells]
     flows[:, cells] = parts
+    if state.out is not None:
+        state.out.reshape(len(state.out), -1)[node, cells] += delta.sum(axis=0)
     changed: list[tuple[int, NDArray[np.int64]]] = []
     for row in np.flatnonzero(delta.any(axis=1)):
         child = int(plan.children[row])
