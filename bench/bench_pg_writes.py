@@ -38,6 +38,7 @@ from finops.adapters.input_feed import (
     usage_records,
 )
 from finops.contracts.codec import encode_event
+from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import DevStackSettings
 from finops.domain.allocation.synth import generate_org
 from finops.domain.dag import build_graph
@@ -51,7 +52,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 _STATS = """
 SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_dead_tup
 FROM pg_stat_user_tables
-WHERE relname IN ('allocation_results', 'allocation_share_sets') ORDER BY relname"""
+WHERE relname IN ('allocation_results', 'allocation_share_sets', 'allocation_shares')
+ORDER BY relname"""
 
 
 class Collecting(HotPath):
@@ -77,15 +79,16 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
-async def replay(url: str, preload: list[DayWrite], stream: list[DayWrite]) -> None:
+async def replay(url: str, preload: list[DayWrite], stream: list[DayWrite]) -> float:
+    """Write the preload, then the stream; print its figures; the stream's CPU s."""
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
     try:
         store = PostgresResultStore(pool)
         pid = await pool.fetchval("SELECT pg_backend_pid()")
         for write in preload:
             await store.write_results(write)
-        await asyncio.sleep(1.5)  # the preload's statistics flushed before the reset
-        await pool.execute("SELECT pg_stat_reset()")
+        await asyncio.sleep(1.5)  # a backend flushes its statistics every second
+        before = {r["relname"]: r for r in await pool.fetch(_STATS)}
         cpu0, wall0 = backend_cpu(pid), time.monotonic()
         nodes = sets = 0
         for write in stream:
@@ -94,7 +97,7 @@ async def replay(url: str, preload: list[DayWrite], stream: list[DayWrite]) -> N
             sets += write.delta.shares_written
         cpu = backend_cpu(pid) - cpu0
         wall = time.monotonic() - wall0
-        await asyncio.sleep(1.5)  # a backend flushes its statistics at most every second
+        await asyncio.sleep(1.5)  # a backend flushes its statistics every second
         stats = await pool.fetch(_STATS)
     finally:
         await pool.close()
@@ -104,16 +107,16 @@ async def replay(url: str, preload: list[DayWrite], stream: list[DayWrite]) -> N
         f"{cpu / max(nodes + sets, 1) * 1e6:.2f} µs/row"
     )
     for r in stats:
-        hot = r["n_tup_hot_upd"] / max(r["n_tup_upd"], 1)
-        print(
-            f"  {r['relname']}: ins {r['n_tup_ins']:,} upd {r['n_tup_upd']:,} "
-            f"(HOT {hot:.0%}) del {r['n_tup_del']:,} dead {r['n_dead_tup']:,}"
+        b = before.get(r["relname"])
+        ins, upd, hot, dele = (
+            r[k] - (b[k] if b else 0)
+            for k in ("n_tup_ins", "n_tup_upd", "n_tup_hot_upd", "n_tup_del")
         )
-    Replay.cpu = cpu
-
-
-class Replay:
-    cpu = 0.0
+        print(
+            f"  {r['relname']}: ins {ins:,} upd {upd:,} (HOT {hot / max(upd, 1):.0%})"
+            f" del {dele:,} dead now {r['n_dead_tup']:,}"
+        )
+    return cpu
 
 
 def main() -> None:
@@ -132,7 +135,7 @@ def main() -> None:
         usage = load_usage(Path(work) / "usage.csv", None)
     path = Collecting(graph, max_window_days(org.spec))
     path.writes = []
-    preload = [
+    preload: list[NodeCostsReported | UsageReported] = [
         *usage_events(usage_records(usage), source="files"),
         *cost_events(cost_records(costs), source="files"),
     ]
@@ -162,12 +165,12 @@ def main() -> None:
         stack = Stack(settings, external_kafka="127.0.0.1:1", external_database=None)
         stack.up(services=False, migrate=True, progress=lambda _: None)
         try:
-            asyncio.run(replay(stack.database_url, first, path.writes))
+            cpu = asyncio.run(replay(stack.database_url, first, path.writes))
         finally:
             stack.down(progress=lambda _: None)
     events = len(raw)
     print(
-        f"{events} events: PostgreSQL {Replay.cpu / events * 1e3 * 1e3:.0f} CPU ms "
+        f"{events} events: PostgreSQL {cpu / events * 1e3 * 1e3:.0f} CPU ms "
         f"per 1,000 events"
     )
 
