@@ -189,6 +189,8 @@ class AllocationEngine:
         for parent, plan in plans.items():
             p = self.graph.index[parent]
             old = self.state.plans[p]
+            if _same_plan(old, plan):
+                continue  # keep the old object: nothing downstream re-compares it
             self.state.plans[p] = plan
             changed = (plan.shares != old.shares).any(axis=0)[:, plan.dim_config]
             if changed.any():
@@ -386,3 +388,17 @@ def _direct_array(
     # A CostTable holds one row per node, day and dimension, so plain assignment.
     direct.reshape(-1)[flat] = micros
     return direct
+
+
+def _same_plan(old: ParentPlan | None, new: ParentPlan) -> bool:
+    """Whether a rebuilt plan equals the one it replaces (same children, configs and
+    shares): the old object is then kept, so consumers that compare plans by
+    identity (the allocator's share rows) skip it."""
+    return (
+        old is not None
+        and old.config_rules == new.config_rules
+        and np.array_equal(old.children, new.children)
+        and np.array_equal(old.dim_config, new.dim_config)
+        and old.shares.shape == new.shares.shape
+        and bool((old.shares == new.shares).all())
+    )
