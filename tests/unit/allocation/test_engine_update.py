@@ -84,3 +84,18 @@ def test_usage_changes_give_what_a_fresh_engine_gives(org: Org, changed: int) ->
     )
     moved = cost.model_copy(update={"amount_micros": cost.amount_micros + 7})
     _assert_same(engine, _engine(spec, [moved, *costs[1:]], new_usage, day))
+
+
+@pytest.mark.parametrize("changed", [3, 120])
+def test_a_rebuilt_plan_equal_to_the_old_keeps_the_old_object(
+    org: Org, changed: int
+) -> None:
+    """Naming nodes whose usage did not change rebuilds their parents' plans; each
+    equals the old one, so the old object stays (consumers compare by identity)."""
+    spec, costs, usage, day = org
+    engine = _engine(spec, costs, usage, day)
+    nodes = random.Random(changed).sample(sorted({u.node for u in usage}), changed)
+    before = dict(engine.state.plans)
+    engine.update([], UsageTable.from_records(usage), nodes)
+    assert all(engine.state.plans[p] is plan for p, plan in before.items())
+    _assert_same(engine, _engine(spec, costs, usage, day))

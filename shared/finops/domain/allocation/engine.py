@@ -182,19 +182,20 @@ class AllocationEngine:
         candidates = {p for node in nodes for p in self.graph.parents(node)}
         parents = sorted(p for p in candidates if self._uses_usage(p, metrics))
         plans = self._plans_of(parents)
-        if len(plans) + len(seeds) > _FULL_PASS_SEEDS:
-            for parent, plan in plans.items():
-                self.state.plans[self.graph.index[parent]] = plan
-            return True
+        everything = len(plans) + len(seeds) > _FULL_PASS_SEEDS
         for parent, plan in plans.items():
             p = self.graph.index[parent]
             old = self.state.plans[p]
+            if _same_plan(old, plan):
+                continue  # keep the old object: nothing downstream re-compares it
             self.state.plans[p] = plan
+            if everything:
+                continue
             changed = (plan.shares != old.shares).any(axis=0)[:, plan.dim_config]
             if changed.any():
                 mask = seeds.setdefault(p, np.zeros(self.state.cells, dtype=bool))
                 mask |= changed.ravel()
-        return False
+        return everything
 
     def _uses_usage(self, parent: str, metrics: Collection[str] | None = None) -> bool:
         """Whether a parent's shares depend on usage (of one of `metrics`, if given)."""
@@ -386,3 +387,17 @@ def _direct_array(
     # A CostTable holds one row per node, day and dimension, so plain assignment.
     direct.reshape(-1)[flat] = micros
     return direct
+
+
+def _same_plan(old: ParentPlan | None, new: ParentPlan) -> bool:
+    """Whether a rebuilt plan equals the one it replaces (same children, configs and
+    shares): the old object is then kept, so consumers that compare plans by
+    identity (the allocator's share rows) skip it."""
+    return (
+        old is not None
+        and old.config_rules == new.config_rules
+        and np.array_equal(old.children, new.children)
+        and np.array_equal(old.dim_config, new.dim_config)
+        and old.shares.shape == new.shares.shape
+        and bool((old.shares == new.shares).all())
+    )
