@@ -20,26 +20,44 @@ _HEADER = 19  # signature (11), flags (4), header extension length (4)
 Row = tuple[tuple[str, str, str], tuple[int, str, float]]
 
 
-def decode_rows(rows: CopyRows) -> list[Row]:
-    """Every ((from, to, dimension), (bigint, strategy, share)) encoded, in order."""
-    data, at, found = rows.data, _HEADER, []
-    assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
+class _Cursor:
+    """Reads binary COPY data row by row, field by field."""
 
-    def field() -> bytes:
-        nonlocal at
-        (size,) = struct.unpack_from(">i", data, at)
-        value = data[at + 4 : at + 4 + size]
-        at += 4 + size
+    def __init__(self, rows: CopyRows) -> None:
+        self.data, self.at = rows.data, _HEADER
+        assert self.data.startswith(b"PGCOPY\n\xff\r\n\x00")
+
+    def next_row(self) -> int | None:
+        """The next row's field count (None at the trailer)."""
+        (fields,) = struct.unpack_from(">h", self.data, self.at)
+        if fields == -1:
+            return None
+        self.at += 2
+        return int(fields)
+
+    def field(self) -> bytes:
+        (size,) = struct.unpack_from(">i", self.data, self.at)
+        value = self.data[self.at + 4 : self.at + 4 + size]
+        self.at += 4 + size
         return value
 
-    while struct.unpack_from(">h", data, at)[0] != -1:
-        at += 2
+    def end(self) -> None:
+        """Only the trailer is left."""
+        assert self.at + 2 == len(self.data)
+
+
+def decode_rows(rows: CopyRows) -> list[Row]:
+    """Every ((from, to, dimension), (bigint, strategy, share)) encoded, in order."""
+    cursor, found = _Cursor(rows), []
+    while cursor.next_row() is not None:
+        field = cursor.field
         parent, child, dimension = (field().decode() for _ in range(3))
         (amount,) = struct.unpack(">q", field())
         strategy = field().decode()
         (share,) = struct.unpack(">d", field())
         found.append(((parent, child, dimension), (amount, strategy, share)))
-    assert len(found) == rows.count and at + 2 == len(data)
+    assert len(found) == rows.count
+    cursor.end()
     return found
 
 
@@ -47,21 +65,10 @@ def decode_share_sets(rows: CopyRows) -> list[Row]:
     """The rows of every share set encoded (encode_share_sets), in order:
     ((from, to, dimension), (position, strategy, share)), each set's children, then
     its retained share (to and strategy '')."""
-    data, at, found = rows.data, _HEADER, []
-    assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
-
-    def field() -> bytes:
-        nonlocal at
-        (size,) = struct.unpack_from(">i", data, at)
-        value = data[at + 4 : at + 4 + size]
-        at += 4 + size
-        return value
-
-    sets = 0
-    while struct.unpack_from(">h", data, at)[0] != -1:
-        (fields,) = struct.unpack_from(">h", data, at)
+    cursor, found, sets = _Cursor(rows), [], 0
+    field = cursor.field
+    while (fields := cursor.next_row()) is not None:
         assert fields == 6
-        at += 2
         parent, dimension = field().decode(), field().decode()
         children = [c.decode() for c in _array(field(), 25)]
         strategies = [s.decode() for s in _array(field(), 25)]
@@ -74,7 +81,8 @@ def decode_share_sets(rows: CopyRows) -> list[Row]:
             found.append(((parent, child, dimension), (i, strategy, share)))
         found.append(((parent, "", dimension), (len(children), "", retained)))
         sets += 1
-    assert sets == rows.count and at + 2 == len(data)
+    assert sets == rows.count
+    cursor.end()
     return found
 
 

@@ -135,9 +135,7 @@ def _moved_in_place(
     # A set's retained share follows its shares: it moves only if one of them moved.
     ends = np.cumsum(sizes)
     starts = ends - sizes
-    counts = np.zeros((len(now) + 1, n_dims), dtype=np.int64)
-    np.cumsum(moved_cells, axis=0, out=counts[1:])
-    moved = (counts[ends] - counts[starts]) > 0  # (plans, dims)
+    moved = _segments_any(moved_cells, sizes)  # (plans, dims)
     moved[reshaped] = False
     owner = np.repeat(np.arange(len(plans)), sizes)  # each row's plan
     rows, dims = np.nonzero(moved[owner])
@@ -169,9 +167,11 @@ def _no_rows() -> _Columns:
 def _segments_any(
     flags: NDArray[np.bool_], sizes: NDArray[np.int64]
 ) -> NDArray[np.bool_]:
-    """Whether any flag is set in each consecutive segment of the given sizes."""
+    """Whether any flag is set in each consecutive segment (of rows, along the first
+    axis) of the given sizes, per column for 2-D flags."""
     ends = np.cumsum(sizes)
-    counts = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    counts = np.zeros((len(flags) + 1, *flags.shape[1:]), dtype=np.int64)
+    np.cumsum(flags, axis=0, dtype=np.int64, out=counts[1:])
     any_set: NDArray[np.bool_] = (counts[ends] - counts[ends - sizes]) > 0
     return any_set
 

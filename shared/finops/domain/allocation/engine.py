@@ -186,12 +186,15 @@ class AllocationEngine:
         for parent, plan in plans.items():
             p = self.graph.index[parent]
             old = self.state.plans[p]
-            if _same_plan(old, plan):
+            moved = _moved_shares(old, plan)
+            if moved is not None and not moved.any():
                 continue  # keep the old object: nothing downstream re-compares it
             self.state.plans[p] = plan
             if everything:
                 continue
-            changed = (plan.shares != old.shares).any(axis=0)[:, plan.dim_config]
+            if moved is None:
+                moved = (plan.shares != old.shares).any(axis=0)
+            changed = moved[:, plan.dim_config]
             if changed.any():
                 mask = seeds.setdefault(p, np.zeros(self.state.cells, dtype=bool))
                 mask |= changed.ravel()
@@ -389,15 +392,18 @@ def _direct_array(
     return direct
 
 
-def _same_plan(old: ParentPlan | None, new: ParentPlan) -> bool:
-    """Whether a rebuilt plan equals the one it replaces (same children, configs and
-    shares): the old object is then kept, so consumers that compare plans by
-    identity (the allocator's share rows) skip it."""
-    return (
-        old is not None
-        and old.config_rules == new.config_rules
-        and np.array_equal(old.children, new.children)
-        and np.array_equal(old.dim_config, new.dim_config)
-        and old.shares.shape == new.shares.shape
-        and bool((old.shares == new.shares).all())
-    )
+def _moved_shares(old: ParentPlan | None, new: ParentPlan) -> NDArray[np.bool_] | None:
+    """Where a rebuilt plan's shares differ from the plan it replaces, per (day,
+    config), when both have the same rules, children and configs (else None). None
+    moved: the old object is kept, so consumers that compare plans by identity (the
+    allocator's share rows) skip it."""
+    if (
+        old is None
+        or old.config_rules != new.config_rules
+        or not np.array_equal(old.children, new.children)
+        or not np.array_equal(old.dim_config, new.dim_config)
+        or old.shares.shape != new.shares.shape
+    ):
+        return None
+    moved: NDArray[np.bool_] = (old.shares != new.shares).any(axis=0)
+    return moved

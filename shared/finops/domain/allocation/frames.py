@@ -127,33 +127,24 @@ def capture(
     plans = {p: state.plans[p] for p in parents}
     shape = state.direct.shape[1:]
     if not flows and state.out is not None:
-        empty = np.zeros(0, dtype=np.int64)
-        figures = _figures(state.direct, state.received, state.out)
-        return ResultFrame(
-            graph=engine.graph,
-            dimensions=tuple(engine.dimensions),
-            first_day=engine.days.first.toordinal(),
-            figures=figures,
-            parent=empty,
-            child=empty,
-            amount=np.zeros((0, *shape), dtype=np.int64),
-            _plans=plans,
-            _previous=_reusable(previous),
-        )
-    amount = _stack([state.flows[p] for p in parents], shape, np.int64)
-    sizes = np.array([len(state.plans[p].children) for p in parents], dtype=np.int64)
-    out = np.zeros_like(state.direct)
-    if parents:
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        out[parents] = np.add.reduceat(amount, starts, axis=0)
-    figures = _figures(state.direct, state.received, out)
+        out, amount = state.out, np.zeros((0, *shape), dtype=np.int64)
+        parent = child = np.zeros(0, dtype=np.int64)
+    else:
+        amount = _stack([state.flows[p] for p in parents], shape, np.int64)
+        sizes = np.array([len(plans[p].children) for p in parents], dtype=np.int64)
+        out = np.zeros_like(state.direct)
+        if parents:
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            out[parents] = np.add.reduceat(amount, starts, axis=0)
+        parent = np.repeat(np.array(parents, dtype=np.int64), sizes)
+        child = _stack([plans[p].children for p in parents], (), np.int64)
     return ResultFrame(
         graph=engine.graph,
         dimensions=tuple(engine.dimensions),
         first_day=engine.days.first.toordinal(),
-        figures=figures,
-        parent=np.repeat(np.array(parents, dtype=np.int64), sizes),
-        child=_stack([state.plans[p].children for p in parents], (), np.int64),
+        figures=_figures(state.direct, state.received, out),
+        parent=parent,
+        child=child,
         amount=amount,
         _plans=plans,
         _previous=_reusable(previous),
