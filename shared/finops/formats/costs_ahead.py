@@ -6,12 +6,20 @@ the interpreter imports pydantic and the engine. The blocks are then summed by
 reads the file again, row by row, for any defect). A file Arrow cannot read gives
 no blocks: `load_costs` starts over and raises the error a reading from scratch
 gives. Only pyarrow is imported before the thread starts.
+
+Before summing, the thread publishes the file's shape (its first and last day and
+its dimensions), all the engine needs of the costs to build its plans: the caller
+builds them while the blocks are summed. The shape is None when the blocks could
+not give it (no blocks, no rows, a null or a day out of range); the caller then
+waits for the sums, which name the defect.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,25 +30,46 @@ from finops.formats.costblocks import open_blocks
 if TYPE_CHECKING:
     from finops.domain.allocation.tables import CostTable
 
-__all__ = ["read_costs_ahead"]
+__all__ = ["CostShape", "CostsAhead", "read_costs_ahead"]
 
 
-def read_costs_ahead(path: Path) -> Future[CostTable]:
-    """Read and sum a cost file on a thread; errors wait in the future."""
-    done: Future[CostTable] = Future()
+@dataclass(frozen=True)
+class CostShape:
+    """A cost file's first and last day and its dimensions (sorted), from its
+    blocks before they are summed: the same as the summed table's."""
+
+    first: date
+    last: date
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CostsAhead:
+    """The shape, published first, then the summed table; errors wait in `table`."""
+
+    shape: Future[CostShape | None]
+    table: Future[CostTable]
+
+
+def read_costs_ahead(path: Path) -> CostsAhead:
+    """Read and sum a cost file on a thread; errors wait in the table's future."""
+    ahead = CostsAhead(Future(), Future())
 
     def work() -> None:
         try:
             blocks = _parsed(path)
+            ahead.shape.set_result(_shape_of(blocks))
             from finops.formats.costfile import load_costs
 
-            done.set_result(load_costs(path, blocks=blocks))
-        except BaseException as exc:  # raised again by done.result()
-            done.set_exception(exc)
+            ahead.table.set_result(load_costs(path, blocks=blocks))
+        except BaseException as exc:  # raised again by table.result()
+            if not ahead.shape.done():
+                ahead.shape.set_result(None)
+            ahead.table.set_exception(exc)
 
     # A daemon: a command that fails early does not wait for the file's end.
     threading.Thread(target=work, name="finops-costs", daemon=True).start()
-    return done
+    return ahead
 
 
 def _parsed(path: Path) -> list[pa.RecordBatch] | None:
@@ -48,3 +77,23 @@ def _parsed(path: Path) -> list[pa.RecordBatch] | None:
         return list(open_blocks(path))
     except Exception:  # any defect: load_costs reads from scratch and names it
         return None
+
+
+def _shape_of(blocks: list[pa.RecordBatch] | None) -> CostShape | None:
+    """The blocks' day range and dimensions; None unless every date and dimension
+    is there and every date lies in the range the readers accept."""
+    import pyarrow.compute as pc  # on this thread, after the file is parsed
+
+    from finops.domain.periods import FIRST_DAY, LAST_DAY
+
+    if not blocks:
+        return None
+    days = pa.chunked_array([b.column("date") for b in blocks])
+    dims = pa.chunked_array([b.column("dimension") for b in blocks])
+    if len(days) == 0 or days.null_count or dims.null_count:
+        return None
+    bounds = pc.min_max(days)
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    if first < FIRST_DAY or last > LAST_DAY:
+        return None
+    return CostShape(first, last, tuple(sorted(pc.unique(dims).to_pylist())))

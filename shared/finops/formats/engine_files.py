@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.tables import CostTable, UsageTable
-from finops.domain.dag import build_graph
+from finops.domain.dag import CostGraph, build_graph
 from finops.domain.periods import DayRange
 from finops.errors import FinopsError, InputError
 from finops.formats.costfile import load_costs
@@ -24,6 +24,7 @@ from finops.formats.inputfiles import load_usage
 
 if TYPE_CHECKING:
     from finops.domain.allocation.synth import SynthOrg
+    from finops.formats.costs_ahead import CostsAhead, CostShape
 
 __all__ = ["load_engine", "parse_day", "write_org"]
 
@@ -47,7 +48,7 @@ def load_engine(
     *,
     first: date | None = None,
     last: date | None = None,
-    costs_ahead: Future[CostTable] | None = None,
+    costs_ahead: CostsAhead | None = None,
 ) -> AllocationEngine:
     """Read and validate the files, then allocate every day in range.
 
@@ -58,25 +59,102 @@ def load_engine(
     again knowing the graph, so the message names the file's first bad line.
 
     costs_ahead: the cost file already being read (`costs_ahead.read_costs_ahead`);
-    the usage file is then read on this function's reading thread. The engine is
-    built with that thread lent as its executor (it builds the direct array beside the
-    plans and takes half of the first full pass's splits; the same bits).
+    the usage file is then read on this function's reading thread. When it gives
+    the file's shape (day range and dimensions) before its sums, the engine builds
+    its plans while the costs are summed. The engine is built with the reading
+    thread lent as its executor (it builds the direct array beside the plans and
+    takes half of the first full pass's splits; the same bits).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finops-read") as pool:
-        costs_job = costs_ahead or pool.submit(load_costs, costs_path)
+        costs_job = (
+            costs_ahead.table if costs_ahead else pool.submit(load_costs, costs_path)
+        )
         usage_job = pool.submit(load_usage, usage_path) if usage_path else None
         graph = build_graph(load_graph(graph_path))
         known = graph.index
-        costs = _known_only(costs_job, lambda: load_costs(costs_path, known), known)
-        usage = (
-            _known_only(usage_job, lambda: load_usage(usage_path, known), known)
-            if usage_path and usage_job
-            else UsageTable.empty()
+
+        def costs() -> CostTable:
+            return _known_only(costs_job, lambda: load_costs(costs_path, known), known)
+
+        def usage() -> UsageTable:
+            if usage_path is None or usage_job is None:
+                return UsageTable.empty()
+            return _known_only(usage_job, lambda: load_usage(usage_path, known), known)
+
+        shape = costs_ahead.shape.result() if costs_ahead else None
+        days = _shape_days(shape, first, last)
+        if shape is not None and days is not None:
+            try:
+                return _engine_early(graph, costs, usage, shape, days, pool)
+            except _ShapeDiffers:
+                pass  # never seen; the engine is then built from the table below
+        table = costs()
+        return AllocationEngine(
+            graph,
+            table,
+            usage(),
+            days=_day_range(table.day, first, last),
+            executor=pool,
         )
-        days = _day_range(costs.day, first, last)
-        # The reading thread then builds the direct array and takes half of
-        # each level's splits.
-        return AllocationEngine(graph, costs, usage, days=days, executor=pool)
+
+
+class _ShapeDiffers(Exception):
+    """The summed cost table's day range or dimensions are not its blocks' shape."""
+
+
+def _engine_early(
+    graph: CostGraph,
+    costs: Callable[[], CostTable],
+    usage: Callable[[], UsageTable],
+    shape: CostShape,
+    days: DayRange,
+    pool: ThreadPoolExecutor,
+) -> AllocationEngine:
+    """The engine built from the cost file's shape while its blocks are summed.
+
+    The table is checked against the shape on the reading thread, before the
+    direct array is built from it. A cost file's error comes before the usage
+    file's and the plans' errors, as in a reading one file after another.
+    """
+
+    def checked() -> CostTable:
+        table = costs()
+        found = (table.day.min(), table.day.max()) if table.day.size else None
+        if tuple(sorted(table.dimensions)) != shape.dimensions or found != (
+            _day_number(shape.first),
+            _day_number(shape.last),
+        ):
+            raise _ShapeDiffers
+        return table
+
+    table = pool.submit(checked)
+    try:
+        return AllocationEngine(
+            graph,
+            table,
+            usage(),
+            days=days,
+            dimensions=shape.dimensions,
+            executor=pool,
+        )
+    except Exception:
+        table.result()  # the cost file's error first, if it has one
+        raise
+
+
+def _shape_days(
+    shape: CostShape | None, first: date | None, last: date | None
+) -> DayRange | None:
+    """The day range the shape gives; None without a shape or when the range is
+    empty (the table then names the error, after any error of the cost file)."""
+    if shape is None:
+        return None
+    lo, hi = first or shape.first, last or shape.last
+    return DayRange(first=lo, last=hi) if lo <= hi else None
+
+
+def _day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
 
 
 def _known_only(job: Future[_T], again: Callable[[], _T], known: Collection[str]) -> _T:

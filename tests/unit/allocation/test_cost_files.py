@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -101,17 +102,32 @@ def test_costs_read_ahead_give_what_load_costs_gives(tmp_path: Path, text: str) 
     path = tmp_path / "c.csv"
     path.write_text(text)
     ahead = read_costs_ahead(path)
+    shape = ahead.shape.result(timeout=60)
     try:
-        expected = _as_dict(load_costs(path))
+        table = load_costs(path)
     except InputError as exc:
         with pytest.raises(InputError) as caught:
-            ahead.result(timeout=60)
+            ahead.table.result(timeout=60)
         assert str(caught.value) == str(exc)
+        assert shape is None  # a bad date or a missing column gives no shape
     else:
-        assert _as_dict(ahead.result(timeout=60)) == expected
+        assert _as_dict(ahead.table.result(timeout=60)) == _as_dict(table)
+        assert shape is not None
+        assert shape.dimensions == tuple(sorted(table.dimensions))
+        days = {(date(1970, 1, 1) + timedelta(days=int(d))) for d in table.day}
+        assert (shape.first, shape.last) == (min(days), max(days))
+
+
+def test_a_cost_file_with_a_day_out_of_range_gives_no_shape(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("node,date,dimension,amount\na,2025-01-01,x,1\na,1900-01-01,x,1\n")
+    ahead = read_costs_ahead(path)
+    assert ahead.shape.result(timeout=60) is None
+    with pytest.raises(InputError, match=r"c\.csv:3"):
+        ahead.table.result(timeout=60)
 
 
 def test_costs_read_ahead_of_a_missing_file_fail_as_load_costs(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
-        read_costs_ahead(tmp_path / "none.csv").result(timeout=60)
+        read_costs_ahead(tmp_path / "none.csv").table.result(timeout=60)
     assert "cannot read file" in str(caught.value)

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from finops.domain.allocation.tables import CostTable
+    from finops.formats.costs_ahead import CostsAhead
 
 __all__ = ["allocate_files", "plain_call"]
 
@@ -105,7 +103,7 @@ def _allocate_read_ahead(
     graph: Path,
     costs: Path,
     usage: Path | None,
-    costs_ahead: Future[CostTable],
+    costs_ahead: CostsAhead,
     *,
     from_: str | None,
     to: str | None,

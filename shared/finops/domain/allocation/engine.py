@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -45,7 +45,7 @@ class AllocationEngine:
     def __init__(
         self,
         graph: CostGraph,
-        costs: CostTable,
+        costs: CostTable | Future[CostTable],
         usage: UsageTable | None = None,
         *,
         days: DayRange | None = None,
@@ -54,12 +54,20 @@ class AllocationEngine:
     ) -> None:
         """executor, when given, builds the direct array while this thread builds
         the plans, then takes half of the first full pass's splits (it is not
-        kept: later passes run on the caller's thread)."""
+        kept: later passes run on the caller's thread).
+
+        costs may be a table still being read: with days and dimensions given, the
+        plans are built meanwhile, and the table is awaited for the direct array
+        (its error, if any, comes before the plans' errors).
+        """
+        if days is None or dimensions is None:
+            known = costs.result() if isinstance(costs, Future) else costs
+            days = days or _cost_days(known)
+            dimensions = sorted(known.dimensions) if dimensions is None else dimensions
+            costs = known
         self.graph = graph
-        self.days = days or _cost_days(costs)
-        self.dimensions = (
-            list(dimensions) if dimensions is not None else sorted(costs.dimensions)
-        )
+        self.days = days
+        self.dimensions = list(dimensions)
         self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
         self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
         self._heads: dict[str, Head] = {}  # per parent, while its edges stay
@@ -77,13 +85,14 @@ class AllocationEngine:
         full_pass(self.state, executor)
 
     def _direct_and_plans(
-        self, costs: CostTable, executor: Executor | None
+        self, costs: CostTable | Future[CostTable], executor: Executor | None
     ) -> tuple[NDArray[np.int64], dict[int, ParentPlan]]:
         """The direct array (NumPy, mostly without the GIL) on the executor while
         this thread builds the plans (mostly Python); the direct array's error, if
         any, comes first, as when it is built first."""
         if executor is None:
-            direct = _direct_array(costs, self.graph, self.days, self._dim_index)
+            table = costs.result() if isinstance(costs, Future) else costs
+            direct = _direct_array(table, self.graph, self.days, self._dim_index)
             return direct, self._all_plans()
         job = executor.submit(
             _direct_array, costs, self.graph, self.days, self._dim_index
@@ -369,9 +378,14 @@ def _node_codes(
 
 
 def _direct_array(
-    costs: CostTable, graph: CostGraph, days: DayRange, dims: dict[str, int]
+    costs: CostTable | Future[CostTable],
+    graph: CostGraph,
+    days: DayRange,
+    dims: dict[str, int],
 ) -> NDArray[np.int64]:
     """(nodes, days, dims) direct costs; rows outside the day range are left out."""
+    if isinstance(costs, Future):
+        costs = costs.result()
     unknown = [d for d in costs.dimensions if d not in dims]
     if unknown:
         raise InputError(f"costs name unknown dimension {unknown[0]!r}")
