@@ -122,12 +122,16 @@ def _level_by_level(state: CostState, executor: Executor) -> None:
     shape = state.direct.shape[1:]
     assert state.batches is not None
 
-    def split(batch: _Batch) -> NDArray[np.int64]:
+    def split(batch: _Batch) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The batch's parts, and what each of its children receives (summed on the
+        splitting thread too: only adding them to `received` waits for the level)."""
         holistic = direct[batch.parents] + received[batch.parents]
         full = batch.full_shares(state.plans, shape)
         k = full.shape[0] - 1
         parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
-        return parts.reshape(k + 1, len(batch.parents), -1)[:k]
+        parts = parts.reshape(k + 1, len(batch.parents), -1)[:k]
+        rows = parts.reshape(k * len(batch.parents), -1)
+        return parts, batch.receipts(rows, by_part=True)
 
     levels: dict[int, list[_Batch]] = {}
     for batch in state.batches:
@@ -140,13 +144,11 @@ def _level_by_level(state: CostState, executor: Executor) -> None:
         results = [
             mine[i // 2] if i % 2 == 0 else done[i // 2] for i in range(len(batches))
         ]
-        for batch, parts in zip(batches, results, strict=True):
+        for batch, (parts, receipts) in zip(batches, results, strict=True):
             k = parts.shape[0]
             for i, parent in enumerate(batch.parents):
                 state.flows[parent] = parts[:, i].reshape((k, *shape))
-            batch.receive(
-                received, parts.reshape(k * len(batch.parents), -1), by_part=True
-            )
+            received[batch.targets] += receipts
 
 
 @dataclass
@@ -230,8 +232,15 @@ class _Batch:
 
         rows are in parent order (each parent's k rows together), or by_part in
         part order (the first part of every parent, then the second …)."""
+        received[self.targets] += self.receipts(rows, by_part=by_part)
+
+    def receipts(
+        self, rows: NDArray[np.int64], *, by_part: bool = False
+    ) -> NDArray[np.int64]:
+        """What each distinct child (`targets`) receives from the rows."""
         order = self.order_by_part if by_part else self.order
-        received[self.targets] += np.add.reduceat(rows[order], self.starts, axis=0)
+        summed: NDArray[np.int64] = np.add.reduceat(rows[order], self.starts, axis=0)
+        return summed
 
 
 def split_batch(
