@@ -156,9 +156,7 @@ async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_even
     task = asyncio.create_task(router.run(topics, legacy_group=legacy))
     try:
         async with asyncio.timeout(60):
-            # Routed, dead-lettered and committed: lag alone reads 0 as soon as the
-            # batch is fetched (its fallback is the consumer's position until a first
-            # commit), so under load it could stop the router before its commit.
+            # Routed, dead-lettered and committed (the commit asserted below).
             while (
                 len(routes.origins) < 4
                 or await router.lag() != dict.fromkeys(topics, 0)
@@ -178,3 +176,67 @@ async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_even
     assert "not JSON" in letters[0].reason and letters[0].raw == "not json"
     assert "tombstone" in letters[1].reason and letters[1].raw is None
     assert "unexpected event type 'row_rejected'" in letters[2].reason
+
+
+async def _no_rejects(message: Any, reason: str) -> None:
+    raise AssertionError(f"{message.offset} rejected: {reason}")
+
+
+class _HeldRoutes(_Routes):
+    """Takes a batch, then holds it until released: fetched, not yet routed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def route_batch(self, events: list[tuple[Any, str]]) -> int:
+        self.seen.set()
+        await self.release.wait()
+        return await super().route_batch(events)
+
+
+async def test_the_lag_counts_fetched_events_until_they_are_routed_and_committed(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """Before a partition's first commit, the lag counts from where its routing
+    started, not from the consumer's position (which is past what it fetched)."""
+    servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
+    await ensure_topics(servers, namespace=ns)
+    topics = [topic_name(NODE_COSTS, ns), topic_name(USAGE, ns)]
+    tp = TopicPartition(topics[0], 0)
+    producer = AIOKafkaProducer(bootstrap_servers=servers)
+    await producer.start()
+    try:
+        for i in range(5):
+            await producer.send_and_wait(tp.topic, _event(i), partition=0)
+    finally:
+        await producer.stop()
+    routes, ready = _HeldRoutes(), asyncio.Event()
+    group = f"{ns}-router"
+    router = SourceRouter(
+        routes,
+        AIOKafkaConsumer(
+            bootstrap_servers=servers,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
+        bootstrap_servers=servers,
+        ready=ready,
+        flush=_delivered,
+        reject=_no_rejects,
+    )
+    ready.set()
+    task = asyncio.create_task(router.run(topics))
+    try:
+        async with asyncio.timeout(60):
+            await routes.seen.wait()  # all five fetched, held before routing
+            assert await router.lag() == {topics[0]: 5, topics[1]: 0}
+            routes.release.set()
+            while await _committed(servers, group, tp) != 5:
+                await asyncio.sleep(0.2)
+        assert await router.lag() == dict.fromkeys(topics, 0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(routes.origins) == 5

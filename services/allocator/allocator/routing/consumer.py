@@ -305,7 +305,7 @@ class SourceRouter:
                     window,
                 )
                 await self.consumer.seek_to_beginning(tp)
-                self._done.pop(tp, None)
+                await self.resume_from(tp, None)
 
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
@@ -327,12 +327,21 @@ class SourceRouter:
         self._done.update({tp: meta.offset for tp, meta in ends.items()})
         self.progress_at, self.failure = time.monotonic(), ""
 
+    async def resume_from(self, tp: TopicPartition, offset: int | None) -> None:
+        """Where routing of a partition (re)starts: `offset` (what its group
+        committed), else, or when the log no longer reaches back there, the log's
+        start (the consumer resets to the earliest). Lag counts from here until
+        the partition's first commit: the consumer's position runs ahead, to the
+        end of what it has fetched but not routed yet."""
+        start = (await self.consumer.beginning_offsets([tp]))[tp]
+        self._done[tp] = start if offset is None else max(offset, start)
+
     async def lag(self) -> dict[str, int]:
         """Messages not yet routed on the partitions this worker reads, per topic."""
         lag = dict.fromkeys(self.consumer.subscription(), 0)
         for tp in self.consumer.assignment():
             done = self._done.get(tp)
-            if done is None:
+            if done is None:  # assigned, but its start not recorded yet
                 try:
                     done = await self.consumer.position(tp)
                 except Exception:  # moved away meanwhile: no lag of ours
@@ -361,8 +370,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._router.window_changed()
         consumer = self._router.consumer
         for tp in assigned:
-            if tp in self._legacy and await consumer.committed(tp) is None:
+            committed = await consumer.committed(tp)
+            if committed is None and tp in self._legacy:
                 consumer.seek(tp, self._legacy[tp])
+                committed = self._legacy[tp]
+            await self._router.resume_from(tp, committed)
 
 
 def _window_of(metadata: str | None) -> int | None:
