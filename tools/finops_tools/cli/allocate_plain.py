@@ -92,7 +92,7 @@ def allocate_files(
     # Arrow parses the cost file while the rest of the library is imported.
     from finops.formats.costs_ahead import read_costs_ahead
 
-    with _quick_handovers():
+    with _quick_handovers(), _without_gc():
         costs_ahead = read_costs_ahead(costs)
         _allocate_read_ahead(
             graph, costs, usage, costs_ahead, from_=from_, to=to, output=output
@@ -119,20 +119,19 @@ def _allocate_read_ahead(
 
         check_output_path(output)
     first, last = parse_day(from_, "--from"), parse_day(to, "--to")
-    with _without_gc():
-        engine = step(
-            "allocating",
-            lambda: load_engine(
-                graph, costs, usage, first=first, last=last, costs_ahead=costs_ahead
-            ),
-        )
-        if output is None:
-            print(json.dumps(summarize(engine).to_json()))
-        else:
-            from finops.formats.report import write_result
+    engine = step(
+        "allocating",
+        lambda: load_engine(
+            graph, costs, usage, first=first, last=last, costs_ahead=costs_ahead
+        ),
+    )
+    if output is None:
+        print(json.dumps(summarize(engine).to_json()))
+    else:
+        from finops.formats.report import write_result
 
-            step(f"writing {output}", lambda: write_result(engine, output))
-        quick_exit()  # the result is out and every file closed
+        step(f"writing {output}", lambda: write_result(engine, output))
+    quick_exit()  # the result is out and every file closed
 
 
 def step(label: str, work: Callable[[], T]) -> T:
@@ -166,12 +165,14 @@ def _quick_handovers() -> Iterator[None]:
 
 @contextmanager
 def _without_gc() -> Iterator[None]:
-    """No cyclic collection while allocating, and none of its objects at exit.
+    """No cyclic collection while importing and allocating, and none of its objects
+    at exit.
 
-    The engine's ~10^5 graph, rule and plan objects live until the process ends:
-    collector passes over them (during the run, and the full one at interpreter
-    exit) cost ~0.1 s on 5,000 nodes and free next to nothing. Frozen objects are
-    still freed by reference counting; the collector runs again afterwards.
+    The modules' and the engine's ~10^5 graph, rule and plan objects live until the
+    process ends: collector passes over them (during the run, and the full one at
+    interpreter exit) cost ~0.1 s on 5,000 nodes and free next to nothing. Frozen
+    objects are still freed by reference counting; the collector runs again
+    afterwards.
     """
     enabled = gc.isenabled()
     gc.disable()
