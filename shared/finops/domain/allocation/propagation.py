@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.splitting import split_exactly, split_in_place
+
+_R = TypeVar("_R")
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
@@ -138,17 +142,32 @@ def _level_by_level(state: CostState, executor: Executor) -> None:
         levels.setdefault(batch.level, []).append(batch)
     for level in sorted(levels):
         batches = levels[level]
-        theirs = [executor.submit(split, batch) for batch in batches[1::2]]
-        mine = [split(batch) for batch in batches[0::2]]
-        done = [job.result() for job in theirs]
-        results = [
-            mine[i // 2] if i % 2 == 0 else done[i // 2] for i in range(len(batches))
-        ]
+        results = _on_two_threads(split, batches, executor)
         for batch, (parts, receipts) in zip(batches, results, strict=True):
             k = parts.shape[0]
             for i, parent in enumerate(batch.parents):
                 state.flows[parent] = parts[:, i].reshape((k, *shape))
             received[batch.targets] += receipts
+
+
+def _on_two_threads(
+    work: Callable[[_Batch], _R], batches: list[_Batch], executor: Executor
+) -> list[_R]:
+    """work(batch) for each batch, in order; this thread and the executor's take
+    the next batch not yet taken until none is left (batches differ in size)."""
+    results: list[_R | None] = [None] * len(batches)
+    queue = iter(range(len(batches)))  # next() on it is atomic under the GIL
+
+    def take() -> None:
+        for i in queue:
+            results[i] = work(batches[i])
+
+    helper = executor.submit(take)
+    try:
+        take()
+    finally:
+        helper.result()  # its error, if any; never leaves it running
+    return cast(list[_R], results)
 
 
 @dataclass
