@@ -166,6 +166,9 @@ class SourceRouter:
         self._window, self._group = window, group_id
         self._check_window = True
         self._done: dict[TopicPartition, int] = {}  # next offset to route
+        # Where the Faust group that routed before left partitions this router's
+        # group never committed (read at start).
+        self._legacy: dict[TopicPartition, int] = {}
 
     async def run(self, topics: list[str], *, legacy_group: str | None = None) -> None:
         """Route until cancelled; the consumer is stopped on the way out.
@@ -182,6 +185,7 @@ class SourceRouter:
                 if legacy_group
                 else {}
             )
+            self._legacy = legacy
             self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
             await self._ready.wait()  # the graph is caught up: the window is known
             while True:
@@ -305,7 +309,7 @@ class SourceRouter:
                     window,
                 )
                 await self.consumer.seek_to_beginning(tp)
-                await self.resume_from(tp, None)
+                await self.resume_from({tp: None}, again=True)
 
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
@@ -327,25 +331,42 @@ class SourceRouter:
         self._done.update({tp: meta.offset for tp, meta in ends.items()})
         self.progress_at, self.failure = time.monotonic(), ""
 
-    async def resume_from(self, tp: TopicPartition, offset: int | None) -> None:
-        """Where routing of a partition (re)starts: `offset` (what its group
+    async def resume_from(
+        self, offsets: dict[TopicPartition, int | None], *, again: bool = False
+    ) -> None:
+        """Where routing of partitions starts: their offset (what the group
         committed), else, or when the log no longer reaches back there, the log's
-        start (the consumer resets to the earliest). Lag counts from here until
-        the partition's first commit: the consumer's position runs ahead, to the
-        end of what it has fetched but not routed yet."""
-        start = (await self.consumer.beginning_offsets([tp]))[tp]
-        self._done[tp] = start if offset is None else max(offset, start)
+        start (the consumer resets to the earliest). Lag counts from here until a
+        partition's first commit: the consumer's position runs ahead, to the end of
+        what it has fetched but not routed yet. Kept if a commit came meanwhile,
+        unless routing starts `again`. One request for every partition's start
+        (each takes a fetch cycle, ~0.5 s)."""
+        starts = await self.consumer.beginning_offsets(list(offsets))
+        for tp, offset in offsets.items():
+            if again or tp not in self._done:
+                start = starts[tp]
+                self._done[tp] = start if offset is None else max(offset, start)
 
     async def lag(self) -> dict[str, int]:
         """Messages not yet routed on the partitions this worker reads, per topic."""
         lag = dict.fromkeys(self.consumer.subscription(), 0)
-        for tp in self.consumer.assignment():
+        owned = self.consumer.assignment()
+        unknown = [tp for tp in owned if tp not in self._done]
+        if unknown:  # nothing committed since they were assigned
+            try:
+                committed = {tp: await self.consumer.committed(tp) for tp in unknown}
+                await self.resume_from(
+                    {
+                        tp: self._legacy.get(tp) if offset is None else offset
+                        for tp, offset in committed.items()
+                    }
+                )
+            except Exception:  # moved away meanwhile: counted at the next call
+                pass
+        for tp in owned:
             done = self._done.get(tp)
-            if done is None:  # assigned, but its start not recorded yet
-                try:
-                    done = await self.consumer.position(tp)
-                except Exception:  # moved away meanwhile: no lag of ours
-                    continue
+            if done is None:  # not known yet, or revoked meanwhile
+                continue
             try:
                 high = self.consumer.highwater(tp) or 0
             except (AssertionError, KafkaError):  # revoked meanwhile: not ours
@@ -370,11 +391,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._router.window_changed()
         consumer = self._router.consumer
         for tp in assigned:
-            committed = await consumer.committed(tp)
-            if committed is None and tp in self._legacy:
+            if tp in self._legacy and await consumer.committed(tp) is None:
                 consumer.seek(tp, self._legacy[tp])
-                committed = self._legacy[tp]
-            await self._router.resume_from(tp, committed)
 
 
 def _window_of(metadata: str | None) -> int | None:
