@@ -299,6 +299,7 @@ class SourceRouter:
         recorded = await committed_metadata(
             self._servers, self._group, security=self._security
         )
+        again: dict[TopicPartition, int | None] = {}
         for tp in self.consumer.assignment():
             routed_with = _window_of(recorded.get(tp))
             if routed_with is not None and routed_with < window and _is_usage(tp):
@@ -309,7 +310,9 @@ class SourceRouter:
                     window,
                 )
                 await self.consumer.seek_to_beginning(tp)
-                await self.resume_from({tp: None}, again=True)
+                again[tp] = None
+        if again:
+            await self.resume_from(again, again=True)
 
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
