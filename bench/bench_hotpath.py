@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,7 +50,7 @@ from finops.adapters.input_feed import (
 from finops.contracts.codec import decode_event, encode_event
 from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.domain.allocation.synth import generate_org
-from finops.domain.dag import build_graph
+from finops.domain.dag import CostGraph, GraphSpec, build_graph
 from finops.domain.records import NodeCost, UsageRecord
 from finops.formats.costfile import load_costs
 from finops.formats.engine_files import write_org
@@ -180,6 +181,44 @@ class HotPath:
         return rows
 
 
+@dataclass(frozen=True)
+class Month:
+    """The benches' organisation (a month of the sizes of bench_stream.py), the
+    events that preload it (its files read as `finops ingest` reads them), and
+    what the stream draws from: resources for costs, nodes with usage, the last
+    three days."""
+
+    spec: GraphSpec
+    graph: CostGraph
+    preload: list[NodeCostsReported | UsageReported]
+    nodes: tuple[list[str], list[str]]
+    recent: list[date]
+
+
+def month_of(size: dict[str, int], start: date) -> Month:
+    """The month `size` describes, from `start`."""
+    org = generate_org(month_options(size, start))
+    with tempfile.TemporaryDirectory() as work:
+        write_org(org, Path(work))
+        costs = load_costs(Path(work) / "costs.csv", None)
+        usage = load_usage(Path(work) / "usage.csv", None)
+    preload: list[NodeCostsReported | UsageReported] = [
+        *usage_events(usage_records(usage), source="files"),
+        *cost_events(cost_records(costs), source="files"),
+    ]
+    resources = [n.id for n in org.spec.nodes if n.type == "resource"]
+    users = sorted(set(usage.node_ids[n] for n in usage.node.tolist()))
+    recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
+    return Month(org.spec, build_graph(org.spec), preload, (resources, users), recent)
+
+
+def stream_of(month: Month, rate: int, seconds: float) -> tuple[list[bytes], int]:
+    """The stream's events for `seconds` at `rate`, and how many per cycle."""
+    per_cycle = int(rate * CYCLE_S)
+    cycles = int(seconds / CYCLE_S)
+    return _stream_events(month.nodes, month.recent, per_cycle * cycles), per_cycle
+
+
 def main() -> None:
     gcpolicy.relax()  # as the allocator's entry point does
     parser = argparse.ArgumentParser()
@@ -190,29 +229,15 @@ def main() -> None:
     args = parser.parse_args()
     size = QUICK if args.quick else FULL  # the sizes of bench_stream.py
     rate = args.rate or size["rate"]
-    start = date(2025, 1, 1)
-    org = generate_org(month_options(size, start))
-    graph = build_graph(org.spec)
-    with tempfile.TemporaryDirectory() as work:
-        write_org(org, Path(work))
-        costs = load_costs(Path(work) / "costs.csv", None)
-        usage = load_usage(Path(work) / "usage.csv", None)
-    path = HotPath(graph, max_window_days(org.spec))
-    preload: list[NodeCostsReported | UsageReported] = [
-        *usage_events(usage_records(usage), source="files"),
-        *cost_events(cost_records(costs), source="files"),
-    ]
+    month = month_of(size, date(2025, 1, 1))
+    path = HotPath(month.graph, max_window_days(month.spec))
     began = time.monotonic()
-    path.feed([encode_event(e) for e in preload])
+    path.feed([encode_event(e) for e in month.preload])
     path.recompute(0.0)
-    print(f"preload: {len(preload)} events, {time.monotonic() - began:.1f}s")
+    print(f"preload: {len(month.preload)} events, {time.monotonic() - began:.1f}s")
 
-    resources = [n.id for n in org.spec.nodes if n.type == "resource"]
-    users = sorted(set(usage.node_ids[n] for n in usage.node.tolist()))
-    recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
-    per_cycle = int(rate * CYCLE_S)
+    raw, per_cycle = stream_of(month, rate, args.seconds)
     cycles = int(args.seconds / CYCLE_S)
-    raw = _stream_events((resources, users), recent, per_cycle * cycles)
     gcpolicy.settle()  # as the allocator does after recovery
     path.stages = Stages()
     SerialisingTable.messages = SerialisingTable.bytes = 0

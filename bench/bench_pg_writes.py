@@ -19,32 +19,19 @@ import os
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import asyncpg
-from bench_hotpath import CYCLE_S, RECOMPUTE_EVERY, HotPath, _stream_events
+from bench_hotpath import CYCLE_S, RECOMPUTE_EVERY, HotPath, month_of, stream_of
 from bench_stream import FULL, QUICK
-from stream_probe import month_options
 
 from allocator import gcpolicy
 from allocator.ports import DayWrite
 from allocator.routing.pieces import max_window_days
 from allocator.store import PostgresResultStore
-from finops.adapters.input_feed import (
-    cost_events,
-    cost_records,
-    usage_events,
-    usage_records,
-)
 from finops.contracts.codec import encode_event
-from finops.contracts.events import NodeCostsReported, UsageReported
 from finops.contracts.settings import DevStackSettings
-from finops.domain.allocation.synth import generate_org
-from finops.domain.dag import build_graph
-from finops.formats.costfile import load_costs
-from finops.formats.engine_files import write_org
-from finops.formats.inputfiles import load_usage
 from finops_tools.devstack import Stack
 from tests.support.infrastructure import free_port
 
@@ -132,29 +119,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="of the stream")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    start = date(2025, 1, 1)
-    org = generate_org(month_options(size, start))
-    graph = build_graph(org.spec)
-    with tempfile.TemporaryDirectory() as work:
-        write_org(org, Path(work))
-        costs = load_costs(Path(work) / "costs.csv", None)
-        usage = load_usage(Path(work) / "usage.csv", None)
-    path = Collecting(graph, max_window_days(org.spec))
+    month = month_of(size, date(2025, 1, 1))
+    path = Collecting(month.graph, max_window_days(month.spec))
     path.writes = []
-    preload: list[NodeCostsReported | UsageReported] = [
-        *usage_events(usage_records(usage), source="files"),
-        *cost_events(cost_records(costs), source="files"),
-    ]
-    path.feed([encode_event(e) for e in preload])
+    path.feed([encode_event(e) for e in month.preload])
     path.recompute(0.0)
     first = path.writes
     path.writes = []
-    resources = [n.id for n in org.spec.nodes if n.type == "resource"]
-    users = sorted(set(usage.node_ids[n] for n in usage.node.tolist()))
-    recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
-    per_cycle = int(size["rate"] * CYCLE_S)
+    raw, per_cycle = stream_of(month, size["rate"], args.seconds)
     cycles = int(args.seconds / CYCLE_S)
-    raw = _stream_events((resources, users), recent, per_cycle * cycles)
     for c in range(cycles):
         path.feed(raw[c * per_cycle : (c + 1) * per_cycle])
         if (c + 1) % RECOMPUTE_EVERY == 0:
