@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from allocator.routing.consumer import SourceRouter, rejecter
+from allocator.routing.consumer import Reject, SourceRouter, rejecter
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.codec import decode_event, encode_event
@@ -55,6 +55,30 @@ def _event(amount: int) -> bytes:
 
 async def _delivered() -> None:
     """Nothing is forwarded here (the service is a stand-in)."""
+
+
+def _router(
+    routes: _Routes,
+    servers: str,
+    group: str,
+    ready: asyncio.Event,
+    reject: Reject,
+) -> SourceRouter:
+    """A router of the group, reading from the earliest, committing by hand."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    return SourceRouter(
+        routes,
+        consumer,
+        bootstrap_servers=servers,
+        ready=ready,
+        flush=_delivered,
+        reject=reject,
+    )
 
 
 async def _committed(servers: str, group: str, tp: TopicPartition) -> int | None:
@@ -139,19 +163,7 @@ async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_even
     dlq_producer = AIOKafkaProducer(bootstrap_servers=servers)
     await dlq_producer.start()
     dead = DeadLetters(dlq_producer, consumer="allocator", namespace=ns)
-    router = SourceRouter(
-        routes,
-        AIOKafkaConsumer(
-            bootstrap_servers=servers,
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        ),
-        bootstrap_servers=servers,
-        ready=ready,
-        flush=_delivered,
-        reject=rejecter(dead, ns),
-    )
+    router = _router(routes, servers, group, ready, rejecter(dead, ns))
     ready.set()
     task = asyncio.create_task(router.run(topics, legacy_group=legacy))
     try:
@@ -213,19 +225,7 @@ async def test_the_lag_counts_fetched_events_until_they_are_routed_and_committed
         await producer.stop()
     routes, ready = _HeldRoutes(), asyncio.Event()
     group = f"{ns}-router"
-    router = SourceRouter(
-        routes,
-        AIOKafkaConsumer(
-            bootstrap_servers=servers,
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        ),
-        bootstrap_servers=servers,
-        ready=ready,
-        flush=_delivered,
-        reject=_no_rejects,
-    )
+    router = _router(routes, servers, group, ready, _no_rejects)
     ready.set()
     task = asyncio.create_task(router.run(topics))
     try:
