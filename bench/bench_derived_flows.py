@@ -37,14 +37,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from finops.contracts.settings import DevStackSettings
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.frames import capture, diff_frames
 from finops.domain.allocation.splitting import split_exactly
 from finops.domain.allocation.synth import SynthOptions, generate_org
 from finops.formats.engine_files import load_engine, write_org
-from finops_tools.devstack import Stack
-from tests.support.infrastructure import free_port
+from tests.support.infrastructure import local_postgres
 
 _TABLES = """
 CREATE TABLE node_holistic (
@@ -327,19 +325,8 @@ def main() -> None:
             first=first,
             last=last,
         )
-        settings = DevStackSettings(
-            state_dir=work / "stack",
-            kafka_port=free_port(),
-            kafka_controller_port=free_port(),
-            postgres_port=free_port(),
-            start_timeout_s=180,
-        )
-        stack = Stack(settings, external_kafka="127.0.0.1:1", external_database=None)
-        stack.up(services=False, migrate=False, progress=lambda _: None)
-        try:
-            asyncio.run(probe(stack.database_url, engine))
-        finally:
-            stack.down(progress=lambda _: None)
+        with local_postgres(work, migrate=False) as database_url:
+            asyncio.run(probe(database_url, engine))
         one_day = load_engine(
             org / "graph.json",
             org / "costs.csv",

@@ -31,9 +31,7 @@ from allocator.ports import DayWrite
 from allocator.routing.pieces import max_window_days
 from allocator.store import PostgresResultStore
 from finops.contracts.codec import encode_event
-from finops.contracts.settings import DevStackSettings
-from finops_tools.devstack import Stack
-from tests.support.infrastructure import free_port
+from tests.support.infrastructure import local_postgres
 
 TICK = os.sysconf("SC_CLK_TCK")
 _STATS = """
@@ -133,20 +131,11 @@ def main() -> None:
         if (c + 1) % RECOMPUTE_EVERY == 0:
             path.recompute((c + 1) * CYCLE_S)
     print(f"computed: {len(first)} preload writes, {len(path.writes)} stream writes")
-    with tempfile.TemporaryDirectory() as work:
-        settings = DevStackSettings(
-            state_dir=Path(work) / "stack",
-            kafka_port=free_port(),
-            kafka_controller_port=free_port(),
-            postgres_port=free_port(),
-            start_timeout_s=180,
-        )
-        stack = Stack(settings, external_kafka="127.0.0.1:1", external_database=None)
-        stack.up(services=False, migrate=True, progress=lambda _: None)
-        try:
-            cpu = asyncio.run(replay(stack.database_url, first, path.writes))
-        finally:
-            stack.down(progress=lambda _: None)
+    with (
+        tempfile.TemporaryDirectory() as work,
+        local_postgres(Path(work), migrate=True) as database_url,
+    ):
+        cpu = asyncio.run(replay(database_url, first, path.writes))
     events = len(raw)
     print(
         f"{events} events: PostgreSQL {cpu / events * 1e3 * 1e3:.0f} CPU ms "

@@ -112,7 +112,16 @@ def _containers(
 
 
 @contextlib.contextmanager
-def _local(root: Path, kafka: str | None, db: str | None) -> Iterator[tuple[str, str]]:
+def local_postgres(root: Path, *, migrate: bool) -> Iterator[str]:
+    """The dev stack's PostgreSQL alone, started in `root` (for benches): its URL."""
+    with _local(root, "127.0.0.1:1", None, migrate=migrate) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def _local(
+    root: Path, kafka: str | None, db: str | None, *, migrate: bool = False
+) -> Iterator[tuple[str, str]]:
     settings = DevStackSettings(
         state_dir=root / "stack",
         kafka_port=free_port(),
@@ -122,7 +131,7 @@ def _local(root: Path, kafka: str | None, db: str | None) -> Iterator[tuple[str,
     )
     stack = Stack(settings, external_kafka=kafka, external_database=db)
     try:
-        stack.up(services=False, migrate=False, progress=lambda _: None)
+        stack.up(services=False, migrate=migrate, progress=lambda _: None)
         yield stack.bootstrap_servers, stack.database_url
     finally:
         stack.down(progress=lambda _: None)
