@@ -53,7 +53,8 @@ def lag(worker: AllocatorProcess | WorkerGroup) -> float:
 
 
 def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
-    """Lag per topic, events routed and applied, dates stored, compute seconds."""
+    """Lag per topic, events routed and applied, dates stored, compute seconds, the
+    rest before the next pass."""
     try:
         text = worker.metrics()
     except OSError:
@@ -78,6 +79,8 @@ def trace_line(worker: AllocatorProcess | WorkerGroup) -> str:
         parts.append(f"{short}_s={sum(took.values()):.1f}")
     passes = metric(text, "finops_allocator_pass_seconds_count")
     parts.append(f"passes={sum(passes.values()):.0f}")
+    rests = metric(text, "finops_allocator_pass_rest_seconds")
+    parts.append(f"rest_s={max(rests.values(), default=0.0):.2f}")
     for labels, value in metric(text, "finops_allocator_rows_written_total").items():
         parts.append(f"rows:{_label(labels)}={value:.0f}")
     return " ".join(parts)

@@ -148,6 +148,7 @@ def _service(
         snapshot_days=settings.snapshot_days,
         engine_days=settings.engine_days,
         computer=computer,
+        freshness_target_s=settings.freshness_target_s,
     )
 
 

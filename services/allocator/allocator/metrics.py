@@ -17,6 +17,7 @@ __all__ = [
     "INGEST_TO_FLOWS_STORED",
     "INGEST_TO_ROUTED",
     "INGEST_TO_STORED",
+    "PASS_REST_SECONDS",
     "PASS_SECONDS",
     "RECOMPUTE_SECONDS",
     "REGISTRY",
@@ -63,6 +64,12 @@ PASS_SECONDS = Histogram(
     "finops_allocator_pass_seconds",
     "Time of one recompute pass over every dirty charge date.",
     buckets=_SECONDS,
+    registry=REGISTRY,
+)
+PASS_REST_SECONDS = Gauge(
+    "finops_allocator_pass_rest_seconds",
+    "The rest before the next recompute pass, while results are fresher than"
+    " ALLOCATOR_FRESHNESS_TARGET_S.",
     registry=REGISTRY,
 )
 ROWS_WRITTEN = Counter(

@@ -10,6 +10,7 @@ from prometheus_client import Histogram
 from prometheus_client.context_managers import Timer
 
 from allocator import metrics
+from allocator.pacing import Pacing
 
 if TYPE_CHECKING:
     from allocator.compute.livedays import Computed
@@ -23,8 +24,9 @@ Clock = Callable[[], datetime]
 class MetricsObserver:
     """What the service and its write pipeline did, as the allocator's metrics."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, pacing: Pacing | None = None) -> None:
         self._clock = clock
+        self._pacing = pacing  # told the latency of every event whose flows are visible
 
     def applied(self, waits: Iterable[tuple[datetime, int]]) -> None:
         """Events folded into a date's inputs."""
@@ -68,7 +70,9 @@ class MetricsObserver:
         """A date's new flows visible to readers: its node rows and shares
         committed (flows are derived from them)."""
         metrics.ROWS_WRITTEN.labels("shares").inc(delta.shares_written)
-        self._waits(metrics.INGEST_TO_FLOWS_STORED, waits)
+        latencies = self._waits(metrics.INGEST_TO_FLOWS_STORED, waits)
+        if self._pacing is not None:
+            self._pacing.stored(latencies)
 
     def store_took(self, seconds: float) -> None:
         """One write of a date's node rows and shares (and their announcements)."""
@@ -78,12 +82,16 @@ class MetricsObserver:
         """One recompute pass over every dirty date."""
         metrics.PASS_SECONDS.observe(seconds)
 
+    def resting(self, seconds: float) -> None:
+        """The rest before the next pass (decision 0310)."""
+        metrics.PASS_REST_SECONDS.set(seconds)
+
     def _waits(
         self, histogram: Histogram, waits: Iterable[tuple[datetime, int]]
-    ) -> None:
+    ) -> list[tuple[float, int]]:
         """One observation per source event behind the stored rows (a batch's
-        events in one increment per bucket)."""
+        events in one increment per bucket); returns (seconds, events) pairs."""
         now = self._clock()
-        metrics.observe_many(
-            histogram, (((now - at).total_seconds(), n) for at, n in waits)
-        )
+        latencies = [((now - at).total_seconds(), n) for at, n in waits]
+        metrics.observe_many(histogram, latencies)
+        return latencies

@@ -13,6 +13,7 @@ from allocator.inputs.days import DayInputs
 from allocator.inputs.state import InputState
 from allocator.observer import MetricsObserver
 from allocator.offsets import DayOffsets, InputOffset
+from allocator.pacing import Pacing
 from allocator.ports import DayComputer, Publisher, ResultStore
 from allocator.routing.pieces import forward_batch, max_window_days, partition_of
 from allocator.scheduler import PassScheduler, Waits
@@ -47,6 +48,7 @@ class AllocatorService:
         snapshot_days: int = 32,
         engine_days: int = 8,
         computer: DayComputer | None = None,
+        freshness_target_s: float = 0.0,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
         self._partitions = partitions
@@ -57,7 +59,9 @@ class AllocatorService:
         self.live: DayComputer = computer or LiveDays(
             engines=engine_days, frames=snapshot_days
         )
-        self.observer = MetricsObserver(clock)
+        # The rest between passes, steered by the latencies they store (0: none).
+        self.pacing = Pacing(freshness_target_s)
+        self.observer = MetricsObserver(clock, self.pacing)
         self.scheduler = PassScheduler()
         self.writes = WritePipeline(
             store, publisher, self.observer, clock=clock, retry=self._retry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from finops.contracts.settings import ServiceSettings
@@ -31,6 +32,11 @@ class AllocatorSettings(ServiceSettings):
     # Route source events in a process of their own (the worker's event loop keeps
     # folding in, feeding the compute process and writing). false: in the worker.
     router_process: bool = True
+    # The median latency (source event ingested -> its node rows and flows stored)
+    # the recompute loop aims at: passes rest while results are fresher than this,
+    # so each folds in more events for the same work (decision 0310). 0: passes
+    # run back to back, for the freshest results at the most CPU.
+    freshness_target_s: float = Field(default=0.8, ge=0.0)
     session_timeout_s: float = 10.0  # a dead worker's partitions move after this
     data_dir: str = ""  # Faust's data directory; empty: under the system temp directory
     # Static group membership (KIP-345): a worker restarted with the same id takes its

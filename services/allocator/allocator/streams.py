@@ -263,8 +263,12 @@ class AllocatorStreams:
                 # whatever it covers: resting a share of its length leaves the agents
                 # (one core, one GIL) room to fold in more inputs, so the next pass
                 # covers more of them. A compute process leaves them that room anyway.
+                # Either way, passes rest longer while results are fresher than the
+                # target, so they fold in more events for the same work (0310).
                 took = time.monotonic() - began
                 rest = min(MAX_REST_S, max(0.05, self._rest_share * took))
+                rest = max(rest, service.pacing.rest_after(took))
+                service.observer.resting(rest)
 
         return recompute
 

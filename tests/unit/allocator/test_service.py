@@ -55,7 +55,9 @@ SPEC = GraphSpec(
 
 
 def _service(
-    store: InMemoryResultStore | None = None, computer: DayComputer | None = None
+    store: InMemoryResultStore | None = None,
+    computer: DayComputer | None = None,
+    freshness_target_s: float = 0.0,
 ) -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
     store, publisher = store or InMemoryResultStore(), RecordingPublisher()
     state = InputState({}, {}, {})
@@ -66,6 +68,7 @@ def _service(
         partitions=6,
         clock=FixedClock(NOW),
         computer=computer,
+        freshness_target_s=freshness_target_s,
     )
     service.owned = set(range(6))
     return service, store, publisher
@@ -465,6 +468,20 @@ async def test_node_rows_and_shares_are_one_write_and_flows_follow_them() -> Non
     assert await service.recompute_due() == 1
     assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
     assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
+
+
+@pytest.mark.parametrize(("age_s", "rests"), [(0.2, True), (1.5, False)])
+async def test_passes_rest_only_while_the_events_they_store_are_fresh(
+    age_s: float, rests: bool
+) -> None:
+    service, _, publisher = _service(freshness_target_s=0.8)
+    await service.apply_graph(_graph())
+    event = _costs(1_000_000).model_copy(
+        update={"occurred_at": NOW - timedelta(seconds=age_s)}
+    )
+    await _feed(service, publisher, event)
+    rest = service.pacing.rest_after(0.5)
+    assert rest == (pytest.approx(0.5 * (0.8 - age_s)) if rests else 0.0)
 
 
 async def test_a_failed_write_fails_its_pass_and_the_date_is_written_whole() -> None:

@@ -1,8 +1,12 @@
-"""The allocator's group instance id (static membership)."""
+"""The allocator's settings: its group instance id (static membership), its
+freshness target."""
 
 from __future__ import annotations
 
 import socket
+
+import pytest
+from pydantic import ValidationError
 
 from allocator.settings import AllocatorSettings
 
@@ -19,3 +23,14 @@ def test_an_explicit_instance_id_wins() -> None:
 
 def test_dynamic_membership_has_no_instance_id() -> None:
     assert AllocatorSettings(static_membership=False).instance_id() is None
+
+
+def test_the_freshness_target_is_read_from_the_environment_and_never_negative(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert AllocatorSettings().freshness_target_s == 0.8
+    monkeypatch.setenv("ALLOCATOR_FRESHNESS_TARGET_S", "0")
+    assert AllocatorSettings().freshness_target_s == 0.0
+    monkeypatch.setenv("ALLOCATOR_FRESHNESS_TARGET_S", "-1")
+    with pytest.raises(ValidationError, match="freshness_target_s"):
+        AllocatorSettings()
