@@ -88,7 +88,9 @@ def test_stream_equals_batch_and_follows_restatement_usage_and_ending_edge(
     applied = finops(env, "graph", "apply", str(org / "graph.json"))
     assert "1 edges upserted" in applied.stdout
     wait_for_document(postgres_settings, batch_document(env, org, tmp_path / "b2.json"))
-    assert "finops_allocator_ingest_to_stored_seconds_count" in workers[0].metrics()
+    exposed = workers[0].metrics()
+    assert "finops_allocator_ingest_to_stored_seconds_count" in exposed
+    assert "finops_allocator_pass_rest_seconds" in exposed  # paced (0310), still equal
 
 
 def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
