@@ -82,6 +82,7 @@ def test_every_promql_expression_parses_and_names_follow_conventions() -> None:
                     "_seconds_bucket",
                     "_seconds_count",
                     "_seconds_sum",
+                    "_seconds",  # a gauge of seconds
                     "_messages",
                 )
             ), f"{name}: counters end _total, durations _seconds (base units)"

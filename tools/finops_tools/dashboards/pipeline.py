@@ -128,13 +128,19 @@ def build() -> builder.Dashboard:
         series(
             "Allocator: event to stored result",
             "From an input event's occurred_at to the results of its date stored"
-            " (p50, p95).",
+            " (p50, p95), and each worker's rest between recompute passes (longer"
+            " while results are fresher than ALLOCATOR_FRESHNESS_TARGET_S).",
             [
                 prom(_p(0.5, "finops_allocator_ingest_to_stored_seconds"), "p50"),
                 prom(
                     _p(0.95, "finops_allocator_ingest_to_stored_seconds"),
                     "p95",
                     ref="B",
+                ),
+                prom(
+                    "max by (instance) (finops_allocator_pass_rest_seconds)",
+                    "rest {{instance}}",
+                    ref="C",
                 ),
             ],
             "s",
