@@ -22,7 +22,8 @@ Clock = Callable[[], datetime]
 
 
 class MetricsObserver:
-    """What the service and its write pipeline did, as the allocator's metrics."""
+    """What the service and its write pipeline did, as the allocator's metrics; the
+    latencies of what a pass stored also go to its pacing (decision 0310)."""
 
     def __init__(self, clock: Clock, pacing: Pacing | None = None) -> None:
         self._clock = clock
