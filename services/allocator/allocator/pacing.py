@@ -6,7 +6,7 @@ changed it, so passes run back to back spend CPU on freshness nobody asked for.
 After each pass the rest moves by a share of the gap between the target and the
 median latency (ingest -> stored) of the events that pass stored: it grows while
 results are fresher than the target and shrinks, down to nothing, when they are
-not. A rest never exceeds the pass before it (times `share`), so a lightly loaded
+not. A rest never exceeds the pass before it (times `SHARE`), so a lightly loaded
 worker, whose passes are short, answers as fast as before.
 """
 
@@ -24,19 +24,10 @@ MAX_REST_S = 1.0  # and never longer than this
 class Pacing:
     """The rest after each pass, steered by the latencies the pass stored."""
 
-    def __init__(
-        self,
-        target_s: float,
-        *,
-        gain: float = GAIN,
-        share: float = SHARE,
-        max_rest_s: float = MAX_REST_S,
-    ) -> None:
+    def __init__(self, target_s: float) -> None:
         self.target_s = target_s
-        self._gain, self._share, self._max_rest_s = gain, share, max_rest_s
-        self._level = 0.0  # the rest the gaps have steered to
         self._latencies: list[tuple[float, int]] = []
-        self.rest_s = 0.0  # the rest after the last pass
+        self.rest_s = 0.0  # the rest after the last pass, where the gaps steered it
 
     def stored(self, latencies: Iterable[tuple[float, int]]) -> None:
         """Events stored by the pass under way: (seconds since ingest, count)."""
@@ -47,13 +38,13 @@ class Pacing:
         latencies are forgotten."""
         median = weighted_median(self._latencies)
         self._latencies = []
-        level = self._level
+        rest = self.rest_s
         if median is not None:
-            level += self._gain * (self.target_s - median)
+            rest += GAIN * (self.target_s - median)
         # Held to the rest it allows, so a long quiet spell does not store up a
         # rest that would delay the first busy passes after it.
-        cap = min(self._max_rest_s, self._share * took_s)
-        self._level = self.rest_s = min(max(level, 0.0), cap)
+        cap = min(MAX_REST_S, SHARE * took_s)
+        self.rest_s = min(max(rest, 0.0), cap)
         return self.rest_s
 
 
