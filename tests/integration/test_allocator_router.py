@@ -129,25 +129,36 @@ def _other_type() -> bytes:
     )
 
 
-async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_events(
-    kafka_settings: KafkaSettings,
-) -> None:
-    servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
+_Message = tuple[bytes | None, bytes | None]  # key, value
+
+
+async def _sources_with(
+    kafka: KafkaSettings, messages: list[_Message]
+) -> tuple[list[str], TopicPartition]:
+    """The source topics, created, and their first partition (node costs, 0) with
+    these (key, value) messages in it, from offset 0."""
+    servers, ns = kafka.bootstrap_servers, kafka.topic_namespace
     await ensure_topics(servers, namespace=ns)
     topics = [topic_name(NODE_COSTS, ns), topic_name(USAGE, ns)]
     tp = TopicPartition(topics[0], 0)
     producer = AIOKafkaProducer(bootstrap_servers=servers)
     await producer.start()
     try:
-        for i in range(8):
-            await producer.send_and_wait(tp.topic, _event(i), partition=0)
-        await producer.send_and_wait(tp.topic, b"not json", partition=0)  # offset 8
-        await producer.send_and_wait(tp.topic, _event(9), partition=0)
-        await producer.send_and_wait(tp.topic, None, key=b"k", partition=0)  # tombstone
-        await producer.send_and_wait(tp.topic, _other_type(), partition=0)
-        await producer.send_and_wait(tp.topic, _event(12), partition=0)
+        for key, value in messages:
+            await producer.send_and_wait(tp.topic, value, key=key, partition=0)
     finally:
         await producer.stop()
+    return topics, tp
+
+
+async def test_the_router_goes_on_from_the_older_group_and_dead_letters_non_events(
+    kafka_settings: KafkaSettings,
+) -> None:
+    servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
+    messages: list[_Message] = [(None, _event(i)) for i in range(8)]
+    messages += [(None, b"not json"), (None, _event(9))]  # offsets 8, 9
+    messages += [(b"k", None), (None, _other_type()), (None, _event(12))]  # tombstone
+    topics, tp = await _sources_with(kafka_settings, messages)
     legacy = f"{ns}-faust"  # routed offsets 0-5 before the router had a group
     # No auto-commit: on stop it would commit its own position (the end, 10) over 6.
     old = AIOKafkaConsumer(
@@ -213,16 +224,9 @@ async def test_the_lag_counts_fetched_events_until_they_are_routed_and_committed
     """Before a partition's first commit, the lag counts from where its routing
     started, not from the consumer's position (which is past what it fetched)."""
     servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
-    await ensure_topics(servers, namespace=ns)
-    topics = [topic_name(NODE_COSTS, ns), topic_name(USAGE, ns)]
-    tp = TopicPartition(topics[0], 0)
-    producer = AIOKafkaProducer(bootstrap_servers=servers)
-    await producer.start()
-    try:
-        for i in range(5):
-            await producer.send_and_wait(tp.topic, _event(i), partition=0)
-    finally:
-        await producer.stop()
+    topics, tp = await _sources_with(
+        kafka_settings, [(None, _event(i)) for i in range(5)]
+    )
     routes, ready = _HeldRoutes(), asyncio.Event()
     group = f"{ns}-router"
     router = _router(routes, servers, group, ready, _no_rejects)
