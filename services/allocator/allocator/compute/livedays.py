@@ -11,13 +11,16 @@ replaced (flows are derived from both in PostgreSQL). Results equal a fresh
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
 from allocator.compute.daydelta import build_engine, frame_changes
 from allocator.compute.encoding import encode_changes
+from allocator.compute.group import DayGroup, Item, build_group, group_run
 from allocator.compute.shares import share_rows
 from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
@@ -25,7 +28,7 @@ from allocator.pgcopy.delta import EncodedDelta
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import ResultFrame, capture
 from finops.domain.dag import CostGraph
-from finops.errors import InputError
+from finops.errors import FinopsError, InputError
 
 __all__ = ["Computed", "LiveDays"]
 
@@ -50,6 +53,7 @@ class LiveDays:
 
     def __init__(self, *, engines: int, frames: int) -> None:
         self._engines: OrderedDict[date, AllocationEngine] = OrderedDict()
+        self._group: DayGroup | None = None  # consecutive busy dates on one engine
         # The frame whose node rows and shares were last handed to the store, per
         # date (None: the date has no rows; absent: unknown).
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
@@ -89,7 +93,90 @@ class LiveDays:
     ) -> Computed:
         """Allocate a date (incrementally when its engine is kept) and diff it: its
         changed node rows and the shares of its replaced plans."""
+        outcome = self.compute_many(graph, [(day, inputs, touched)])[0]
+        if isinstance(outcome, FinopsError):
+            raise outcome
+        return outcome
+
+    def compute_many(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> list[Computed | FinopsError]:
+        """Allocate dates, each as `compute` does: the dates of the kept group on its
+        engine, a run of consecutive busy dates on a new group's, the others one by
+        one (decision 0320). Per date, what it computed or the input's error."""
         generation = self._generation
+        grouped = self._grouped(graph, items)
+        outcomes: list[Computed | FinopsError] = []
+        for day, inputs, touched in items:
+            try:
+                if day in grouped:
+                    skipped, built = grouped[day]
+                    outcomes.append(self._group_day(day, skipped, built, generation))
+                else:
+                    outcomes.append(
+                        self._compute_one(graph, day, inputs, touched, generation)
+                    )
+            except FinopsError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _grouped(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> dict[date, tuple[int, str | None]]:
+        """Update the kept group with the items it covers, or build a group over a
+        run of them; the dates so computed, with their rows left out and why the
+        engine was built (None: updated)."""
+        rows = functools.partial(self._rows, graph=graph)
+        if self._group is not None and self._group.graph is not graph:
+            self._group = None
+        group = self._group
+        inside = [item for item in items if group and group.covers(item[0])]
+        if group is not None and inside:
+            if all(inputs.costs for _, inputs, _ in inside):
+                try:
+                    skipped = group.update(inside, rows)
+                    return {day: (n, None) for day, n in skipped.items()}
+                except InputError:
+                    pass
+            self._group = None  # its dates are allocated one by one from now on
+            return {}
+        busy = {item[0]: item for item in items if item[1].costs}
+        runs = [group_run(day, busy) for day in sorted(busy)]
+        run = max(runs, key=len, default=[])
+        if len(run) < 2:
+            return {}
+        built = build_group(graph, [busy[day] for day in run], rows)
+        if built is None:
+            return {}
+        self._group, skipped = built
+        for day in run:
+            self._engines.pop(day, None)
+        return {day: (n, "grouped") for day, n in skipped.items()}
+
+    def _group_day(
+        self, day: date, skipped: int, built: str | None, generation: int
+    ) -> Computed:
+        """A date of the group, diffed with its frame last stored."""
+        assert self._group is not None
+        known = day in self._frames
+        old = self._frames.get(day)
+        new = self._group.frame(day, old)
+        changes = frame_changes(day, old, new, known=known)
+        shares = share_rows(old, new, known=known)
+        delta = encode_changes(changes, self.encode_nodes_from, shares)
+        if generation == self._generation:
+            self._keep_results(day, None, new)
+        return Computed(delta, skipped, built)
+
+    def _compute_one(
+        self,
+        graph: CostGraph,
+        day: date,
+        inputs: DayInputs,
+        touched: Touched,
+        generation: int,
+    ) -> Computed:
+        """A date on its own engine (kept, or built afresh)."""
         engine = self._engines.pop(day, None)
         skipped, built = 0, None
         if engine is None:
@@ -118,11 +205,17 @@ class LiveDays:
     ) -> None:
         if engine is not None:
             self._keep(self._engines, day, engine, self._keep_engines)
-        self._usage = {d: r for d, r in self._usage.items() if d in self._engines}
+        group = self._group
+        self._usage = {
+            d: r
+            for d, r in self._usage.items()
+            if d in self._engines or (group is not None and group.covers(d))
+        }
         self._frames.pop(day, None)
         self._keep(self._frames, day, frame, self._keep_frames)
 
     def _rows(self, day: date, graph: CostGraph) -> UsageRows:
+        """The date's usage columns (kept while its engine or group is)."""
         rows = self._usage.get(day)
         if rows is None or rows[0] is not graph:
             rows = self._usage[day] = (graph, UsageRows(graph.ids, graph.index))
@@ -135,6 +228,7 @@ class LiveDays:
     def clear(self) -> None:
         """After a rebalance: nothing kept is trusted."""
         self._generation += 1
+        self._group = None
         self._engines.clear()
         self._usage.clear()
         self._frames.clear()

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from finops.domain.allocation.plans import Head, ParentPlan, build_plan, build_plans
 from finops.domain.allocation.propagation import CostState, full_pass, propagate
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
-from finops.domain.allocation.usage import UsageView
+from finops.domain.allocation.usage import StackedUsage, UsageSource, UsageView
 from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
 from finops.domain.periods import DayRange
 from finops.domain.rules import check_parent_rules
@@ -46,7 +46,7 @@ class AllocationEngine:
         self,
         graph: CostGraph,
         costs: CostTable | Future[CostTable],
-        usage: UsageTable | None = None,
+        usage: UsageTable | StackedUsage | None = None,
         *,
         days: DayRange | None = None,
         dimensions: Sequence[str] | None = None,
@@ -59,6 +59,9 @@ class AllocationEngine:
         costs may be a table still being read: with days and dimensions given, the
         plans are built meanwhile, and the table is awaited for the direct array
         (its error, if any, comes before the plans' errors).
+
+        usage may be a StackedUsage: one view per day of the range, each day's
+        shares read from its own view.
         """
         if days is None or dimensions is None:
             known = costs.result() if isinstance(costs, Future) else costs
@@ -71,14 +74,7 @@ class AllocationEngine:
         self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
         self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
         self._heads: dict[str, Head] = {}  # per parent, while its edges stay
-        table = usage or UsageTable.empty()
-        self.usage = UsageView(
-            table,
-            _node_codes(table.node_ids, graph.index, "usage"),
-            n_nodes=len(graph.ids),
-            first_day=int(self._day_numbers[0]),
-            n_days=self.days.count,
-        )
+        self.usage: UsageSource = self._usage_of(usage or UsageTable.empty())
         direct, plans = self._direct_and_plans(costs, executor)
         order = [graph.index[n] for n in graph.order]
         self.state = CostState(direct, np.zeros_like(direct), plans, order)
@@ -141,7 +137,7 @@ class AllocationEngine:
     def update(
         self,
         costs: Iterable[CostUpdate] = (),
-        usage: UsageTable | None = None,
+        usage: UsageTable | StackedUsage | None = None,
         usage_nodes: Collection[str] = (),
         usage_metrics: Collection[str] | None = None,
     ) -> ChangeSet:
@@ -169,25 +165,33 @@ class AllocationEngine:
             return self._changes(np.ones(self.state.cells, dtype=bool))
         return self._apply(seeds)
 
-    def _replace_usage(
-        self,
-        table: UsageTable,
-        nodes: Collection[str],
-        seeds: dict[int, NDArray[np.bool_]],
-        metrics: Collection[str] | None = None,
-    ) -> bool:
-        """Adopt a new usage table; rebuild the plans of the changed nodes' parents.
-
-        Returns True when so many plans changed that a full pass follows anyway (the
-        seeds are then left as they are), else seeds the parents whose shares changed.
-        """
-        self.usage = UsageView(
-            table,
-            _node_codes(table.node_ids, self.graph.index, "usage"),
+    def _usage_of(self, usage: UsageTable | StackedUsage) -> UsageSource:
+        """The engine's view of a usage table, or stacked views of its days."""
+        if isinstance(usage, StackedUsage):
+            if len(usage.views) != self.days.count:
+                raise ValueError("stacked usage needs one view per day of the range")
+            return usage
+        return UsageView(
+            usage,
+            _node_codes(usage.node_ids, self.graph.index, "usage"),
             n_nodes=len(self.graph.ids),
             first_day=int(self._day_numbers[0]),
             n_days=self.days.count,
         )
+
+    def _replace_usage(
+        self,
+        table: UsageTable | StackedUsage,
+        nodes: Collection[str],
+        seeds: dict[int, NDArray[np.bool_]],
+        metrics: Collection[str] | None = None,
+    ) -> bool:
+        """Adopt new usage; rebuild the plans of the changed nodes' parents.
+
+        Returns True when so many plans changed that a full pass follows anyway (the
+        seeds are then left as they are), else seeds the parents whose shares changed.
+        """
+        self.usage = self._usage_of(table)
         candidates = {p for node in nodes for p in self.graph.parents(node)}
         parents = sorted(p for p in candidates if self._uses_usage(p, metrics))
         plans = self._plans_of(parents)
@@ -365,6 +369,18 @@ def _cost_days(costs: CostTable) -> DayRange:
     first, last = int(costs.day.min()), int(costs.day.max())
     return DayRange(
         first=_EPOCH + timedelta(days=first), last=_EPOCH + timedelta(days=last)
+    )
+
+
+def one_day_usage(graph: CostGraph, table: UsageTable, day: date) -> UsageView:
+    """The usage view a one-day engine of `day` builds from `table` (a day of a
+    StackedUsage); InputError when the table names a node the graph lacks."""
+    return UsageView(
+        table,
+        _node_codes(table.node_ids, graph.index, "usage"),
+        n_nodes=len(graph.ids),
+        first_day=(day - _EPOCH).days,
+        n_days=1,
     )
 
 

@@ -19,7 +19,16 @@ from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.readout import strategy_codes, strategy_names
 from finops.domain.dag import CostGraph
 
-__all__ = ["Cells", "FrameDiff", "ResultFrame", "capture", "diff_frames", "every_cell"]
+__all__ = [
+    "Cells",
+    "DayPlans",
+    "FrameDiff",
+    "ResultFrame",
+    "capture",
+    "capture_day",
+    "diff_frames",
+    "every_cell",
+]
 
 Cells = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 _Scalar = TypeVar("_Scalar", bound=np.generic)
@@ -147,6 +156,60 @@ def capture(
         child=child,
         amount=amount,
         _plans=plans,
+        _previous=_reusable(previous),
+    )
+
+
+class DayPlans:
+    """One-day plans cut from a multi-day engine's plans, the same objects while
+    the engine keeps a plan (plans are compared by identity: share rows skip a
+    plan that is the one last stored)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[ParentPlan, list[ParentPlan | None]]] = {}
+
+    def of(self, parent: int, plan: ParentPlan, t: int) -> ParentPlan:
+        """The plan's shares of day t (of the engine's range) as a one-day plan."""
+        kept = self._kept.get(parent)
+        if kept is None or kept[0] is not plan:
+            kept = self._kept[parent] = (plan, [None] * plan.shares.shape[1])
+        one = kept[1][t]
+        if one is None:
+            one = kept[1][t] = ParentPlan(
+                plan.edges,
+                plan.children,
+                plan.dim_config,
+                plan.config_rules,
+                plan.shares[:, t : t + 1, :],
+            )
+        return one
+
+
+def capture_day(
+    engine: AllocationEngine,
+    t: int,
+    plans: DayPlans,
+    previous: ResultFrame | None = None,
+) -> ResultFrame:
+    """Day t of a multi-day engine as the one-day frame `capture(..., flows=False)`
+    gives of a one-day engine over that day's inputs: node figures and plans, no
+    flow rows. The engine must keep what each node passed on (`CostState.out`)."""
+    state = engine.state
+    if state.out is None:
+        raise ValueError("capture_day needs an engine that keeps what nodes pass on")
+    day = slice(t, t + 1)
+    parents = sorted(state.flows)
+    figures = _figures(state.direct[:, day], state.received[:, day], state.out[:, day])
+    none = np.zeros(0, dtype=np.int64)
+    return ResultFrame(
+        graph=engine.graph,
+        dimensions=tuple(engine.dimensions),
+        first_day=engine.days.first.toordinal() + t,
+        figures=figures,
+        parent=none,
+        child=none,
+        amount=np.zeros((0, *figures.shape[2:]), dtype=np.int64),
+        _plans={p: plans.of(p, state.plans[p], t) for p in parents},
         _previous=_reusable(previous),
     )
 

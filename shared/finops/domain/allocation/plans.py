@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.strategies import EdgeGroup, group_shares
 from finops.domain.allocation.tables import to_day_numbers
-from finops.domain.allocation.usage import UsageView, usage_code
+from finops.domain.allocation.usage import UsageSource, usage_code
 from finops.domain.dag import EdgeSpec
 from finops.domain.rules import AllocationRule, Fallback, check_rules, rule_for
 from finops.errors import GraphError
@@ -124,7 +124,7 @@ def build_plans(
     *,
     index: dict[str, int],
     dimensions: Sequence[str],
-    usage: UsageView,
+    usage: UsageSource,
     days: NDArray[np.int64],
     heads: MutableMapping[str, Head] | None = None,
 ) -> list[ParentPlan]:
@@ -342,7 +342,7 @@ def _plain_rules(edges: Sequence[EdgeSpec]) -> list[AllocationRule]:
 
 
 def _batched_shares(
-    drafts: list[_Draft], usage: UsageView
+    drafts: list[_Draft], usage: UsageSource
 ) -> list[NDArray[np.float64]]:
     """(k, days) shares per draft, computed strategy by strategy in chunks."""
     by_strategy: dict[str | None, list[int]] = {}
@@ -382,7 +382,7 @@ def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.b
     return (days >= starts[:, np.newaxis]) & (days < ends[:, np.newaxis])
 
 
-def _shares_of(drafts: list[_Draft], usage: UsageView) -> list[NDArray[np.float64]]:
+def _shares_of(drafts: list[_Draft], usage: UsageSource) -> list[NDArray[np.float64]]:
     """Shares of parents with one group strategy: fixed percents, then the group."""
     sizes = np.array([len(d.children) for d in drafts], dtype=np.int64)
     ends = np.cumsum(sizes)

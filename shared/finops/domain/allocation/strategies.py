@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Final, Protocol, cast
+from typing import Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from finops.domain.allocation.usage import UsageView, usage_code
+from finops.domain.allocation.usage import UsageSource, usage_code
 from finops.domain.rules import AllocationRule, Fallback, StrategyName
 
 __all__ = ["STRATEGIES", "EdgeGroup", "ShareFunction", "group_shares"]
@@ -71,11 +71,11 @@ class EdgeGroup:
 
 
 class ShareFunction(Protocol):
-    def __call__(self, edges: EdgeGroup, usage: UsageView) -> Matrix:
+    def __call__(self, edges: EdgeGroup, usage: UsageSource) -> Matrix:
         """Shares of the parent's cost: row per edge, column per day, columns <= 1."""
 
 
-def usage_of(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def usage_of(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """Each edge's child usage under its own rule; zero where the edge is inactive."""
     codes = edges.usage_codes
     if codes is None:
@@ -104,17 +104,17 @@ def _weights(edges: EdgeGroup, u: Matrix) -> Matrix:
     return np.where((total > 0) | ~edges.equal_fallback, w, _even(edges))
 
 
-def equal_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def equal_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """r/m each."""
     return edges.remainder * _even(edges)
 
 
-def proportional_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def proportional_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """r x u/sum(u) (also weighted_average and segment_filtered; u differs)."""
     return edges.remainder * _weights(edges, usage_of(edges, usage))
 
 
-def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def capped_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """Proportional, each edge capped; excess re-spread over uncapped edges."""
     w = _weights(edges, usage_of(edges, usage))
     cap = edges.param("cap") * edges.active
@@ -122,11 +122,10 @@ def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     shares = edges.remainder * w
     for _ in range(int(edges.count.max(initial=0)) + 1):
         over = ~capped & (shares > cap + 1e-15)
-        # A parent stops once none of its edges is over (as it would alone), so its
-        # shares are the same bits whatever else is in the batch.
-        # numpy types ndarray.any(keepdims=True) as maybe a scalar; it is an array.
-        any_over = cast(Matrix, over.any(axis=1, keepdims=True).astype(np.float64))
-        going = edges.total(any_over) > 0
+        # A parent stops on a day once none of its edges is over that day (as it
+        # would alone, and over that day alone), so its shares are the same bits
+        # whatever else is in the batch and whatever other days the range holds.
+        going = edges.total(over.astype(np.float64)) > 0
         if not going.any():
             break
         capped |= over
@@ -138,14 +137,14 @@ def capped_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     return shares
 
 
-def hybrid_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def hybrid_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """r x (f/m + (1 - f) x u/sum(u))."""
     f = edges.param("fixed_fraction")
     w = _weights(edges, usage_of(edges, usage))
     return edges.remainder * (f * _even(edges) + (1.0 - f) * w)
 
 
-def min_floor_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def min_floor_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """r/m each if m*f >= 1, else r x (f + (1 - m*f) x u/sum(u))."""
     f = edges.param("floor_fraction")
     m = edges.count
@@ -154,7 +153,7 @@ def min_floor_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
     return edges.remainder * np.where(m * f >= 1.0, _even(edges), floored)
 
 
-def residual_to_max_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def residual_to_max_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """All of r to the child with the highest usage (ties: smallest id)."""
     u = usage_of(edges, usage)
     masked = np.where(edges.active, u, -np.inf)
@@ -183,6 +182,6 @@ STRATEGIES: Final[dict[StrategyName, ShareFunction]] = {
 }
 
 
-def group_shares(edges: EdgeGroup, usage: UsageView) -> Matrix:
+def group_shares(edges: EdgeGroup, usage: UsageSource) -> Matrix:
     """Shares of a group by its strategy."""
     return STRATEGIES[edges.rules[0].strategy](edges, usage)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.rules import AllocationRule, SegmentFilter, StrategyName
 
-__all__ = ["UsageView", "usage_code", "usage_key"]
+__all__ = ["StackedUsage", "UsageSource", "UsageView", "usage_code", "usage_key"]
 
 _Key = tuple[str, SegmentFilter | None, int]
 _Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
@@ -44,6 +45,52 @@ def usage_code(rule: AllocationRule) -> int:
         _BY_RULE.clear()
     _BY_RULE[id(rule)] = (rule, code)  # keeps the rule, so its id stays its own
     return code
+
+
+class UsageSource(Protocol):
+    """What plans and strategies read usage through (UsageView, StackedUsage)."""
+
+    def values(
+        self, rule: AllocationRule, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Usage of the given nodes for a rule: a row per node, a column per day."""
+        ...  # pragma: no cover
+
+    def set_value(
+        self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]
+    ) -> None:
+        """Replace the usage rows of one node, day and metric by a single row."""
+        ...  # pragma: no cover
+
+
+class StackedUsage:
+    """Usage of consecutive days, each day read through a view of its own.
+
+    Column t of `values` is what `views[t]` (a one-day view of day t) gives, bit for
+    bit: an engine over the days then computes each day exactly as a one-day engine
+    over that day's table does. The allocator's busy dates each hold their own copy
+    of the usage of their window; an engine over several of them reads each date's
+    shares from that date's copy (decision 0320).
+    """
+
+    def __init__(self, views: Sequence[UsageView]) -> None:
+        if not views or any(v.n_days != 1 for v in views):
+            raise ValueError("stacked usage is made of one-day views")
+        self.views = tuple(views)
+
+    def values(
+        self, rule: AllocationRule, nodes: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Usage u of the given nodes for a rule: column t from day t's view."""
+        return np.hstack([view.values(rule, nodes) for view in self.views])
+
+    def set_value(
+        self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]
+    ) -> None:
+        """Replace the usage rows of one node, day and metric in every day's view
+        (each applies it where its range and windows see that day)."""
+        for view in self.views:
+            view.set_value(node, day, metric, value, labels)
 
 
 class UsageView:
@@ -83,6 +130,11 @@ class UsageView:
     def key(self, rule: AllocationRule) -> tuple[object, ...]:
         """Rules with equal keys see the same usage."""
         return usage_key(rule)
+
+    @property
+    def n_days(self) -> int:
+        """Days of the range the view gives columns for."""
+        return self._n_days
 
     def set_value(
         self, node: int, day: int, metric: str, value: float, labels: dict[str, Any]

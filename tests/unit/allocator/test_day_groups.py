@@ -1,0 +1,219 @@
+"""Consecutive busy dates on one engine (decision 0320): every date of a group stores
+exactly what a fresh one-day allocation of its own inputs gives, node rows and the
+flows derived from its shares, while the group is kept, dropped and built again."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from allocator.compute.daydelta import build_engine
+from allocator.compute.group import group_run
+from allocator.compute.livedays import Computed, LiveDays
+from allocator.inputs.days import Touched
+from allocator.inputs.state import InputState
+from allocator.offsets import InputOffset
+from allocator.routing.pieces import max_window_days, route_event
+from finops.contracts.events import NodeCostsReported, UsageReported
+from finops.domain.allocation.readout import flow_columns, node_arrays
+from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
+from finops.domain.dag import CostGraph, build_graph
+from finops.domain.records import NodeCost, UsageRecord
+from finops.errors import FinopsError
+from tests.support.derived_flows import Flows, StoredDay
+
+FIRST = date(2025, 1, 8)
+DAYS = [FIRST + timedelta(days=k) for k in range(3)]
+NOW = datetime(2025, 1, 11, tzinfo=UTC)
+DIMS = ["compute", "storage"]
+
+
+class Feed:
+    """Random cost and usage events on three consecutive dates, in an InputState."""
+
+    def __init__(self, seed: int) -> None:
+        org = generate_org(
+            SynthOptions(nodes=80, edges=240, days=1, dimensions=1, seed=seed)
+        )
+        self.graph = build_graph(org.spec)
+        self.window = max_window_days(org.spec)
+        self.rng = random.Random(seed)
+        self.ids = [n.id for n in org.spec.nodes]
+        self.targets = sorted({e.to for e in org.spec.edges})
+        self.state = InputState({}, {}, {})
+        self.offset = 0
+        self.touched: dict[date, Touched] = {}
+
+    def cost(self, node: str, day: date, dim: str, micros: int) -> NodeCostsReported:
+        return NodeCostsReported(
+            event_id=uuid.uuid4(),
+            occurred_at=NOW,
+            source="bill",
+            costs=[NodeCost(node=node, date=day, dimension=dim, amount_micros=micros)],
+        )
+
+    def usage(self, node: str, day: date, value: float) -> UsageReported:
+        return UsageReported(
+            event_id=uuid.uuid4(),
+            occurred_at=NOW,
+            source="metrics",
+            usage=[
+                UsageRecord(
+                    node=node,
+                    date=day,
+                    metric=self.rng.choice(METRICS),
+                    value=value,
+                    labels={"env": self.rng.choice(["prod", "dev"])},
+                )
+            ],
+        )
+
+    def apply(self, event: NodeCostsReported | UsageReported) -> None:
+        for piece in route_event(event, origin="t/0/0", window_days=self.window):
+            if piece.charge_date in DAYS:
+                self.offset += 1
+                touched = self.state.apply(piece, InputOffset(0, self.offset))
+                self.touched.setdefault(piece.charge_date, Touched()).add(touched)
+
+    def random_event(self) -> NodeCostsReported | UsageReported:
+        day = self.rng.choice(DAYS)
+        if self.rng.random() < 0.5:
+            micros = self.rng.choice([0, self.rng.randint(-(10**6), 10**9)])
+            return self.cost(
+                self.rng.choice(self.ids), day, self.rng.choice(DIMS), micros
+            )
+        back = day - timedelta(days=self.rng.randrange(self.window))
+        value = self.rng.choice([0.0, self.rng.uniform(0, 500)])
+        return self.usage(self.rng.choice(self.targets), back, value)
+
+    def take(self, day: date) -> Touched:
+        return self.touched.pop(day, None) or Touched()
+
+
+def _fresh(
+    graph: CostGraph, feed: Feed, day: date
+) -> tuple[dict[object, object], Flows]:
+    """A fresh one-day allocation of the date's inputs, as `finops allocate` reads."""
+    engine, _ = build_engine(graph, day, feed.state.days[day])
+    if engine is None:
+        return {}, {}
+    figures = node_arrays(engine)
+    names = ("direct", "indirect", "holistic", "allocated_out", "retained")
+    ids, dims = engine.graph.ids, engine.dimensions
+    present = figures.direct | figures.indirect | figures.allocated_out
+    nodes: dict[object, object] = {
+        (ids[n], dims[k]): tuple(int(getattr(figures, f)[n, 0, k]) for f in names)
+        for n, _, k in zip(*np.nonzero(present), strict=True)
+    }
+    columns = flow_columns(engine)
+    flows: Flows = {
+        (ids[p], ids[c], dims[k]): (a, s, sh)
+        for p, c, k, a, s, sh in zip(
+            columns.parent.tolist(),
+            columns.child.tolist(),
+            columns.dimension.tolist(),
+            columns.amount.tolist(),
+            columns.strategy,
+            columns.share.tolist(),
+            strict=True,
+        )
+    }
+    return nodes, flows
+
+
+def _compute(live: LiveDays, feed: Feed, days: list[date]) -> list[Computed]:
+    items = [(day, feed.state.days[day], feed.take(day)) for day in days]
+    outcomes = live.compute_many(feed.graph, items)
+    assert not any(isinstance(o, FinopsError) for o in outcomes)
+    return [o for o in outcomes if isinstance(o, Computed)]
+
+
+def _check(feed: Feed, stored: dict[date, StoredDay], step: object) -> None:
+    for day in DAYS:
+        nodes, flows = _fresh(feed.graph, feed, day)
+        assert stored[day].nodes == nodes, f"{day}, step {step}"
+        assert stored[day].flows() == flows, f"{day}, step {step}"  # micro-units
+
+
+def _seeded(seed: int) -> tuple[Feed, LiveDays, dict[date, StoredDay]]:
+    feed = Feed(seed)
+    for day in DAYS:
+        for node in feed.ids[:40]:
+            for dim in DIMS:
+                feed.apply(feed.cost(node, day, dim, 1_000_000 + len(node)))
+    return feed, LiveDays(engines=4, frames=8), {day: StoredDay() for day in DAYS}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grouped_dates_store_what_fresh_one_day_allocations_give(seed: int) -> None:
+    feed, live, stored = _seeded(seed)
+    built: list[str | None] = []
+    for step in range(30):
+        for _ in range(feed.rng.choice([1, 3, 12, 40])):
+            feed.apply(feed.random_event())
+        # Every date, or some of them: a group updates the dates it is asked for.
+        days = DAYS if step % 4 != 1 else feed.rng.sample(DAYS, feed.rng.choice([1, 2]))
+        for day, computed in zip(
+            sorted(days), _compute(live, feed, sorted(days)), strict=True
+        ):
+            stored[day].write(computed.delta)
+            built.append(computed.built)
+        for day in set(DAYS) - set(days):  # not asked for: compared once computed
+            for computed in _compute(live, feed, [day]):
+                stored[day].write(computed.delta)
+        _check(feed, stored, step)
+    assert built[:3] == ["grouped"] * 3  # one engine for the three dates
+    assert built.count("grouped") == 3  # kept ever since (updated, not rebuilt)
+
+
+def test_a_date_without_costs_or_with_new_dimensions_leaves_the_group() -> None:
+    feed, live, stored = _seeded(4)
+    for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
+        stored[day].write(computed.delta)
+    # A new dimension on one date: the group is dropped, each date on its own.
+    feed.apply(feed.cost(feed.ids[0], DAYS[1], "licenses", 3_000_000))
+    for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
+        stored[day].write(computed.delta)
+        assert computed.built in (None, "not kept")
+    _check(feed, stored, "dimension")
+    # Every cost of a date set to nothing: that date has no rows left.
+    for node in feed.ids[:40]:
+        for dim in DIMS:
+            feed.apply(feed.cost(node, DAYS[0], dim, 0))
+    feed.apply(feed.cost(feed.ids[0], DAYS[0], "licenses", 0))
+    for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
+        stored[day].write(computed.delta)
+    _check(feed, stored, "costless")
+
+
+def test_a_new_graph_or_a_cleared_live_days_builds_the_group_again() -> None:
+    feed, live, stored = _seeded(5)
+    for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
+        stored[day].write(computed.delta)
+    feed.graph = build_graph(feed.graph.spec)  # a new graph object
+    computed_all = _compute(live, feed, DAYS)
+    assert [c.built for c in computed_all] == ["grouped"] * 3
+    for day, computed in zip(DAYS, computed_all, strict=True):
+        assert computed.delta.shares.complete  # a new graph's plans: shares rewritten
+        stored[day].write(computed.delta)
+    _check(feed, stored, "graph")
+    live.clear()
+    for _ in range(20):
+        feed.apply(feed.random_event())
+    for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
+        assert computed.built == "grouped" and computed.delta.complete
+        stored[day].write(computed.delta)
+    _check(feed, stored, "cleared")
+
+
+def test_group_run_is_the_consecutive_dates_around_a_date() -> None:
+    d = date(2025, 3, 10)
+    near = {d - timedelta(days=1), d + timedelta(days=1), d + timedelta(days=3)}
+    assert group_run(d, near) == [d - timedelta(days=1), d, d + timedelta(days=1)]
+    assert group_run(d, set()) == [d]
+    many = {d + timedelta(days=k) for k in range(1, 20)}
+    assert group_run(d, many, limit=4) == [d + timedelta(days=k) for k in range(4)]
