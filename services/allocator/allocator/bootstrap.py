@@ -149,6 +149,7 @@ def _service(
         engine_days=settings.engine_days,
         computer=computer,
         freshness_target_s=settings.freshness_target_s,
+        group_days=settings.group_days,
     )
 
 

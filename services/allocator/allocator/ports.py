@@ -4,16 +4,19 @@ allocates, who sends."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from allocator.compute.group import Item
 from allocator.compute.livedays import Computed
 from allocator.inputs.days import DayInputs, Touched
 from allocator.offsets import DayOffsets
 from allocator.pgcopy.delta import EncodedDelta
 from finops.contracts.events import DayInputsRouted, GraphChanged
 from finops.domain.dag import CostGraph, GraphSpec
+from finops.errors import FinopsError
 
 __all__ = ["DayComputer", "DayWrite", "Publisher", "ResultStore"]
 
@@ -66,6 +69,13 @@ class DayComputer(Protocol):
         inputs: DayInputs,
         touched: Touched,
     ) -> Computed: ...
+
+    async def allocate_many(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> list[Computed | FinopsError]:
+        """Several dates at once (consecutive busy dates on one engine); per date,
+        what it computed or the input's error."""
+        ...
 
 
 class Publisher(Protocol):

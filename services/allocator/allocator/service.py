@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from allocator.compute.group import Item, group_run
 from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import DayInputs
 from allocator.inputs.state import InputState
@@ -49,6 +50,7 @@ class AllocatorService:
         engine_days: int = 8,
         computer: DayComputer | None = None,
         freshness_target_s: float = 0.0,
+        group_days: int = 1,
     ) -> None:
         self.state, self._store, self._publisher = state, store, publisher
         self._partitions = partitions
@@ -70,6 +72,11 @@ class AllocatorService:
         # allocates nothing, so they are not computed again until costs arrive.
         self._empty: set[date] = set()
         self._check_stored = False
+        # Consecutive busy dates of a pass go to the computer together (decision
+        # 0320); what it computed for the pass's later dates waits in _ready.
+        self._group_days = group_days
+        self._pass: list[date] = []
+        self._ready: dict[date, WriteJob | MarkJob | None] = {}
 
     @property
     def window(self) -> int:
@@ -162,7 +169,15 @@ class AllocatorService:
             await self._mark_stale()
         now = time.monotonic()
         days = self.scheduler.order(self.owns)
-        await self.writes.run(days, self._compute)
+        self._pass = days
+        try:
+            await self.writes.run(days, self._compute)
+        finally:
+            self._pass, left = [], self._ready
+            self._ready = {}
+            for job in left.values():  # computed with a group, not written
+                if job is not None:
+                    self._retry(job.day, job.waits)
         took = time.monotonic() - now
         self.observer.pass_took(took)
         _log.debug("pass: %d dates in %.2fs", len(days), took)
@@ -189,7 +204,14 @@ class AllocatorService:
 
     async def _compute(self, day: date) -> WriteJob | MarkJob | None:
         """Allocate one date away from the event loop (a thread or another process),
-        so the agents and /healthz keep answering; what to write, if anything."""
+        so the agents and /healthz keep answering; what to write, if anything. The
+        consecutive busy dates of the pass around it are allocated with it."""
+        if day in self._ready:
+            return self._ready.pop(day)
+        group = self._group_of(day)
+        if len(group) > 1:
+            await self._compute_group(group)
+            return self._ready.pop(day, None)
         graph, version = self._cost_graph, self.graph.version
         assert graph is not None
         waits = self.scheduler.take(day)
@@ -204,13 +226,74 @@ class AllocatorService:
         computed = await self._allocate(graph, day, inputs, waits)
         if computed is None:
             return None
-        delta = computed.delta
-        if costless and not (delta.nodes_written or delta.shares_written):
+        return self._job(day, inputs, computed, waits, offsets, began)
+
+    def _job(
+        self,
+        day: date,
+        inputs: DayInputs,
+        computed: Computed,
+        waits: Waits,
+        offsets: DayOffsets | None,
+        began: float,
+    ) -> WriteJob | MarkJob:
+        """What to store of a computed date."""
+        version, delta = self.graph.version, computed.delta
+        if not inputs.costs and not (delta.nodes_written or delta.shares_written):
             self._empty.add(day)  # once stored (a failed write forgets it)
         if delta.is_empty:  # e.g. usage of a date without costs
             self.observer.unchanged()
             return MarkJob(day, waits, version, offsets)
         return WriteJob(day, delta, waits, version, offsets, began)
+
+    def _group_of(self, day: date) -> list[date]:
+        """The consecutive dates of the pass, still to compute and with costs, that
+        go to the computer with `day` (just `day` when it has no costs)."""
+        if self._group_days < 2 or not self._has_costs(day):
+            return [day]
+        later = {
+            d
+            for d in self._pass
+            if d in self.scheduler.dirty and self.owns(d) and self._has_costs(d)
+        }
+        return group_run(day, later, self._group_days)
+
+    def _has_costs(self, day: date) -> bool:
+        inputs = self.state.days.get(day)
+        return inputs is not None and bool(inputs.costs)
+
+    async def _compute_group(self, days: list[date]) -> None:
+        """Allocate dates in one request; their jobs wait in _ready. Each date's
+        inputs, changes, events and offsets are taken together, before the request
+        (what arrives meanwhile waits for the next pass)."""
+        graph = self._cost_graph
+        assert graph is not None
+        items: list[Item] = []
+        taken: dict[date, tuple[Waits, DayOffsets | None]] = {}
+        for day in days:
+            waits = self.scheduler.take(day)
+            if waits is None or not self.owns(day):
+                continue
+            inputs = self.state.days.get(day) or DayInputs()
+            taken[day] = (waits, self._offsets(day))
+            items.append((day, inputs, self.live.take(day)))
+        began = time.perf_counter()
+        try:
+            with self.observer.allocating():
+                outcomes = await self.live.allocate_many(graph, items)
+        except BaseException:
+            for day, (waits, _) in taken.items():
+                self.writes.retry(day, waits)
+            raise
+        for (day, inputs, _), outcome in zip(items, outcomes, strict=True):
+            waits, offsets = taken[day]
+            if isinstance(outcome, FinopsError):
+                _log.error("charge date %s not allocated: %s", day, outcome)
+                self.observer.failed()
+                self._ready[day] = None
+                continue
+            self.observer.allocated(outcome)
+            self._ready[day] = self._job(day, inputs, outcome, waits, offsets, began)
 
     async def _allocate(
         self, graph: CostGraph, day: date, inputs: DayInputs, waits: Waits

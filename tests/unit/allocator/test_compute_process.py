@@ -13,6 +13,7 @@ import pytest
 from allocator.compute.process import ComputeLost, ComputeProcess
 from allocator.inputs.days import DayInputs, Touched
 from tests.support.derived_flows import StoredDay
+from tests.unit.allocator.test_day_groups import DAYS, _check, _seeded
 from tests.unit.allocator.test_livedays import DAY, DIMS, Feed, _fresh
 
 
@@ -88,5 +89,25 @@ async def test_a_dead_process_is_started_again_and_nothing_is_lost() -> None:
         # written whole.
         assert await _allocate(proc, feed, stored)
         assert _matches(stored, feed)
+    finally:
+        await proc.close()
+
+
+async def test_consecutive_dates_in_one_request_store_what_fresh_ones_give() -> None:
+    feed, _, stored = _seeded(11)  # three consecutive dates (test_day_groups)
+    proc = ComputeProcess(engines=2, frames=8, encode_nodes_from=0)
+    try:
+        built: list[str | None] = []
+        for step in range(12):
+            for _ in range(feed.rng.choice([1, 5, 20])):
+                feed.apply(feed.random_event())
+            items = [(d, feed.state.days[d], feed.take(d)) for d in DAYS]
+            outcomes = await proc.allocate_many(feed.graph, items)
+            for day, outcome in zip(DAYS, outcomes, strict=True):
+                assert not isinstance(outcome, Exception), outcome
+                stored[day].write(outcome.delta)
+                built.append(outcome.built)
+            _check(feed, stored, step)
+        assert built[:3] == ["grouped"] * 3 and built.count("grouped") == 3
     finally:
         await proc.close()

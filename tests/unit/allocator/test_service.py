@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from allocator.compute.group import Item
 from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import DayInputs, Touched
 from allocator.inputs.state import InputState
@@ -26,6 +27,7 @@ from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.readout import node_result
 from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, NodeSpec, NodeType
 from finops.domain.records import NodeCost, UsageRecord
+from finops.errors import FinopsError
 from tests.support.allocator_fakes import (
     FixedClock,
     InMemoryResultStore,
@@ -58,6 +60,7 @@ def _service(
     store: InMemoryResultStore | None = None,
     computer: DayComputer | None = None,
     freshness_target_s: float = 0.0,
+    group_days: int = 1,
 ) -> tuple[AllocatorService, InMemoryResultStore, RecordingPublisher]:
     store, publisher = store or InMemoryResultStore(), RecordingPublisher()
     state = InputState({}, {}, {})
@@ -69,6 +72,7 @@ def _service(
         clock=FixedClock(NOW),
         computer=computer,
         freshness_target_s=freshness_target_s,
+        group_days=group_days,
     )
     service.owned = set(range(6))
     return service, store, publisher
@@ -501,3 +505,68 @@ async def test_a_failed_write_fails_its_pass_and_the_date_is_written_whole() -> 
     assert store.nodes[(DAY, "db", "compute")][0] == 2_000_000
     assert sum(v[0] for k, v in store.flows.items() if k[0] == DAY) == 2_000_000
     assert store.days[DAY][1] == service.state.position(DAY)
+
+
+class RecordedDays(LiveDays):
+    """LiveDays that records the dates of each request for several."""
+
+    def __init__(self) -> None:
+        super().__init__(engines=8, frames=32)
+        self.requests: list[list[date]] = []
+
+    async def allocate_many(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> list[Computed | FinopsError]:
+        self.requests.append([day for day, _, _ in items])
+        return await super().allocate_many(graph, items)
+
+
+async def test_consecutive_busy_dates_are_allocated_together_and_equal_the_batch() -> (
+    None
+):
+    days = [DAY + timedelta(days=k) for k in range(3)]
+    computer = RecordedDays()
+    service, store, publisher = _service(computer=computer, group_days=7)
+    await service.apply_graph(_graph())
+    costs = [_costs(1_000_000 * (k + 1), day=d) for k, d in enumerate(days)]
+    usage = [_usage("shop", days[0], 3.0), _usage("blog", days[1], 1.0)]
+    await _feed(service, publisher, *usage, *costs, _costs(5, day=DAY + timedelta(9)))
+    assert sorted(map(sorted, computer.requests)) == [days]  # the lone date alone
+    await _feed(service, publisher, _usage("blog", days[2], 4.0), _costs(7, day=DAY))
+    assert sorted(computer.requests[-1]) == days  # one engine, kept
+    engine = _batch(  # the source's new figure for DAY replaced its old one
+        [c for e in costs[1:] for c in e.costs]
+        + [NodeCost(node="db", date=DAY, dimension="compute", amount_micros=7)],
+        [r for e in (*usage, _usage("blog", days[2], 4.0)) for r in e.usage],
+    )
+    for day in days:
+        for node in ("db", "shop", "blog"):
+            want = node_result(engine, node, day, "compute")
+            assert store.nodes.get((day, node, "compute"), (0,) * 5) == (
+                want.direct,
+                want.indirect,
+                want.holistic,
+                want.allocated_out,
+                want.retained,
+            ), (day, node)
+
+
+async def test_grouped_dates_left_unwritten_by_a_stop_are_dirty_again() -> None:
+    class StoppedMeanwhile(RecordedDays):
+        async def allocate_many(
+            self, graph: CostGraph, items: Sequence[Item]
+        ) -> list[Computed | FinopsError]:
+            computed = await super().allocate_many(graph, items)
+            service.writes.stopping = True  # a stop arrives while they are computed
+            return computed
+
+    days = [DAY + timedelta(days=k) for k in range(3)]
+    service, store, publisher = _service(computer=StoppedMeanwhile(), group_days=7)
+    await service.apply_graph(_graph())
+    for day in days:
+        await service.route(_costs(1_000_000, day=day), "topic/0/0")
+    _apply_forwarded(service, publisher, 0)
+    await service.recompute_due()
+    assert not store.nodes  # nothing written once stopping
+    first = service.scheduler.order(service.owns)
+    assert len(first) == 2  # the dates computed with the first wait again

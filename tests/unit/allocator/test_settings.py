@@ -34,3 +34,17 @@ def test_the_freshness_target_is_read_from_the_environment_and_never_negative(
     monkeypatch.setenv("ALLOCATOR_FRESHNESS_TARGET_S", "-1")
     with pytest.raises(ValidationError, match="freshness_target_s"):
         AllocatorSettings()
+
+
+def test_group_days_default_to_the_longest_group_and_stay_within_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from allocator.compute.group import MAX_GROUP_DAYS
+
+    assert AllocatorSettings().group_days == MAX_GROUP_DAYS
+    monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", "1")
+    assert AllocatorSettings().group_days == 1  # each date on its own engine
+    for bad in ("0", str(MAX_GROUP_DAYS + 1)):
+        monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", bad)
+        with pytest.raises(ValidationError, match="group_days"):
+            AllocatorSettings()

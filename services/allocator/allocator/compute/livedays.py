@@ -84,6 +84,16 @@ class LiveDays:
         snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
         return await asyncio.to_thread(self.compute, graph, day, snapshot, touched)
 
+    async def allocate_many(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> list[Computed | FinopsError]:
+        """compute_many() in a worker thread, on snapshots of the dates' inputs."""
+        snapshots = [
+            (day, DayInputs(dict(inputs.costs), dict(inputs.usage)), touched)
+            for day, inputs, touched in items
+        ]
+        return await asyncio.to_thread(self.compute_many, graph, snapshots)
+
     def compute(
         self,
         graph: CostGraph,

@@ -15,7 +15,7 @@ import multiprocessing
 import signal
 import traceback
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing.connection import Connection
@@ -24,6 +24,7 @@ from typing import Any
 
 from allocator import gcpolicy
 from allocator.compute.encoding import ENCODE_NODES_FROM
+from allocator.compute.group import Item
 from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import DayInputs, Touched
 from finops.domain.dag import CostGraph
@@ -62,6 +63,8 @@ class _Reply:
     computed: Computed | None
     error: str | None = None
     finops_error: bool = False  # the error is the input's (FinopsError), not a bug
+    # Of a request for several dates: per date, what it computed or the input's error.
+    many: list[Computed | str] | None = None
 
 
 class ComputeProcess:
@@ -103,6 +106,24 @@ class ComputeProcess:
         self._forget.clear()
         self._mirrored.clear()
         self.pending.clear()
+
+    async def allocate_many(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> list[Computed | FinopsError]:
+        """Allocate dates in the compute process, in one round trip
+        (LiveDays.compute_many there)."""
+        # One consistent view: the graph, clear and forget go with the first.
+        requests = [self._request(graph, d, inputs, t) for d, inputs, t in items]
+        days = ", ".join(str(d) for d, _, _ in items)
+        try:
+            reply: _Reply = await asyncio.to_thread(self._roundtrip, requests)
+        except (EOFError, OSError) as exc:
+            await self._lost()
+            raise ComputeLost(f"the compute process died allocating {days}") from exc
+        if reply.many is None:
+            assert reply.error is not None
+            raise ComputeFailed(f"allocating {days}: {reply.error}")
+        return [FinopsError(o) if isinstance(o, str) else o for o in reply.many]
 
     async def allocate(
         self,
@@ -158,7 +179,7 @@ class ComputeProcess:
         self._sent_graph, self._forget, self._clear = graph, set(), False
         return request
 
-    def _roundtrip(self, request: _Request) -> _Reply:
+    def _roundtrip(self, request: _Request | list[_Request]) -> _Reply:
         """Send a request and wait for its reply (in a worker thread)."""
         if self._conn is None:
             self._start()
@@ -218,19 +239,26 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
     graph: CostGraph | None = None
     while True:
         try:
-            request: _Request = conn.recv()
+            received: _Request | list[_Request] = conn.recv()
         except (EOFError, OSError):
             return
-        if request.clear:
-            live.clear()
-            mirrors.clear()
-        for day in request.forget:
-            live.forget(day)
-        for day in request.evict:
-            mirrors.pop(day, None)
-        graph = request.graph or graph
+        requests = received if isinstance(received, list) else [received]
+        for request in requests:
+            if request.clear:
+                live.clear()
+                mirrors.clear()
+            for day in request.forget:
+                live.forget(day)
+            for day in request.evict:
+                mirrors.pop(day, None)
+            graph = request.graph or graph
+        items = [(r.day, _mirror(mirrors, r), r.touched) for r in requests]
+        if isinstance(received, list):
+            reply = _handle_many(live, graph, items, requests[0])
+        else:
+            reply = _handle(live, graph, items[0][1], received)
         try:
-            conn.send(_handle(live, graph, _mirror(mirrors, request), request))
+            conn.send(reply)
         except (EOFError, OSError):
             return
 
@@ -247,6 +275,19 @@ def _handle(
     except Exception:
         return _Reply(None, traceback.format_exc())
     return _Reply(computed)
+
+
+def _handle_many(
+    live: LiveDays, graph: CostGraph | None, items: list[Item], request: _Request
+) -> _Reply:
+    try:
+        assert graph is not None, "a request before any graph"
+        live.encode_nodes_from = request.encode_nodes_from
+        outcomes = live.compute_many(graph, items)
+    except Exception:
+        return _Reply(None, traceback.format_exc())
+    many = [str(o) if isinstance(o, FinopsError) else o for o in outcomes]
+    return _Reply(None, many=many)
 
 
 def _mirror(mirrors: dict[date, DayInputs], request: _Request) -> DayInputs:
