@@ -76,6 +76,7 @@ class AllocatorService:
         # 0320); what it computed for the pass's later dates waits in _ready.
         self._group_days = group_days
         self._pass: list[date] = []
+        self._taken: set[date] = set()  # dates of the pass computed so far
         self._ready: dict[date, WriteJob | MarkJob | None] = {}
 
     @property
@@ -169,11 +170,11 @@ class AllocatorService:
             await self._mark_stale()
         now = time.monotonic()
         days = self.scheduler.order(self.owns)
-        self._pass = days
+        self._pass, self._taken = days, set()
         try:
             await self.writes.run(days, self._compute)
         finally:
-            self._pass, left = [], self._ready
+            self._pass, self._taken, left = [], set(), self._ready
             self._ready = {}
             for job in left.values():  # computed with a group, not written
                 if job is not None:
@@ -209,6 +210,7 @@ class AllocatorService:
         if day in self._ready:
             return self._ready.pop(day)
         group = self._group_of(day)
+        self._taken.update(group)
         if len(group) > 1:
             await self._compute_group(group)
             return self._ready.pop(day, None)
@@ -248,13 +250,18 @@ class AllocatorService:
 
     def _group_of(self, day: date) -> list[date]:
         """The consecutive dates of the pass, still to compute and with costs, that
-        go to the computer with `day` (just `day` when it has no costs)."""
+        go to the computer with `day` (just `day` when it has no costs). A date this
+        pass computed already waits for the next, even if events made it dirty again
+        meanwhile: its computed results must be written first."""
         if self._group_days < 2 or not self._has_costs(day):
             return [day]
         later = {
             d
             for d in self._pass
-            if d in self.scheduler.dirty and self.owns(d) and self._has_costs(d)
+            if d not in self._taken
+            and d in self.scheduler.dirty
+            and self.owns(d)
+            and self._has_costs(d)
         }
         return group_run(day, later, self._group_days)
 
@@ -277,6 +284,8 @@ class AllocatorService:
             inputs = self.state.days.get(day) or DayInputs()
             taken[day] = (waits, self._offsets(day))
             items.append((day, inputs, self.live.take(day)))
+        if not items:
+            return
         began = time.perf_counter()
         try:
             with self.observer.allocating():

@@ -217,3 +217,84 @@ def test_group_run_is_the_consecutive_dates_around_a_date() -> None:
     assert group_run(d, set()) == [d]
     many = {d + timedelta(days=k) for k in range(1, 20)}
     assert group_run(d, many, limit=4) == [d + timedelta(days=k) for k in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("seed", "process"),
+    [(21, False), (22, False), (23, False), (24, False), (25, False), (23, True)],
+)
+async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
+    seed: int, process: bool
+) -> None:
+    """Passes over twelve dates, with pieces applied while a pass runs and
+    rebalances between passes: every date ends as a fresh allocation of its inputs
+    (dates allocated in this process, or in the compute process)."""
+    import asyncio
+
+    from allocator.compute.process import ComputeProcess
+    from allocator.service import AllocatorService
+    from finops.contracts.events import GraphChanged
+    from tests.support.allocator_fakes import InMemoryResultStore, RecordingPublisher
+
+    feed = Feed(seed)
+    days = [FIRST + timedelta(days=k) for k in range(12)]
+    store, publisher = InMemoryResultStore(), RecordingPublisher()
+    computer = ComputeProcess(engines=8, frames=32) if process else None
+    service = AllocatorService(
+        InputState({}, {}, {}),
+        store,
+        publisher,
+        partitions=6,
+        group_days=7,
+        computer=computer,
+    )
+    service.owned = set(range(6))
+    await service.apply_graph(
+        GraphChanged(
+            event_id=uuid.uuid4(),
+            occurred_at=NOW,
+            version=1,
+            digest="d",
+            nodes_upserted=feed.graph.spec.nodes,
+            edges_upserted=feed.graph.spec.edges,
+        )
+    )
+    offset = 0
+
+    async def send(count: int) -> None:
+        nonlocal offset
+        for _ in range(count):
+            day = feed.rng.choice(days)
+            if feed.rng.random() < 0.6:
+                node, dim = feed.rng.choice(feed.ids), feed.rng.choice(DIMS)
+                event = feed.cost(node, day, dim, feed.rng.randint(0, 10**9))
+            else:
+                event = feed.usage(feed.rng.choice(feed.targets), day, 3.0)
+            await service.route(event, f"t/0/{offset}")
+        for partition, piece in publisher.forwarded:
+            offset += 1
+            service.apply(piece, partition=partition, offset=offset)
+            await asyncio.sleep(0)  # a pass under way goes on meanwhile
+        publisher.forwarded.clear()
+
+    await send(300)
+    for step in range(25):
+        running = asyncio.create_task(service.recompute_due())
+        await asyncio.sleep(0)
+        await send(feed.rng.choice([1, 5, 30]))
+        await running
+        if step % 7 == 6:
+            service.assign(set(range(6)))  # a rebalance: nothing kept is trusted
+    while service.dirty:
+        await service.recompute_due()
+    await service.quiesce()
+    if computer is not None:
+        await computer.close()
+    feed.state = service.state
+    for day in days:
+        if day not in service.state.days:
+            continue
+        nodes, flows = _fresh(feed.graph, feed, day)
+        stored = store.stored.get(day)
+        assert (stored.nodes if stored else {}) == nodes, day
+        assert (stored.flows() if stored else {}) == flows, day
