@@ -265,6 +265,7 @@ async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
         nonlocal offset
         for _ in range(count):
             day = feed.rng.choice(days)
+            event: NodeCostsReported | UsageReported
             if feed.rng.random() < 0.6:
                 node, dim = feed.rng.choice(feed.ids), feed.rng.choice(DIMS)
                 event = feed.cost(node, day, dim, feed.rng.randint(0, 10**9))
