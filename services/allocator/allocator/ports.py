@@ -3,6 +3,7 @@ allocates, who sends."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,9 +73,10 @@ class DayComputer(Protocol):
 
     async def allocate_many(
         self, graph: CostGraph, items: Sequence[Item]
-    ) -> list[Computed | FinopsError]:
-        """Several dates at once (consecutive busy dates on one engine); per date,
-        what it computed or the input's error."""
+    ) -> list[asyncio.Future[Computed | FinopsError]]:
+        """Several dates in one request (consecutive busy dates on one engine): per
+        date, in the items' order, a future of what it computed or the input's
+        error, done as soon as that date is (the first before the others)."""
         ...
 
 

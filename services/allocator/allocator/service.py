@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from allocator.compute.group import Item, group_run
@@ -33,6 +34,23 @@ __all__ = ["AllocatorService"]
 
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A date sent with a group: its reply to come, and what its job needs."""
+
+    future: asyncio.Future[Computed | FinopsError]
+    inputs: DayInputs
+    waits: Waits
+    offsets: DayOffsets | None
+    began: float
+
+
+def _retrieved(future: asyncio.Future[Computed | FinopsError]) -> None:
+    """A reply nobody waits for any more: its error, if any, is not reported."""
+    if not future.cancelled():
+        future.exception()
 
 
 class AllocatorService:
@@ -77,7 +95,7 @@ class AllocatorService:
         self._group_days = group_days
         self._pass: list[date] = []
         self._taken: set[date] = set()  # dates of the pass computed so far
-        self._ready: dict[date, WriteJob | MarkJob | None] = {}
+        self._ready: dict[date, _Pending] = {}
 
     @property
     def window(self) -> int:
@@ -176,9 +194,9 @@ class AllocatorService:
         finally:
             self._pass, self._taken, left = [], set(), self._ready
             self._ready = {}
-            for job in left.values():  # computed with a group, not written
-                if job is not None:
-                    self._retry(job.day, job.waits)
+            for day, pending in left.items():  # computed with a group, not written
+                pending.future.add_done_callback(_retrieved)
+                self._retry(day, pending.waits)
         took = time.monotonic() - now
         self.observer.pass_took(took)
         _log.debug("pass: %d dates in %.2fs", len(days), took)
@@ -207,13 +225,14 @@ class AllocatorService:
         """Allocate one date away from the event loop (a thread or another process),
         so the agents and /healthz keep answering; what to write, if anything. The
         consecutive busy dates of the pass around it are allocated with it."""
-        if day in self._ready:
-            return self._ready.pop(day)
-        group = self._group_of(day)
-        self._taken.update(group)
-        if len(group) > 1:
-            await self._compute_group(group)
-            return self._ready.pop(day, None)
+        if day not in self._ready:
+            group = self._group_of(day)
+            self._taken.update(group)
+            if len(group) > 1:
+                await self._compute_group(group, day)
+        pending = self._ready.pop(day, None)
+        if pending is not None:
+            return await self._grouped_job(day, pending)
         graph, version = self._cost_graph, self.graph.version
         assert graph is not None
         waits = self.scheduler.take(day)
@@ -229,6 +248,25 @@ class AllocatorService:
         if computed is None:
             return None
         return self._job(day, inputs, computed, waits, offsets, began)
+
+    async def _grouped_job(
+        self, day: date, pending: _Pending
+    ) -> WriteJob | MarkJob | None:
+        """A date of a group once its reply has come: what to write."""
+        try:
+            with self.observer.allocating():
+                outcome = await pending.future
+        except BaseException:
+            self.writes.retry(day, pending.waits)
+            raise
+        if isinstance(outcome, FinopsError):
+            _log.error("charge date %s not allocated: %s", day, outcome)
+            self.observer.failed()
+            return None
+        self.observer.allocated(outcome)
+        return self._job(
+            day, pending.inputs, outcome, pending.waits, pending.offsets, pending.began
+        )
 
     def _job(
         self,
@@ -269,40 +307,35 @@ class AllocatorService:
         inputs = self.state.days.get(day)
         return inputs is not None and bool(inputs.costs)
 
-    async def _compute_group(self, days: list[date]) -> None:
-        """Allocate dates in one request; their jobs wait in _ready. Each date's
-        inputs, changes, events and offsets are taken together, before the request
-        (what arrives meanwhile waits for the next pass)."""
+    async def _compute_group(self, days: list[date], first: date) -> None:
+        """Send dates in one request, `first` first and the others in the pass's
+        order; each date's future waits in _ready. Each date's inputs, changes,
+        events and offsets are taken together, before the request (what arrives
+        meanwhile waits for the next pass)."""
         graph = self._cost_graph
         assert graph is not None
+        position = {d: i for i, d in enumerate(self._pass)}
+        ordered = sorted(days, key=lambda d: (d != first, position.get(d, 0)))
         items: list[Item] = []
-        taken: dict[date, tuple[Waits, DayOffsets | None]] = {}
-        for day in days:
+        taken: list[tuple[date, DayInputs, Waits, DayOffsets | None]] = []
+        for day in ordered:
             waits = self.scheduler.take(day)
             if waits is None or not self.owns(day):
                 continue
             inputs = self.state.days.get(day) or DayInputs()
-            taken[day] = (waits, self._offsets(day))
+            taken.append((day, inputs, waits, self._offsets(day)))
             items.append((day, inputs, self.live.take(day)))
         if not items:
             return
         began = time.perf_counter()
         try:
-            with self.observer.allocating():
-                outcomes = await self.live.allocate_many(graph, items)
+            futures = await self.live.allocate_many(graph, items)
         except BaseException:
-            for day, (waits, _) in taken.items():
+            for day, _, waits, _ in taken:
                 self.writes.retry(day, waits)
             raise
-        for (day, inputs, _), outcome in zip(items, outcomes, strict=True):
-            waits, offsets = taken[day]
-            if isinstance(outcome, FinopsError):
-                _log.error("charge date %s not allocated: %s", day, outcome)
-                self.observer.failed()
-                self._ready[day] = None
-                continue
-            self.observer.allocated(outcome)
-            self._ready[day] = self._job(day, inputs, outcome, waits, offsets, began)
+        for (day, inputs, waits, offsets), future in zip(taken, futures, strict=True):
+            self._ready[day] = _Pending(future, inputs, waits, offsets, began)
 
     async def _allocate(
         self, graph: CostGraph, day: date, inputs: DayInputs, waits: Waits

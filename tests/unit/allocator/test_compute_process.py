@@ -102,8 +102,9 @@ async def test_consecutive_dates_in_one_request_store_what_fresh_ones_give() -> 
             for _ in range(feed.rng.choice([1, 5, 20])):
                 feed.apply(feed.random_event())
             items = [(d, feed.state.days[d], feed.take(d)) for d in DAYS]
-            outcomes = await proc.allocate_many(feed.graph, items)
-            for day, outcome in zip(DAYS, outcomes, strict=True):
+            futures = await proc.allocate_many(feed.graph, items)
+            for day, future in zip(DAYS, futures, strict=True):
+                outcome = await future
                 assert not isinstance(outcome, Exception), outcome
                 stored[day].write(outcome.delta)
                 built.append(outcome.built)

@@ -516,7 +516,7 @@ class RecordedDays(LiveDays):
 
     async def allocate_many(
         self, graph: CostGraph, items: Sequence[Item]
-    ) -> list[Computed | FinopsError]:
+    ) -> list[asyncio.Future[Computed | FinopsError]]:
         self.requests.append([day for day, _, _ in items])
         return await super().allocate_many(graph, items)
 
@@ -555,7 +555,7 @@ async def test_grouped_dates_left_unwritten_by_a_stop_are_dirty_again() -> None:
     class StoppedMeanwhile(RecordedDays):
         async def allocate_many(
             self, graph: CostGraph, items: Sequence[Item]
-        ) -> list[Computed | FinopsError]:
+        ) -> list[asyncio.Future[Computed | FinopsError]]:
             computed = await super().allocate_many(graph, items)
             service.writes.stopping = True  # a stop arrives while they are computed
             return computed

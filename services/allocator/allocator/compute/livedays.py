@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -86,13 +86,19 @@ class LiveDays:
 
     async def allocate_many(
         self, graph: CostGraph, items: Sequence[Item]
-    ) -> list[Computed | FinopsError]:
-        """compute_many() in a worker thread, on snapshots of the dates' inputs."""
+    ) -> list[asyncio.Future[Computed | FinopsError]]:
+        """compute_many() in a worker thread, on snapshots of the dates' inputs; a
+        future per date (all done when this returns)."""
         snapshots = [
             (day, DayInputs(dict(inputs.costs), dict(inputs.usage)), touched)
             for day, inputs, touched in items
         ]
-        return await asyncio.to_thread(self.compute_many, graph, snapshots)
+        outcomes = await asyncio.to_thread(self.compute_many, graph, snapshots)
+        futures: list[asyncio.Future[Computed | FinopsError]] = []
+        for outcome in outcomes:
+            futures.append(asyncio.get_running_loop().create_future())
+            futures[-1].set_result(outcome)
+        return futures
 
     def compute(
         self,
@@ -111,24 +117,28 @@ class LiveDays:
     def compute_many(
         self, graph: CostGraph, items: Sequence[Item]
     ) -> list[Computed | FinopsError]:
+        """Allocate dates, each as `compute` does (see compute_each)."""
+        return list(self.compute_each(graph, items))
+
+    def compute_each(
+        self, graph: CostGraph, items: Sequence[Item]
+    ) -> Iterator[Computed | FinopsError]:
         """Allocate dates, each as `compute` does: the dates of the kept group on its
         engine, a run of consecutive busy dates on a new group's, the others one by
-        one (decision 0320). Per date, what it computed or the input's error."""
+        one (decision 0320). The group's engine is updated first, then each date is
+        diffed in the items' order and given as soon as it is: per date, what it
+        computed or the input's error."""
         generation = self._generation
         grouped = self._grouped(graph, items)
-        outcomes: list[Computed | FinopsError] = []
         for day, inputs, touched in items:
             try:
                 if day in grouped:
                     skipped, built = grouped[day]
-                    outcomes.append(self._group_day(day, skipped, built, generation))
+                    yield self._group_day(day, skipped, built, generation)
                 else:
-                    outcomes.append(
-                        self._compute_one(graph, day, inputs, touched, generation)
-                    )
+                    yield self._compute_one(graph, day, inputs, touched, generation)
             except FinopsError as exc:
-                outcomes.append(exc)
-        return outcomes
+                yield exc
 
     def _grouped(
         self, graph: CostGraph, items: Sequence[Item]
@@ -146,7 +156,7 @@ class LiveDays:
                 try:
                     skipped = group.update(inside, rows)
                     return {day: (n, None) for day, n in skipped.items()}
-                except InputError:
+                except FinopsError:  # e.g. new dimensions: each date tells its own
                     pass
             self._group = None  # its dates are allocated one by one from now on
             return {}
@@ -155,7 +165,10 @@ class LiveDays:
         run = max(runs, key=len, default=[])
         if len(run) < 2:
             return {}
-        built = build_group(graph, [busy[day] for day in run], rows)
+        try:
+            built = build_group(graph, [busy[day] for day in run], rows)
+        except FinopsError:  # allocated one by one, each date with its own error
+            built = None
         if built is None:
             return {}
         self._group, skipped = built

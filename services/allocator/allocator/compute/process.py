@@ -15,7 +15,7 @@ import multiprocessing
 import signal
 import traceback
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing.connection import Connection
@@ -63,8 +63,6 @@ class _Reply:
     computed: Computed | None
     error: str | None = None
     finops_error: bool = False  # the error is the input's (FinopsError), not a bug
-    # Of a request for several dates: per date, what it computed or the input's error.
-    many: list[Computed | str] | None = None
 
 
 class ComputeProcess:
@@ -87,6 +85,10 @@ class ComputeProcess:
         self._clear = False
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        # One request at a time: a request for several dates holds it until the
+        # last of its replies has come.
+        self._lock = asyncio.Lock()
+        self._receiving: set[asyncio.Task[None]] = set()
 
     def touch(self, day: date, touched: Touched) -> None:
         """Nodes of a date changed by an input."""
@@ -109,21 +111,64 @@ class ComputeProcess:
 
     async def allocate_many(
         self, graph: CostGraph, items: Sequence[Item]
-    ) -> list[Computed | FinopsError]:
-        """Allocate dates in the compute process, in one round trip
-        (LiveDays.compute_many there)."""
-        # One consistent view: the graph, clear and forget go with the first.
-        requests = [self._request(graph, d, inputs, t) for d, inputs, t in items]
-        days = ", ".join(str(d) for d, _, _ in items)
+    ) -> list[asyncio.Future[Computed | FinopsError]]:
+        """Allocate dates in the compute process in one request (LiveDays.compute_each
+        there): a future per date, each done when its reply comes (the process
+        replies date by date, the first as soon as it is diffed)."""
+        await self._lock.acquire()
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Computed | FinopsError]] = [
+            loop.create_future() for _ in items
+        ]
         try:
-            reply: _Reply = await asyncio.to_thread(self._roundtrip, requests)
-        except (EOFError, OSError) as exc:
-            await self._lost()
-            raise ComputeLost(f"the compute process died allocating {days}") from exc
-        if reply.many is None:
-            assert reply.error is not None
-            raise ComputeFailed(f"allocating {days}: {reply.error}")
-        return [FinopsError(o) if isinstance(o, str) else o for o in reply.many]
+            # One consistent view: the graph, clear and forget go with the first.
+            requests = [self._request(graph, d, inputs, t) for d, inputs, t in items]
+            await asyncio.to_thread(self._send, requests)
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, (EOFError, OSError)):
+                await self._lost()
+                raise ComputeLost("the compute process died before allocating") from exc
+            raise
+        days = [day for day, _, _ in items]
+        task = asyncio.create_task(self._replies(days, futures))
+        self._receiving.add(task)
+        task.add_done_callback(self._receiving.discard)
+        return futures
+
+    async def _replies(
+        self, days: list[date], futures: list[asyncio.Future[Computed | FinopsError]]
+    ) -> None:
+        """Receive one reply per date, in order, into its future; the lock is
+        released once all have come (or the process died)."""
+        try:
+            for day, future in zip(days, futures, strict=True):
+                try:
+                    reply: _Reply = await asyncio.to_thread(self._receive)
+                except (EOFError, OSError) as exc:
+                    lost = ComputeLost(f"the compute process died allocating {day}")
+                    for pending in futures:
+                        if not pending.done():
+                            pending.set_exception(lost)
+                    await self._lost()
+                    raise lost from exc
+                try:
+                    future.set_result(_outcome(day, reply))
+                except ComputeFailed as exc:
+                    future.set_exception(exc)
+        finally:
+            self._lock.release()
+
+    def _send(self, request: _Request | list[_Request]) -> None:
+        if self._conn is None:
+            self._start()
+        assert self._conn is not None
+        self._conn.send(request)
+
+    def _receive(self) -> _Reply:
+        assert self._conn is not None
+        reply: _Reply = self._conn.recv()
+        return reply
 
     async def allocate(
         self,
@@ -133,12 +178,13 @@ class ComputeProcess:
         touched: Touched,
     ) -> Computed:
         """Allocate a date in the compute process (LiveDays.compute there)."""
-        request = self._request(graph, day, inputs, touched)  # a consistent view
-        try:
-            reply: _Reply = await asyncio.to_thread(self._roundtrip, request)
-        except (EOFError, OSError) as exc:
-            await self._lost()
-            raise ComputeLost(f"the compute process died allocating {day}") from exc
+        async with self._lock:  # no reply of another request is still to come
+            request = self._request(graph, day, inputs, touched)  # a consistent view
+            try:
+                reply: _Reply = await asyncio.to_thread(self._roundtrip, request)
+            except (EOFError, OSError) as exc:
+                await self._lost()
+                raise ComputeLost(f"the compute process died allocating {day}") from exc
         if reply.computed is None:
             assert reply.error is not None
             if reply.finops_error:
@@ -179,14 +225,10 @@ class ComputeProcess:
         self._sent_graph, self._forget, self._clear = graph, set(), False
         return request
 
-    def _roundtrip(self, request: _Request | list[_Request]) -> _Reply:
+    def _roundtrip(self, request: _Request) -> _Reply:
         """Send a request and wait for its reply (in a worker thread)."""
-        if self._conn is None:
-            self._start()
-        assert self._conn is not None
-        self._conn.send(request)
-        reply: _Reply = self._conn.recv()
-        return reply
+        self._send(request)
+        return self._receive()
 
     def _start(self) -> None:
         # spawn, not fork: the worker runs threads (Faust's consumer, asyncio's pool)
@@ -253,12 +295,12 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
                 mirrors.pop(day, None)
             graph = request.graph or graph
         items = [(r.day, _mirror(mirrors, r), r.touched) for r in requests]
-        if isinstance(received, list):
-            reply = _handle_many(live, graph, items, requests[0])
-        else:
-            reply = _handle(live, graph, items[0][1], received)
         try:
-            conn.send(reply)
+            if isinstance(received, list):
+                for reply in _handle_each(live, graph, items, requests[0]):
+                    conn.send(reply)
+            else:
+                conn.send(_handle(live, graph, items[0][1], received))
         except (EOFError, OSError):
             return
 
@@ -277,17 +319,36 @@ def _handle(
     return _Reply(computed)
 
 
-def _handle_many(
+def _handle_each(
     live: LiveDays, graph: CostGraph | None, items: list[Item], request: _Request
-) -> _Reply:
+) -> Iterator[_Reply]:
+    """A reply per date, in order, each as soon as its date is computed; after an
+    unexpected error every date left gets it."""
+    done = 0
     try:
         assert graph is not None, "a request before any graph"
         live.encode_nodes_from = request.encode_nodes_from
-        outcomes = live.compute_many(graph, items)
+        for outcome in live.compute_each(graph, items):
+            done += 1
+            if isinstance(outcome, FinopsError):
+                yield _Reply(None, str(outcome), finops_error=True)
+            else:
+                yield _Reply(outcome)
     except Exception:
-        return _Reply(None, traceback.format_exc())
-    many = [str(o) if isinstance(o, FinopsError) else o for o in outcomes]
-    return _Reply(None, many=many)
+        error = traceback.format_exc()
+        for _ in range(done, len(items)):
+            yield _Reply(None, error)
+
+
+def _outcome(day: date, reply: _Reply) -> Computed | FinopsError:
+    """A date's reply: what it computed or the input's error; ComputeFailed for a
+    bug."""
+    if reply.computed is not None:
+        return reply.computed
+    assert reply.error is not None
+    if reply.finops_error:
+        return FinopsError(reply.error)
+    raise ComputeFailed(f"allocating {day}: {reply.error}")
 
 
 def _mirror(mirrors: dict[date, DayInputs], request: _Request) -> DayInputs:
