@@ -43,6 +43,7 @@ class _Pending:
     future: asyncio.Future[Computed | FinopsError]
     inputs: DayInputs
     waits: Waits
+    version: int  # of the graph it is allocated with
     offsets: DayOffsets | None
     began: float
 
@@ -247,7 +248,7 @@ class AllocatorService:
         computed = await self._allocate(graph, day, inputs, waits)
         if computed is None:
             return None
-        return self._job(day, inputs, computed, waits, offsets, began)
+        return self._job(day, inputs, computed, waits, (version, offsets), began)
 
     async def _grouped_job(
         self, day: date, pending: _Pending
@@ -265,7 +266,12 @@ class AllocatorService:
             return None
         self.observer.allocated(outcome)
         return self._job(
-            day, pending.inputs, outcome, pending.waits, pending.offsets, pending.began
+            day,
+            pending.inputs,
+            outcome,
+            pending.waits,
+            (pending.version, pending.offsets),
+            pending.began,
         )
 
     def _job(
@@ -274,11 +280,12 @@ class AllocatorService:
         inputs: DayInputs,
         computed: Computed,
         waits: Waits,
-        offsets: DayOffsets | None,
+        stored_as: tuple[int, DayOffsets | None],
         began: float,
     ) -> WriteJob | MarkJob:
-        """What to store of a computed date."""
-        version, delta = self.graph.version, computed.delta
+        """What to store of a computed date (stored_as: the graph version and the
+        offsets of its inputs when they were taken)."""
+        (version, offsets), delta = stored_as, computed.delta
         if not inputs.costs and not (delta.nodes_written or delta.shares_written):
             self._empty.add(day)  # once stored (a failed write forgets it)
         if delta.is_empty:  # e.g. usage of a date without costs
@@ -312,7 +319,7 @@ class AllocatorService:
         order; each date's future waits in _ready. Each date's inputs, changes,
         events and offsets are taken together, before the request (what arrives
         meanwhile waits for the next pass)."""
-        graph = self._cost_graph
+        graph, version = self._cost_graph, self.graph.version
         assert graph is not None
         position = {d: i for i, d in enumerate(self._pass)}
         ordered = sorted(days, key=lambda d: (d != first, position.get(d, 0)))
@@ -335,7 +342,7 @@ class AllocatorService:
                 self.writes.retry(day, waits)
             raise
         for (day, inputs, waits, offsets), future in zip(taken, futures, strict=True):
-            self._ready[day] = _Pending(future, inputs, waits, offsets, began)
+            self._ready[day] = _Pending(future, inputs, waits, version, offsets, began)
 
     async def _allocate(
         self, graph: CostGraph, day: date, inputs: DayInputs, waits: Waits

@@ -161,28 +161,33 @@ def capture(
 
 
 class DayPlans:
-    """One-day plans cut from a multi-day engine's plans, the same objects while
-    the engine keeps a plan (plans are compared by identity: share rows skip a
-    plan that is the one last stored)."""
+    """One-day plans cut from a multi-day engine's plans, per day of its range: the
+    same objects while the engine keeps a plan (plans are compared by identity:
+    share rows skip a plan that is the one last stored). Only plans the engine
+    replaced since a day was last cut are cut again."""
 
     def __init__(self) -> None:
-        self._kept: dict[int, tuple[ParentPlan, list[ParentPlan | None]]] = {}
+        # Per day index: the engine's plans when last cut, and their one-day cuts.
+        self._seen: dict[int, dict[int, ParentPlan]] = {}
+        self._cut: dict[int, dict[int, ParentPlan]] = {}
 
-    def of(self, parent: int, plan: ParentPlan, t: int) -> ParentPlan:
-        """The plan's shares of day t (of the engine's range) as a one-day plan."""
-        kept = self._kept.get(parent)
-        if kept is None or kept[0] is not plan:
-            kept = self._kept[parent] = (plan, [None] * plan.shares.shape[1])
-        one = kept[1][t]
-        if one is None:
-            one = kept[1][t] = ParentPlan(
+    def of(self, plans: dict[int, ParentPlan], t: int) -> dict[int, ParentPlan]:
+        """The one-day plans of day t (of the engine's range), by parent."""
+        seen = self._seen.setdefault(t, {})
+        cut = self._cut.setdefault(t, {})
+        if len(seen) != len(plans) or seen.keys() != plans.keys():
+            seen.clear()
+            cut.clear()
+        for p in [p for p, plan in plans.items() if seen.get(p) is not plan]:
+            plan = seen[p] = plans[p]
+            cut[p] = ParentPlan(
                 plan.edges,
                 plan.children,
                 plan.dim_config,
                 plan.config_rules,
                 plan.shares[:, t : t + 1, :],
             )
-        return one
+        return dict(cut)
 
 
 def capture_day(
@@ -198,7 +203,6 @@ def capture_day(
     if state.out is None:
         raise ValueError("capture_day needs an engine that keeps what nodes pass on")
     day = slice(t, t + 1)
-    parents = sorted(state.flows)
     figures = _figures(state.direct[:, day], state.received[:, day], state.out[:, day])
     none = np.zeros(0, dtype=np.int64)
     return ResultFrame(
@@ -209,7 +213,7 @@ def capture_day(
         parent=none,
         child=none,
         amount=np.zeros((0, *figures.shape[2:]), dtype=np.int64),
-        _plans={p: plans.of(p, state.plans[p], t) for p in parents},
+        _plans=plans.of({p: state.plans[p] for p in sorted(state.flows)}, t),
         _previous=_reusable(previous),
     )
 
