@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument(
         "--groups",
         action="store_true",
-        help="recompute the dirty dates in one request (consecutive ones on one engine)",
+        help="recompute the dirty dates in one request (consecutive ones together)",
     )
     args = parser.parse_args()
     size = QUICK if args.quick else FULL  # the sizes of bench_stream.py

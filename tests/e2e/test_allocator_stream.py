@@ -93,13 +93,17 @@ def test_stream_equals_batch_and_follows_restatement_usage_and_ending_edge(
     assert "finops_allocator_pass_rest_seconds" in exposed  # paced (0310), still equal
 
 
+@pytest.mark.parametrize("group_days", ["1", "7"])  # 7: busy dates on one engine
 def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
     env: dict[str, str],
     kafka_settings: KafkaSettings,
     postgres_settings: PostgresSettings,
     workers: list[AllocatorProcess],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    group_days: str,
 ) -> None:
+    monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", group_days)  # read by the worker
     org = make_org(tmp_path / "org", days=12, seed=5)
     finops(env, "graph", "apply", str(org / "graph.json"))
     worker = workers[0]

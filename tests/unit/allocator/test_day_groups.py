@@ -221,7 +221,15 @@ def test_group_run_is_the_consecutive_dates_around_a_date() -> None:
 
 @pytest.mark.parametrize(
     ("seed", "process"),
-    [(21, False), (22, False), (23, False), (24, False), (25, False), (23, True), (24, True)],
+    [
+        (21, False),
+        (22, False),
+        (23, False),
+        (24, False),
+        (25, False),
+        (23, True),
+        (24, True),
+    ],
 )
 async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
     seed: int, process: bool

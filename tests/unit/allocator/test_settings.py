@@ -36,14 +36,14 @@ def test_the_freshness_target_is_read_from_the_environment_and_never_negative(
         AllocatorSettings()
 
 
-def test_group_days_default_to_the_longest_group_and_stay_within_it(
+def test_group_days_default_to_each_date_alone_and_stay_within_a_group(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from allocator.compute.group import MAX_GROUP_DAYS
 
-    assert AllocatorSettings().group_days == MAX_GROUP_DAYS
-    monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", "1")
     assert AllocatorSettings().group_days == 1  # each date on its own engine
+    monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", str(MAX_GROUP_DAYS))
+    assert AllocatorSettings().group_days == MAX_GROUP_DAYS
     for bad in ("0", str(MAX_GROUP_DAYS + 1)):
         monkeypatch.setenv("ALLOCATOR_GROUP_DAYS", bad)
         with pytest.raises(ValidationError, match="group_days"):
