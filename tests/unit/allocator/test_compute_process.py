@@ -112,3 +112,34 @@ async def test_consecutive_dates_in_one_request_store_what_fresh_ones_give() -> 
         assert built[:3] == ["grouped"] * 3 and built.count("grouped") == 3
     finally:
         await proc.close()
+
+
+async def test_a_process_dying_under_a_group_fails_it_and_starts_again() -> None:
+    feed, _, stored = _seeded(12)
+    proc = ComputeProcess(engines=2, frames=8)
+    try:
+        items = [(d, feed.state.days[d], feed.take(d)) for d in DAYS]
+        futures = await proc.allocate_many(feed.graph, items)
+        for day, future in zip(DAYS, futures, strict=True):
+            first = await future
+            assert not isinstance(first, Exception)
+            stored[day].write(first.delta)
+        assert proc._process is not None and proc._process.pid is not None
+        os.kill(proc._process.pid, signal.SIGKILL)
+        proc._process.join(10)
+        for _ in range(10):
+            feed.apply(feed.random_event())
+        items = [(d, feed.state.days[d], feed.take(d)) for d in DAYS]
+        with pytest.raises(ComputeLost):  # sending, or each date's reply
+            for future in await proc.allocate_many(feed.graph, items):
+                await future
+        # The service makes the dates dirty again: sent and written whole.
+        items = [(d, feed.state.days[d], Touched()) for d in DAYS]
+        futures = await proc.allocate_many(feed.graph, items)
+        for day, future in zip(DAYS, futures, strict=True):
+            outcome = await future
+            assert not isinstance(outcome, Exception) and outcome.delta.complete
+            stored[day].write(outcome.delta)
+        _check(feed, stored, "restarted")
+    finally:
+        await proc.close()

@@ -94,10 +94,12 @@ class LiveDays:
             for day, inputs, touched in items
         ]
         outcomes = await asyncio.to_thread(self.compute_many, graph, snapshots)
+        loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Computed | FinopsError]] = []
         for outcome in outcomes:
-            futures.append(asyncio.get_running_loop().create_future())
-            futures[-1].set_result(outcome)
+            future: asyncio.Future[Computed | FinopsError] = loop.create_future()
+            future.set_result(outcome)
+            futures.append(future)
         return futures
 
     def compute(

@@ -147,11 +147,12 @@ class ComputeProcess:
                     reply: _Reply = await asyncio.to_thread(self._receive)
                 except (EOFError, OSError) as exc:
                     lost = ComputeLost(f"the compute process died allocating {day}")
+                    lost.__cause__ = exc
                     for pending in futures:
                         if not pending.done():
                             pending.set_exception(lost)
                     await self._lost()
-                    raise lost from exc
+                    return  # each date's waiter raises it
                 try:
                     future.set_result(_outcome(day, reply))
                 except ComputeFailed as exc:
