@@ -8,10 +8,9 @@ import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pytest
 
-from allocator.compute.daydelta import build_engine
+from allocator.compute.daydelta import NodeKey
 from allocator.compute.group import group_run
 from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import Touched
@@ -19,12 +18,12 @@ from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import max_window_days, route_event
 from finops.contracts.events import NodeCostsReported, UsageReported
-from finops.domain.allocation.readout import flow_columns, node_arrays
 from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.domain.dag import CostGraph, build_graph
 from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import FinopsError
 from tests.support.derived_flows import Flows, StoredDay
+from tests.unit.allocator.test_livedays import fresh_rows
 
 FIRST = date(2025, 1, 8)
 DAYS = [FIRST + timedelta(days=k) for k in range(3)]
@@ -96,33 +95,9 @@ class Feed:
 
 def _fresh(
     graph: CostGraph, feed: Feed, day: date
-) -> tuple[dict[object, object], Flows]:
+) -> tuple[dict[NodeKey, tuple[int, ...]], Flows]:
     """A fresh one-day allocation of the date's inputs, as `finops allocate` reads."""
-    engine, _ = build_engine(graph, day, feed.state.days[day])
-    if engine is None:
-        return {}, {}
-    figures = node_arrays(engine)
-    names = ("direct", "indirect", "holistic", "allocated_out", "retained")
-    ids, dims = engine.graph.ids, engine.dimensions
-    present = figures.direct | figures.indirect | figures.allocated_out
-    nodes: dict[object, object] = {
-        (ids[n], dims[k]): tuple(int(getattr(figures, f)[n, 0, k]) for f in names)
-        for n, _, k in zip(*np.nonzero(present), strict=True)
-    }
-    columns = flow_columns(engine)
-    flows: Flows = {
-        (ids[p], ids[c], dims[k]): (a, s, sh)
-        for p, c, k, a, s, sh in zip(
-            columns.parent.tolist(),
-            columns.child.tolist(),
-            columns.dimension.tolist(),
-            columns.amount.tolist(),
-            columns.strategy,
-            columns.share.tolist(),
-            strict=True,
-        )
-    }
-    return nodes, flows
+    return fresh_rows(graph, day, feed.state.days[day])
 
 
 def _compute(live: LiveDays, feed: Feed, days: list[date]) -> list[Computed]:

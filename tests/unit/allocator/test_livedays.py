@@ -12,7 +12,7 @@ import pytest
 
 from allocator.compute.daydelta import FlowKey, NodeKey, build_engine
 from allocator.compute.livedays import LiveDays
-from allocator.inputs.days import Touched
+from allocator.inputs.days import DayInputs, Touched
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import max_window_days, route_event
@@ -105,7 +105,15 @@ def _fresh(
     graph: CostGraph, feed: Feed
 ) -> tuple[dict[NodeKey, tuple[int, ...]], dict[FlowKey, tuple[int, str, float]]]:
     """Rows of a fresh engine, read as `finops allocate` reads them."""
-    engine, _ = build_engine(graph, DAY, feed.state.days[DAY])
+    return fresh_rows(graph, DAY, feed.state.days[DAY])
+
+
+def fresh_rows(
+    graph: CostGraph, day: date, inputs: DayInputs
+) -> tuple[dict[NodeKey, tuple[int, ...]], dict[FlowKey, tuple[int, str, float]]]:
+    """Node rows and flows of a fresh one-day allocation of a date's inputs, read
+    as `finops allocate` reads them (none without costs)."""
+    engine, _ = build_engine(graph, day, inputs)
     if engine is None:
         return {}, {}
     figures = node_arrays(engine)
