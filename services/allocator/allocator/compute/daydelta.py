@@ -8,11 +8,12 @@ from datetime import date
 import numpy as np
 
 from allocator.inputs.columns import cost_table, usage_table
-from allocator.inputs.days import DayInputs
-from finops.domain.allocation.engine import AllocationEngine
+from allocator.inputs.days import DayInputs, Touched
+from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
 from finops.domain.dag import CostGraph
 from finops.domain.periods import DayRange
+from finops.errors import InputError
 
 __all__ = [
     "NO_CELLS",
@@ -24,6 +25,7 @@ __all__ = [
     "NodeKey",
     "NodeRow",
     "build_engine",
+    "cost_updates",
     "diff_days",
     "flow_rows",
     "frame_changes",
@@ -90,6 +92,27 @@ def build_engine(
     usage, skipped_usage = usage_table(inputs, graph.index)
     engine = AllocationEngine(graph, costs, usage, days=DayRange(first=day, last=day))
     return engine, skipped_costs + skipped_usage
+
+
+def cost_updates(
+    engine: AllocationEngine, day: date, inputs: DayInputs, touched: Touched
+) -> tuple[list[CostUpdate], int]:
+    """The engine's updates for a date's changed costs (every dimension of each
+    changed node: a node's cost gone is 0), and the date's rows left out.
+
+    InputError when the date's dimensions are no longer the engine's.
+    """
+    known = engine.graph.index
+    totals, dimensions, skipped = inputs.cost_summary(touched.costs, known)
+    if sorted(dimensions) != engine.dimensions:
+        raise InputError(f"the dimensions of {day} changed")
+    costs: list[CostUpdate] = [
+        (node, day, dim, totals.get((node, dim), 0))
+        for node in sorted(touched.costs)
+        if node in known
+        for dim in engine.dimensions
+    ]
+    return costs, skipped + inputs.usage_skipped(known)
 
 
 def to_result(day: date, frame: ResultFrame | None) -> DayResult:

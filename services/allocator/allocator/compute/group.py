@@ -22,6 +22,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from allocator.compute.daydelta import cost_updates
 from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate, one_day_usage
@@ -30,7 +31,6 @@ from finops.domain.allocation.tables import CostTable
 from finops.domain.allocation.usage import StackedUsage, UsageView
 from finops.domain.dag import CostGraph
 from finops.domain.periods import DayRange
-from finops.errors import InputError
 
 __all__ = ["MAX_GROUP_DAYS", "DayGroup", "Item", "build_group", "group_run"]
 
@@ -54,11 +54,6 @@ class DayGroup:
     views: list[UsageView]
     plans: DayPlans = field(default_factory=DayPlans)
 
-    @property
-    def days(self) -> list[date]:
-        """The group's dates, in order."""
-        return [self.first + timedelta(days=t) for t in range(len(self.views))]
-
     def covers(self, day: date) -> bool:
         """Whether the date is one of the group's."""
         return 0 <= (day - self.first).days < len(self.views)
@@ -76,18 +71,12 @@ class DayGroup:
         skipped: dict[date, int] = {}
         usage_nodes: set[str] = set()
         metrics: set[str] | None = set()
+        usage_changed = False
         for day, inputs, touched in items:
-            totals, dimensions, left_out = inputs.cost_summary(touched.costs, known)
-            if sorted(dimensions) != self.engine.dimensions:
-                raise InputError(f"the dimensions of {day} changed")
-            costs += [
-                (node, day, dim, totals.get((node, dim), 0))
-                for node in sorted(touched.costs)
-                if node in known
-                for dim in self.engine.dimensions
-            ]
-            skipped[day] = left_out + inputs.usage_skipped(known)
+            changes, skipped[day] = cost_updates(self.engine, day, inputs, touched)
+            costs += changes
             if touched.usage:
+                usage_changed = True
                 t = (day - self.first).days
                 table = rows(day).table(inputs.usage)
                 self.views[t] = one_day_usage(self.graph, table, day)
@@ -96,7 +85,7 @@ class DayGroup:
                 metrics = (
                     None if metrics is None or changed is None else metrics | changed
                 )
-        if any(touched.usage for _, _, touched in items):
+        if usage_changed:
             usage = StackedUsage(self.views)
             self.engine.update(costs, usage, usage_nodes, metrics)
         else:

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from allocator.compute.daydelta import build_engine, frame_changes
+from allocator.compute.daydelta import build_engine, cost_updates, frame_changes
 from allocator.compute.encoding import encode_changes
 from allocator.compute.group import DayGroup, Item, build_group, group_run
 from allocator.compute.shares import share_rows
 from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
 from allocator.pgcopy.delta import EncodedDelta
-from finops.domain.allocation.engine import AllocationEngine, CostUpdate
+from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.frames import ResultFrame, capture
 from finops.domain.dag import CostGraph
 from finops.errors import FinopsError, InputError
@@ -277,19 +277,10 @@ def _update(
 
     InputError when the date's dimensions are no longer the engine's.
     """
-    known = engine.graph.index
-    totals, dimensions, skipped = inputs.cost_summary(touched.costs, known)
-    if sorted(dimensions) != engine.dimensions:
-        raise InputError(f"the dimensions of {day} changed")
-    costs: list[CostUpdate] = [
-        (node, day, dim, totals.get((node, dim), 0))
-        for node in sorted(touched.costs)
-        if node in known
-        for dim in engine.dimensions
-    ]
+    costs, skipped = cost_updates(engine, day, inputs, touched)
     if touched.usage:
-        nodes = {n for n in touched.usage if n in known}
+        nodes = {n for n in touched.usage if n in engine.graph.index}
         engine.update(costs, rows.table(inputs.usage), nodes, touched.usage_metrics)
     else:
         engine.update(costs)
-    return skipped + inputs.usage_skipped(known)
+    return skipped

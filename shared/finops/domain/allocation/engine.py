@@ -171,12 +171,8 @@ class AllocationEngine:
             if len(usage.views) != self.days.count:
                 raise ValueError("stacked usage needs one view per day of the range")
             return usage
-        return UsageView(
-            usage,
-            _node_codes(usage.node_ids, self.graph.index, "usage"),
-            n_nodes=len(self.graph.ids),
-            first_day=int(self._day_numbers[0]),
-            n_days=self.days.count,
+        return _usage_view(
+            self.graph, usage, int(self._day_numbers[0]), self.days.count
         )
 
     def _replace_usage(
@@ -375,12 +371,19 @@ def _cost_days(costs: CostTable) -> DayRange:
 def one_day_usage(graph: CostGraph, table: UsageTable, day: date) -> UsageView:
     """The usage view a one-day engine of `day` builds from `table` (a day of a
     StackedUsage); InputError when the table names a node the graph lacks."""
+    return _usage_view(graph, table, (day - _EPOCH).days, 1)
+
+
+def _usage_view(
+    graph: CostGraph, table: UsageTable, first_day: int, n_days: int
+) -> UsageView:
+    """A usage table as the view of a range of days (by day number)."""
     return UsageView(
         table,
         _node_codes(table.node_ids, graph.index, "usage"),
         n_nodes=len(graph.ids),
-        first_day=(day - _EPOCH).days,
-        n_days=1,
+        first_day=first_day,
+        n_days=n_days,
     )
 
 

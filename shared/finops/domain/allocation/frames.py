@@ -175,7 +175,7 @@ class DayPlans:
         """The one-day plans of day t (of the engine's range), by parent."""
         seen = self._seen.setdefault(t, {})
         cut = self._cut.setdefault(t, {})
-        if len(seen) != len(plans) or seen.keys() != plans.keys():
+        if seen.keys() != plans.keys():  # another engine or graph: cut afresh
             seen.clear()
             cut.clear()
         for p in [p for p, plan in plans.items() if seen.get(p) is not plan]:
