@@ -4,8 +4,6 @@ flows derived from its shares, while the group is kept, dropped and built again.
 
 from __future__ import annotations
 
-import random
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,14 +14,12 @@ from allocator.compute.livedays import Computed, LiveDays
 from allocator.inputs.days import Touched
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
-from allocator.routing.pieces import max_window_days, route_event
+from allocator.routing.pieces import route_event
 from finops.contracts.events import NodeCostsReported, UsageReported
-from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
 from finops.domain.dag import CostGraph, build_graph
-from finops.domain.records import NodeCost, UsageRecord
 from finops.errors import FinopsError
 from tests.support.derived_flows import Flows, StoredDay
-from tests.unit.allocator.test_livedays import fresh_rows
+from tests.unit.allocator.test_livedays import SynthFeed, fresh_rows
 
 FIRST = date(2025, 1, 8)
 DAYS = [FIRST + timedelta(days=k) for k in range(3)]
@@ -31,45 +27,12 @@ NOW = datetime(2025, 1, 11, tzinfo=UTC)
 DIMS = ["compute", "storage"]
 
 
-class Feed:
+class Feed(SynthFeed):
     """Random cost and usage events on three consecutive dates, in an InputState."""
 
     def __init__(self, seed: int) -> None:
-        org = generate_org(
-            SynthOptions(nodes=80, edges=240, days=1, dimensions=1, seed=seed)
-        )
-        self.graph = build_graph(org.spec)
-        self.window = max_window_days(org.spec)
-        self.rng = random.Random(seed)
-        self.ids = [n.id for n in org.spec.nodes]
-        self.targets = sorted({e.to for e in org.spec.edges})
-        self.state = InputState({}, {}, {})
-        self.offset = 0
+        super().__init__(seed)
         self.touched: dict[date, Touched] = {}
-
-    def cost(self, node: str, day: date, dim: str, micros: int) -> NodeCostsReported:
-        return NodeCostsReported(
-            event_id=uuid.uuid4(),
-            occurred_at=NOW,
-            source="bill",
-            costs=[NodeCost(node=node, date=day, dimension=dim, amount_micros=micros)],
-        )
-
-    def usage(self, node: str, day: date, value: float) -> UsageReported:
-        return UsageReported(
-            event_id=uuid.uuid4(),
-            occurred_at=NOW,
-            source="metrics",
-            usage=[
-                UsageRecord(
-                    node=node,
-                    date=day,
-                    metric=self.rng.choice(METRICS),
-                    value=value,
-                    labels={"env": self.rng.choice(["prod", "dev"])},
-                )
-            ],
-        )
 
     def apply(self, event: NodeCostsReported | UsageReported) -> None:
         for piece in route_event(event, origin="t/0/0", window_days=self.window):
@@ -82,12 +45,12 @@ class Feed:
         day = self.rng.choice(DAYS)
         if self.rng.random() < 0.5:
             micros = self.rng.choice([0, self.rng.randint(-(10**6), 10**9)])
-            return self.cost(
+            return self.cost_on(
                 self.rng.choice(self.ids), day, self.rng.choice(DIMS), micros
             )
         back = day - timedelta(days=self.rng.randrange(self.window))
         value = self.rng.choice([0.0, self.rng.uniform(0, 500)])
-        return self.usage(self.rng.choice(self.targets), back, value)
+        return self.usage_on(self.rng.choice(self.targets), back, value)
 
     def take(self, day: date) -> Touched:
         return self.touched.pop(day, None) or Touched()
@@ -119,7 +82,7 @@ def _seeded(seed: int) -> tuple[Feed, LiveDays, dict[date, StoredDay]]:
     for day in DAYS:
         for node in feed.ids[:40]:
             for dim in DIMS:
-                feed.apply(feed.cost(node, day, dim, 1_000_000 + len(node)))
+                feed.apply(feed.cost_on(node, day, dim, 1_000_000 + len(node)))
     return feed, LiveDays(engines=4, frames=8), {day: StoredDay() for day in DAYS}
 
 
@@ -150,7 +113,7 @@ def test_a_date_without_costs_or_with_new_dimensions_leaves_the_group() -> None:
     for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
         stored[day].write(computed.delta)
     # A new dimension on one date: the group is dropped, each date on its own.
-    feed.apply(feed.cost(feed.ids[0], DAYS[1], "licenses", 3_000_000))
+    feed.apply(feed.cost_on(feed.ids[0], DAYS[1], "licenses", 3_000_000))
     for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
         stored[day].write(computed.delta)
         assert computed.built in (None, "not kept")
@@ -158,8 +121,8 @@ def test_a_date_without_costs_or_with_new_dimensions_leaves_the_group() -> None:
     # Every cost of a date set to nothing: that date has no rows left.
     for node in feed.ids[:40]:
         for dim in DIMS:
-            feed.apply(feed.cost(node, DAYS[0], dim, 0))
-    feed.apply(feed.cost(feed.ids[0], DAYS[0], "licenses", 0))
+            feed.apply(feed.cost_on(node, DAYS[0], dim, 0))
+    feed.apply(feed.cost_on(feed.ids[0], DAYS[0], "licenses", 0))
     for day, computed in zip(DAYS, _compute(live, feed, DAYS), strict=True):
         stored[day].write(computed.delta)
     _check(feed, stored, "costless")
@@ -216,8 +179,8 @@ async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
 
     from allocator.compute.process import ComputeProcess
     from allocator.service import AllocatorService
-    from finops.contracts.events import GraphChanged
     from tests.support.allocator_fakes import InMemoryResultStore, RecordingPublisher
+    from tests.unit.allocator.test_service import _graph as graph_change
 
     feed = Feed(seed)
     days = [FIRST + timedelta(days=k) for k in range(12)]
@@ -232,16 +195,7 @@ async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
         computer=computer,
     )
     service.owned = set(range(6))
-    await service.apply_graph(
-        GraphChanged(
-            event_id=uuid.uuid4(),
-            occurred_at=NOW,
-            version=1,
-            digest="d",
-            nodes_upserted=feed.graph.spec.nodes,
-            edges_upserted=feed.graph.spec.edges,
-        )
-    )
+    await service.apply_graph(graph_change(1, feed.graph.spec))
     offset = 0
 
     async def send(count: int) -> None:
@@ -251,9 +205,9 @@ async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
             event: NodeCostsReported | UsageReported
             if feed.rng.random() < 0.6:
                 node, dim = feed.rng.choice(feed.ids), feed.rng.choice(DIMS)
-                event = feed.cost(node, day, dim, feed.rng.randint(0, 10**9))
+                event = feed.cost_on(node, day, dim, feed.rng.randint(0, 10**9))
             else:
-                event = feed.usage(feed.rng.choice(feed.targets), day, 3.0)
+                event = feed.usage_on(feed.rng.choice(feed.targets), day, 3.0)
             await service.route(event, f"t/0/{offset}")
         for partition, piece in publisher.forwarded:
             offset += 1

@@ -28,8 +28,8 @@ NOW = datetime(2025, 1, 11, tzinfo=UTC)
 DIMS = ["compute", "storage", "network"]
 
 
-class Feed:
-    """Random cost and usage events for one organisation, folded into an InputState."""
+class SynthFeed:
+    """A small synthetic organisation, and the InputState its events fold into."""
 
     def __init__(self, seed: int) -> None:
         org = generate_org(
@@ -44,17 +44,17 @@ class Feed:
         self.state = InputState({}, {}, {})
         self.offset = 0
 
-    def cost(
-        self, node: str, dim: str, micros: int, *, source: str = "bill"
+    def cost_on(
+        self, node: str, day: date, dim: str, micros: int, *, source: str = "bill"
     ) -> NodeCostsReported:
         return NodeCostsReported(
             event_id=uuid.uuid4(),
             occurred_at=NOW,
             source=source,
-            costs=[NodeCost(node=node, date=DAY, dimension=dim, amount_micros=micros)],
+            costs=[NodeCost(node=node, date=day, dimension=dim, amount_micros=micros)],
         )
 
-    def usage(self, node: str, value: float, *, back: int = 0) -> UsageReported:
+    def usage_on(self, node: str, day: date, value: float) -> UsageReported:
         return UsageReported(
             event_id=uuid.uuid4(),
             occurred_at=NOW,
@@ -62,13 +62,25 @@ class Feed:
             usage=[
                 UsageRecord(
                     node=node,
-                    date=DAY - timedelta(days=back),
+                    date=day,
                     metric=self.rng.choice(METRICS),
                     value=value,
                     labels={"env": self.rng.choice(["prod", "dev"])},
                 )
             ],
         )
+
+
+class Feed(SynthFeed):
+    """Random cost and usage events for one organisation, folded into an InputState."""
+
+    def cost(
+        self, node: str, dim: str, micros: int, *, source: str = "bill"
+    ) -> NodeCostsReported:
+        return self.cost_on(node, DAY, dim, micros, source=source)
+
+    def usage(self, node: str, value: float, *, back: int = 0) -> UsageReported:
+        return self.usage_on(node, DAY - timedelta(days=back), value)
 
     def replace_usage(self, days: int) -> UsageReported:
         return UsageReported(
