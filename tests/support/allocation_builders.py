@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+
 from finops.domain.allocation.engine import AllocationEngine
+from finops.domain.allocation.tables import UsageTable, to_day_numbers
+from finops.domain.allocation.usage import UsagePatch
 from finops.domain.dag import GraphSpec
 from finops.domain.periods import DayRange
 from finops.domain.records import NodeCost, UsageRecord
 
-__all__ = ["DAY", "edge", "make_engine", "make_spec", "node", "usage"]
+__all__ = [
+    "DAY",
+    "edge",
+    "make_engine",
+    "make_spec",
+    "node",
+    "usage",
+    "usage_patch",
+]
 
 DAY = date(2025, 3, 1)
 
@@ -65,3 +78,41 @@ def make_engine(
     return AllocationEngine.from_records(
         spec, costs, usage_rows, days=rng, dimensions=dimensions or ["compute"]
     )
+
+
+def usage_patch(
+    engine: AllocationEngine,
+    old: Iterable[UsageRecord],
+    new: Mapping[str, list[UsageRecord]],
+) -> UsagePatch:
+    """A patch giving `new`'s nodes exactly their rows there, for an engine whose
+    usage is `old`; its cells found by comparing the rows before and after as
+    multisets, per (node, day, metric)."""
+
+    def rows(records: Iterable[UsageRecord]) -> Counter[tuple[Any, ...]]:
+        return Counter(
+            (r.node, r.date, r.metric, r.value, tuple(sorted(r.labels.items())))
+            for r in records
+        )
+
+    before = rows(u for u in old if u.node in new)
+    after = rows(u for records in new.values() for u in records)
+    index = engine.graph.index
+    cells = frozenset(
+        (index[c[0]], int(to_day_numbers([c[1]])[0]), c[2])
+        for c in (before - after) + (after - before)
+    )
+    table = UsageTable.from_records(u for records in new.values() for u in records)
+    codes = np.array([index[n] for n in table.node_ids], dtype=np.int64)
+    graph_rows = UsageTable(
+        node=codes[table.node] if table.node.size else table.node,
+        day=table.day,
+        metric=table.metric,
+        value=table.value,
+        label=table.label,
+        node_ids=engine.graph.ids,
+        metrics=table.metrics,
+        label_sets=table.label_sets,
+    )
+    nodes = np.array(sorted(index[n] for n in new), dtype=np.int64)
+    return UsagePatch(nodes, graph_rows, cells)

@@ -21,6 +21,7 @@ from finops.domain.records import NodeCost, UsageRecord
 from finops.formats.costfile import load_costs
 from finops.formats.engine_files import write_org
 from finops.formats.inputfiles import load_usage
+from tests.support.allocation_builders import usage_patch
 
 # The graph, the last day's costs, all usage, and that day.
 Org = tuple[GraphSpec, list[NodeCost], list[UsageRecord], date]
@@ -99,6 +100,72 @@ def test_a_rebuilt_plan_equal_to_the_old_keeps_the_old_object(
     engine.update([], UsageTable.from_records(usage), nodes)
     assert all(engine.state.plans[p] is plan for p, plan in before.items())
     _assert_same(engine, _engine(spec, costs, usage, day))
+
+
+def _redrawn(
+    rows: list[UsageRecord], nodes: list[str], rng: random.Random
+) -> dict[str, list[UsageRecord]]:
+    """New rows for some nodes: values moved, rows dropped, rows added on other
+    days and in cells that already had one (with labels, so a cell sums several)."""
+    new: dict[str, list[UsageRecord]] = {n: [] for n in nodes}
+    for u in rows:
+        if u.node not in new or rng.random() < 0.2:
+            continue
+        factor = rng.choice([1.0, 1.0, 0.1, 3.0, 1e12])
+        new[u.node].append(u.model_copy(update={"value": u.value * factor}))
+        if rng.random() < 0.3:
+            labels = {"env": rng.choice(["prod", "dev"])}
+            extra = UsageRecord(
+                node=u.node, date=u.date, metric=u.metric, value=0.1, labels=labels
+            )
+            new[u.node].append(extra)
+    return new
+
+
+@pytest.mark.parametrize("changed", [1, 3, 120])
+def test_usage_patches_give_what_a_fresh_engine_gives(org: Org, changed: int) -> None:
+    """Some nodes' rows replaced by a patch: the plans and flows of a fresh engine
+    over the new usage, bit for bit, over several patches in a row."""
+    spec, costs, usage, day = org
+    engine = _engine(spec, costs, usage, day)
+    rng = random.Random(changed)
+    current = list(usage)
+    for _ in range(3):
+        nodes = rng.sample(sorted({u.node for u in usage}), changed)
+        new = _redrawn(current, nodes, rng)
+        engine.update([], usage_patch=usage_patch(engine, current, new))
+        current = [u for u in current if u.node not in new]
+        current += [u for rows in new.values() for u in rows]
+        _assert_same(engine, _engine(spec, costs, current, day))
+
+
+def test_a_patch_rebuilds_only_plans_that_see_its_days(org: Org) -> None:
+    """A change of usage on a day before the range moves only the plans of
+    weighted averages whose window reaches it; every other plan object stays."""
+    spec, costs, usage, day = org
+    engine = _engine(spec, costs, usage, day)
+    earlier = day - timedelta(days=3)
+    nodes = sorted({u.node for u in usage})[:200]
+    new = {
+        n: [
+            u.model_copy(update={"value": u.value * 2}) if u.date == earlier else u
+            for u in usage
+            if u.node == n
+        ]
+        for n in nodes
+    }
+    before = dict(engine.state.plans)
+    engine.update([], usage_patch=usage_patch(engine, usage, new))
+    replaced = {p for p, plan in before.items() if engine.state.plans[p] is not plan}
+    weighted = {
+        p
+        for p, plan in before.items()
+        if any(r.strategy == "weighted_average" for g in plan.config_rules for r in g)
+    }
+    assert replaced and replaced <= weighted
+    changed = [u for u in usage if u.node not in new]
+    changed += [u for rows in new.values() for u in rows]
+    _assert_same(engine, _engine(spec, costs, changed, day))
 
 
 def test_each_day_of_a_range_gets_the_bits_a_one_day_engine_gives(

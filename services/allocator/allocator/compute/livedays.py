@@ -215,6 +215,7 @@ class LiveDays:
                 engine, built = None, "dimensions changed"
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
+            self._usage.pop(day, None)  # its usage columns start again from a table
         known = day in self._frames
         old = self._frames.get(day)
         new = capture(engine, previous=old, flows=False) if engine is not None else None
@@ -278,9 +279,11 @@ def _update(
     InputError when the date's dimensions are no longer the engine's.
     """
     costs, skipped = cost_updates(engine, day, inputs, touched)
-    if touched.usage:
+    if not touched.usage:
+        engine.update(costs)
+    elif (patch := rows.patch(inputs.usage)) is not None:
+        engine.update(costs, usage_patch=patch)  # the rows of the changed nodes
+    else:  # the first update since the engine was built: every row, once
         nodes = {n for n in touched.usage if n in engine.graph.index}
         engine.update(costs, rows.table(inputs.usage), nodes, touched.usage_metrics)
-    else:
-        engine.update(costs)
     return skipped

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from allocator.inputs.days import DayInputs, entry_parts
 from finops.domain.allocation.tables import CostTable, UsageTable
+from finops.domain.allocation.usage import UsagePatch
 
 __all__ = ["UsageRows", "cost_table", "parse_entry", "usage_table"]
 
@@ -76,18 +77,25 @@ class UsageRows:
     """A date's usage as engine columns, re-parsing only the (source, node) values
     that changed since the last call (values are replaced, never changed in place).
 
-    Equal to `usage_table` for the engine: codes differ, rows do not.
+    `table` gives every row (equal to `usage_table` for the engine: codes differ,
+    rows do not); `patch`, once a table was given, only the rows of the nodes whose
+    values changed since, and the cells that changed.
     """
 
     def __init__(self, graph_ids: Sequence[str], index: Mapping[str, int]) -> None:
         self._ids, self._index = graph_ids, index
-        self._parsed: dict[tuple[str, str], tuple[object, NDArray[np.float64]]] = {}
+        self._parsed: dict[
+            tuple[str, str], tuple[dict[str, float], NDArray[np.float64]]
+        ] = {}
         self._metrics: dict[str, int] = {}
         self._labels: dict[str, int] = {}
+        self._label_sets: list[dict[str, object]] = []
+        self._given = False  # whether a table was given (patches follow it)
+        self._sources: set[str] = set()  # of the keys parsed (some may have gone)
 
     def table(self, usage: Mapping[tuple[str, str], dict[str, float]]) -> UsageTable:
         """Columns of every usage row of known nodes (see usage_table)."""
-        parsed: dict[tuple[str, str], tuple[object, NDArray[np.float64]]] = {}
+        parsed: dict[tuple[str, str], tuple[dict[str, float], NDArray[np.float64]]] = {}
         for key, entries in usage.items():
             if key[1] not in self._index:
                 continue
@@ -95,10 +103,54 @@ class UsageRows:
             if cached is None or cached[0] is not entries:
                 cached = (entries, self._columns(self._index[key[1]], entries))
             parsed[key] = cached
-        self._parsed = parsed
-        if not parsed:
+        self._parsed, self._given = parsed, True
+        self._sources = {source for source, _ in parsed}
+        return self._rows_table([columns for _, columns in parsed.values()])
+
+    def patch(
+        self, usage: Mapping[tuple[str, str], dict[str, float]]
+    ) -> UsagePatch | None:
+        """Every row of the known nodes whose values changed since the last table or
+        patch, and the (node, day, metric) cells whose entries changed; None before
+        any table (the engine's view is then not the one these rows were read for).
+        """
+        if not self._given:
+            return None
+        parsed, index = self._parsed, self._index
+        cells: set[tuple[int, int, str]] = set()
+        nodes: set[int] = set()
+        known = 0  # keys of known nodes in `usage`: fewer than parsed, some went
+        for key, entries in usage.items():
+            cached = parsed.get(key)
+            if cached is not None and cached[0] is entries:
+                known += 1
+                continue
+            node = index.get(key[1])
+            if node is None:
+                continue
+            known += 1
+            before: Mapping[str, float] = cached[0] if cached else {}
+            _changed_cells(node, before, entries, cells)
+            parsed[key] = (entries, self._columns(node, entries))
+            nodes.add(node)
+            self._sources.add(key[0])
+        if len(parsed) > known:
+            for key in [k for k in parsed if k not in usage]:
+                node = index[key[1]]
+                _changed_cells(node, parsed.pop(key)[0], {}, cells)
+                nodes.add(node)
+        codes = sorted(nodes)
+        sources = sorted(self._sources)
+        keys = [(s, self._ids[n]) for n in codes for s in sources]
+        columns = [parsed[k][1] for k in keys if k in parsed]
+        return UsagePatch(
+            np.array(codes, dtype=np.int64), self._rows_table(columns), frozenset(cells)
+        )
+
+    def _rows_table(self, columns: list[NDArray[np.float64]]) -> UsageTable:
+        if not columns:
             return UsageTable.empty()
-        rows = np.concatenate([columns for _, columns in parsed.values()], axis=1)
+        rows = np.concatenate(columns, axis=1)
         return UsageTable(
             node=rows[0].astype(np.int64),
             day=rows[1].astype(np.int64),
@@ -107,7 +159,7 @@ class UsageRows:
             label=rows[3].astype(np.int64),
             node_ids=self._ids,
             metrics=list(self._metrics),
-            label_sets=[json.loads(text) for text in self._labels],
+            label_sets=list(self._label_sets),
         )
 
     def _columns(self, node: int, entries: dict[str, float]) -> NDArray[np.float64]:
@@ -122,10 +174,28 @@ class UsageRows:
             lab = labels.get(label)
             if lab is None:
                 lab = labels[label] = len(labels)
+                self._label_sets.append(json.loads(label))
             rows.append((node, day, m, lab, value))
         if not rows:
             return np.empty((5, 0), dtype=np.float64)
         return np.array(rows, dtype=np.float64).T
+
+
+def _changed_cells(
+    node: int,
+    before: Mapping[str, float],
+    after: Mapping[str, float],
+    cells: set[tuple[int, int, str]],
+) -> None:
+    """Add the (node, day, metric) cells of the entries that differ."""
+    for entry, value in after.items():
+        if before.get(entry) != value:
+            day, metric, _ = parse_entry(entry)
+            cells.add((node, day, metric))
+    for entry in before:
+        if entry not in after:
+            day, metric, _ = parse_entry(entry)
+            cells.add((node, day, metric))
 
 
 def _codes(names: list[str]) -> dict[str, int]:

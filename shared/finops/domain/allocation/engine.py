@@ -14,10 +14,15 @@ from numpy.typing import NDArray
 from finops.domain.allocation.plans import Head, ParentPlan, build_plan, build_plans
 from finops.domain.allocation.propagation import CostState, full_pass, propagate
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
-from finops.domain.allocation.usage import StackedUsage, UsageSource, UsageView
+from finops.domain.allocation.usage import (
+    StackedUsage,
+    UsagePatch,
+    UsageSource,
+    UsageView,
+)
 from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
 from finops.domain.periods import DayRange
-from finops.domain.rules import check_parent_rules
+from finops.domain.rules import AllocationRule, StrategyName, check_parent_rules
 from finops.errors import GraphError, InputError
 
 if TYPE_CHECKING:  # the pydantic record models are imported where records are read
@@ -74,6 +79,7 @@ class AllocationEngine:
         self._dim_index = {d: i for i, d in enumerate(self.dimensions)}
         self._day_numbers = np.arange(self.days.count) + (self.days.first - _EPOCH).days
         self._heads: dict[str, Head] = {}  # per parent, while its edges stay
+        self._read_from: dict[str, dict[str, int]] = {}  # see _reads
         self.usage: UsageSource = self._usage_of(usage or UsageTable.empty())
         direct, plans = self._direct_and_plans(costs, executor)
         order = [graph.index[n] for n in graph.order]
@@ -140,6 +146,8 @@ class AllocationEngine:
         usage: UsageTable | StackedUsage | None = None,
         usage_nodes: Collection[str] = (),
         usage_metrics: Collection[str] | None = None,
+        *,
+        usage_patch: UsagePatch | None = None,
     ) -> ChangeSet:
         """Apply many changes in one pass; equal to applying them one by one.
 
@@ -147,6 +155,9 @@ class AllocationEngine:
         usage_nodes names the nodes whose usage differs (the plans of their parents
         whose rules use usage are rebuilt); usage_metrics, when given, the only
         metrics whose usage differs (parents whose rules use none keep their plans).
+        usage_patch, instead of usage, replaces the rows of some nodes only; the
+        plans rebuilt are those of parents with a rule that reads a cell it changed
+        (its metric, on a day of the range or of a window ending in it).
         """
         seeds: dict[int, NDArray[np.bool_]] = {}
         n_dims = len(self.dimensions)
@@ -160,6 +171,8 @@ class AllocationEngine:
         everything = False
         if usage is not None:
             everything = self._replace_usage(usage, usage_nodes, seeds, usage_metrics)
+        elif usage_patch is not None:
+            everything = self._patch_usage(usage_patch, seeds)
         if everything or len(seeds) > _FULL_PASS_SEEDS:
             full_pass(self.state)
             return self._changes(np.ones(self.state.cells, dtype=bool))
@@ -182,14 +195,36 @@ class AllocationEngine:
         seeds: dict[int, NDArray[np.bool_]],
         metrics: Collection[str] | None = None,
     ) -> bool:
-        """Adopt new usage; rebuild the plans of the changed nodes' parents.
+        """Adopt new usage; rebuild the plans of the changed nodes' parents (see
+        _rebuild)."""
+        self.usage = self._usage_of(table)
+        candidates = {p for node in nodes for p in self.graph.parents(node)}
+        parents = sorted(p for p in candidates if self._uses_usage(p, metrics))
+        return self._rebuild(parents, seeds)
+
+    def _patch_usage(
+        self, patch: UsagePatch, seeds: dict[int, NDArray[np.bool_]]
+    ) -> bool:
+        """Replace some nodes' usage rows; rebuild the plans of the parents that see
+        a changed cell (see _rebuild)."""
+        if not isinstance(self.usage, UsageView):
+            raise ValueError("a usage patch needs the engine's own usage view")
+        self.usage.replace_nodes(patch)
+        last = int(self._day_numbers[-1])
+        parents: set[str] = set()
+        for node, day, metric in patch.cells:
+            for parent in self.graph.parents(self.graph.ids[node]):
+                start = self._reads(parent).get(metric)
+                if start is not None and start <= day <= last:
+                    parents.add(parent)
+        return self._rebuild(sorted(parents), seeds)
+
+    def _rebuild(self, parents: list[str], seeds: dict[int, NDArray[np.bool_]]) -> bool:
+        """Rebuild some parents' plans from the current usage.
 
         Returns True when so many plans changed that a full pass follows anyway (the
         seeds are then left as they are), else seeds the parents whose shares changed.
         """
-        self.usage = self._usage_of(table)
-        candidates = {p for node in nodes for p in self.graph.parents(node)}
-        parents = sorted(p for p in candidates if self._uses_usage(p, metrics))
         plans = self._plans_of(parents)
         everything = len(plans) + len(seeds) > _FULL_PASS_SEEDS
         for parent, plan in plans.items():
@@ -209,19 +244,36 @@ class AllocationEngine:
                 mask |= changed.ravel()
         return everything
 
+    def _reads(self, parent: str) -> dict[str, int]:
+        """Per metric a parent's rules read, the first day number they read: the
+        range's first, or for a weighted average the first of the window ending
+        on it (kept while the parent's edges stay)."""
+        reads = self._read_from.get(parent)
+        if reads is None:
+            first = int(self._day_numbers[0])
+            reads = self._read_from[parent] = {}
+            for rule in (r for group in self._rules(parent) for r in group):
+                if rule.metric is not None:
+                    start = first - _lead(rule)
+                    reads[rule.metric] = min(start, reads.get(rule.metric, start))
+        return reads
+
     def _uses_usage(self, parent: str, metrics: Collection[str] | None = None) -> bool:
         """Whether a parent's shares depend on usage (of one of `metrics`, if given)."""
         head = self._heads.get(parent)
         if head is not None and (metrics is None or not head.uses_usage):
             return head.uses_usage
-        rules = (
-            head.config_rules
-            if head is not None
-            else self.state.plans[self.graph.index[parent]].config_rules
-        )
+        rules = self._rules(parent)
         if metrics is None:
             return any(r.metric is not None for group in rules for r in group)
         return any(r.metric in metrics for group in rules for r in group)
+
+    def _rules(self, parent: str) -> list[tuple[AllocationRule, ...]]:
+        """A parent's rules per dimension config."""
+        head = self._heads.get(parent)
+        if head is not None:
+            return head.config_rules
+        return self.state.plans[self.graph.index[parent]].config_rules
 
     def set_usage(
         self,
@@ -268,6 +320,7 @@ class AllocationEngine:
         check_parent_rules(graph, parent)
         self.graph = graph
         self._heads.clear()
+        self._read_from.clear()
         self.state.set_order([graph.index[n] for n in graph.order])
         p = graph.index[parent]
         seeds = self._withdraw(p)
@@ -353,6 +406,13 @@ class AllocationEngine:
         if dimension not in self._dim_index:
             raise InputError(f"unknown dimension {dimension!r}")
         return self._dim_index[dimension]
+
+
+def _lead(rule: AllocationRule) -> int:
+    """Days before the first of a range whose usage a rule reads."""
+    if rule.strategy is StrategyName.WEIGHTED_AVERAGE:
+        return rule.window_days - 1
+    return 0
 
 
 def _edge_key(edge: EdgeSpec) -> tuple[str, str, date | None]:

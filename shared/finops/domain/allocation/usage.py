@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Protocol
 
@@ -12,7 +13,14 @@ from numpy.typing import NDArray
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.rules import AllocationRule, SegmentFilter, StrategyName
 
-__all__ = ["StackedUsage", "UsageSource", "UsageView", "usage_code", "usage_key"]
+__all__ = [
+    "StackedUsage",
+    "UsagePatch",
+    "UsageSource",
+    "UsageView",
+    "usage_code",
+    "usage_key",
+]
 
 _Key = tuple[str, SegmentFilter | None, int]
 _Daily = tuple[NDArray[np.float64], NDArray[np.bool_]]
@@ -61,6 +69,22 @@ class UsageSource(Protocol):
     ) -> None:
         """Replace the usage rows of one node, day and metric by a single row."""
         ...  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class UsagePatch:
+    """Every usage row of some nodes, to replace what a view holds for them
+    (`UsageView.replace_nodes`), and the cells whose rows differ from the view's.
+
+    `rows.node` holds graph node codes (any order: the view sorts them); `nodes`
+    the codes whose rows are replaced (sorted, unique; a node without rows left
+    has none); `cells` the (node code, day number, metric) whose rows changed:
+    what the plans of the nodes' parents may see move.
+    """
+
+    nodes: NDArray[np.int64]
+    rows: UsageTable
+    cells: frozenset[tuple[int, int, str]]
 
 
 class StackedUsage:
@@ -116,6 +140,8 @@ class UsageView:
         self._cache: dict[_Key, _Daily] = {}
         self._by_metric: list[NDArray[np.int64]] | None = None  # rows per metric
         self._edits: dict[tuple[int, int, str], tuple[float, dict[str, Any]]] = {}
+        # Nodes whose rows a patch replaced: their rows (day, metric, labels, value).
+        self._replaced: dict[int, _NodeRows] = {}
 
     def values(
         self, rule: AllocationRule, nodes: NDArray[np.int64]
@@ -144,6 +170,48 @@ class UsageView:
         for key, (sums, has) in self._cache.items():
             if key[0] == metric:
                 self._apply_edit(key, sums, has, (node, day), (value, labels))
+
+    def replace_nodes(self, patch: UsagePatch) -> None:
+        """Replace every usage row of the patch's nodes by its rows: each cached
+        node-by-day matrix gets their rows recomputed, summed in the view's
+        canonical order (per cell, values ascending), so every figure is the one a
+        view built afresh from the new rows gives, bit for bit."""
+        rows = patch.rows
+        order = np.lexsort((rows.value, rows.metric, rows.day, rows.node))
+        node, day = rows.node[order], rows.day[order]
+        metric, label, value = rows.metric[order], rows.label[order], rows.value[order]
+        nodes = patch.nodes
+        slot = np.searchsorted(nodes, node)
+        if node.size and (
+            slot.max() >= nodes.size or not np.array_equal(nodes[slot], node)
+        ):
+            raise ValueError("a patch's rows name nodes it does not replace")
+        if self._edits:
+            gone = set(nodes.tolist())
+            self._edits = {k: e for k, e in self._edits.items() if k[0] not in gone}
+        names, label_sets = list(rows.metrics), list(rows.label_sets)
+        for key, (sums, has) in self._cache.items():
+            m = names.index(key[0]) if key[0] in names else -1
+            ok = _segment_ok(key[1], label_sets)
+            _fill(
+                self._first - key[2],
+                sums,
+                has,
+                nodes,
+                slot,
+                day,
+                (metric == m) & (ok[label] if ok is not None else True),
+                value,
+            )
+        bounds = np.searchsorted(node, nodes, side="left").tolist()
+        ends = np.searchsorted(node, nodes, side="right").tolist()
+        for n, a, b in zip(nodes.tolist(), bounds, ends, strict=True):
+            self._replaced[n] = _NodeRows(
+                day[a:b],
+                [names[c] for c in metric[a:b].tolist()],
+                [label_sets[c] for c in label[a:b].tolist()],
+                value[a:b],
+            )
 
     def _window_mean(
         self, metric: str, window: int, nodes: NDArray[np.int64]
@@ -184,10 +252,34 @@ class UsageView:
             sums.reshape(self._n_nodes, width),
             has.reshape(self._n_nodes, width),
         )
+        if self._replaced:
+            self._fill_replaced(key, sums, has)
         for (node, day, m), edit in self._edits.items():
             if m == metric:
                 self._apply_edit(key, sums, has, (node, day), edit)
         return sums, has
+
+    def _fill_replaced(
+        self, key: _Key, sums: NDArray[np.float64], has: NDArray[np.bool_]
+    ) -> None:
+        """The rows of the nodes patches replaced, into a matrix built from the
+        view's first table (whose rows of those nodes they override)."""
+        metric, segment, lead = key
+        nodes = np.array(sorted(self._replaced), dtype=np.int64)
+        parts = [self._replaced[n] for n in nodes.tolist()]
+        sizes = [len(p.value) for p in parts]
+        slot = np.repeat(np.arange(nodes.size), sizes)
+        day = np.concatenate([p.day for p in parts])
+        keep = np.array(
+            [
+                m == metric and (segment is None or segment.matches(labels))
+                for p in parts
+                for m, labels in zip(p.metrics, p.labels, strict=True)
+            ],
+            dtype=bool,
+        )
+        value = np.concatenate([p.value for p in parts])
+        _fill(self._first - lead, sums, has, nodes, slot, day, keep, value)
 
     def _rows_of(self, metric: int) -> NDArray[np.int64]:
         """Rows of one metric code, in row order (so sums add up as before)."""
@@ -216,6 +308,48 @@ class UsageView:
         matches = segment is None or segment.matches(edit[1])
         sums[cell[0], col] = edit[0] if matches else 0.0
         has[cell[0], col] = matches
+
+
+@dataclass(frozen=True)
+class _NodeRows:
+    """One node's usage rows as a patch left them, in canonical order."""
+
+    day: NDArray[np.int64]
+    metrics: list[str]
+    labels: list[dict[str, Any]]
+    value: NDArray[np.float64]
+
+
+def _segment_ok(
+    segment: SegmentFilter | None, label_sets: list[dict[str, Any]]
+) -> NDArray[np.bool_] | None:
+    """Per label set, whether a segment keeps it (None: no segment, all kept)."""
+    if segment is None:
+        return None
+    return np.array([segment.matches(ls) for ls in label_sets], dtype=bool)
+
+
+def _fill(
+    origin: int,
+    sums: NDArray[np.float64],
+    has: NDArray[np.bool_],
+    nodes: NDArray[np.int64],
+    slot: NDArray[np.int64],
+    day: NDArray[np.int64],
+    keep: NDArray[np.bool_] | bool,
+    value: NDArray[np.float64],
+) -> None:
+    """Set the matrix rows of `nodes` from their usage rows (slot: each row's
+    position in `nodes`; rows in canonical order; keep: the rows of the matrix's
+    metric and segment), as `_build` sums them: per cell from 0.0, in row order."""
+    width = sums.shape[1]
+    col = day - origin
+    keep = keep & (col >= 0) & (col < width)
+    flat = slot[keep] * width + col[keep]
+    size = nodes.size * width
+    total = np.bincount(flat, weights=value[keep], minlength=size)
+    sums[nodes] = total.astype(np.float64, copy=False).reshape(nodes.size, width)
+    has[nodes] = (np.bincount(flat, minlength=size) > 0).reshape(nodes.size, width)
 
 
 def _canonical_order(node: NDArray[np.int64], table: UsageTable) -> NDArray[np.int64]:
