@@ -1,16 +1,14 @@
-"""A date's kept columns: a usage patch holds every row of the nodes whose values
-changed since the last table or patch, and the cells that changed, as a fresh table
-has them; kept cost sums give what the inputs' summary gives."""
+"""A date's usage columns: a patch holds every row of the nodes whose values changed
+since the last table or patch, and the cells that changed, as a fresh table has them."""
 
 from __future__ import annotations
 
-import random
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
-from allocator.inputs.columns import CostSums, UsageRows, usage_table
+from allocator.inputs.columns import UsageRows, usage_table
 from allocator.inputs.days import DayInputs, usage_entry
 from finops.domain.allocation.tables import UsageTable
 from finops.domain.records import UsageRecord
@@ -94,22 +92,3 @@ def test_a_new_object_with_equal_values_replaces_its_node_without_cells() -> Non
     assert patch is not None
     assert patch.nodes.tolist() == [0] and not patch.cells
     assert np.array_equal(patch.rows.value, np.array([1.0]))
-
-
-def test_kept_cost_sums_give_what_the_inputs_summary_gives() -> None:
-    """CostSums follows a date's costs as values are replaced, added and removed
-    (nodes of the graph and others): always what cost_summary computes afresh."""
-    rng = random.Random(7)
-    index = {f"n{i}": i for i in range(20)}
-    sums = CostSums(index)
-    costs: dict[tuple[str, str], dict[str, int]] = {}
-    for _ in range(300):
-        key = (rng.choice(["bill", "meter"]), f"n{rng.randrange(25)}")  # 5 unknown
-        if rng.random() < 0.2:
-            costs.pop(key, None)
-        else:
-            dims = rng.sample(["compute", "storage", "gpu"], rng.randint(1, 2))
-            costs[key] = {d: rng.randint(-5, 10**6) for d in dims}
-        nodes = {f"n{rng.randrange(25)}" for _ in range(rng.randint(0, 6))}
-        expected = DayInputs(costs=costs).cost_summary(nodes, index)
-        assert sums.summary(costs, nodes) == expected

@@ -7,7 +7,7 @@ from datetime import date
 
 import numpy as np
 
-from allocator.inputs.columns import CostSums, cost_table, usage_table
+from allocator.inputs.columns import cost_table, usage_table
 from allocator.inputs.days import DayInputs, Touched
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
@@ -95,24 +95,15 @@ def build_engine(
 
 
 def cost_updates(
-    engine: AllocationEngine,
-    day: date,
-    inputs: DayInputs,
-    touched: Touched,
-    sums: CostSums | None = None,
+    engine: AllocationEngine, day: date, inputs: DayInputs, touched: Touched
 ) -> tuple[list[CostUpdate], int]:
     """The engine's updates for a date's changed costs (every dimension of each
-    changed node: a node's cost gone is 0), and the date's rows left out; `sums`,
-    when given, the date's kept cost sums (what inputs.cost_summary gives, faster).
+    changed node: a node's cost gone is 0), and the date's rows left out.
 
     InputError when the date's dimensions are no longer the engine's.
     """
     known = engine.graph.index
-    totals, dimensions, skipped = (
-        sums.summary(inputs.costs, touched.costs)
-        if sums is not None
-        else inputs.cost_summary(touched.costs, known)
-    )
+    totals, dimensions, skipped = inputs.cost_summary(touched.costs, known)
     if sorted(dimensions) != engine.dimensions:
         raise InputError(f"the dimensions of {day} changed")
     costs: list[CostUpdate] = [

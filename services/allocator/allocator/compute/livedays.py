@@ -22,7 +22,7 @@ from allocator.compute.daydelta import build_engine, cost_updates, frame_changes
 from allocator.compute.encoding import encode_changes
 from allocator.compute.group import DayGroup, Item, build_group, group_run
 from allocator.compute.shares import share_rows
-from allocator.inputs.columns import CostSums, UsageRows
+from allocator.inputs.columns import UsageRows
 from allocator.inputs.days import DayInputs, Touched
 from allocator.pgcopy.delta import EncodedDelta
 from finops.domain.allocation.engine import AllocationEngine
@@ -57,7 +57,7 @@ class LiveDays:
         # The frame whose node rows and shares were last handed to the store, per
         # date (None: the date has no rows; absent: unknown).
         self._frames: OrderedDict[date, ResultFrame | None] = OrderedDict()
-        self._columns: dict[date, _Columns] = {}  # kept while its engine or group is
+        self._usage: dict[date, tuple[CostGraph, UsageRows]] = {}
         self._keep_engines, self._keep_frames = engines, frames
         # Changed node rows from this many on come in binary COPY format (None: never).
         self.encode_nodes_from: int | None = None
@@ -210,13 +210,12 @@ class LiveDays:
             engine, built = None, "graph changed"
         else:
             try:
-                columns = self._columns_of(day, graph)
-                skipped = _update(engine, day, inputs, touched, columns)
+                skipped = _update(engine, day, inputs, touched, self._rows(day, graph))
             except InputError:  # e.g. a dimension the engine lacks: build it again
                 engine, built = None, "dimensions changed"
         if engine is None:
             engine, skipped = build_engine(graph, day, inputs)
-            self._columns.pop(day, None)  # its columns start again from a table
+            self._usage.pop(day, None)  # its usage columns start again from a table
         known = day in self._frames
         old = self._frames.get(day)
         new = capture(engine, previous=old, flows=False) if engine is not None else None
@@ -233,27 +232,20 @@ class LiveDays:
         if engine is not None:
             self._keep(self._engines, day, engine, self._keep_engines)
         group = self._group
-        self._columns = {
-            d: c
-            for d, c in self._columns.items()
+        self._usage = {
+            d: r
+            for d, r in self._usage.items()
             if d in self._engines or (group is not None and group.covers(d))
         }
         self._frames.pop(day, None)
         self._keep(self._frames, day, frame, self._keep_frames)
 
     def _rows(self, day: date, graph: CostGraph) -> UsageRows:
-        """The date's usage columns."""
-        return self._columns_of(day, graph).usage
-
-    def _columns_of(self, day: date, graph: CostGraph) -> _Columns:
-        """The date's usage columns and cost sums (kept while its engine or group
-        is)."""
-        columns = self._columns.get(day)
-        if columns is None or columns.graph is not graph:
-            columns = self._columns[day] = _Columns(
-                graph, UsageRows(graph.ids, graph.index), CostSums(graph.index)
-            )
-        return columns
+        """The date's usage columns (kept while its engine or group is)."""
+        rows = self._usage.get(day)
+        if rows is None or rows[0] is not graph:
+            rows = self._usage[day] = (graph, UsageRows(graph.ids, graph.index))
+        return rows[1]
 
     def forget(self, day: date) -> None:
         """The date's last results may not be stored: write it whole next time."""
@@ -264,7 +256,7 @@ class LiveDays:
         self._generation += 1
         self._group = None
         self._engines.clear()
-        self._columns.clear()
+        self._usage.clear()
         self._frames.clear()
         self.pending.clear()
 
@@ -280,14 +272,13 @@ def _update(
     day: date,
     inputs: DayInputs,
     touched: Touched,
-    columns: _Columns,
+    rows: UsageRows,
 ) -> int:
     """Apply a date's changed nodes to its engine; returns the rows left out.
 
     InputError when the date's dimensions are no longer the engine's.
     """
-    costs, skipped = cost_updates(engine, day, inputs, touched, columns.costs)
-    rows = columns.usage
+    costs, skipped = cost_updates(engine, day, inputs, touched)
     if not touched.usage:
         engine.update(costs)
     elif (patch := rows.patch(inputs.usage)) is not None:
@@ -296,12 +287,3 @@ def _update(
         nodes = {n for n in touched.usage if n in engine.graph.index}
         engine.update(costs, rows.table(inputs.usage), nodes, touched.usage_metrics)
     return skipped
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """A date's inputs as its engine's updates read them, kept between passes."""
-
-    graph: CostGraph
-    usage: UsageRows
-    costs: CostSums

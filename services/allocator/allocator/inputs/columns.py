@@ -14,7 +14,7 @@ from allocator.inputs.days import DayInputs, entry_parts
 from finops.domain.allocation.tables import CostTable, UsageTable
 from finops.domain.allocation.usage import UsagePatch
 
-__all__ = ["CostSums", "UsageRows", "cost_table", "parse_entry", "usage_table"]
+__all__ = ["UsageRows", "cost_table", "parse_entry", "usage_table"]
 
 _EPOCH = date(1970, 1, 1)
 
@@ -179,57 +179,6 @@ class UsageRows:
         if not rows:
             return np.empty((5, 0), dtype=np.float64)
         return np.array(rows, dtype=np.float64).T
-
-
-class CostSums:
-    """A date's direct costs as an engine update needs them (`DayInputs.cost_summary`),
-    re-read only where a (source, node) value changed since the last call (values are
-    replaced, never changed in place): a busy date has thousands of nodes and a pass
-    changes a few hundred."""
-
-    def __init__(self, index: Mapping[str, int]) -> None:
-        self._index = index
-        self._seen: dict[tuple[str, str], dict[str, int]] = {}
-        self._dimensions: dict[str, int] = {}  # keys of known nodes naming each
-        self._skipped = 0  # rows naming nodes the graph lacks
-        self._sources: set[str] = set()
-
-    def summary(
-        self, costs: Mapping[tuple[str, str], dict[str, int]], nodes: set[str]
-    ) -> tuple[dict[tuple[str, str], int], set[str], int]:
-        """What `DayInputs.cost_summary(nodes, index)` gives for `costs`."""
-        seen, present = self._seen, 0
-        for key, amounts in costs.items():
-            present += 1
-            old = seen.get(key)
-            if old is amounts:
-                continue
-            if old is not None:
-                self._count(key[1], old, -1)
-            self._count(key[1], amounts, 1)
-            seen[key] = amounts
-            self._sources.add(key[0])
-        if len(seen) > present:
-            for key in [k for k in seen if k not in costs]:
-                self._count(key[1], seen.pop(key), -1)
-        totals: dict[tuple[str, str], int] = {}
-        for node in nodes if self._sources else ():
-            if node not in self._index:
-                continue
-            for source in self._sources:
-                for dimension, micros in costs.get((source, node), {}).items():
-                    totals[(node, dimension)] = (
-                        totals.get((node, dimension), 0) + micros
-                    )
-        dimensions = {d for d, n in self._dimensions.items() if n}
-        return totals, dimensions, self._skipped
-
-    def _count(self, node: str, amounts: dict[str, int], sign: int) -> None:
-        if node not in self._index:
-            self._skipped += sign * len(amounts)
-            return
-        for dimension in amounts:
-            self._dimensions[dimension] = self._dimensions.get(dimension, 0) + sign
 
 
 def _changed_cells(
