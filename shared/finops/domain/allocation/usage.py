@@ -206,11 +206,11 @@ class UsageView:
         bounds = np.searchsorted(node, nodes, side="left").tolist()
         ends = np.searchsorted(node, nodes, side="right").tolist()
         for n, a, b in zip(nodes.tolist(), bounds, ends, strict=True):
-            self._replaced[n] = _NodeRows(
-                day[a:b],
+            self._replaced[n] = _NodeRows(  # copies: a slice would keep the patch
+                day[a:b].copy(),
                 [names[c] for c in metric[a:b].tolist()],
                 [label_sets[c] for c in label[a:b].tolist()],
-                value[a:b],
+                value[a:b].copy(),
             )
 
     def _window_mean(
