@@ -80,8 +80,7 @@ class LiveDays:
         touched: Touched,
     ) -> Computed:
         """compute() in a worker thread, so the event loop keeps answering."""
-        # Values are replaced, never changed in place, so shallow copies are a snapshot.
-        snapshot = DayInputs(dict(inputs.costs), dict(inputs.usage))
+        snapshot = _snapshot(inputs)
         return await asyncio.to_thread(self.compute, graph, day, snapshot, touched)
 
     async def allocate_many(
@@ -90,8 +89,7 @@ class LiveDays:
         """compute_many() in a worker thread, on snapshots of the dates' inputs; a
         future per date (all done when this returns)."""
         snapshots = [
-            (day, DayInputs(dict(inputs.costs), dict(inputs.usage)), touched)
-            for day, inputs, touched in items
+            (day, _snapshot(inputs), touched) for day, inputs, touched in items
         ]
         outcomes = await asyncio.to_thread(self.compute_many, graph, snapshots)
         loop = asyncio.get_running_loop()
@@ -265,6 +263,12 @@ class LiveDays:
         kept[day] = value
         while len(kept) > limit:
             kept.popitem(last=False)
+
+
+def _snapshot(inputs: DayInputs) -> DayInputs:
+    """The inputs as they are now: values are replaced, never changed in place, so
+    shallow copies are a snapshot."""
+    return DayInputs(dict(inputs.costs), dict(inputs.usage))
 
 
 def _update(

@@ -186,12 +186,10 @@ class ComputeProcess:
             except (EOFError, OSError) as exc:
                 await self._lost()
                 raise ComputeLost(f"the compute process died allocating {day}") from exc
-        if reply.computed is None:
-            assert reply.error is not None
-            if reply.finops_error:
-                raise FinopsError(reply.error)
-            raise ComputeFailed(f"allocating {day}: {reply.error}")
-        return reply.computed
+        outcome = _outcome(day, reply)
+        if isinstance(outcome, FinopsError):
+            raise outcome
+        return outcome
 
     def _request(
         self,
@@ -297,27 +295,10 @@ def serve(conn: Connection, options: dict[str, Any]) -> None:
             graph = request.graph or graph
         items = [(r.day, _mirror(mirrors, r), r.touched) for r in requests]
         try:
-            if isinstance(received, list):
-                for reply in _handle_each(live, graph, items, requests[0]):
-                    conn.send(reply)
-            else:
-                conn.send(_handle(live, graph, items[0][1], received))
+            for reply in _handle_each(live, graph, items, requests[0]):
+                conn.send(reply)
         except (EOFError, OSError):
             return
-
-
-def _handle(
-    live: LiveDays, graph: CostGraph | None, inputs: DayInputs, request: _Request
-) -> _Reply:
-    try:
-        assert graph is not None, "a request before any graph"
-        live.encode_nodes_from = request.encode_nodes_from
-        computed = live.compute(graph, request.day, inputs, request.touched)
-    except FinopsError as exc:
-        return _Reply(None, str(exc), finops_error=True)
-    except Exception:
-        return _Reply(None, traceback.format_exc())
-    return _Reply(computed)
 
 
 def _handle_each(
