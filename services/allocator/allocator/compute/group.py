@@ -20,14 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
 
-import numpy as np
-
 from allocator.compute.daydelta import cost_updates
-from allocator.inputs.columns import UsageRows
+from allocator.inputs.columns import UsageRows, summed_cost_table
 from allocator.inputs.days import DayInputs, Touched
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate, one_day_usage
 from finops.domain.allocation.frames import DayPlans, ResultFrame, capture_day
-from finops.domain.allocation.tables import CostTable
 from finops.domain.allocation.usage import StackedUsage, UsageView
 from finops.domain.dag import CostGraph
 from finops.domain.periods import DayRange
@@ -38,7 +35,6 @@ MAX_GROUP_DAYS = 7  # dates of one group (a week of busy dates, at most)
 # A group's engine must keep what each node passes on (CostState.out), so that a
 # date's frame is cut from it without gathering flows: days x dimensions <= 64.
 _MAX_CELLS = 64
-_EPOCH = date(1970, 1, 1)
 
 Item = tuple[date, DayInputs, Touched]  # a date to compute, its inputs and changes
 Rows = Callable[[date], UsageRows]  # the date's usage columns (re-parsed lazily)
@@ -78,8 +74,7 @@ class DayGroup:
             if touched.usage:
                 usage_changed = True
                 t = (day - self.first).days
-                table = rows(day).table(inputs.usage)
-                self.views[t] = one_day_usage(self.graph, table, day)
+                self.views[t] = _view(self.graph, rows, day, inputs)
                 usage_nodes |= {n for n in touched.usage if n in known}
                 changed = touched.usage_metrics
                 metrics = (
@@ -124,11 +119,8 @@ def build_group(
         return None
     if len(days) * len(dims) > _MAX_CELLS:
         return None
-    costs = _cost_table(days, summaries, dims)
-    views = [
-        one_day_usage(graph, rows(day).table(inputs.usage), day)
-        for day, inputs, _ in items
-    ]
+    costs = summed_cost_table(days, summaries, dims)
+    views = [_view(graph, rows, day, inputs) for day, inputs, _ in items]
     engine = AllocationEngine(
         graph,
         costs,
@@ -143,25 +135,6 @@ def build_group(
     return DayGroup(graph, days[0], engine, views), skipped
 
 
-def _cost_table(
-    days: Sequence[date],
-    summaries: Sequence[dict[tuple[str, str], int]],
-    dims: list[str],
-) -> CostTable:
-    """The dates' summed costs as one table (each date its own day)."""
-    node_ids = sorted({n for totals in summaries for n, _ in totals})
-    nix = {n: i for i, n in enumerate(node_ids)}
-    dix = {d: i for i, d in enumerate(dims)}
-    keys = [
-        (day, key, v)
-        for day, s in zip(days, summaries, strict=True)
-        for key, v in s.items()
-    ]
-    return CostTable(
-        node=np.array([nix[n] for _, (n, _), _ in keys], dtype=np.int64),
-        day=np.array([(day - _EPOCH).days for day, _, _ in keys], dtype=np.int64),
-        dimension=np.array([dix[k] for _, (_, k), _ in keys], dtype=np.int64),
-        micros=np.array([v for _, _, v in keys], dtype=np.int64),
-        node_ids=node_ids,
-        dimensions=dims,
-    )
+def _view(graph: CostGraph, rows: Rows, day: date, inputs: DayInputs) -> UsageView:
+    """A date's one-day usage view, read from its own usage copy."""
+    return one_day_usage(graph, rows(day).table(inputs.usage), day)

@@ -14,7 +14,13 @@ from allocator.inputs.days import DayInputs, entry_parts
 from finops.domain.allocation.tables import CostTable, UsageTable
 from finops.domain.allocation.usage import UsagePatch
 
-__all__ = ["UsageRows", "cost_table", "parse_entry", "usage_table"]
+__all__ = [
+    "UsageRows",
+    "cost_table",
+    "parse_entry",
+    "summed_cost_table",
+    "usage_table",
+]
 
 _EPOCH = date(1970, 1, 1)
 
@@ -31,18 +37,31 @@ def cost_table(
 ) -> tuple[CostTable, int]:
     """Direct costs summed over sources (known nodes only), and rows left out."""
     totals, skipped = inputs.cost_totals(known)
-    node_ids = sorted({n for n, _ in totals})
     dims = sorted({k for _, k in totals})
+    return summed_cost_table([day], [totals], dims), skipped
+
+
+def summed_cost_table(
+    days: Sequence[date],
+    totals: Sequence[Mapping[tuple[str, str], int]],
+    dims: list[str],
+) -> CostTable:
+    """Dates' costs summed per (node, dimension) as one table, each date its day."""
+    node_ids = sorted({n for sums in totals for n, _ in sums})
     nix, dix = _codes(node_ids), _codes(dims)
-    table = CostTable(
-        node=np.array([nix[n] for n, _ in totals], dtype=np.int64),
-        day=np.full(len(totals), (day - _EPOCH).days, dtype=np.int64),
-        dimension=np.array([dix[k] for _, k in totals], dtype=np.int64),
-        micros=np.array(list(totals.values()), dtype=np.int64),
+    rows = [
+        ((day - _EPOCH).days, key, micros)
+        for day, sums in zip(days, totals, strict=True)
+        for key, micros in sums.items()
+    ]
+    return CostTable(
+        node=np.array([nix[n] for _, (n, _), _ in rows], dtype=np.int64),
+        day=np.array([d for d, _, _ in rows], dtype=np.int64),
+        dimension=np.array([dix[k] for _, (_, k), _ in rows], dtype=np.int64),
+        micros=np.array([m for _, _, m in rows], dtype=np.int64),
         node_ids=node_ids,
         dimensions=dims,
     )
-    return table, skipped
 
 
 def usage_table(inputs: DayInputs, known: Container[str]) -> tuple[UsageTable, int]:
