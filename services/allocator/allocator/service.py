@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -254,21 +254,13 @@ class AllocatorService:
         self, day: date, pending: _Pending
     ) -> WriteJob | MarkJob | None:
         """A date of a group once its reply has come: what to write."""
-        try:
-            with self.observer.allocating():
-                outcome = await pending.future
-        except BaseException:
-            self.writes.retry(day, pending.waits)
-            raise
-        if isinstance(outcome, FinopsError):
-            _log.error("charge date %s not allocated: %s", day, outcome)
-            self.observer.failed()
+        computed = await self._settled(day, pending.waits, pending.future)
+        if computed is None:
             return None
-        self.observer.allocated(outcome)
         return self._job(
             day,
             pending.inputs,
-            outcome,
+            computed,
             pending.waits,
             (pending.version, pending.offsets),
             pending.began,
@@ -349,18 +341,32 @@ class AllocatorService:
     ) -> Computed | None:
         """The date allocated with its pending changes (None: its inputs are wrong)."""
         touched = self.live.take(day)
+        allocation = self.live.allocate(graph, day, inputs, touched)
+        return await self._settled(day, waits, allocation)
+
+    async def _settled(
+        self,
+        day: date,
+        waits: Waits,
+        allocation: Awaitable[Computed] | Awaitable[Computed | FinopsError],
+    ) -> Computed | None:
+        """What a date's allocation computed; None when its inputs are wrong (the
+        input's error, raised or given, is logged); any other failure makes the
+        date dirty again and is raised."""
         try:
             with self.observer.allocating():
-                computed = await self.live.allocate(graph, day, inputs, touched)
+                outcome = await allocation
         except FinopsError as exc:
-            _log.error("charge date %s not allocated: %s", day, exc)
-            self.observer.failed()
-            return None
+            outcome = exc
         except BaseException:
             self.writes.retry(day, waits)
             raise
-        self.observer.allocated(computed)
-        return computed
+        if isinstance(outcome, FinopsError):
+            _log.error("charge date %s not allocated: %s", day, outcome)
+            self.observer.failed()
+            return None
+        self.observer.allocated(outcome)
+        return outcome
 
     def _retry(self, day: date, waits: Waits) -> None:
         """The date's stored rows are unknown: dirty again, written whole."""
