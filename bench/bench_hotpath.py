@@ -40,7 +40,7 @@ from allocator.compute.encoding import ENCODE_NODES_FROM
 from allocator.compute.livedays import LiveDays
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
-from allocator.routing.pieces import max_window_days, route_batch
+from allocator.routing.pieces import Reach, route_batch, usage_reach
 from finops.adapters.input_feed import (
     cost_events,
     cost_records,
@@ -136,8 +136,8 @@ def _stream_events(
 class HotPath:
     """The allocator's per-event work, stage by stage."""
 
-    def __init__(self, graph: Any, window: int) -> None:
-        self.graph, self.window = graph, window
+    def __init__(self, graph: Any, reach: Reach) -> None:
+        self.graph, self.reach = graph, reach
         self.state = InputState(SerialisingTable(), SerialisingTable(), {})
         self.live = LiveDays(engines=8, frames=32)
         self.live.encode_nodes_from = ENCODE_NODES_FROM  # as in the compute process
@@ -149,7 +149,7 @@ class HotPath:
     def feed(self, raw: list[bytes]) -> None:
         run = self.stages.run
         events = [(run("decode source", decode_event, r), "t/0/0") for r in raw]
-        pieces = run("route", route_batch, events, window_days=self.window)
+        pieces = run("route", route_batch, events, reach=self.reach)
         wire = [run("encode piece", encode_event, p) for p in pieces]
         for data in wire:
             piece = run("decode piece", decode_event, data)
@@ -248,7 +248,7 @@ def main() -> None:
     size = QUICK if args.quick else FULL  # the sizes of bench_stream.py
     rate = args.rate or size["rate"]
     month = month_of(size, date(2025, 1, 1))
-    path = HotPath(month.graph, max_window_days(month.spec))
+    path = HotPath(month.graph, usage_reach(month.spec))
     path.groups = args.groups
     began = time.monotonic()
     path.feed([encode_event(e) for e in month.preload])

@@ -28,7 +28,7 @@ from bench_stream import FULL, QUICK
 
 from allocator import gcpolicy
 from allocator.ports import DayWrite
-from allocator.routing.pieces import max_window_days
+from allocator.routing.pieces import usage_reach
 from allocator.store import PostgresResultStore
 from finops.contracts.codec import encode_event
 from tests.support.infrastructure import local_postgres
@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     month = month_of(size, date(2025, 1, 1))
-    path = Collecting(month.graph, max_window_days(month.spec))
+    path = Collecting(month.graph, usage_reach(month.spec))
     path.writes = []
     path.feed([encode_event(e) for e in month.preload])
     path.recompute(0.0)

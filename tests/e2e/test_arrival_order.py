@@ -1,8 +1,9 @@
 """Order of arrival does not change the results (issue 16): usage routed before the
 graph had the weighted_average edges that weigh it over a window converges to
 `finops allocate` once they arrive, whether the worker runs then or learns the wider
-window as it starts (the router records each commit's window and routes usage
-committed with a narrower one again)."""
+reach as it starts (the router records each commit's reach, the window and the rows
+it copies, and routes usage committed with one that does not cover today's again;
+decisions 0162, 0340)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ def worker(
     made.stop(signal.SIGKILL)
 
 
-@pytest.mark.parametrize("edges_while_down", [False, True])
+@pytest.mark.parametrize(
+    ("edges_while_down", "windowed_parents"),
+    [(False, 0), (True, 0), (False, 1)],
+    ids=["running", "down", "window-kept"],
+)
 def test_usage_before_the_edges_that_use_it_converges(
     env: dict[str, str],
     kafka_settings: KafkaSettings,
@@ -40,14 +45,24 @@ def test_usage_before_the_edges_that_use_it_converges(
     worker: AllocatorProcess,
     tmp_path: Path,
     edges_while_down: bool,
+    windowed_parents: int,
 ) -> None:
     org = make_org(tmp_path / "org", days=10, seed=9)
     full = load_graph(org / "graph.json")
-    # First only the nodes and the edges that weigh no usage over a window.
+    # First only the nodes, the edges that weigh no usage over a window, and those
+    # of `windowed_parents` parents that do (the window stays, the rows grow).
+    weighted = sorted({e.from_ for e in full.edges if e.strategy == "weighted_average"})
+    kept = set(weighted[:windowed_parents])
     early = full.model_copy(
-        update={"edges": [e for e in full.edges if e.strategy != "weighted_average"]}
+        update={
+            "edges": [
+                e
+                for e in full.edges
+                if e.strategy != "weighted_average" or e.from_ in kept
+            ]
+        }
     )
-    assert len(early.edges) < len(full.edges)
+    assert len(weighted) > windowed_parents and len(early.edges) < len(full.edges)
     save_graph(early, tmp_path / "early.json")
     finops(env, "graph", "apply", str(tmp_path / "early.json"))
     worker.start()
@@ -72,7 +87,7 @@ def test_usage_before_the_edges_that_use_it_converges(
     wait_for_document(
         postgres_settings, batch_document(env, org, tmp_path / "batch.json")
     )
-    assert "-day window, now 7: routed again" in worker.log.read_text()
+    assert "which does not cover 7-" in worker.log.read_text()
 
 
 def _with_graph(org: Path, out: Path, graph: Path) -> Path:

@@ -1,4 +1,4 @@
-"""The router process on the real broker: it routes only once it knows the window,
+"""The router process on the real broker: it routes only once it knows the reach,
 forwards each date's piece to that date's partition, reports what it routed and its
 lag to the worker, and is started again when it dies."""
 
@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from allocator import metrics
 from allocator.routing.consumer import RouterOptions
-from allocator.routing.pieces import partition_of
+from allocator.routing.pieces import Reach, partition_of
 from allocator.routing.process import RouterProcess
 from finops.adapters.kafka_admin import ensure_topics
 from finops.contracts.codec import decode_event, encode_event
@@ -72,7 +72,7 @@ def _routed(topic: str) -> float:
     )
 
 
-async def test_the_router_process_routes_with_the_window_and_comes_back(
+async def test_the_router_process_routes_with_the_reach_and_comes_back(
     kafka_settings: KafkaSettings,
 ) -> None:
     servers, ns = kafka_settings.bootstrap_servers, kafka_settings.topic_namespace
@@ -98,7 +98,7 @@ async def test_the_router_process_routes_with_the_window_and_comes_back(
     running = asyncio.create_task(router.run())
     try:
         await producer.send_and_wait(sources[1], _usage(1.0), partition=0)
-        router.set_window(3)  # a usage row reaches its date and the next two
+        router.set_reach(Reach.every(3))  # every usage row: its date and the next two
         pieces = await _pieces(servers, inputs, 3)
         assert sorted((p.charge_date, part) for part, p in pieces) == [
             (day, partition_of(day, ALLOCATOR_INPUTS.partitions))

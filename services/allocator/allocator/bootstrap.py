@@ -216,7 +216,7 @@ async def _follow(
     dead: DeadLetters,
 ) -> None:
     """Replay the graph topic, then follow it; ready once caught up. The router
-    learns the window then, and again after every later change. A message that is
+    learns the reach then, and again after every later change. A message that is
     not a graph change goes to the dead letters; a change that would make the graph
     invalid is logged and left out (the graph stays as it was)."""
 
@@ -244,7 +244,7 @@ async def _follow_once(
         else:
             await _apply_graph(service, change)
         if streams.ready.is_set():
-            streams.window_known(service.window)
+            streams.reach_known(service.reach)
 
 
 async def _apply_graph(service: AllocatorService, change: GraphChanged) -> None:

@@ -17,7 +17,7 @@ from allocator.observer import MetricsObserver
 from allocator.offsets import DayOffsets, InputOffset
 from allocator.pacing import Pacing
 from allocator.ports import DayComputer, Publisher, ResultStore
-from allocator.routing.pieces import forward_batch, max_window_days, partition_of
+from allocator.routing.pieces import Reach, forward_batch, partition_of, usage_reach
 from allocator.scheduler import PassScheduler, Waits
 from allocator.writes import MarkJob, WriteJob, WritePipeline
 from finops.adapters.graphlog import GraphLog
@@ -75,7 +75,7 @@ class AllocatorService:
         self._partitions = partitions
         self.graph = GraphLog()
         self._cost_graph: CostGraph | None = None
-        self._window = 1
+        self._reach = Reach(1)
         self.owned: set[int] = set()
         self.live: DayComputer = computer or LiveDays(
             engines=engine_days, frames=snapshot_days
@@ -99,9 +99,10 @@ class AllocatorService:
         self._ready: dict[date, _Pending] = {}
 
     @property
-    def window(self) -> int:
-        """Days a usage row reaches (the graph's longest weighted_average window)."""
-        return self._window
+    def reach(self) -> Reach:
+        """The dates a usage row is copied to (follows the graph's weighted_average
+        rules)."""
+        return self._reach
 
     @property
     def dirty(self) -> dict[date, Waits]:
@@ -128,7 +129,7 @@ class AllocatorService:
         number of pieces forwarded."""
         return await forward_batch(
             events,
-            window_days=self._window,
+            reach=self._reach,
             partitions=self._partitions,
             forward=self._publisher.forward,
         )
@@ -149,11 +150,11 @@ class AllocatorService:
         if spec is None:
             return
         cost_graph = build_graph(spec)
-        window = max_window_days(spec)
+        reach = usage_reach(spec)
         # Stored first: a store that fails leaves the change to be applied again.
         await self._store.write_graph(spec, change)
         self.graph.accept(change, spec)
-        self._cost_graph, self._window = cost_graph, window
+        self._cost_graph, self._reach = cost_graph, reach
         for day in self.state.days:
             self.scheduler.add(day)
         self.changed.set()

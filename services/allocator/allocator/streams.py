@@ -27,6 +27,7 @@ from allocator.routing.consumer import (
     rejecter,
     source_consumer,
 )
+from allocator.routing.pieces import Reach
 from allocator.routing.process import RouterIdle, RouterProcess
 from allocator.service import AllocatorService
 from allocator.settings import AllocatorSettings
@@ -166,15 +167,15 @@ class AllocatorStreams:
             flush=lambda: self.app.producer.flush(),
             reject=rejecter(self._dead, self._router.namespace),
             security=self._router.security(),
-            window=lambda: service.window,
+            reach=lambda: service.reach,
             group_id=self._router.group_id,
         )
 
-    def window_known(self, days: int) -> None:
-        """The graph is caught up or changed: the router process learns its window
+    def reach_known(self, reach: Reach) -> None:
+        """The graph is caught up or changed: the router process learns its reach
         (the router in the worker reads it from the service)."""
         if self._settings.router_process:
-            self.router_process.set_window(days)
+            self.router_process.set_reach(reach)
         else:
             self.router.window_changed()
 

@@ -166,7 +166,8 @@ class AllocationComputed(EventBase):
 class DayInputsRouted(EventBase):
     """The allocator's own re-keyed input: what one event says about one charge date.
 
-    Usage rows are copied to every date whose weighted_average window they fall in.
+    A usage row a weighted_average rule reads is copied to every date whose window it
+    falls in; any other row comes on its own date only (decision 0340).
     """
 
     type: Literal["day_inputs_routed"] = "day_inputs_routed"

@@ -35,7 +35,7 @@ class Feed(SynthFeed):
         self.touched: dict[date, Touched] = {}
 
     def apply(self, event: NodeCostsReported | UsageReported) -> None:
-        for piece in route_event(event, origin="t/0/0", window_days=self.window):
+        for piece in route_event(event, origin="t/0/0", reach=self.reach):
             if piece.charge_date in DAYS:
                 self.offset += 1
                 touched = self.state.apply(piece, InputOffset(0, self.offset))
@@ -48,7 +48,7 @@ class Feed(SynthFeed):
             return self.cost_on(
                 self.rng.choice(self.ids), day, self.rng.choice(DIMS), micros
             )
-        back = day - timedelta(days=self.rng.randrange(self.window))
+        back = day - timedelta(days=self.rng.randrange(self.reach.days))
         value = self.rng.choice([0.0, self.rng.uniform(0, 500)])
         return self.usage_on(self.rng.choice(self.targets), back, value)
 

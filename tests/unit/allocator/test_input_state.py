@@ -15,7 +15,7 @@ from allocator.inputs.keys import (
 )
 from allocator.inputs.state import DELTA_MAX_BYTES, DELTAS, InputState
 from allocator.offsets import InputOffset
-from allocator.routing.pieces import route_batch
+from allocator.routing.pieces import Reach, route_batch
 from finops.contracts.events import (
     DateScope,
     DayInputsRouted,
@@ -54,7 +54,7 @@ def _usage(nodes: range, value: float) -> UsageReported:
 
 
 def _apply(state: InputState, *events: NodeCostsReported | UsageReported) -> None:
-    pieces = route_batch([(e, "t/0/0") for e in events], window_days=3)
+    pieces = route_batch([(e, "t/0/0") for e in events], reach=Reach.every(3))
     for i, piece in enumerate(pieces):
         state.apply(piece, InputOffset(0, i))
 
@@ -108,7 +108,7 @@ def _pieces(count: int) -> list[DayInputsRouted]:
         events.append(_costs(nodes, i + 1, replace=i % 5 == 4))
         events.append(_usage(nodes, float(i)))
     # One batch per event: a batch merges the pieces of one date and source.
-    return [p for e in events for p in route_batch([(e, "t/0/0")], window_days=1)]
+    return [p for e in events for p in route_batch([(e, "t/0/0")], reach=Reach(1))]
 
 
 def test_pieces_are_deltas_until_their_buckets_are_written_again() -> None:
@@ -157,7 +157,7 @@ def test_writes_after_a_restart_keep_what_the_recovered_deltas_said() -> None:
     before = [_costs(range(i, 40 + i), i + 1) for i in range(7)]
     after = [_costs(range(1000 + i, 1040 + i), i + 1) for i in range(DELTAS)]
     pieces = [
-        p for e in before + after for p in route_batch([(e, "t/0/0")], window_days=1)
+        p for e in before + after for p in route_batch([(e, "t/0/0")], reach=Reach(1))
     ]
     for i, piece in enumerate(pieces[:7]):
         crashed.apply(piece, InputOffset(0, i))

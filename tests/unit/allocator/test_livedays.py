@@ -15,7 +15,7 @@ from allocator.compute.livedays import LiveDays
 from allocator.inputs.days import DayInputs, Touched
 from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
-from allocator.routing.pieces import max_window_days, route_event
+from allocator.routing.pieces import route_event, usage_reach
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
 from finops.domain.allocation.readout import flow_columns, node_arrays
 from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
@@ -37,7 +37,7 @@ class SynthFeed:
         )
         self.spec = org.spec
         self.graph = build_graph(org.spec)
-        self.window = max_window_days(org.spec)
+        self.reach = usage_reach(org.spec)
         self.rng = random.Random(seed)
         self.ids = [n.id for n in org.spec.nodes]
         self.targets = sorted({e.to for e in org.spec.edges})
@@ -93,7 +93,7 @@ class Feed(SynthFeed):
 
     def apply(self, event: NodeCostsReported | UsageReported) -> Touched:
         touched = Touched()
-        for piece in route_event(event, origin="t/0/0", window_days=self.window):
+        for piece in route_event(event, origin="t/0/0", reach=self.reach):
             if piece.charge_date == DAY:
                 self.offset += 1
                 touched.add(self.state.apply(piece, InputOffset(0, self.offset)))
@@ -105,12 +105,12 @@ class Feed(SynthFeed):
             micros = self.rng.choice([0, self.rng.randint(-(10**6), 10**9)])
             return self.cost(self.rng.choice(self.ids), self.rng.choice(DIMS), micros)
         if roll < 0.9:
-            back = self.rng.randrange(self.window)
+            back = self.rng.randrange(self.reach.days)
             value = self.rng.choice([0.0, self.rng.uniform(0, 500)])
             return self.usage(self.rng.choice(self.targets), value, back=back)
         if roll < 0.95:
             return self.cost("ghost", "compute", 5)  # a node the graph lacks
-        return self.replace_usage(self.rng.randint(1, self.window))
+        return self.replace_usage(self.rng.randint(1, self.reach.days))
 
 
 def _fresh(

@@ -230,7 +230,12 @@ async def test_assign_recomputes_only_dates_stored_stale() -> None:
 
 
 async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None:
-    from allocator.routing.pieces import merge_pieces, route_batch, route_event
+    from allocator.routing.pieces import (
+        Reach,
+        merge_pieces,
+        route_batch,
+        route_event,
+    )
 
     events: list[NodeCostsReported | UsageReported] = [
         _costs(100),
@@ -240,7 +245,9 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
         _usage("shop", DAY, 4.0),
         _usage("blog", DAY, 2.0),
     ]
-    pieces = [p for e in events for p in route_event(e, origin="t/0/0", window_days=3)]
+    pieces = [
+        p for e in events for p in route_event(e, origin="t/0/0", reach=Reach.every(3))
+    ]
     one, merged = InputState({}, {}, {}), InputState({}, {}, {})
     for piece in pieces:
         one.apply(piece, InputOffset(0, 0))
@@ -249,7 +256,7 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
     assert len(merge_pieces(pieces)) < len(pieces)
     assert one.days == merged.days
     batch = InputState({}, {}, {})
-    routed = route_batch([(e, "t/0/0") for e in events], window_days=3)
+    routed = route_batch([(e, "t/0/0") for e in events], reach=Reach.every(3))
     for piece in routed:
         batch.apply(piece, InputOffset(0, 0))
     assert batch.days == one.days
@@ -261,7 +268,7 @@ async def test_merged_pieces_leave_the_same_state_as_pieces_one_by_one() -> None
 
 async def test_merged_events_keep_their_own_ingest_times_for_latency() -> None:
     from allocator import metrics
-    from allocator.routing.pieces import merge_pieces, route_batch
+    from allocator.routing.pieces import Reach, merge_pieces, route_batch
     from finops.contracts.codec import decode_event, encode_event
 
     events = [_costs(100 * s) for s in (3, 1, 2)]  # occurred 3, 1 and 2 s before NOW
@@ -269,7 +276,7 @@ async def test_merged_events_keep_their_own_ingest_times_for_latency() -> None:
         e.model_copy(update={"occurred_at": NOW - timedelta(seconds=s)})
         for e, s in zip(events, (3, 1, 2), strict=True)
     ]
-    (piece,) = route_batch([(e, "t/0/0") for e in events], window_days=1)
+    (piece,) = route_batch([(e, "t/0/0") for e in events], reach=Reach(1))
     assert piece.events == 3 and piece.ingested_at == NOW - timedelta(seconds=3)
     assert piece.ingested_after_ms == [0, 2000, 1000]
     again = decode_event(encode_event(piece))
@@ -303,9 +310,9 @@ def test_a_piece_with_a_time_per_event_must_have_one_for_each() -> None:
 
 
 def route_batch_of(*events: NodeCostsReported) -> list[DayInputsRouted]:
-    from allocator.routing.pieces import route_batch
+    from allocator.routing.pieces import Reach, route_batch
 
-    return route_batch([(e, "t/0/0") for e in events], window_days=1)
+    return route_batch([(e, "t/0/0") for e in events], reach=Reach(1))
 
 
 class HookedDays(LiveDays):

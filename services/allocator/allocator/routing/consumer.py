@@ -23,6 +23,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from allocator import metrics
+from allocator.routing.pieces import Reach
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import committed_metadata, committed_offsets
 from finops.contracts.codec import decode_accepted
@@ -52,6 +53,7 @@ ROUTE_GATHER_S = 0.15  # then events are gathered this long: fewer, larger piece
 # (docs/decisions/0260-fewer-larger-kafka-requests.md).
 FETCH_MIN_BYTES = 64 * 1024
 FETCH_WAIT_MS = 100  # below ROUTE_GATHER_S: a batch still gathers what arrives
+KNOWN_REACHES = 8  # reaches routed with, remembered to read commits made with them
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class SourceRouter:
         reject: Reject,
         report: Callable[[Routed], None] = record,
         security: dict[str, Any] | None = None,
-        window: Callable[[], int] = lambda: 1,
+        reach: Callable[[], Reach] = lambda: Reach(1),
         group_id: str = "",
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
@@ -160,10 +162,13 @@ class SourceRouter:
         self.progress_at = time.monotonic()  # when a batch was last committed
         self.failure = ""  # why the last batch was not routed ("" once one was)
         self._servers, self._security = bootstrap_servers, security
-        # The graph's window (days a usage row reaches) as the service knows it; each
-        # commit records the window its batch was routed with, so usage routed with
-        # a narrower one is routed again (window_changed) even after a restart.
-        self._window, self._group = window, group_id
+        # The graph's reach (the dates a usage row is copied to) as the service knows
+        # it; each commit records the reach its batch was routed with, so usage
+        # routed with one that did not cover today's is routed again
+        # (window_changed) even after a restart. The reaches routed with here, by
+        # digest, tell a narrower reach from a wider one.
+        self._reach, self._group = reach, group_id
+        self._reaches: dict[str, Reach] = {}
         self._check_window = True
         self._done: dict[TopicPartition, int] = {}  # next offset to route
         # Where the Faust group that routed before left partitions this router's
@@ -284,42 +289,55 @@ class SourceRouter:
         return rejected
 
     def window_changed(self) -> None:
-        """The graph's window changed, or partitions moved here: usage routed with a
-        narrower window is routed again before the next batch."""
+        """The graph's reach changed, or partitions moved here: usage routed with a
+        reach that does not cover today's is routed again before the next batch."""
         self._check_window = True
 
     async def _reroute_narrower_usage(self) -> None:
         """Read again from their start the usage partitions last committed with a
-        window narrower than the graph's now (usage arrived before the edges that
-        weigh it over a window). A piece routed again changes nothing."""
+        reach that does not cover the graph's now (usage arrived before the edges
+        that weigh it over a window; decisions 0162, 0340). A piece routed again
+        changes nothing."""
         self._check_window = False
         if not self._group:
             return
-        window = self._window()
+        reach = self._known(self._reach())
         recorded = await committed_metadata(
             self._servers, self._group, security=self._security
         )
         again: dict[TopicPartition, int | None] = {}
         for tp in self.consumer.assignment():
-            routed_with = _window_of(recorded.get(tp))
-            if routed_with is not None and routed_with < window and _is_usage(tp):
+            metadata = recorded.get(tp)
+            if metadata is None or not _is_usage(tp):
+                continue
+            if not reach.covered_by(_routed_with(metadata, self._reaches)):
                 _log.info(
-                    "%s was routed with a %d-day window, now %d: routed again",
+                    "%s was routed with %s, which does not cover %s: routed again",
                     tp,
-                    routed_with,
-                    window,
+                    metadata or "no recorded window",
+                    reach.digest,
                 )
                 await self.consumer.seek_to_beginning(tp)
                 again[tp] = None
         if again:
             await self.resume_from(again, again=True)
 
+    def _known(self, reach: Reach) -> Reach:
+        """Keep the reach among the last few routed with here (a commit names them by
+        digest only)."""
+        if reach.digest not in self._reaches:
+            self._reaches[reach.digest] = reach
+            while len(self._reaches) > KNOWN_REACHES:
+                del self._reaches[next(iter(self._reaches))]
+        return reach
+
     async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
-        window = f"window={self._window()}"
+        reach = self._known(self._reach())
+        routed = f"window={reach.days} reach={reach.digest}"
         ends = {
-            tp: OffsetAndMetadata(offset, window)
+            tp: OffsetAndMetadata(offset, routed)
             for tp, offset in ends.items()
             if tp in owned
         }
@@ -398,14 +416,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
                 consumer.seek(tp, self._legacy[tp])
 
 
-def _window_of(metadata: str | None) -> int | None:
-    """The window a committed offset was routed with (0: before windows were
-    recorded; None: nothing committed)."""
-    if metadata is None:
-        return None
-    if metadata.startswith("window="):
-        return int(metadata.removeprefix("window="))
-    return 0
+def _routed_with(metadata: str, known: dict[str, Reach]) -> Reach:
+    """The reach a committed offset was routed with, as far as it is known: "" (before
+    windows were recorded) copied nothing; "window=N" (before reaches) copied every
+    row N dates; a reach not routed with in this process is taken to have copied
+    nothing beyond a row's own date."""
+    fields = dict(f.split("=", 1) for f in metadata.split() if "=" in f)
+    if "window" not in fields:
+        return Reach(1, frozenset())
+    if "reach" not in fields:
+        return Reach.every(int(fields["window"]))
+    return known.get(fields["reach"], Reach(1, frozenset()))
 
 
 def _is_usage(tp: TopicPartition) -> bool:

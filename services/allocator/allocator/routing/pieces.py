@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,14 +18,17 @@ from finops.contracts.events import (
 )
 from finops.domain.dag import GraphSpec
 from finops.domain.records import NodeCost, UsageRecord
+from finops.domain.rules import StrategyName, rule_for
 
 __all__ = [
+    "Reach",
     "forward_batch",
     "max_window_days",
     "merge_pieces",
     "partition_of",
     "route_batch",
     "route_event",
+    "usage_reach",
 ]
 
 
@@ -34,14 +39,63 @@ def partition_of(day: date, partitions: int) -> int:
 
 def max_window_days(spec: GraphSpec) -> int:
     """The longest weighted_average window of the graph (1 when there is none)."""
-    longest = 1
+    return usage_reach(spec).days
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The dates a usage row is copied to (decision 0340): its own, and for a row a
+    weighted_average rule reads (its node is the child of such an edge, its metric
+    the rule's) the `days - 1` dates after it, whose windows read it. Other rows are
+    read on their own date only. `windowed` None: every row reaches `days` dates."""
+
+    days: int
+    windowed: frozenset[tuple[str, str]] | None = None  # (node, metric)
+
+    @classmethod
+    def every(cls, days: int) -> Reach:
+        """Every row copied to the `days` dates from its own."""
+        return cls(days, None)
+
+    def copies(self, row: UsageRecord) -> bool:
+        """Whether the row reaches beyond its own date."""
+        if self.days == 1:
+            return False
+        return self.windowed is None or (row.node, row.metric) in self.windowed
+
+    @property
+    def digest(self) -> str:
+        """Names the rows this reach copies, and how far (kept with the router's
+        commits: usage routed with another reach may be routed again)."""
+        if self.windowed is None:
+            return f"all{self.days}"
+        text = "\n".join(sorted(f"{n}\t{m}" for n, m in self.windowed))
+        body = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        return f"{self.days}-{body}"
+
+    def covered_by(self, other: Reach) -> bool:
+        """Whether usage routed with `other` reached every date this reach copies
+        a row to."""
+        if self.days == 1:
+            return True
+        if other.days < self.days:
+            return False
+        if other.windowed is None:
+            return True
+        return self.windowed is not None and self.windowed <= other.windowed
+
+
+def usage_reach(spec: GraphSpec) -> Reach:
+    """The graph's reach: its longest weighted_average window, and the (child,
+    metric) pairs its weighted_average rules read."""
+    longest, windowed = 1, set()
     for edge in spec.edges:
-        rules = [(edge.strategy, edge.params)]
-        rules += [(o.strategy, o.params) for o in edge.dimensions.values()]
-        for strategy, params in rules:
-            if strategy == "weighted_average":
-                longest = max(longest, int(params.get("window_days", 7)))
-    return longest
+        for dimension in (None, *edge.dimensions):
+            rule = rule_for(edge, dimension)
+            if rule.strategy is StrategyName.WEIGHTED_AVERAGE and rule.metric:
+                longest = max(longest, rule.window_days)
+                windowed.add((edge.to, rule.metric))
+    return Reach(longest, frozenset(windowed))
 
 
 def _days(first: date, last: date) -> Iterable[date]:
@@ -89,32 +143,32 @@ class _Part:
 
 
 def route_event(
-    event: NodeCostsReported | UsageReported, *, origin: str, window_days: int
+    event: NodeCostsReported | UsageReported, *, origin: str, reach: Reach
 ) -> list[DayInputsRouted]:
     """One piece per charge date the event affects, in date order."""
-    return [part.piece() for part in _parts(event, origin, window_days)]
+    return [part.piece() for part in _parts(event, origin, reach)]
 
 
 def route_batch(
-    events: Iterable[tuple[NodeCostsReported | UsageReported, str]], *, window_days: int
+    events: Iterable[tuple[NodeCostsReported | UsageReported, str]], *, reach: Reach
 ) -> list[DayInputsRouted]:
     """route_event for each event, then merge_pieces, without building each event's
     pieces: parts of one date and source fold straight into one piece."""
     return _merge(
-        part for event, origin in events for part in _parts(event, origin, window_days)
+        part for event, origin in events for part in _parts(event, origin, reach)
     )
 
 
 async def forward_batch(
     events: Iterable[tuple[NodeCostsReported | UsageReported, str]],
     *,
-    window_days: int,
+    reach: Reach,
     partitions: int,
     forward: Callable[[int, DayInputsRouted], Awaitable[None]],
 ) -> int:
     """route_batch, each piece handed to `forward` with the partition that owns its
     date; returns the number of pieces."""
-    pieces = route_batch(events, window_days=window_days)
+    pieces = route_batch(events, reach=reach)
     for piece in pieces:
         await forward(partition_of(piece.charge_date, partitions), piece)
     return len(pieces)
@@ -138,11 +192,11 @@ def merge_pieces(pieces: list[DayInputsRouted]) -> list[DayInputsRouted]:
 
 
 def _parts(
-    event: NodeCostsReported | UsageReported, origin: str, window_days: int
+    event: NodeCostsReported | UsageReported, origin: str, reach: Reach
 ) -> list[_Part]:
     if isinstance(event, NodeCostsReported):
         return _route_costs(event, origin)
-    return _route_usage(event, origin, window_days)
+    return _route_usage(event, origin, reach)
 
 
 def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
@@ -169,17 +223,22 @@ def _route_costs(event: NodeCostsReported, origin: str) -> list[_Part]:
     ]
 
 
-def _route_usage(event: UsageReported, origin: str, window_days: int) -> list[_Part]:
-    reach = timedelta(days=window_days - 1)
-    steps = _steps(window_days)
+def _route_usage(event: UsageReported, origin: str, reach: Reach) -> list[_Part]:
+    """A row goes to its own date, and to the later dates of its window when a
+    weighted average reads it; a replaced scope reaches as far as any row could."""
+    steps = _steps(reach.days)
     by_day: dict[date, list[UsageRecord]] = defaultdict(list)
     for row in event.usage:
         first = row.date
-        for step in steps:
-            by_day[first + step].append(row)
+        if reach.copies(row):
+            for step in steps:
+                by_day[first + step].append(row)
+        else:
+            by_day[first].append(row)
     scope = event.replaces
+    lead = timedelta(days=reach.days - 1)
     if scope is not None:
-        for day in _days(scope.first, scope.last + reach):
+        for day in _days(scope.first, scope.last + lead):
             by_day.setdefault(day, [])
     stamps = _stamps(event)
     if scope is None:  # the common case: no clip to work out per date
@@ -195,7 +254,7 @@ def _route_usage(event: UsageReported, origin: str, window_days: int) -> list[_P
             [],
             by_day[day],
             False,
-            _clip(scope, day - reach, day),
+            _clip(scope, day - lead, day),
             stamps,
         )
         for day in sorted(by_day)

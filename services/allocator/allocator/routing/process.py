@@ -5,7 +5,7 @@ The router process reads the source topics, forwards the pieces to the inputs to
 with a producer of its own and commits what it routed, exactly as `SourceRouter`
 does in the worker (it is the same class).
 
-The worker tells it the window (it follows the graph) and takes in its figures for
+The worker tells it the reach (it follows the graph) and takes in its figures for
 /metrics: a report per batch and the lag once a second. The process exits when the
 worker closes its end of the pipe, or dies; the worker starts it again if it dies.
 """
@@ -35,7 +35,7 @@ from allocator.routing.consumer import (
     rejecter,
     source_consumer,
 )
-from allocator.routing.pieces import forward_batch
+from allocator.routing.pieces import Reach, forward_batch
 from finops.adapters.dead_letters import DeadLetters
 from finops.contracts.codec import encode_event
 from finops.contracts.events import DayInputsRouted, NodeCostsReported, UsageReported
@@ -66,21 +66,22 @@ class RouterIdle:
 
 
 class RouterProcess:
-    """The worker's side: starts the process, tells it the window, takes its figures."""
+    """The worker's side: starts the process, tells it the reach, takes its figures."""
 
     def __init__(self, options: RouterOptions) -> None:
         self._options = options
-        self._window: int | None = None
+        self._reach: Reach | None = None
         self._lag: dict[str, int] = dict.fromkeys(options.topics, 0)
         self._commands: Connection | None = None
         # As last reported: seconds since a batch was committed, and why the last
         # batch failed ("" when it did not); reported with the lag.
         self._idle = RouterIdle(0.0, "", time.monotonic())
 
-    def set_window(self, days: int) -> None:
-        """The graph's window (days a usage row reaches); routing starts once known."""
-        self._window = days
-        self._send(("window", days))
+    def set_reach(self, reach: Reach) -> None:
+        """The graph's reach (the dates a usage row is copied to); routing starts
+        once it is known."""
+        self._reach = reach
+        self._send(("reach", reach))
 
     def lag(self) -> dict[str, int]:
         """Messages not yet routed, per source topic, as last reported."""
@@ -126,8 +127,8 @@ class RouterProcess:
         reports_out.close()
         self._commands = commands
         _log.info("router process %s started", process.pid)
-        if self._window is not None:
-            self._send(("window", self._window))
+        if self._reach is not None:
+            self._send(("reach", self._reach))
         return process, reports
 
     def _send(self, command: tuple[str, Any]) -> None:
@@ -181,14 +182,14 @@ class _Forwarder:
 
     def __init__(self, producer: AIOKafkaProducer, options: RouterOptions) -> None:
         self._producer, self._options = producer, options
-        self.window = 1
+        self.reach = Reach(1)
 
     async def route_batch(
         self, events: list[tuple[NodeCostsReported | UsageReported, str]]
     ) -> int:
         return await forward_batch(
             events,
-            window_days=self.window,
+            reach=self.reach,
             partitions=self._options.partitions,
             forward=self._send,
         )
@@ -239,7 +240,7 @@ async def _route(
         ),
         report=lambda report: _report(reports, "routed", report),
         security=options.security(),
-        window=lambda: forwarder.window,
+        reach=lambda: forwarder.reach,
         group_id=options.group_id,
     )
     _start_listening(commands, forwarder, router, ready, stop)
@@ -264,21 +265,21 @@ def _start_listening(
     ready: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
-    """A thread takes the worker's commands: the window (routing starts once it is
+    """A thread takes the worker's commands: the reach (routing starts once it is
     known), then the pipe closing (stop)."""
     loop = asyncio.get_running_loop()
 
-    def window(days: int) -> None:
-        if days != forwarder.window:
+    def reach(value: Reach) -> None:
+        if value != forwarder.reach:
             router.window_changed()
-        forwarder.window = days
+        forwarder.reach = value
         ready.set()
 
     listener = threading.Thread(
         target=_listen,
         args=(
             commands,
-            lambda days: loop.call_soon_threadsafe(window, days),
+            lambda value: loop.call_soon_threadsafe(reach, value),
             lambda: loop.call_soon_threadsafe(stop.set),
         ),
         name="finops-router-commands",
@@ -288,14 +289,14 @@ def _start_listening(
 
 
 def _listen(
-    commands: Connection, window: Callable[[int], None], stop: Callable[[], None]
+    commands: Connection, reach: Callable[[Reach], None], stop: Callable[[], None]
 ) -> None:
     """In a thread: commands from the worker; its end closing means stop."""
     try:
         while True:
             kind, value = commands.recv()
-            if kind == "window":
-                window(value)
+            if kind == "reach":
+                reach(value)
     except (EOFError, OSError):
         stop()
 
