@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,13 @@ class Reach:
 
     days: int
     windowed: frozenset[tuple[str, str]] | None = None  # (node, metric)
+    # Names the rows this reach copies, and how far: kept with the router's commits,
+    # so usage routed with another reach may be routed again (worked out once: the
+    # router reads it at every commit).
+    digest: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", _digest(self.days, self.windowed))
 
     @classmethod
     def every(cls, days: int) -> Reach:
@@ -63,16 +70,6 @@ class Reach:
             return False
         return self.windowed is None or (row.node, row.metric) in self.windowed
 
-    @property
-    def digest(self) -> str:
-        """Names the rows this reach copies, and how far (kept with the router's
-        commits: usage routed with another reach may be routed again)."""
-        if self.windowed is None:
-            return f"all{self.days}"
-        text = "\n".join(sorted(f"{n}\t{m}" for n, m in self.windowed))
-        body = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-        return f"{self.days}-{body}"
-
     def covered_by(self, other: Reach) -> bool:
         """Whether usage routed with `other` reached every date this reach copies
         a row to."""
@@ -83,6 +80,13 @@ class Reach:
         if other.windowed is None:
             return True
         return self.windowed is not None and self.windowed <= other.windowed
+
+
+def _digest(days: int, windowed: frozenset[tuple[str, str]] | None) -> str:
+    if windowed is None:
+        return f"all{days}"
+    text = "\n".join(sorted(f"{n}\t{m}" for n, m in windowed))
+    return f"{days}-{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"
 
 
 def usage_reach(spec: GraphSpec) -> Reach:
