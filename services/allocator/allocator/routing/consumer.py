@@ -248,6 +248,9 @@ class SourceRouter:
                 except FinopsError as exc:
                     rejected.append((message, str(exc)))
         report = Routed()
+        # Recorded with the commit: the reach the batch is routed with (one that
+        # changes meanwhile calls window_changed, checked before the next batch).
+        reach = self._known(self._reach())
         rejected += await self._forward(events, batch)
         await self._flush()
         for message, reason in rejected:  # before the offsets move past them
@@ -260,7 +263,7 @@ class SourceRouter:
                 report.routed[origin.rsplit("/", 2)[0]] += 1
                 report.seconds.append((now - event.occurred_at).total_seconds())
         self._report(report)
-        await self._commit(batch)
+        await self._commit(batch, reach)
 
     async def _forward(
         self,
@@ -331,10 +334,11 @@ class SourceRouter:
                 del self._reaches[next(iter(self._reaches))]
         return reach
 
-    async def _commit(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def _commit(
+        self, batch: dict[TopicPartition, list[Any]], reach: Reach
+    ) -> None:
         ends = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         owned = self.consumer.assignment()
-        reach = self._known(self._reach())
         routed = f"window={reach.days} reach={reach.digest}"
         ends = {
             tp: OffsetAndMetadata(offset, routed)

@@ -23,7 +23,6 @@ from finops.domain.rules import StrategyName, rule_for
 __all__ = [
     "Reach",
     "forward_batch",
-    "max_window_days",
     "merge_pieces",
     "partition_of",
     "route_batch",
@@ -35,11 +34,6 @@ __all__ = [
 def partition_of(day: date, partitions: int) -> int:
     """The inputs partition that owns a charge date: consecutive days spread evenly."""
     return day.toordinal() % partitions
-
-
-def max_window_days(spec: GraphSpec) -> int:
-    """The longest weighted_average window of the graph (1 when there is none)."""
-    return usage_reach(spec).days
 
 
 @dataclass(frozen=True, slots=True)
