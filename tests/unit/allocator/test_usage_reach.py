@@ -3,7 +3,6 @@ date allocates exactly what it would with every usage row copied over the window
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import date, timedelta
 
@@ -14,49 +13,12 @@ from allocator.offsets import InputOffset
 from allocator.routing.consumer import _routed_with
 from allocator.routing.pieces import Reach, route_batch, usage_reach
 from finops.contracts.events import DateScope, NodeCostsReported, UsageReported
-from finops.domain.allocation.synth import METRICS, SynthOptions, generate_org
-from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType, build_graph
-from finops.domain.records import NodeCost, UsageRecord
-from tests.unit.allocator.test_livedays import NOW, fresh_rows
+from finops.domain.dag import EdgeSpec, GraphSpec, NodeSpec, NodeType
+from finops.domain.records import UsageRecord
+from tests.unit.allocator.test_livedays import NOW, SynthFeed, fresh_rows
 
 FIRST = date(2025, 1, 1)
 DAYS = [FIRST + timedelta(days=k) for k in range(12)]
-
-
-def _usage(rng: random.Random, nodes: list[str], n: int) -> UsageReported:
-    return UsageReported(
-        event_id=uuid.uuid4(),
-        occurred_at=NOW,
-        source="metrics",
-        usage=[
-            UsageRecord(
-                node=rng.choice(nodes),
-                date=rng.choice(DAYS),
-                metric=rng.choice(METRICS),
-                value=rng.choice([0.0, rng.uniform(0, 500)]),
-                labels={"env": rng.choice(["prod", "dev"])},
-            )
-            for _ in range(n)
-        ],
-    )
-
-
-def _costs(rng: random.Random, nodes: list[str]) -> NodeCostsReported:
-    return NodeCostsReported(
-        event_id=uuid.uuid4(),
-        occurred_at=NOW,
-        source="bill",
-        costs=[
-            NodeCost(
-                node=node,
-                date=day,
-                dimension="compute",
-                amount_micros=rng.randint(0, 10**9),
-            )
-            for node in nodes
-            for day in DAYS
-        ],
-    )
 
 
 def _fold(events: list[NodeCostsReported | UsageReported], reach: Reach) -> InputState:
@@ -69,34 +31,34 @@ def _fold(events: list[NodeCostsReported | UsageReported], reach: Reach) -> Inpu
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_each_date_allocates_what_every_row_copied_gives(seed: int) -> None:
-    org = generate_org(
-        SynthOptions(nodes=80, edges=240, days=1, dimensions=1, seed=seed)
-    )
-    graph, reach = build_graph(org.spec), usage_reach(org.spec)
-    assert reach.days == 7 and reach.windowed
-    rng = random.Random(seed)
-    targets = sorted({e.to for e in org.spec.edges})
+    feed = SynthFeed(seed)
+    assert feed.reach.days == 7 and feed.reach.windowed
+    rng = feed.rng
     events: list[NodeCostsReported | UsageReported] = [
-        _costs(rng, [n.id for n in org.spec.nodes])
+        feed.cost_on(node, day, "compute", rng.randint(0, 10**9))
+        for node in feed.ids
+        for day in DAYS
     ]
-    events += [_usage(rng, targets, 40) for _ in range(30)]
-    events.append(  # a replaced scope clears what copies reached
-        UsageReported(
-            event_id=uuid.uuid4(),
-            occurred_at=NOW,
-            source="metrics",
-            replaces=DateScope(first=DAYS[3], last=DAYS[4]),
-            usage=_usage(rng, targets, 10).usage,
-        )
+    usage = [
+        feed.usage_on(rng.choice(feed.targets), rng.choice(DAYS), rng.uniform(0, 500))
+        for _ in range(1400)
+    ]
+    replaced = UsageReported(  # a replaced scope clears what copies reached
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        source="metrics",
+        replaces=DateScope(first=DAYS[3], last=DAYS[4]),
+        usage=[row for e in usage[1200:1300] for row in e.usage],
     )
-    events += [_usage(rng, targets, 40) for _ in range(5)]
-    selective, every = _fold(events, reach), _fold(events, Reach.every(reach.days))
+    events += [*usage[:1200], replaced, *usage[1300:]]
+    selective = _fold(events, feed.reach)
+    every = _fold(events, Reach.every(feed.reach.days))
     copied = sum(len(e) for d in selective.days.values() for e in d.usage.values())
     all_copies = sum(len(e) for d in every.days.values() for e in d.usage.values())
     assert copied < all_copies  # rows no window reads stayed on their own date
     for day in DAYS:
-        assert fresh_rows(graph, day, selective.days[day]) == fresh_rows(
-            graph, day, every.days[day]
+        assert fresh_rows(feed.graph, day, selective.days[day]) == fresh_rows(
+            feed.graph, day, every.days[day]
         ), day
 
 
