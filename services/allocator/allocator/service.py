@@ -17,7 +17,13 @@ from allocator.observer import MetricsObserver
 from allocator.offsets import DayOffsets, InputOffset
 from allocator.pacing import Pacing
 from allocator.ports import DayComputer, Publisher, ResultStore
-from allocator.routing.pieces import Reach, forward_batch, partition_of, usage_reach
+from allocator.routing.pieces import (
+    NO_COPIES,
+    Reach,
+    forward_batch,
+    partition_of,
+    usage_reach,
+)
 from allocator.scheduler import PassScheduler, Waits
 from allocator.writes import MarkJob, WriteJob, WritePipeline
 from finops.adapters.graphlog import GraphLog
@@ -75,7 +81,7 @@ class AllocatorService:
         self._partitions = partitions
         self.graph = GraphLog()
         self._cost_graph: CostGraph | None = None
-        self._reach = Reach(1)
+        self._reach = NO_COPIES
         self.owned: set[int] = set()
         self.live: DayComputer = computer or LiveDays(
             engines=engine_days, frames=snapshot_days

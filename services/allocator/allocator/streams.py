@@ -177,7 +177,7 @@ class AllocatorStreams:
         if self._settings.router_process:
             self.router_process.set_reach(reach)
         else:
-            self.router.window_changed()
+            self.router.reach_changed()
 
     async def _process_lag(self) -> dict[str, int]:
         return self.router_process.lag()

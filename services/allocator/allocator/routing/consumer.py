@@ -23,7 +23,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from allocator import metrics
-from allocator.routing.pieces import Reach
+from allocator.routing.pieces import NO_COPIES, Reach
 from finops.adapters.dead_letters import DeadLetters
 from finops.adapters.kafka_admin import committed_metadata, committed_offsets
 from finops.contracts.codec import decode_accepted
@@ -152,7 +152,7 @@ class SourceRouter:
         reject: Reject,
         report: Callable[[Routed], None] = record,
         security: dict[str, Any] | None = None,
-        reach: Callable[[], Reach] = lambda: Reach(1),
+        reach: Callable[[], Reach] = lambda: NO_COPIES,
         group_id: str = "",
     ) -> None:
         self._service, self.consumer, self._ready = service, consumer, ready
@@ -165,11 +165,11 @@ class SourceRouter:
         # The graph's reach (the dates a usage row is copied to) as the service knows
         # it; each commit records the reach its batch was routed with, so usage
         # routed with one that did not cover today's is routed again
-        # (window_changed) even after a restart. The reaches routed with here, by
+        # (reach_changed) even after a restart. The reaches routed with here, by
         # digest, tell a narrower reach from a wider one.
         self._reach, self._group = reach, group_id
         self._reaches: dict[str, Reach] = {}
-        self._check_window = True
+        self._check_reach = True
         self._done: dict[TopicPartition, int] = {}  # next offset to route
         # Where the Faust group that routed before left partitions this router's
         # group never committed (read at start).
@@ -194,8 +194,8 @@ class SourceRouter:
             self.consumer.subscribe(topics, listener=_Rebalance(self, legacy))
             await self._ready.wait()  # the graph is caught up: the window is known
             while True:
-                if self._check_window:
-                    await self._reroute_narrower_usage()
+                if self._check_reach:
+                    await self._reroute_uncovered_usage()
                 batch = await self._gather()
                 if batch:
                     await self._route_or_rewind(batch)
@@ -249,7 +249,7 @@ class SourceRouter:
                     rejected.append((message, str(exc)))
         report = Routed()
         # Recorded with the commit: the reach the batch is routed with (one that
-        # changes meanwhile calls window_changed, checked before the next batch).
+        # changes meanwhile calls reach_changed, checked before the next batch).
         reach = self._known(self._reach())
         rejected += await self._forward(events, batch)
         await self._flush()
@@ -291,17 +291,17 @@ class SourceRouter:
                 rejected.append((messages[origin], str(exc)))
         return rejected
 
-    def window_changed(self) -> None:
+    def reach_changed(self) -> None:
         """The graph's reach changed, or partitions moved here: usage routed with a
         reach that does not cover today's is routed again before the next batch."""
-        self._check_window = True
+        self._check_reach = True
 
-    async def _reroute_narrower_usage(self) -> None:
+    async def _reroute_uncovered_usage(self) -> None:
         """Read again from their start the usage partitions last committed with a
         reach that does not cover the graph's now (usage arrived before the edges
         that weigh it over a window; decisions 0162, 0340). A piece routed again
         changes nothing."""
-        self._check_window = False
+        self._check_reach = False
         if not self._group:
             return
         reach = self._known(self._reach())
@@ -413,7 +413,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._router.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._router.window_changed()
+        self._router.reach_changed()
         consumer = self._router.consumer
         for tp in assigned:
             if tp in self._legacy and await consumer.committed(tp) is None:
@@ -427,10 +427,10 @@ def _routed_with(metadata: str, known: dict[str, Reach]) -> Reach:
     nothing beyond a row's own date."""
     fields = dict(f.split("=", 1) for f in metadata.split() if "=" in f)
     if "window" not in fields:
-        return Reach(1, frozenset())
+        return NO_COPIES
     if "reach" not in fields:
         return Reach.every(int(fields["window"]))
-    return known.get(fields["reach"], Reach(1, frozenset()))
+    return known.get(fields["reach"], NO_COPIES)
 
 
 def _is_usage(tp: TopicPartition) -> bool:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from finops.contracts.events import (
     DateScope,
@@ -21,6 +21,7 @@ from finops.domain.records import NodeCost, UsageRecord
 from finops.domain.rules import StrategyName, rule_for
 
 __all__ = [
+    "NO_COPIES",
     "Reach",
     "forward_batch",
     "merge_pieces",
@@ -81,6 +82,9 @@ def _digest(days: int, windowed: frozenset[tuple[str, str]] | None) -> str:
         return f"all{days}"
     text = "\n".join(sorted(f"{n}\t{m}" for n, m in windowed))
     return f"{days}-{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"
+
+
+NO_COPIES: Final = Reach(1, frozenset())  # every row on its own date only
 
 
 def usage_reach(spec: GraphSpec) -> Reach:

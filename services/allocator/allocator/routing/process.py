@@ -35,7 +35,7 @@ from allocator.routing.consumer import (
     rejecter,
     source_consumer,
 )
-from allocator.routing.pieces import Reach, forward_batch
+from allocator.routing.pieces import NO_COPIES, Reach, forward_batch
 from finops.adapters.dead_letters import DeadLetters
 from finops.contracts.codec import encode_event
 from finops.contracts.events import DayInputsRouted, NodeCostsReported, UsageReported
@@ -182,7 +182,7 @@ class _Forwarder:
 
     def __init__(self, producer: AIOKafkaProducer, options: RouterOptions) -> None:
         self._producer, self._options = producer, options
-        self.reach = Reach(1)
+        self.reach = NO_COPIES
 
     async def route_batch(
         self, events: list[tuple[NodeCostsReported | UsageReported, str]]
@@ -271,7 +271,7 @@ def _start_listening(
 
     def reach(value: Reach) -> None:
         if value != forwarder.reach:
-            router.window_changed()
+            router.reach_changed()
         forwarder.reach = value
         ready.set()
 
