@@ -12,6 +12,7 @@ its plain form (`allocate_plain`) runs without Typer at all.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,7 @@ def program() -> None:
     everything may end the process at once (`quick_exit`).
     """
     allow()
+    _one_blas_thread()
     from finops_tools.cli.allocate_plain import plain_call
 
     call = plain_call(sys.argv[1:])
@@ -64,6 +66,17 @@ def program() -> None:
         call()
     except FinopsError as exc:
         _fail(exc)
+
+
+def _one_blas_thread() -> None:
+    """One OpenBLAS thread unless the environment says otherwise.
+
+    No command calls BLAS (no matrix products), but NumPy's OpenBLAS starts a
+    thread per core when NumPy is imported, and they spin ~0.1 CPU-s before they
+    sleep: on two cores that is CPU taken from the cost file's reading thread. It
+    must be set before NumPy is imported; commands' child processes inherit it.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _fail(exc: FinopsError) -> None:
