@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from finops.domain.dag import EdgeRef, EdgeSpec, NodeSpec
-from finops.domain.identifiers import Identifier
+from finops.domain.identifier_type import Identifier
 from finops.domain.records import CostRecord, NodeCost, UsageRecord
 
 __all__ = [

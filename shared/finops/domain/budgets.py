@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from finops.domain.identifiers import Identifier
+from finops.domain.identifier_type import Identifier
 from finops.domain.money import MAX_AMOUNT_UNITS
 
 __all__ = [

@@ -3,8 +3,8 @@
 Services build keys from identifiers (ingest hashes them joined; the allocator
 joined them with U+001F until its keys became JSON arrays, decision record 0210), and
 a control character inside an id once made every recompute fail while health still
-answered 200. Every edge refuses such ids:
-the models below validate them, file readers name the line, and mapped node ids that
+answered 200. Every edge refuses such ids: the models validate them
+(`identifier_type.Identifier`), file readers name the line, and mapped node ids that
 a template renders from a tag value are rejected per row.
 """
 
@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
-
-from pydantic import StringConstraints
+from typing import Any, Final
 
 __all__ = [
     "CONTROL_CHARACTERS",
-    "Identifier",
     "describe_error",
     "identifier_problem",
 ]
@@ -26,9 +23,6 @@ __all__ = [
 # C0 controls and DEL; the same class in Python's and pydantic-core's (Rust) regex.
 CONTROL_CHARACTERS: Final = r"[\x00-\x1f\x7f]"
 _CONTROL: Final = re.compile(CONTROL_CHARACTERS)
-
-Identifier = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
-"""A string with no control character (empty stays allowed where it was)."""
 
 
 def identifier_problem(text: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from finops.domain.identifiers import Identifier
+from finops.domain.identifier_type import Identifier
 from finops.domain.money import MAX_AMOUNT_MICROS
 from finops.domain.periods import ChargeDate
 

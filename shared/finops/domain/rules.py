@@ -8,7 +8,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Final
 
-from finops.domain.dag import CostGraph, EdgeSpec
+from finops.domain.costgraph import CostGraph, EdgeFields
 from finops.errors import GraphError
 
 __all__ = [
@@ -212,7 +212,7 @@ def _segment(raw: object, where: str) -> SegmentFilter:
     return SegmentFilter(raw["label"], operator, (raw.get("value"),))
 
 
-def rule_for(edge: EdgeSpec, dimension: str | None = None) -> AllocationRule:
+def rule_for(edge: EdgeFields, dimension: str | None = None) -> AllocationRule:
     """The rule of an edge in one dimension (its override, else its default)."""
     where = f"edge {edge.from_} -> {edge.to}"
     override = edge.dimensions.get(dimension) if dimension is not None else None
@@ -231,7 +231,7 @@ def check_graph_rules(graph: CostGraph) -> None:
 def check_rules(
     parent: str,
     dimension: str | None,
-    edges: list[EdgeSpec],
+    edges: list[EdgeFields],
     rules: list[AllocationRule],
 ) -> None:
     """Check one parent's rules in one dimension: one group, fixed sums <= 100."""
@@ -246,7 +246,7 @@ def check_rules(
         raise GraphError(f"{where}: fixed percents exceed 100 {when}")
 
 
-def _overfull_day(fixed: Iterable[tuple[EdgeSpec, float]]) -> date | None:
+def _overfull_day(fixed: Iterable[tuple[EdgeFields, float]]) -> date | None:
     """First day on which the active fixed fractions sum above 1, if any."""
     pairs = list(fixed)
     starts = sorted({e.active_from or date.min for e, _ in pairs})

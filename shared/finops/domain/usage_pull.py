@@ -18,7 +18,7 @@ from typing import Annotated, Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from finops.domain.identifiers import Identifier
+from finops.domain.identifier_type import Identifier
 from finops.domain.yamltext import load_yaml
 from finops.errors import ConfigError
 

@@ -84,7 +84,7 @@ def _shape_of(blocks: list[pa.RecordBatch] | None) -> CostShape | None:
     is there and every date lies in the range the readers accept."""
     import pyarrow.compute as pc  # on this thread, after the file is parsed
 
-    from finops.domain.periods import FIRST_DAY, LAST_DAY
+    from finops.domain.days import FIRST_DAY, LAST_DAY
 
     if not blocks:
         return None

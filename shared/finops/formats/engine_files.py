@@ -15,20 +15,31 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.tables import CostTable, UsageTable
-from finops.domain.dag import CostGraph, build_graph
-from finops.domain.periods import DayRange
+from finops.domain.costgraph import CostGraph, GraphFields, build_graph
+from finops.domain.days import DayRange
 from finops.errors import FinopsError, InputError
 from finops.formats.costfile import load_costs
-from finops.formats.graphfile import load_graph, save_graph
 from finops.formats.inputfiles import load_usage
+from finops.formats.plaingraph import read_plain_graph
 
 if TYPE_CHECKING:
     from finops.domain.allocation.synth import SynthOrg
     from finops.formats.costs_ahead import CostsAhead, CostShape
 
-__all__ = ["load_engine", "parse_day", "write_org"]
+__all__ = ["load_engine", "parse_day", "read_graph", "write_org"]
 
 _T = TypeVar("_T", CostTable, UsageTable)
+
+
+def read_graph(path: Path) -> GraphFields:
+    """A graph file: a JSON file in the plain form without pydantic, any other (and
+    any defect, named) by `graphfile.load_graph` (decision 0360)."""
+    spec = read_plain_graph(path)
+    if spec is None:
+        from finops.formats.graphfile import load_graph
+
+        return load_graph(path)
+    return spec
 
 
 def parse_day(text: str | None, option: str) -> date | None:
@@ -70,7 +81,7 @@ def load_engine(
             costs_ahead.table if costs_ahead else pool.submit(load_costs, costs_path)
         )
         usage_job = pool.submit(load_usage, usage_path) if usage_path else None
-        graph = build_graph(load_graph(graph_path))
+        graph = build_graph(read_graph(graph_path))
         known = graph.index
 
         def costs() -> CostTable:
@@ -187,6 +198,7 @@ def write_org(org: SynthOrg, out: Path) -> list[Path]:
     # Only `finops synth` writes: `allocate` does not import the generator.
     from finops.domain.allocation.synth import METRICS
     from finops.formats.arrow_columns import date_column, decimal_column, string_column
+    from finops.formats.graphfile import save_graph
 
     out.mkdir(parents=True, exist_ok=True)
     graph, costs, usage = out / "graph.json", out / "costs.csv", out / "usage.csv"

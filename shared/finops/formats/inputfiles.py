@@ -17,6 +17,7 @@ import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable, UsageTable, to_day_numbers
+from finops.domain.days import FIRST_DAY, LAST_DAY, day_problem
 from finops.domain.identifiers import identifier_problem
 from finops.domain.money import (
     MAX_AMOUNT_UNITS,
@@ -25,7 +26,6 @@ from finops.domain.money import (
     parse_decimal,
     to_micros,
 )
-from finops.domain.periods import FIRST_DAY, LAST_DAY, day_problem
 from finops.errors import InputError, MoneyRangeError
 from finops.formats.costblocks import COLUMNS as COST_COLUMNS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from finops.domain.allocation.plans import Head, _head, _plain_heads
 from finops.domain.allocation.tables import to_day_numbers
+from finops.domain.costgraph import EdgeFields
 from finops.domain.dag import EdgeSpec, build_graph
 from finops.errors import GraphError
 from tests.support.allocation_builders import DAY, edge, make_engine, make_spec, node
@@ -57,7 +59,9 @@ def parents(draw: st.DrawFn) -> list[list[EdgeSpec]]:
     return lists
 
 
-def _one_by_one(lists: list[list[EdgeSpec]], index: dict[str, int]) -> list[Head]:
+def _one_by_one(
+    lists: Sequence[Sequence[EdgeFields]], index: dict[str, int]
+) -> list[Head]:
     return [_head(edges, index, DIMS, DAYS) for edges in lists]
 
 

@@ -247,6 +247,7 @@ def _incremental_updates_equal_a_full_recompute(data: st.DataObject) -> None:
                 continue
         _check_reported(engine, before, changed)
     final_spec = engine.graph.spec
+    assert isinstance(final_spec, GraphSpec)  # built from one, edges upserted
     _same(engine, _engine(final_spec, list(model_costs.values()), model_usage))
 
 
@@ -382,4 +383,5 @@ def test_usage_patches_equal_a_full_recompute(data: st.DataObject) -> None:
             engine.upsert_edge(new_edge)
         except GraphError:  # rules the parent's other edges do not allow
             return
+        assert isinstance(engine.graph.spec, GraphSpec)
         _same(engine, _engine(engine.graph.spec, costs, model_usage))

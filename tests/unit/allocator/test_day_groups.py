@@ -16,7 +16,7 @@ from allocator.inputs.state import InputState
 from allocator.offsets import InputOffset
 from allocator.routing.pieces import route_event
 from finops.contracts.events import NodeCostsReported, UsageReported
-from finops.domain.dag import CostGraph, build_graph
+from finops.domain.dag import CostGraph, GraphSpec, build_graph
 from finops.errors import FinopsError
 from tests.support.derived_flows import Flows, StoredDay
 from tests.unit.allocator.test_livedays import SynthFeed, fresh_rows
@@ -195,6 +195,7 @@ async def test_a_service_grouping_dates_stores_fresh_results_under_interleaving(
         computer=computer,
     )
     service.owned = set(range(6))
+    assert isinstance(feed.graph.spec, GraphSpec)
     await service.apply_graph(graph_change(1, feed.graph.spec))
     offset = 0
 

@@ -12,7 +12,7 @@ from allocator.inputs.days import DayInputs, Touched
 from finops.domain.allocation.engine import AllocationEngine, CostUpdate
 from finops.domain.allocation.frames import Cells, ResultFrame, diff_frames, every_cell
 from finops.domain.dag import CostGraph
-from finops.domain.periods import DayRange
+from finops.domain.days import DayRange
 from finops.errors import InputError
 
 __all__ = [

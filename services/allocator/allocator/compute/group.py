@@ -27,7 +27,7 @@ from finops.domain.allocation.engine import AllocationEngine, CostUpdate, one_da
 from finops.domain.allocation.frames import DayPlans, ResultFrame, capture_day
 from finops.domain.allocation.usage import StackedUsage, UsageView
 from finops.domain.dag import CostGraph
-from finops.domain.periods import DayRange
+from finops.domain.days import DayRange
 
 __all__ = ["MAX_GROUP_DAYS", "DayGroup", "Item", "build_group", "group_run"]
 

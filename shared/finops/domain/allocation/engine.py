@@ -20,8 +20,8 @@ from finops.domain.allocation.usage import (
     UsageSource,
     UsageView,
 )
-from finops.domain.dag import CostGraph, EdgeSpec, GraphSpec, build_graph
-from finops.domain.periods import DayRange
+from finops.domain.costgraph import CostGraph, EdgeFields, GraphFields, build_graph
+from finops.domain.days import DayRange
 from finops.domain.rules import AllocationRule, StrategyName, check_parent_rules
 from finops.errors import GraphError, InputError
 
@@ -109,7 +109,7 @@ class AllocationEngine:
     @classmethod
     def from_records(
         cls,
-        spec: GraphSpec,
+        spec: GraphFields,
         costs: Iterable[NodeCost],
         usage: Iterable[UsageRecord] = (),
         **options: Any,
@@ -299,7 +299,7 @@ class AllocationEngine:
                 seeds[p] = changed[:, new.dim_config].ravel()
         return self._apply(seeds)
 
-    def upsert_edge(self, edge: EdgeSpec) -> ChangeSet:
+    def upsert_edge(self, edge: EdgeFields) -> ChangeSet:
         """Add an edge, or replace the one with the same ends and start."""
         same = _edge_key(edge)
         edges = [e for e in self.graph.spec.edges if _edge_key(e) != same]
@@ -315,8 +315,8 @@ class AllocationEngine:
             raise GraphError(f"no edge {from_} -> {to} starting {active_from}")
         return self._replace_edges(from_, edges)
 
-    def _replace_edges(self, parent: str, edges: list[EdgeSpec]) -> ChangeSet:
-        graph = build_graph(GraphSpec(nodes=self.graph.spec.nodes, edges=edges))
+    def _replace_edges(self, parent: str, edges: list[EdgeFields]) -> ChangeSet:
+        graph = build_graph(self.graph.spec.with_edges(edges))
         check_parent_rules(graph, parent)
         self.graph = graph
         self._heads.clear()
@@ -415,7 +415,7 @@ def _lead(rule: AllocationRule) -> int:
     return 0
 
 
-def _edge_key(edge: EdgeSpec) -> tuple[str, str, date | None]:
+def _edge_key(edge: EdgeFields) -> tuple[str, str, date | None]:
     return (edge.from_, edge.to, edge.active_from)
 
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.readout import strategy_codes, strategy_names
-from finops.domain.dag import CostGraph
+from finops.domain.costgraph import CostGraph
 
 __all__ = [
     "Cells",

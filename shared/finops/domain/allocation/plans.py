@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from finops.domain.allocation.strategies import EdgeGroup, group_shares
 from finops.domain.allocation.tables import to_day_numbers
 from finops.domain.allocation.usage import UsageSource, usage_code
-from finops.domain.dag import EdgeSpec
+from finops.domain.costgraph import EdgeFields
 from finops.domain.rules import AllocationRule, Fallback, check_rules, rule_for
 from finops.errors import GraphError
 
@@ -28,7 +28,7 @@ class ParentPlan:
     config_rules holds the rule of every edge per config (for explain and checks).
     """
 
-    edges: tuple[EdgeSpec, ...]
+    edges: tuple[EdgeFields, ...]
     children: NDArray[np.int64]
     dim_config: NDArray[np.int64]
     config_rules: list[tuple[AllocationRule, ...]]
@@ -114,13 +114,13 @@ class _Draft(NamedTuple):
     active: NDArray[np.bool_]
 
 
-def build_plan(edges: Sequence[EdgeSpec], **context: Any) -> ParentPlan:
+def build_plan(edges: Sequence[EdgeFields], **context: Any) -> ParentPlan:
     """Shares of one parent's out-edges (sorted by child id) for all days."""
     return build_plans([edges], **context)[0]
 
 
 def build_plans(
-    edge_lists: Sequence[Sequence[EdgeSpec]],
+    edge_lists: Sequence[Sequence[EdgeFields]],
     *,
     index: dict[str, int],
     dimensions: Sequence[str],
@@ -155,7 +155,7 @@ def build_plans(
 
 
 def parent_head(
-    edges: Sequence[EdgeSpec],
+    edges: Sequence[EdgeFields],
     *,
     index: dict[str, int],
     dimensions: Sequence[str],
@@ -173,7 +173,7 @@ def parent_head(
 
 
 def _head(
-    edges: Sequence[EdgeSpec],
+    edges: Sequence[EdgeFields],
     index: dict[str, int],
     dimensions: Sequence[str],
     days: NDArray[np.int64],
@@ -202,7 +202,7 @@ def _head(
 
 
 def _heads_of(
-    edge_lists: Sequence[Sequence[EdgeSpec]],
+    edge_lists: Sequence[Sequence[EdgeFields]],
     index: dict[str, int],
     dimensions: Sequence[str],
     days: NDArray[np.int64],
@@ -240,7 +240,7 @@ def _heads_of(
 
 
 def _plain_heads(
-    edge_lists: Sequence[Sequence[EdgeSpec]],
+    edge_lists: Sequence[Sequence[EdgeFields]],
     index: dict[str, int],
     n_dims: int,
     days: NDArray[np.int64],
@@ -327,7 +327,7 @@ def _plain_heads(
     return heads
 
 
-def _plain_rules(edges: Sequence[EdgeSpec]) -> list[AllocationRule]:
+def _plain_rules(edges: Sequence[EdgeFields]) -> list[AllocationRule]:
     """`rule_for` of each edge (none overrides a dimension), asking it once per
     distinct strategy and parameters: thousands of edges share a few rules."""
     seen: dict[tuple[str, str], AllocationRule] = {}
@@ -369,7 +369,7 @@ def _chunks(members: list[int], drafts: list[_Draft]) -> list[list[int]]:
     return chunks
 
 
-def activity(edges: Sequence[EdgeSpec], days: NDArray[np.int64]) -> NDArray[np.bool_]:
+def activity(edges: Sequence[EdgeFields], days: NDArray[np.int64]) -> NDArray[np.bool_]:
     """(k, days) whether each edge is active on each day."""
     if not any(e.active_from or e.active_to for e in edges):
         return np.ones((len(edges), days.size), dtype=bool)

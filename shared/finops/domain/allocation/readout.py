@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.engine import AllocationEngine
 from finops.domain.allocation.plans import ParentPlan
-from finops.domain.dag import NodeType
+from finops.domain.costgraph import NodeType
 from finops.domain.money import format_micros
 from finops.domain.rules import StrategyName
 
