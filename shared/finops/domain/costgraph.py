@@ -53,7 +53,8 @@ class NodeFields(Protocol):
 
 
 class OverrideFields(Protocol):
-    """An edge's strategy for one dimension (`dag.DimensionOverride`)."""
+    """An edge's strategy for one dimension (`dag.DimensionOverride`,
+    `plaingraph.PlainOverride`)."""
 
     @property
     def strategy(self) -> str: ...
