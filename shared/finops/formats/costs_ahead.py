@@ -1,7 +1,7 @@
 """A cost file read ahead on a thread, started before the library is imported.
 
 `finops allocate` starts this first: Arrow parses the file (without the GIL) while
-the interpreter imports pydantic and the engine. The blocks are then summed by
+the interpreter imports the engine and reads the graph. The blocks are then summed by
 `costfile.load_costs`, which judges them exactly as blocks it read itself (and
 reads the file again, row by row, for any defect). A file Arrow cannot read gives
 no blocks: `load_costs` starts over and raises the error a reading from scratch
