@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from finops.domain.costgraph import EdgeFields, NodeType, is_active, overlap
-from finops.domain.identifiers import CONTROL_CHARACTERS
+from finops.domain.identifiers import identifier_problem
 
 __all__ = [
     "PlainEdge",
@@ -47,7 +47,6 @@ _EDGE_KEYS: Final = frozenset(
 _OVERRIDE_KEYS: Final = frozenset({"strategy", "params"})
 _NODE_TYPES: Final = {t.value: t for t in NodeType}
 _DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_CONTROL: Final = re.compile(CONTROL_CHARACTERS)
 
 
 class PlainNode(NamedTuple):
@@ -128,7 +127,7 @@ def _graph(raw: object) -> PlainGraph:
         raise _NotPlain
     plain_nodes = [_node(n) for n in nodes]
     ids = {n.id for n in plain_nodes}
-    if _CONTROL.search("".join(ids)) or "" in ids:
+    if "" in ids or identifier_problem("".join(ids)) is not None:
         raise _NotPlain
     return PlainGraph(plain_nodes, [_edge(e, ids) for e in edges])
 
