@@ -15,7 +15,7 @@ empty id or one with a control character, an edge whose ends are not node ids, a
 window that ends before it starts, text that is not UTF-8 JSON) gives None, and the
 file is then read by `graphfile.load_graph`, the authority, which accepts it as it
 always has or names the defect. So the rules and the messages stay written once.
-`tests/unit/formats/test_plaingraph.py` checks the equality on generated graphs.
+`tests/unit/allocation/test_plain_graph.py` checks the equality on generated graphs.
 """
 
 from __future__ import annotations
