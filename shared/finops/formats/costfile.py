@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from finops.domain.allocation.tables import CostTable
@@ -19,6 +18,7 @@ from finops.domain.money import (
     out_of_range,
     to_micros,
 )
+from finops.formats import arrowkernels as ak
 from finops.formats.costblocks import BLOCK_BYTES, open_blocks
 from finops.formats.inputfiles import (
     COST_COLUMNS,
@@ -96,7 +96,7 @@ def _add_batch(cols: _Columns, batch: pa.RecordBatch) -> None:
         raise _NeedsSlowPath
     node = _global_codes(batch.column("node"), cols.nodes)
     dim = _global_codes(batch.column("dimension"), cols.dims)
-    day = batch.column("date").cast(pa.int32()).to_numpy().astype(np.int64)
+    day = ak.cast(batch.column("date"), pa.int32()).to_numpy().astype(np.int64)
     if len(cols.dims) >= 1 << _DIM_BITS or np.abs(day).max() >= _DAY_OFFSET:
         raise _NeedsSlowPath
     key = ((node << _DAY_BITS) + day + _DAY_OFFSET) << _DIM_BITS | dim
@@ -115,13 +115,13 @@ def _amounts(
 ) -> NDArray[np.int64]:
     """Micro-units per row; rows with more decimals go to cols.fine (and count 0)."""
     try:
-        return _words(pc.cast(text, _MICRO))
+        return _words(ak.cast(text, _MICRO))
     except pa.ArrowInvalid:
-        amount = pc.cast(text, _EXACT)
-    rounded = pc.round(amount, ndigits=6, round_mode="half_to_even")
-    micros = _words(pc.cast(rounded, _MICRO))
-    fine = np.flatnonzero(~pc.equal(rounded, amount).to_numpy(zero_copy_only=False))
-    for i, value in zip(fine.tolist(), amount.take(fine).to_pylist(), strict=True):
+        amount = ak.cast(text, _EXACT)
+    rounded = ak.round_half_even(amount, 6)
+    micros = _words(ak.cast(rounded, _MICRO))
+    fine = np.flatnonzero(~ak.equal(rounded, amount).to_numpy(zero_copy_only=False))
+    for i, value in zip(fine.tolist(), ak.take(amount, fine).to_pylist(), strict=True):
         cols.fine.append((int(key[i]), value))
     micros[fine] = 0
     return micros
@@ -129,7 +129,7 @@ def _amounts(
 
 def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
     """Codes of a string column in a dictionary that grows across blocks."""
-    encoded = pc.dictionary_encode(column)
+    encoded = ak.dictionary_encode(column)
     names = encoded.dictionary.to_pylist()
     new = [n for n in names if n not in known]  # names of earlier blocks are checked
     if "" in new or not all_identifiers(new):

@@ -82,9 +82,8 @@ def _parsed(path: Path) -> list[pa.RecordBatch] | None:
 def _shape_of(blocks: list[pa.RecordBatch] | None) -> CostShape | None:
     """The blocks' day range and dimensions; None unless every date and dimension
     is there and every date lies in the range the readers accept."""
-    import pyarrow.compute as pc  # on this thread, after the file is parsed
-
     from finops.domain.days import FIRST_DAY, LAST_DAY
+    from finops.formats import arrowkernels as ak
 
     if not blocks:
         return None
@@ -92,8 +91,8 @@ def _shape_of(blocks: list[pa.RecordBatch] | None) -> CostShape | None:
     dims = pa.chunked_array([b.column("dimension") for b in blocks])
     if len(days) == 0 or days.null_count or dims.null_count:
         return None
-    bounds = pc.min_max(days)
+    bounds = ak.min_max(days)
     first, last = bounds["min"].as_py(), bounds["max"].as_py()
     if first < FIRST_DAY or last > LAST_DAY:
         return None
-    return CostShape(first, last, tuple(sorted(pc.unique(dims).to_pylist())))
+    return CostShape(first, last, tuple(sorted(ak.unique(dims).to_pylist())))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from numpy.typing import NDArray
 
@@ -27,6 +26,7 @@ from finops.domain.money import (
     to_micros,
 )
 from finops.errors import InputError, MoneyRangeError
+from finops.formats import arrowkernels as ak
 from finops.formats.costblocks import COLUMNS as COST_COLUMNS
 
 if TYPE_CHECKING:  # imported by the row-by-row reader only
@@ -66,7 +66,7 @@ def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageT
         return _usage_slowly(path, known_nodes)  # names the line
     _check_known(path, table["node"], node_ids, known_nodes)
     label, label_sets = _labels(path, table)
-    days = table["date"].cast(pa.int32()).to_numpy().astype(np.int64)
+    days = ak.cast(table["date"], pa.int32()).to_numpy().astype(np.int64)
     values = table["value"].to_numpy()
     return UsageTable(node, days, metric, values, label, node_ids, metrics, label_sets)
 
@@ -96,7 +96,7 @@ def _has_nulls(table: pa.Table, columns: tuple[str, ...]) -> bool:
     # An empty string is a length of 0: comparing with "" would convert a Python
     # value, and Arrow's first conversion imports dateutil (~0.02 s, holding the GIL).
     empty = any(
-        pc.min(pc.binary_length(table[c])).as_py() == 0
+        ak.minimum(ak.binary_length(table[c])).as_py() == 0
         for c in columns
         if table[c].type == pa.string()
     )
@@ -110,7 +110,7 @@ def _bad_values(table: pa.Table) -> bool:
 
 def _codes(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
     """Integer codes and the distinct strings they stand for."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
+    encoded = ak.dictionary_encode(column).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
 
@@ -119,7 +119,7 @@ def days_in_range(days: pa.Array | pa.ChunkedArray) -> bool:
     """True when every date lies in FIRST_DAY..LAST_DAY (the fast paths' check)."""
     if len(days) == 0:
         return True
-    bounds = pc.min_max(days)
+    bounds = ak.min_max(days)
     return bool(
         bounds["min"].as_py() >= FIRST_DAY and bounds["max"].as_py() <= LAST_DAY
     )
@@ -137,7 +137,7 @@ def _check_known(
         return
     unknown = [n for n in ids if n not in known]
     if unknown:
-        row = pc.index(column, unknown[0]).as_py()
+        row = ak.index(column, unknown[0])
         raise InputError(f"unknown node {unknown[0]!r}", file=str(path), line=row + 2)
 
 
