@@ -20,6 +20,7 @@ from finops.domain.money import (
 )
 from finops.formats import arrowkernels as ak
 from finops.formats.costblocks import BLOCK_BYTES, open_blocks
+from finops.formats.costblocks import MICRO as _MICRO
 from finops.formats.inputfiles import (
     COST_COLUMNS,
     all_identifiers,
@@ -31,7 +32,6 @@ from finops.formats.inputfiles import (
 __all__ = ["load_costs"]
 
 _EXACT = pa.decimal128(38, 12)
-_MICRO = pa.decimal128(38, 6)
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 _BLOCK = BLOCK_BYTES
 
@@ -113,7 +113,11 @@ def _add_batch(cols: _Columns, batch: pa.RecordBatch) -> None:
 def _amounts(
     cols: _Columns, key: NDArray[np.int64], text: pa.Array
 ) -> NDArray[np.int64]:
-    """Micro-units per row; rows with more decimals go to cols.fine (and count 0)."""
+    """Micro-units per row; rows with more decimals go to cols.fine (and count 0).
+
+    text may hold the amounts already parsed as micro-units (`costs_ahead`)."""
+    if text.type == _MICRO:
+        return _words(text)
     try:
         return _words(ak.cast(text, _MICRO))
     except pa.ArrowInvalid:

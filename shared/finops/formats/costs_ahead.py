@@ -3,7 +3,10 @@
 `finops allocate` starts this first: Arrow parses the file (without the GIL) while
 the interpreter imports the engine and reads the graph. The blocks are then summed by
 `costfile.load_costs`, which judges them exactly as blocks it read itself (and
-reads the file again, row by row, for any defect). A file Arrow cannot read gives
+reads the file again, row by row, for any defect). Amounts are parsed by the reader
+as micro-units (~0.03 s less than casting text afterwards on 1.1 million rows);
+a file with an amount of more than six places is parsed again with amounts as
+text, the form `load_costs` sums exactly. A file Arrow cannot read gives
 no blocks: `load_costs` starts over and raises the error a reading from scratch
 gives. Only pyarrow is imported before the thread starts.
 
@@ -73,10 +76,15 @@ def read_costs_ahead(path: Path) -> CostsAhead:
 
 
 def _parsed(path: Path) -> list[pa.RecordBatch] | None:
-    try:
-        return list(open_blocks(path))
-    except Exception:  # any defect: load_costs reads from scratch and names it
-        return None
+    """The file's blocks, amounts parsed by the reader in micro-units; when some
+    amount has more than six places (or is not a number), as text (`load_costs`
+    sums those exactly, or names the defect); None when that fails too."""
+    for micro in (True, False):
+        try:
+            return list(open_blocks(path, micro_amounts=micro))
+        except Exception:  # any defect: load_costs reads from scratch and names it
+            continue
+    return None
 
 
 def _shape_of(blocks: list[pa.RecordBatch] | None) -> CostShape | None:

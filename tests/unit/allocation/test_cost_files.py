@@ -131,3 +131,41 @@ def test_costs_read_ahead_of_a_missing_file_fail_as_load_costs(tmp_path: Path) -
     with pytest.raises(InputError) as caught:
         read_costs_ahead(tmp_path / "none.csv").table.result(timeout=60)
     assert "cannot read file" in str(caught.value)
+
+
+_ODD = st.sampled_from(
+    ["", "NA", "NaN", "null", "inf", "1,5", "--1", "0x10", "1_0", "\xa01", "1e40"]
+)
+_NUMBER = st.builds(
+    lambda pad, sign, whole, places, exp: f"{pad}{sign}{whole}{places}{exp}{pad}",
+    st.sampled_from(["", " ", "\t"]),
+    st.sampled_from(["", "+", "-"]),
+    st.sampled_from(["0", "7", "123", "99999999999999", "9" * 30]),
+    st.sampled_from(["", ".", ".5", ".000001", ".1234567", ".0000005", ".25"]),
+    st.sampled_from(["", "e2", "E-3", "e-7", "e+0"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(_NUMBER, _ODD), min_size=1, max_size=6))
+def test_amounts_parsed_ahead_as_micro_units_give_what_text_gives(
+    amounts: list[str],
+) -> None:
+    # The reader parses amounts itself (six places) ahead of the sum; a value it
+    # takes differently from the cast of text, or refuses, must end as load_costs
+    # reading the same file from scratch ends: the same table or the same error.
+    rows = [
+        f'n{i % 2},2025-01-0{1 + i % 3},compute,"{a}"' for i, a in enumerate(amounts)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.csv"
+        path.write_text("node,date,dimension,amount\n" + "\n".join(rows) + "\n")
+        ahead = read_costs_ahead(path).table
+        try:
+            table = load_costs(path)
+        except InputError as exc:
+            with pytest.raises(InputError) as caught:
+                ahead.result(timeout=60)
+            assert str(caught.value) == str(exc)
+        else:
+            assert _as_dict(ahead.result(timeout=60)) == _as_dict(table)
