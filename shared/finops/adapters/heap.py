@@ -18,17 +18,20 @@ from __future__ import annotations
 import ctypes
 from typing import Final
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["arrow_on_the_heap", "keep_freed_memory"]
 
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD: Final = -1
 _M_MMAP_THRESHOLD: Final = -3
+_M_ARENA_MAX: Final = -8
 _MMAP_THRESHOLD_MAX: Final = 32 * 1024 * 1024  # glibc's upper bound on 64-bit
 _NEVER_TRIM: Final = 2**31 - 1  # an int; glibc takes it as bytes of free top
 
 
 def keep_freed_memory() -> bool:
-    """Blocks up to 32 MiB from the heap, never trimmed; True when glibc took it."""
+    """Blocks up to 32 MiB from the heap, never trimmed, and one heap for every
+    thread (what the reading threads free, the engine's reuse); True when glibc
+    took it. Call it before the process starts its threads."""
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
@@ -39,4 +42,14 @@ def keep_freed_memory() -> bool:
     return bool(
         mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
         and mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM)
+        and mallopt(_M_ARENA_MAX, 1)
     )
+
+
+def arrow_on_the_heap() -> None:
+    """Arrow's buffers from malloc (this heap) instead of its own jemalloc, whose
+    freed memory only Arrow reuses: the cost file's blocks, summed and freed, make
+    room for the engine's arrays."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())

@@ -85,12 +85,13 @@ def allocate_files(
     summary_only: bool = False,
 ) -> None:
     """Allocate the files; print the summary as JSON or write the result."""
-    from finops.adapters.heap import keep_freed_memory
+    from finops.adapters.heap import arrow_on_the_heap, keep_freed_memory
     from finops.errors import InputError
 
     if (output is None) == (not summary_only):
         raise InputError("give exactly one of --output and --summary-only")
-    keep_freed_memory()  # before the first big block (decision 0370)
+    if keep_freed_memory():  # before the first big block (decision 0370)
+        arrow_on_the_heap()
     with _quick_handovers(), _without_gc():
         # Arrow parses the cost file while the rest of the library is imported.
         from finops.formats.costs_ahead import read_costs_ahead
