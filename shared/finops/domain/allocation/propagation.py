@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -73,8 +74,8 @@ def full_pass(state: CostState, executor: Executor | None = None) -> None:
 
     Parents on one topological level with the same out-degree are split together.
     executor, when given, splits every other batch of a level while this thread
-    splits the rest (NumPy releases the GIL); receipts are then added in batch
-    order, so the result is the same bits.
+    splits the rest (NumPy releases the GIL); each batch's receipts are added when
+    it is split (integer sums: the same bits in any order).
     """
     state.received[:] = 0
     if state.out is not None:
@@ -120,34 +121,37 @@ def full_pass(state: CostState, executor: Executor | None = None) -> None:
 
 
 def _level_by_level(state: CostState, executor: Executor) -> None:
-    """The full pass of long ranges, each level's batches split on two threads."""
+    """The full pass of long ranges, each level's batches split on two threads.
+
+    Each thread adds a batch's receipts to `received` as soon as it has split it,
+    one thread at a time (batches of a level share children): while one adds, the
+    other splits. Sums of integers, they come to the same bits in any order; no
+    parent of a level is a child of another of that level, so none of the rows the
+    level reads is added to before the level ends."""
     received = state.received.reshape(len(state.received), -1)
     direct = state.direct.reshape(len(state.direct), -1)
     shape = state.direct.shape[1:]
     assert state.batches is not None
+    adding = threading.Lock()
 
-    def split(batch: _Batch) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """The batch's parts, and what each of its children receives (summed on the
-        splitting thread too: only adding them to `received` waits for the level)."""
+    def split(batch: _Batch) -> None:
         holistic = direct[batch.parents] + received[batch.parents]
         full = batch.full_shares(state.plans, shape)
         k = full.shape[0] - 1
         parts = split_in_place(holistic.reshape(-1), full.reshape(k + 1, -1))
         parts = parts.reshape(k + 1, len(batch.parents), -1)[:k]
+        for i, parent in enumerate(batch.parents):
+            state.flows[parent] = parts[:, i].reshape((k, *shape))
         rows = parts.reshape(k * len(batch.parents), -1)
-        return parts, batch.receipts(rows, by_part=True)
+        receipts = batch.receipts(rows, by_part=True)
+        with adding:
+            received[batch.targets] += receipts
 
     levels: dict[int, list[_Batch]] = {}
     for batch in state.batches:
         levels.setdefault(batch.level, []).append(batch)
     for level in sorted(levels):
-        batches = levels[level]
-        results = _on_two_threads(split, batches, executor)
-        for batch, (parts, receipts) in zip(batches, results, strict=True):
-            k = parts.shape[0]
-            for i, parent in enumerate(batch.parents):
-                state.flows[parent] = parts[:, i].reshape((k, *shape))
-            received[batch.targets] += receipts
+        _on_two_threads(split, levels[level], executor)
 
 
 def _on_two_threads(
