@@ -159,6 +159,8 @@ def _check_nodes(spec: GraphFields) -> None:
 
 def _check_edges(spec: GraphFields) -> None:
     known = {n.id for n in spec.nodes}
+    if _plainly_valid(spec.edges, known):
+        return
     by_pair: dict[tuple[str, str], list[EdgeFields]] = {}
     for edge in spec.edges:
         a, b = edge.from_, edge.to
@@ -175,6 +177,18 @@ def _check_edges(spec: GraphFields) -> None:
             if edge.overlaps(other):
                 raise GraphError(f"duplicate edge {a} -> {b} with overlapping activity")
         earlier.append(edge)
+
+
+def _plainly_valid(edges: Sequence[EdgeFields], known: set[str]) -> bool:
+    """Every end a known node, no self-loop, no two edges between the same pair: the
+    usual graph, checked in bulk (the loop after it names the first defect)."""
+    froms, tos = [e.from_ for e in edges], [e.to for e in edges]
+    return (
+        known.issuperset(froms)
+        and known.issuperset(tos)
+        and all(map(str.__ne__, froms, tos))
+        and len(set(zip(froms, tos, strict=True))) == len(edges)
+    )
 
 
 def _edge_sort_key(edge: EdgeFields) -> tuple[str, date]:
