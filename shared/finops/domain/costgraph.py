@@ -11,6 +11,7 @@ here, for both.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -186,7 +187,7 @@ def _plainly_valid(edges: Sequence[EdgeFields], known: set[str]) -> bool:
     return (
         known.issuperset(froms)
         and known.issuperset(tos)
-        and all(map(str.__ne__, froms, tos))
+        and all(map(operator.ne, froms, tos))
         and len(set(zip(froms, tos, strict=True))) == len(edges)
     )
 

@@ -5,7 +5,7 @@ kernels (~0.03 s under the GIL, on the path of every `finops allocate`), and
 Arrow's array methods (`cast`, `dictionary_encode`, `take`) import it on their
 first call. The readers of cost and usage files call the kernels through
 `call_function` instead, the function those wrappers end in, with the same options
-they build (pyarrow is pinned; tests/unit/formats/test_arrowkernels.py checks every
+they build (pyarrow is pinned; tests/unit/allocation/test_arrowkernels.py checks every
 kernel here against `pyarrow.compute`).
 """
 
