@@ -64,7 +64,7 @@ class OverrideFields(Protocol):
 
 
 class EdgeFields(Protocol):
-    """An edge as the engine reads it (`dag.EdgeFields`, `plaingraph.PlainEdge`)."""
+    """An edge as the engine reads it (`dag.EdgeSpec`, `plaingraph.PlainEdge`)."""
 
     @property
     def from_(self) -> str: ...

@@ -8,15 +8,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.splitting import split_exactly, split_in_place
-
-_R = TypeVar("_R")
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
@@ -155,23 +152,21 @@ def _level_by_level(state: CostState, executor: Executor) -> None:
 
 
 def _on_two_threads(
-    work: Callable[[_Batch], _R], batches: list[_Batch], executor: Executor
-) -> list[_R]:
-    """work(batch) for each batch, in order; this thread and the executor's take
-    the next batch not yet taken until none is left (batches differ in size)."""
-    results: list[_R | None] = [None] * len(batches)
-    queue = iter(range(len(batches)))  # next() on it is atomic under the GIL
+    work: Callable[[_Batch], None], batches: list[_Batch], executor: Executor
+) -> None:
+    """work(batch) for each batch; this thread and the executor's take the next
+    batch not yet taken until none is left (batches differ in size)."""
+    queue = iter(batches)  # next() on it is atomic under the GIL
 
     def take() -> None:
-        for i in queue:
-            results[i] = work(batches[i])
+        for batch in queue:
+            work(batch)
 
     helper = executor.submit(take)
     try:
         take()
     finally:
         helper.result()  # its error, if any; never leaves it running
-    return cast(list[_R], results)
 
 
 @dataclass
