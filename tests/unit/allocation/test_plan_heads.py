@@ -95,6 +95,8 @@ def test_heads_built_together_equal_heads_built_one_by_one(
         _same(got, want)
 
 
+PROPORTIONAL = {"strategy": "proportional", "params": {"metric": "m"}}
+FIXED_40 = {"strategy": "fixed_percent", "params": {"percent": 40}}
 NODES = [node(n, "shared") for n in ("s1", "s2", "s3")] + [node("a"), node("b")]
 
 
@@ -128,6 +130,40 @@ NODES = [node(n, "shared") for n in ("s1", "s2", "s3")] + [node("a"), node("b")]
                 edge("s3", "a", "proportional"),
             ],
             r"^node s2: fixed percents exceed 100 from the start$",
+        ),
+        # An override of a dimension the costs lack is checked all the same.
+        (
+            [
+                edge("s1", "a"),
+                edge("s1", "b", dimensions={"network": PROPORTIONAL}),
+                edge("s2", "a"),
+                edge("s3", "a"),
+            ],
+            r"^node s1 \(dimension network\): out-edges mix strategies or metrics$",
+        ),
+        (
+            [
+                edge("s1", "a"),
+                edge("s2", "a", dimensions={"storage": {"strategy": "nonesuch"}}),
+                edge("s3", "a", "fixed_percent", percent=70),
+                edge("s3", "b", dimensions={"compute": FIXED_40}),
+            ],
+            r"^edge s2 -> a \(dimension storage\): unknown strategy 'nonesuch'$",
+        ),
+        (
+            [
+                edge("s1", "a"),
+                edge("s2", "a"),
+                edge("s3", "a", "fixed_percent", percent=70),
+                edge(
+                    "s3",
+                    "b",
+                    "fixed_percent",
+                    percent=10,
+                    dimensions={"compute": FIXED_40},
+                ),
+            ],
+            r"^node s3 \(dimension compute\): fixed percents exceed 100 from the start",
         ),
     ],
 )
