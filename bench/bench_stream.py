@@ -1,6 +1,8 @@
 """Allocator stream figures: sustained cost+usage events/s, latency, memory, cold start.
 
 Run: python bench/bench_stream.py [--quick]   (or BENCH_QUICK=1, or via `make bench`).
+`--warm-up SECONDS` streams that long first, unmeasured: the figures are then those of
+warm processes (a young broker's JIT compiler, otherwise, spends CPU in the window).
 Starts its own Kafka and PostgreSQL (the `finops dev up` launcher, free ports) and one
 allocator worker; prints figures only, asserts nothing.
 """
@@ -159,6 +161,41 @@ def _wait_stored(
     return time.monotonic() - began
 
 
+def _warm_up(
+    kafka: KafkaSettings,
+    org: Path,
+    recent: list[date],
+    size: dict[str, int],
+    worker: AllocatorProcess | WorkerGroup,
+    peaks: Peaks,
+) -> str:
+    """The same stream, unmeasured, until everything it sent is stored: the
+    figures that follow are those of warm processes (the broker's JIT compiler,
+    above all, has compiled what the stream runs)."""
+    began = time.monotonic()
+
+    async def idle() -> None:
+        peaks.sample()
+
+    sent = asyncio.run(
+        stream(
+            kafka,
+            _ids(org),
+            recent,
+            rate=size["rate"],
+            seconds=size["warm_up"],
+            tick=idle,
+        )
+    )
+    while lag(worker) > 0:
+        time.sleep(0.2)
+    time.sleep(5)  # its last recompute
+    return (
+        f"warm-up: {sent} events at {size['rate']}/s, stored "
+        f"{time.monotonic() - began:.1f}s after it began (not measured)"
+    )
+
+
 def sustained(
     stack: Stack, work: Path, size: dict[str, int], trace: TextIO | None = None
 ) -> None:
@@ -190,6 +227,8 @@ def sustained(
         f"stored in {preload:.1f}s"
     )
     recent = [start + timedelta(days=size["days"] - k) for k in (1, 2, 3)]
+    if size["warm_up"]:
+        say(_warm_up(kafka, org, recent, size, worker, peaks))
     parts = {
         "ingest->stored latency of node rows": NODE_LATENCY,
         "ingest->stored latency of flows": FLOW_LATENCY,
@@ -276,6 +315,13 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=int, help="events per second of the stream")
     parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="stream this long first, unmeasured (figures of warm processes)",
+    )
+    parser.add_argument(
         "--trace", help="write the workers' lag and counters each second here"
     )
     args = parser.parse_args()
@@ -285,6 +331,7 @@ def main() -> None:
         size[name] = getattr(args, name) or size.get(name, 3 * size["cold_nodes"])
     size["workers"] = args.workers
     size["rate"] = args.rate or size["rate"]
+    size["warm_up"] = args.warm_up
     say(f"mode: {'quick' if quick else 'full'} {size}")
     work = Path(tempfile.mkdtemp(prefix="finops-bench-stream-"))
     settings = DevStackSettings(
