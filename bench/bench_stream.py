@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -161,6 +162,20 @@ def _wait_stored(
     return time.monotonic() - began
 
 
+async def _events(
+    kafka: KafkaSettings,
+    org: Path,
+    days: list[date],
+    size: dict[str, int],
+    seconds: int,
+    tick: Callable[[], Awaitable[None]],
+) -> int:
+    """The bench's events, at its rate, for some seconds; how many were sent."""
+    return await stream(
+        kafka, _ids(org), days, rate=size["rate"], seconds=seconds, tick=tick
+    )
+
+
 def _warm_up(
     kafka: KafkaSettings,
     org: Path,
@@ -177,16 +192,7 @@ def _warm_up(
     async def idle() -> None:
         peaks.sample()
 
-    sent = asyncio.run(
-        stream(
-            kafka,
-            _ids(org),
-            recent,
-            rate=size["rate"],
-            seconds=size["warm_up"],
-            tick=idle,
-        )
-    )
+    sent = asyncio.run(_events(kafka, org, recent, size, size["warm_up"], idle))
     while lag(worker) > 0:
         time.sleep(0.2)
     time.sleep(5)  # its last recompute
@@ -258,14 +264,7 @@ def sustained(
     async def paced() -> int:
         async with Backlog(kafka.bootstrap_servers) as backlog_probe:
             probe.append(backlog_probe)
-            return await stream(
-                kafka,
-                _ids(org),
-                recent,
-                rate=size["rate"],
-                seconds=size["seconds"],
-                tick=tick,
-            )
+            return await _events(kafka, org, recent, size, size["seconds"], tick)
 
     cpu_before = peaks.cpu_seconds()
     began = time.monotonic()
