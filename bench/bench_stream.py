@@ -162,6 +162,15 @@ def _wait_stored(
     return time.monotonic() - began
 
 
+def _drain(worker: AllocatorProcess | WorkerGroup, peaks: Peaks) -> None:
+    """Until the worker has read everything sent, then 5 s more: the last
+    recompute, and held-back flows, come after the lag reached 0."""
+    while lag(worker) > 0:
+        peaks.sample()
+        time.sleep(0.2)
+    time.sleep(5)
+
+
 async def _events(
     kafka: KafkaSettings,
     org: Path,
@@ -193,9 +202,7 @@ def _warm_up(
         peaks.sample()
 
     sent = asyncio.run(_events(kafka, org, recent, size, size["warm_up"], idle))
-    while lag(worker) > 0:
-        time.sleep(0.2)
-    time.sleep(5)  # its last recompute
+    _drain(worker, peaks)
     return (
         f"warm-up: {sent} events at {size['rate']}/s, stored "
         f"{time.monotonic() - began:.1f}s after it began (not measured)"
@@ -271,10 +278,7 @@ def sustained(
     sent = asyncio.run(paced())
     took = time.monotonic() - began
     drain_began = time.monotonic()
-    while lag(worker) > 0:
-        peaks.sample()
-        time.sleep(0.2)
-    time.sleep(5)  # the last recompute, and held-back flows, after the lag reached 0
+    _drain(worker, peaks)
     drain = time.monotonic() - drain_began
     cpu_after = peaks.cpu_seconds()
     say(
