@@ -64,7 +64,9 @@ SELECT $1, t.from_node, t.dimension, t.to_nodes, t.strategies, t.shares, t.retai
 FROM tmp_share_sets t
 LEFT JOIN changed c ON c.from_node = t.from_node AND c.dimension = t.dimension
 WHERE c.from_node IS NULL"""
-_M = "::numeric / 1000000"
+# Micro-units to NUMERIC(24, 6): a product of scale 6 is exact, and measured ~5 % less
+# of the backend's CPU for the stream's writes than dividing by 1000000 (decision 0390).
+_M = "::numeric * 0.000001"
 # Rows are updated through a join with the temp table, then the rows the join did
 # not find are inserted (docs/decisions/0008-write-only-what-changed.md). One writer
 # owns a date, so no other transaction adds them in between (if one did, the key
