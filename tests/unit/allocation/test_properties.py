@@ -310,14 +310,14 @@ def test_a_batched_update_equals_a_full_recompute(data: st.DataObject) -> None:
             )
     table = UsageTable.from_records(model_usage) if usage_nodes else None
     metrics = data.draw(st.sampled_from([None, {"req"}]))  # only "req" changes
-    with _whole_parents(data):
+    with _maybe_full_pass(data):
         engine.update(cost_rows, table, usage_nodes, metrics)
     fresh = _engine(spec, list(model_costs.values()), model_usage)
     _same(engine, fresh)
     _same_flows(engine, fresh)
 
 
-def _whole_parents(data: st.DataObject) -> AbstractContextManager[Any]:
+def _maybe_full_pass(data: st.DataObject) -> AbstractContextManager[Any]:
     """Maybe no seed threshold: every update then takes the full pass, the path
     of the stream's busy dates (hundreds of changed nodes per pass)."""
     if data.draw(st.booleans()):
@@ -375,7 +375,7 @@ def test_usage_patches_equal_a_full_recompute(data: st.DataObject) -> None:
                 )
             )
         ]
-        with _whole_parents(data):
+        with _maybe_full_pass(data):
             engine.update(cost_rows, usage_patch=usage_patch(engine, model_usage, new))
         model_usage = [u for u in model_usage if u.node not in new]
         model_usage += [u for rows in new.values() for u in rows]
