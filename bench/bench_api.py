@@ -90,7 +90,8 @@ def _node_csv(engine: AllocationEngine, out: Path) -> int:
 
 def _share_csv(engine: AllocationEngine, out: Path) -> int:
     """The shares the allocator stores (allocation_shares' rows, gathered into
-    allocation_share_sets): per parent, day and dimension one row per child and the
+    allocation_share_groups, a group of one dimension each): per parent, day and
+    dimension one row per child and the
     retained share last; flows are derived from
     them and the node rows by the allocation_contributions view."""
     ids, dims = engine.graph.ids, engine.dimensions
@@ -120,9 +121,9 @@ def _share_csv(engine: AllocationEngine, out: Path) -> int:
 
 
 _SETS = """
-INSERT INTO allocation_share_sets (charge_date, from_node, dimension, to_nodes,
-                                   strategies, shares, retained)
-SELECT charge_date, from_node, dimension,
+INSERT INTO allocation_share_groups (charge_date, from_node, dimension, dimensions,
+                                     to_nodes, strategies, shares, retained)
+SELECT charge_date, from_node, dimension, ARRAY[dimension],
        array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> ''),
        array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> ''),
        array_agg(share ORDER BY position) FILTER (WHERE to_node <> ''),

@@ -37,7 +37,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 _STATS = """
 SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_dead_tup
 FROM pg_stat_user_tables
-WHERE relname IN ('allocation_results', 'allocation_share_sets', 'allocation_shares')
+WHERE relname IN ('allocation_results', 'allocation_share_groups')
 ORDER BY relname"""
 
 

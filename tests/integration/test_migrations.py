@@ -158,6 +158,31 @@ async def test_the_derived_flows_upgrade_drops_written_flows_and_recomputes_date
             ("blog", Decimal("0.000002"), "proportional"),
             ("shop", Decimal("0.000001"), "proportional"),
         ]
+        # One set for two dimensions: each derives its flows from its own holistic.
+        await db.execute(
+            "UPDATE allocation_share_groups SET dimensions = '{compute,ml}'"
+        )
+        await db.execute(
+            "INSERT INTO allocation_results (node_id, charge_date, dimension, direct,"
+            " indirect, holistic, allocated_out, retained) VALUES"
+            " ('db', '2025-01-01', 'ml', 0.000006, 0, 0.000006, 0.000006, 0)"
+        )
+        rows = await db.fetch(
+            "SELECT dimension, to_node, amount FROM allocation_contributions"
+            " ORDER BY 1, 2"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("compute", "blog", Decimal("0.000002")),
+            ("compute", "shop", Decimal("0.000001")),
+            ("ml", "blog", Decimal("0.000004")),
+            ("ml", "shop", Decimal("0.000002")),
+        ]
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM allocation_shares WHERE dimension = 'ml'"
+            )
+            == 3
+        )  # two children and the retained row
     finally:
         await db.execute(f"SET search_path = {search_path}")
         await db.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -175,13 +200,14 @@ async def _upgrade_to_share_sets(
     db: asyncpg.Connection, folder: Path, schema: str
 ) -> None:
     """0080: the per-child share rows become one set per date, parent and dimension,
-    carried over (allocator_days is kept: nothing is recomputed)."""
+    carried over (allocator_days is kept: nothing is recomputed); 0090: each set a
+    group of its one dimension."""
     await db.execute(
         "INSERT INTO allocator_days (charge_date, graph_version, input_offsets)"
         " VALUES ('2025-01-01', 1, '{}'::jsonb)"
     )
     applied = await apply_migrations(db, folder=folder, schema=schema)
-    assert [m.name for m in applied] == ["share_sets"]
+    assert [m.name for m in applied] == ["share_sets", "share_groups"]
     await db.execute(f'SET search_path = "{schema}"')
     sets = await db.fetch("SELECT * FROM allocation_share_sets")
     assert [
@@ -189,3 +215,6 @@ async def _upgrade_to_share_sets(
         for r in sets
     ] == [("db", ["shop", "blog"], ["proportional"] * 2, [1.0 / 3, 2.0 / 3], 0.0)]
     assert await db.fetchval("SELECT count(*) FROM allocator_days") == 1
+    # 0090: carried over as a group of one dimension
+    groups = await db.fetch("SELECT dimension, dimensions FROM allocation_share_groups")
+    assert [tuple(r) for r in groups] == [("compute", ["compute"])]

@@ -64,22 +64,26 @@ def decode_rows(rows: CopyRows) -> list[Row]:
 def decode_share_sets(rows: CopyRows) -> list[Row]:
     """The rows of every share set encoded (encode_share_sets), in order:
     ((from, to, dimension), (position, strategy, share)), each set's children, then
-    its retained share (to and strategy '')."""
+    its retained share (to and strategy ''); a set stored once for a group of
+    dimensions is listed for each of them, as the allocation_share_sets view does."""
     cursor, found, sets = _Cursor(rows), [], 0
     field = cursor.field
     while (fields := cursor.next_row()) is not None:
-        assert fields == 6
-        parent, dimension = field().decode(), field().decode()
+        assert fields == 7
+        parent, first = field().decode(), field().decode()
+        dimensions = [d.decode() for d in _array(field(), 25)]
+        assert dimensions and dimensions[0] == first  # stored under its first
         children = [c.decode() for c in _array(field(), 25)]
         strategies = [s.decode() for s in _array(field(), 25)]
         shares = [struct.unpack(">d", v)[0] for v in _array(field(), 701)]
         (retained,) = struct.unpack(">d", field())
         assert len(children) == len(strategies) == len(shares) > 0
-        for i, (child, strategy, share) in enumerate(
-            zip(children, strategies, shares, strict=True)
-        ):
-            found.append(((parent, child, dimension), (i, strategy, share)))
-        found.append(((parent, "", dimension), (len(children), "", retained)))
+        for dimension in dimensions:
+            for i, (child, strategy, share) in enumerate(
+                zip(children, strategies, shares, strict=True)
+            ):
+                found.append(((parent, child, dimension), (i, strategy, share)))
+            found.append(((parent, "", dimension), (len(children), "", retained)))
         sets += 1
     assert sets == rows.count
     cursor.end()

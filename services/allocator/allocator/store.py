@@ -31,37 +31,41 @@ _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_results (
     node_id TEXT, dimension TEXT, direct BIGINT, indirect BIGINT, holistic BIGINT,
     allocated_out BIGINT, retained BIGINT) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS tmp_share_sets (
-    from_node TEXT, dimension TEXT, to_nodes TEXT[], strategies TEXT[],
-    shares DOUBLE PRECISION[], retained DOUBLE PRECISION) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS tmp_share_groups (
+    from_node TEXT, dimension TEXT, dimensions TEXT[], to_nodes TEXT[],
+    strategies TEXT[], shares DOUBLE PRECISION[], retained DOUBLE PRECISION)
+    ON COMMIT DELETE ROWS;
 """
 _RUN = """
 INSERT INTO computation_runs (run_id, kind, graph_version, first_date, last_date,
                               input_offsets, status, finished_at)
 VALUES ($1, 'incremental', $2, $3, $3, $4::jsonb, 'succeeded', now())"""
 _CLEAR_RESULTS = "DELETE FROM allocation_results WHERE charge_date = $1"
-_CLEAR_SHARES = "DELETE FROM allocation_share_sets WHERE charge_date = $1"
+_CLEAR_SHARES = "DELETE FROM allocation_share_groups WHERE charge_date = $1"
 _REMOVE_RESULTS = """
 DELETE FROM allocation_results WHERE charge_date = $1
   AND (node_id, dimension) IN (SELECT * FROM unnest($2::text[], $3::text[]))"""
 _REMOVE_SHARES = """
-DELETE FROM allocation_share_sets
+DELETE FROM allocation_share_groups
 WHERE charge_date = $1 AND from_node = ANY($2::text[])"""
-# Whole sets (every child of a parent and dimension, and its retained share) come
-# one row each, in binary COPY from the compute process: updated in place through a
-# join (a HOT update: the children, the only indexed array, stay), the sets the join
-# missed inserted (migration 0080, decision 0270).
+# Whole sets (every child of a parent and group of dimensions, and its retained share)
+# come one row each, in binary COPY from the compute process: updated in place through
+# a join (a HOT update: the children, the only indexed array, stay), the sets the join
+# missed inserted (migrations 0080 and 0090, decisions 0270 and 0400). A parent's
+# groups change only with its rules, and then its old sets are deleted first.
 _UPSERT_SHARES = """
 WITH changed AS (
-    UPDATE allocation_share_sets s SET to_nodes = t.to_nodes,
-        strategies = t.strategies, shares = t.shares, retained = t.retained, run_id = $2
-    FROM tmp_share_sets t
+    UPDATE allocation_share_groups s SET dimensions = t.dimensions,
+        to_nodes = t.to_nodes, strategies = t.strategies, shares = t.shares,
+        retained = t.retained, run_id = $2
+    FROM tmp_share_groups t
     WHERE s.charge_date = $1 AND s.from_node = t.from_node AND s.dimension = t.dimension
     RETURNING s.from_node, s.dimension)
-INSERT INTO allocation_share_sets (charge_date, from_node, dimension, to_nodes,
-    strategies, shares, retained, run_id)
-SELECT $1, t.from_node, t.dimension, t.to_nodes, t.strategies, t.shares, t.retained, $2
-FROM tmp_share_sets t
+INSERT INTO allocation_share_groups (charge_date, from_node, dimension, dimensions,
+    to_nodes, strategies, shares, retained, run_id)
+SELECT $1, t.from_node, t.dimension, t.dimensions, t.to_nodes, t.strategies, t.shares,
+       t.retained, $2
+FROM tmp_share_groups t
 LEFT JOIN changed c ON c.from_node = t.from_node AND c.dimension = t.dimension
 WHERE c.from_node IS NULL"""
 # Micro-units to NUMERIC(24, 6): a product of scale 6 is exact, and measured ~5 % less
@@ -196,7 +200,7 @@ async def _write_shares(conn: Connection, write: DayWrite) -> None:
     elif shares.parents:
         await conn.execute(_REMOVE_SHARES, write.day, shares.parents)
     if shares.rows is not None and shares.rows.count:
-        await _copy_encoded(conn, "tmp_share_sets", shares.rows, SHARE_COLUMNS)
+        await _copy_encoded(conn, "tmp_share_groups", shares.rows, SHARE_COLUMNS)
         await conn.execute(_UPSERT_SHARES, write.day, write.run_id)
 
 

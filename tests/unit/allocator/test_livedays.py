@@ -31,10 +31,13 @@ DIMS = ["compute", "storage", "network"]
 class SynthFeed:
     """A small synthetic organisation, and the InputState its events fold into."""
 
-    def __init__(self, seed: int) -> None:
-        org = generate_org(
-            SynthOptions(nodes=80, edges=240, days=1, dimensions=1, seed=seed)
+    def __init__(self, seed: int, *, dimensions: int = 1) -> None:
+        """dimensions: of the organisation's rules (above 1, some parents have an
+        override in the second: their sets differ between dimensions)."""
+        options = SynthOptions(
+            nodes=80, edges=240, days=1, dimensions=dimensions, seed=seed
         )
+        org = generate_org(options)
         self.spec = org.spec
         self.graph = build_graph(org.spec)
         self.reach = usage_reach(org.spec)
@@ -171,6 +174,24 @@ def test_parallel_edges_of_one_pair_still_store_what_a_fresh_allocation_gives() 
     feed.graph = build_graph(feed.spec)
     assert feed.graph.parallel_edges
     assert not Feed(4).graph.parallel_edges
+    _replay(feed, 0)
+
+
+def test_a_set_is_stored_once_for_the_dimensions_it_is_the_same_in() -> None:
+    feed = Feed(5, dimensions=3)  # some parents override their rules in storage
+    overridden = {e.from_ for e in feed.spec.edges if e.dimensions}
+    assert overridden
+    live, stored = LiveDays(engines=4, frames=4), StoredDay()
+    for node in feed.ids[:40]:
+        for dim in DIMS:
+            live.touch(DAY, feed.apply(feed.cost(node, dim, 2_000_000 + len(node))))
+    computed = live.compute(feed.graph, DAY, feed.state.days[DAY], live.take(DAY))
+    stored.write(computed.delta)
+    assert (stored.nodes, stored.flows()) == _fresh(feed.graph, feed)
+    parents = {parent for parent, _ in stored.shares}
+    assert len(stored.shares) == len(parents) * len(DIMS)  # a set per dimension
+    # stored: one set per parent, two for each parent with an override
+    assert stored.share_rows == len(parents) + len(overridden & parents)
     _replay(feed, 0)
 
 

@@ -11,6 +11,12 @@ of another every row (the parent's old sets deleted first); of every parent when
 write replaces the date whole. A set is one row per child (position 0..parts-1) and
 a last row, position = parts with to_node and strategy '', holding the retained
 share as the engine computes it; the store gathers them into one row.
+
+The dimensions of one config of a plan (no override tells them apart) have the same
+set: it is stored once, under the config's first dimension, with the list of its
+dimensions (migration 0090, decision 0400). Each row carries its set's group: a bit
+mask of the dimensions (by index) sharing the config, or -1 - d for dimension d alone
+when there are too many dimensions for a mask.
 """
 
 from __future__ import annotations
@@ -56,8 +62,9 @@ class ShareRows:
 
 
 NO_SHARES = ShareRows(complete=False)
-# parent, child, dimension, position, strategy codes; share
+# parent, child, dimension, position, strategy codes, share, group
 _Columns = tuple[NDArray[np.int64] | NDArray[np.float64], ...]
+_MASK_DIMENSIONS = 62  # up to this many dimensions, a group is a bit mask
 
 
 def share_rows(
@@ -148,6 +155,7 @@ def _moved_in_place(
         retained[i] = retained_shares(plan.share_cells(None))
     parents = np.fromiter((p for p, _, _ in pairs), np.int64, len(pairs))
     no_strategy = np.full(sets.size, _NO_STRATEGY, dtype=np.int64)
+    groups = _groups(configs)  # (plans, dims)
     columns = (
         np.concatenate([parents[owner[rows]], parents[sets]]),
         np.concatenate([children[rows], np.full(sets.size, n_nodes, np.int64)]),
@@ -155,13 +163,27 @@ def _moved_in_place(
         np.concatenate([rows - starts[owner[rows]], sizes[sets]]),
         np.concatenate([codes[rows, dims], no_strategy]),
         np.concatenate([now[rows, dims], retained[sets, set_dims]]),
+        np.concatenate([groups[owner[rows], dims], groups[sets, set_dims]]),
     )
     return columns, [pairs[i] for i in np.flatnonzero(reshaped).tolist()]
 
 
+def _groups(configs: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Per plan (a row of `configs`: each dimension's config) and dimension, its
+    set's group: the bit mask of the dimensions with the same config, or -1 - d when
+    there are too many dimensions for a mask (each set then stands alone)."""
+    n_dims = configs.shape[1]
+    if n_dims > _MASK_DIMENSIONS:
+        return np.broadcast_to(-1 - np.arange(n_dims, dtype=np.int64), configs.shape)
+    same = configs[:, :, np.newaxis] == configs[:, np.newaxis, :]
+    bits = np.left_shift(1, np.arange(n_dims, dtype=np.int64))
+    groups: NDArray[np.int64] = same @ bits
+    return groups
+
+
 def _no_rows() -> _Columns:
     empty = np.zeros(0, dtype=np.int64)
-    return (empty, empty, empty, empty, empty, np.zeros(0, dtype=np.float64))
+    return (empty, empty, empty, empty, empty, np.zeros(0, dtype=np.float64), empty)
 
 
 def _segments_any(
@@ -211,12 +233,19 @@ def _codes(plan: ParentPlan) -> NDArray[np.int64]:
 
 
 def _encode(frame: ResultFrame, pieces: list[_Columns]) -> CopyRows:
-    """Whole sets (pieces of row columns) in binary COPY format, a row per set."""
+    """Whole sets (pieces of row columns) in binary COPY format, a row per set and
+    group: only the rows of each group's first dimension are kept (the others are
+    the same set)."""
     columns = [np.concatenate(c) for c in zip(*pieces, strict=True)]
-    parent, child, dimension, position, strategy, share = columns
+    group = columns[6].astype(np.int64, copy=False)
+    first = (group < 0) | ((group & -group) == np.left_shift(1, columns[2]))
+    if not first.all():
+        columns = [c[first] for c in columns]
+        group = group[first]
+    parent, child, dimension, position, strategy, share, _ = columns
     texts = (_node_texts(frame.graph), _dim_texts(frame.dimensions), _STRATEGIES)
     return encode_share_sets(
-        (parent, child, dimension, position, strategy),
+        (parent, child, dimension, position, strategy, group),
         share.astype(np.float64, copy=False),
         texts,
         frame.dimensions,
@@ -242,6 +271,7 @@ def _parent_rows(parent: int, plan: ParentPlan, n_nodes: int, n_dims: int) -> _C
         np.repeat(np.arange(k + 1, dtype=np.int64), n_dims),
         strategy.astype(np.int64, copy=False).ravel(),
         full.ravel(),
+        np.tile(_groups(plan.dim_config[np.newaxis, :])[0], k + 1),
     )
 
 
