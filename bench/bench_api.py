@@ -90,8 +90,8 @@ def _node_csv(engine: AllocationEngine, out: Path) -> int:
 
 def _share_csv(engine: AllocationEngine, out: Path) -> int:
     """The shares the allocator stores (allocation_shares' rows, gathered into
-    allocation_share_groups, a group of one dimension each): per parent, day and
-    dimension one row per child and the
+    allocation_share_groups: a set stored once for the dimensions it is the same in):
+    per parent, day and dimension one row per child and the
     retained share last; flows are derived from
     them and the node rows by the allocation_contributions view."""
     ids, dims = engine.graph.ids, engine.dimensions
@@ -123,12 +123,20 @@ def _share_csv(engine: AllocationEngine, out: Path) -> int:
 _SETS = """
 INSERT INTO allocation_share_groups (charge_date, from_node, dimension, dimensions,
                                      to_nodes, strategies, shares, retained)
-SELECT charge_date, from_node, dimension, ARRAY[dimension],
-       array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> ''),
-       array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> ''),
-       array_agg(share ORDER BY position) FILTER (WHERE to_node <> ''),
-       max(share) FILTER (WHERE to_node = '')
-FROM share_rows GROUP BY charge_date, from_node, dimension"""
+SELECT charge_date, from_node, dimensions[1], dimensions, to_nodes, strategies,
+       shares, retained
+FROM (SELECT charge_date, from_node, array_agg(dimension ORDER BY dimension)
+             AS dimensions, to_nodes, strategies, shares, retained
+      FROM (SELECT charge_date, from_node, dimension,
+                   array_agg(to_node ORDER BY position) FILTER (WHERE to_node <> '')
+                     AS to_nodes,
+                   array_agg(strategy ORDER BY position) FILTER (WHERE to_node <> '')
+                     AS strategies,
+                   array_agg(share ORDER BY position) FILTER (WHERE to_node <> '')
+                     AS shares,
+                   max(share) FILTER (WHERE to_node = '') AS retained
+            FROM share_rows GROUP BY charge_date, from_node, dimension) sets
+      GROUP BY charge_date, from_node, to_nodes, strategies, shares, retained) groups"""
 
 
 async def _load(env: dict[str, str], org: Path, work: Path) -> Loaded:

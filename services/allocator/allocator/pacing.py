@@ -6,8 +6,9 @@ changed it, so passes run back to back spend CPU on freshness nobody asked for.
 After each pass the rest moves by a share of the gap between the target and the
 median latency (ingest -> stored) of the events that pass stored: it grows while
 results are fresher than the target and shrinks, down to nothing, when they are
-not. A rest never exceeds twice the pass before it (`SHARE`), so a lightly loaded
-worker, whose passes are short, still answers within a few of them (decision 0350).
+not. A rest never exceeds three times the pass before it (`SHARE`), so a lightly loaded
+worker, whose passes are short, still answers within a few of them (decisions 0350,
+0400).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 __all__ = ["Pacing", "weighted_median"]
 
 GAIN = 0.5  # share of the latency gap the rest moves by after each pass
-SHARE = 2.0  # a rest is at most this share of the pass before it (1.0 until 0350)
+SHARE = 3.0  # a rest is at most this share of the pass before it (1.0, then 2.0: 0400)
 MAX_REST_S = 1.0  # and never longer than this
 
 
