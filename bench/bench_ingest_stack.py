@@ -50,6 +50,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_DATABASE_URL: Final = (
+    "from finops_tools.cli.stack_address import dev_stack; "
+    "print(dev_stack().database_url)"
+)
+
+
 def _run(command: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -80,7 +86,8 @@ def _stack(root: Path) -> Iterator[dict[str, str]]:
         }
         env |= {
             "KAFKA_BOOTSTRAP_SERVERS": str(status["kafka"]["address"]),
-            "DATABASE_URL": str(status["postgres"]["address"]),
+            # the status hides the password: the stack's own URL, as its services get it
+            "DATABASE_URL": _run([sys.executable, "-c", _DATABASE_URL], env).strip(),
             "KAFKA_TOPIC_NAMESPACE": NAMESPACE,
         }
         _run([*FINOPS, "db", "migrate"], env)
