@@ -126,9 +126,8 @@ def _text_list_pool(lists: Sequence[Sequence[str]]) -> TextPool:
     end to end in one buffer."""
     fields = []
     for texts in lists:
-        elements = [len(b).to_bytes(4, "big") + b for b in map(str.encode, texts)]
         header = struct.pack(">iiiii", 1, 0, _TEXT_OID, len(texts), 1)
-        fields.append(header + b"".join(elements))
+        fields.append(header + TextPool(texts).data.tobytes())  # the elements
     return TextPool.of_fields(fields)
 
 
