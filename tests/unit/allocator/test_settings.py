@@ -28,7 +28,7 @@ def test_dynamic_membership_has_no_instance_id() -> None:
 def test_the_freshness_target_is_read_from_the_environment_and_never_negative(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert AllocatorSettings().freshness_target_s == 0.8
+    assert AllocatorSettings().freshness_target_s == 0.9
     monkeypatch.setenv("ALLOCATOR_FRESHNESS_TARGET_S", "0")
     assert AllocatorSettings().freshness_target_s == 0.0
     monkeypatch.setenv("ALLOCATOR_FRESHNESS_TARGET_S", "-1")
