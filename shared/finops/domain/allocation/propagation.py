@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from finops.domain.allocation.plans import ParentPlan
+from finops.domain.allocation.rowsums import RowSums
 from finops.domain.allocation.splitting import split_exactly, split_in_place
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
@@ -175,10 +176,9 @@ class _Batch:
 
     parents: list[int]
     children: NDArray[np.int64]
-    order: NDArray[np.int64]  # rows sorted by child
     targets: NDArray[np.int64]  # each distinct child, in sorted order
-    starts: NDArray[np.int64]  # its first row in sorted order
-    order_by_part: NDArray[np.int64]  # `order` for rows numbered part by part
+    by_parent: RowSums  # rows in parent order summed per target
+    by_part: RowSums  # the same for rows numbered part by part
     level: (
         int  # topological level of its parents (batches of one level are independent)
     )
@@ -237,7 +237,14 @@ class _Batch:
         # as `full_pass` lays out its parts; all parents of a batch have k parts.
         k = len(children) // len(parents)
         by_part = (order % k) * len(parents) + order // k
-        return cls(parents, children, order, ranked[starts], starts, by_part, level)
+        return cls(
+            parents,
+            children,
+            ranked[starts],
+            RowSums.of(order, starts),
+            RowSums.of(by_part, starts),
+            level,
+        )
 
     def receive(
         self,
@@ -256,9 +263,7 @@ class _Batch:
         self, rows: NDArray[np.int64], *, by_part: bool = False
     ) -> NDArray[np.int64]:
         """What each distinct child (`targets`) receives from the rows."""
-        order = self.order_by_part if by_part else self.order
-        summed: NDArray[np.int64] = np.add.reduceat(rows[order], self.starts, axis=0)
-        return summed
+        return (self.by_part if by_part else self.by_parent)(rows)
 
 
 def split_batch(
