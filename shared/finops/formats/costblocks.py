@@ -51,7 +51,8 @@ def read_blocks(
 
 
 def _convert(micro_amounts: bool) -> pcsv.ConvertOptions:
-    types = {"node": pa.string(), "date": pa.date32(), "dimension": pa.string()}
+    codes = pa.dictionary(pa.int32(), pa.string())
+    types = {"node": codes, "date": pa.date32(), "dimension": codes}
     return pcsv.ConvertOptions(
         column_types={**types, "amount": MICRO if micro_amounts else pa.string()},
         include_columns=list(COLUMNS),

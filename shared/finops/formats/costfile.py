@@ -133,7 +133,9 @@ def _amounts(
 
 def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
     """Codes of a string column in a dictionary that grows across blocks."""
-    encoded = ak.dictionary_encode(column)
+    encoded = (
+        column if pa.types.is_dictionary(column.type) else ak.dictionary_encode(column)
+    )
     names = encoded.dictionary.to_pylist()
     new = [n for n in names if n not in known]  # names of earlier blocks are checked
     if "" in new or not all_identifiers(new):
