@@ -27,9 +27,10 @@ def open_blocks(
     """The streaming reader of a cost file (one block at a time): the four columns,
     node and dimension as dictionaries (codes into each block's distinct names,
     built by the reader: ~20 ms less to sum 1.1 million rows than encoding strings
-    afterwards), amounts as text, or with micro_amounts as decimals of six places (`MICRO`),
-    parsed by the reader itself: a value with more places, or one that is not a
-    number, then fails the reading with ArrowInvalid (and an empty one is null)."""
+    afterwards), amounts as text, or with micro_amounts as decimals of six places
+    (`MICRO`), parsed by the reader itself: a value with more places, or one that
+    is not a number, then fails the reading with ArrowInvalid (and an empty one is
+    null)."""
     return pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(block_size=block_bytes),

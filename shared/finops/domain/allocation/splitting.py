@@ -9,8 +9,10 @@ __all__ = ["retained_shares", "split_exactly", "split_in_place"]
 
 # Shares that sum to 1 leave a float residue of ~1e-16 for the retained part.
 _RESIDUE = 1e-12
-# Up to this many parts, ranking by pairwise comparison beats sorting.
-_PAIRWISE_PARTS = 6
+# Up to this many parts (the retained one included), ranking by pairwise comparison
+# beats sorting: on 20,000 columns, 0.32 against 1.75 ms at 8 parts, 1.10 against
+# 1.38 ms at 20, 1.66 against 1.32 ms at 25 (decision 0420).
+_PAIRWISE_PARTS = 20
 
 
 def split_exactly(
@@ -87,15 +89,20 @@ def _bonus(
 
 
 def _ranks(fractions: NDArray[np.float64]) -> NDArray[np.int16]:
-    """Rank of each part in its column: 0 is the largest, ties to the earlier part."""
+    """Rank of each part in its column: 0 is the largest, ties to the earlier part.
+
+    Part i is outranked by each earlier part j with f_j >= f_i, that is all i
+    earlier parts but those with f_i > f_j, and by each later part with f_j > f_i:
+    one comparison per pair of parts, counted for both, made part by part against
+    all later ones (few NumPy calls: the full pass runs this on two threads).
+    """
     width = fractions.shape[0]
-    ranks = np.zeros(fractions.shape, dtype=np.int16)
-    for i in range(width):
-        for j in range(width):
-            if j < i:
-                ranks[i] += fractions[j] >= fractions[i]
-            elif j > i:
-                ranks[i] += fractions[j] > fractions[i]
+    ranks = np.empty(fractions.shape, dtype=np.int16)
+    ranks[...] = np.arange(width, dtype=np.int16)[:, np.newaxis]
+    for i in range(width - 1):
+        later_larger = fractions[i + 1 :] > fractions[i]
+        ranks[i] += later_larger.sum(axis=0, dtype=np.int16)
+        ranks[i + 1 :] -= later_larger
     return ranks
 
 
@@ -104,7 +111,8 @@ def _largest(
 ) -> NDArray[np.bool_]:
     """The `extra` largest parts of each column, ties to the earlier part."""
     width, n = fractions.shape
-    ascending = np.sort(fractions.T, axis=1)
+    ascending = np.ascontiguousarray(fractions.T)  # rows sorted in place: faster
+    ascending.sort(axis=1)
     threshold = ascending[np.arange(n), (width - extra) % width]
     above: NDArray[np.bool_] = fractions > threshold
     tied = fractions == threshold
