@@ -189,13 +189,16 @@ def test_the_long_range_full_pass_gives_the_kept_shares_results(org: Org) -> Non
     days = DayRange(first=DAY, last=DAY + timedelta(days=DAYS - 1))
     with _long_range_pass(True), ThreadPoolExecutor(1) as pool:
         long = _engine(spec, costs, usage)
-        # Each level's batches split on two threads: the same bits.
+        # The plans' share batches computed, and each level's batches split, on
+        # two threads: the same bits.
         both = AllocationEngine.from_records(
             spec, costs, usage, days=days, dimensions=DIMS, executor=pool
         )
     for other in (long, both):
         _same(kept, other)
         _same_flows(kept, other)
+        for p, plan in kept.state.plans.items():
+            np.testing.assert_array_equal(plan.shares, other.state.plans[p].shares)
 
 
 @PROPS

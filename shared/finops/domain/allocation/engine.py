@@ -100,7 +100,7 @@ class AllocationEngine:
             _direct_array, costs, self.graph, self.days, self._dim_index
         )
         try:
-            plans = self._all_plans()
+            plans = self._all_plans(executor)
         except BaseException:
             job.result()  # raises the direct array's error first, if it has one
             raise
@@ -361,12 +361,14 @@ class AllocationEngine:
         )
         return ChangeSet(cells)
 
-    def _all_plans(self) -> dict[int, ParentPlan]:
-        """Plans of every parent by node index."""
-        plans = self._plans_of(list(self.graph.out_edges))
+    def _all_plans(self, executor: Executor | None = None) -> dict[int, ParentPlan]:
+        """Plans of every parent by node index (see build_plans for executor)."""
+        plans = self._plans_of(list(self.graph.out_edges), executor)
         return {self.graph.index[p]: plan for p, plan in plans.items()}
 
-    def _plans_of(self, parents: list[str]) -> dict[str, ParentPlan]:
+    def _plans_of(
+        self, parents: list[str], executor: Executor | None = None
+    ) -> dict[str, ParentPlan]:
         """Plans of some parents, computed in strategy batches."""
         built = build_plans(
             [self.graph.out_edges[p] for p in parents],
@@ -375,6 +377,7 @@ class AllocationEngine:
             usage=self.usage,
             days=self._day_numbers,
             heads=self._heads,
+            executor=executor,
         )
         return dict(zip(parents, built, strict=True))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, NamedTuple
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 
 from finops.domain.allocation.strategies import EdgeGroup, group_shares
 from finops.domain.allocation.tables import to_day_numbers
+from finops.domain.allocation.twothreads import on_two_threads
 from finops.domain.allocation.usage import UsageSource, usage_code
 from finops.domain.costgraph import EdgeFields
 from finops.domain.rules import AllocationRule, Fallback, check_rules, rule_for
@@ -127,11 +129,14 @@ def build_plans(
     usage: UsageSource,
     days: NDArray[np.int64],
     heads: MutableMapping[str, Head] | None = None,
+    executor: Executor | None = None,
 ) -> list[ParentPlan]:
     """Plans of many parents; shares are computed in batches of one strategy.
 
     heads, when given, keeps each parent's children, configs and checked rules (they
     depend on its edges, the index, the dimensions and the days only) for next time.
+    executor, when given, computes every other batch's shares beside this thread
+    (the same bits: each batch is computed alone either way).
     """
     heads_ = _heads_of(edge_lists, index, dimensions, days, heads)
     drafts = [
@@ -139,7 +144,7 @@ def build_plans(
         for head in heads_
         for config in head.configs
     ]
-    shares = iter(_batched_shares(drafts, usage))
+    shares = iter(_batched_shares(drafts, usage, executor))
     plans = []
     for edges, head in zip(edge_lists, heads_, strict=True):
         if len(head.configs) == 1:
@@ -342,18 +347,26 @@ def _plain_rules(edges: Sequence[EdgeFields]) -> list[AllocationRule]:
 
 
 def _batched_shares(
-    drafts: list[_Draft], usage: UsageSource
+    drafts: list[_Draft], usage: UsageSource, executor: Executor | None = None
 ) -> list[NDArray[np.float64]]:
-    """(k, days) shares per draft, computed strategy by strategy in chunks."""
+    """(k, days) shares per draft, computed strategy by strategy in chunks (on two
+    threads with an executor)."""
     by_strategy: dict[str | None, list[int]] = {}
     for i, draft in enumerate(drafts):
         by_strategy.setdefault(draft.config.strategy, []).append(i)
+    chunks = [c for members in by_strategy.values() for c in _chunks(members, drafts)]
     results: list[NDArray[np.float64]] = [np.zeros(0)] * len(drafts)
-    for members in by_strategy.values():
-        for chunk in _chunks(members, drafts):
-            batch = [drafts[i] for i in chunk]
-            for i, shares in zip(chunk, _shares_of(batch, usage), strict=True):
-                results[i] = shares
+
+    def compute(chunk: list[int]) -> None:
+        batch = [drafts[i] for i in chunk]
+        for i, shares in zip(chunk, _shares_of(batch, usage), strict=True):
+            results[i] = shares
+
+    if executor is None or len(chunks) < 2:
+        for chunk in chunks:
+            compute(chunk)
+    else:
+        on_two_threads(compute, chunks, executor)
     return results
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import math
 import threading
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from numpy.typing import NDArray
 from finops.domain.allocation.plans import ParentPlan
 from finops.domain.allocation.rowsums import RowSums
 from finops.domain.allocation.splitting import split_exactly, split_in_place
+from finops.domain.allocation.twothreads import on_two_threads
 
 __all__ = ["CostState", "full_pass", "propagate", "split_batch"]
 
@@ -149,25 +149,7 @@ def _level_by_level(state: CostState, executor: Executor) -> None:
     for batch in state.batches:
         levels.setdefault(batch.level, []).append(batch)
     for level in sorted(levels):
-        _on_two_threads(split, levels[level], executor)
-
-
-def _on_two_threads(
-    work: Callable[[_Batch], None], batches: list[_Batch], executor: Executor
-) -> None:
-    """work(batch) for each batch; this thread and the executor's take the next
-    batch not yet taken until none is left (batches differ in size)."""
-    queue = iter(batches)  # next() on it is atomic under the GIL
-
-    def take() -> None:
-        for batch in queue:
-            work(batch)
-
-    helper = executor.submit(take)
-    try:
-        take()
-    finally:
-        helper.result()  # its error, if any; never leaves it running
+        on_two_threads(split, levels[level], executor)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -138,6 +139,9 @@ class UsageView:
         self._label_sets = list(table.label_sets)
         self._n_nodes, self._first, self._n_days = n_nodes, first_day, n_days
         self._cache: dict[_Key, _Daily] = {}
+        # values() may run on two threads at once (`plans` with an executor):
+        # each matrix is built once, under the lock.
+        self._building = threading.Lock()
         self._by_metric: list[NDArray[np.int64]] | None = None  # rows per metric
         self._edits: dict[tuple[int, int, str], tuple[float, dict[str, Any]]] = {}
         # Nodes whose rows a patch replaced: their rows (day, metric, labels, value).
@@ -226,9 +230,13 @@ class UsageView:
         return np.divide(total, count, out=out, where=count > 0)
 
     def _daily(self, key: _Key) -> _Daily:
-        if key not in self._cache:
-            self._cache[key] = self._build(key)
-        return self._cache[key]
+        daily = self._cache.get(key)
+        if daily is None:
+            with self._building:
+                daily = self._cache.get(key)
+                if daily is None:
+                    daily = self._cache[key] = self._build(key)
+        return daily
 
     def _build(self, key: _Key) -> _Daily:
         metric, segment, lead = key
