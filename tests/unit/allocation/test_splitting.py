@@ -111,3 +111,25 @@ def test_split_in_place_is_split_exactly_bit_for_bit(
     money = np.array(amounts, dtype=np.int64)
     expected = split_exactly(money, shares)
     assert np.array_equal(split_in_place(money, full), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    parts=st.integers(2, 24),
+    columns=st.sampled_from([1, 2, 7, 2048]),
+)
+def test_ranking_and_sorting_give_the_rule_on_short_and_long_rows(
+    seed: int, parts: int, columns: int
+) -> None:
+    """Leftovers are ranked pairwise or by sorting, by parts and columns
+    (`_PAIRWISE_PARTS`, `_LONG_ROWS`): every way gives the rule, column by column."""
+    rng = np.random.default_rng(seed)
+    # Sixty-fourths, so ties are real ties; some parts without a share.
+    weights = rng.integers(0, 4, size=(parts, columns))
+    shares = weights / np.maximum(64, weights.sum(axis=0))
+    amounts = rng.integers(-(10**9), 10**9, size=columns)
+    split = split_exactly(amounts, shares)
+    for c in rng.choice(columns, size=min(columns, 16), replace=False).tolist():
+        expected = _reference(int(amounts[c]), shares[:, c].tolist())
+        assert split[:, c].tolist() == expected
