@@ -67,32 +67,43 @@ def split_in_place(
     fractions = np.subtract(ideal, floors, out=ideal)
     np.copyto(fractions, -1.0, where=unshared)
     leftover = amounts - parts.sum(axis=0)
-    columns = np.flatnonzero(leftover)
-    if columns.size * 2 > leftover.size:
+    with_leftover = np.count_nonzero(leftover)
+    if with_leftover * 2 > leftover.size:
         # Most columns have a leftover: cheaper to treat all (zero adds nothing).
-        parts += _bonus(fractions, leftover)
-    elif columns.size:
-        parts[:, columns] += _bonus(fractions[:, columns], leftover[columns])
+        _add_bonus(parts, fractions, leftover)
+    elif with_leftover:
+        columns = np.flatnonzero(leftover)
+        some = parts[:, columns]
+        _add_bonus(some, fractions[:, columns], leftover[columns])
+        parts[:, columns] = some
     return parts
 
 
-def _bonus(
-    fractions: NDArray[np.float64], leftover: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """Units per part: `leftover` spread over the largest fractions, ties to the left.
+def _add_bonus(
+    parts: NDArray[np.int64],
+    fractions: NDArray[np.float64],
+    leftover: NDArray[np.int64],
+) -> None:
+    """Add `leftover` units to the parts of the largest fractions, ties to the left.
 
     Float noise can make a leftover odd, so every part gets `whole` and the
-    `extra` largest one more; conservation holds either way.
+    `extra` largest one more; conservation holds either way. Leftovers are almost
+    always between 0 and the number of parts: `whole` is then 0 everywhere.
     """
     width, columns = fractions.shape
-    whole, extra = np.divmod(leftover, width)
+    if leftover.size and leftover.min() >= 0 and leftover.max() < width:
+        whole, extra = None, leftover
+    else:
+        whole, extra = np.divmod(leftover, width)
     if width <= _PAIRWISE_PARTS or (
         width <= _PAIRWISE_PARTS_LONG and columns >= _LONG_ROWS
     ):
-        take = _ranks(fractions) < extra
+        take = _ranks(fractions) < extra.astype(np.int8)
     else:
         take = _largest(fractions, extra)
-    return take.astype(np.int64) + whole
+    np.add(parts, take, out=parts)
+    if whole is not None:
+        parts += whole
 
 
 def _ranks(fractions: NDArray[np.float64]) -> NDArray[np.int8]:
