@@ -199,10 +199,12 @@ class _Batch:
             # stack and one copy broadcast over the dimensions.
             days = np.stack([current[i].shares[:, :, 0] for i in single], axis=1)
             cells = full[:k].reshape((k, len(current), *shape))
+            if single[-1] == len(single) - 1:  # the first ones, as `_batches` lists
+                cells[:, : len(single)] = days[..., np.newaxis]
+            else:  # a slice holds no GIL; a list of positions does
+                cells[:, single] = days[..., np.newaxis]
             if len(single) == len(current):
-                cells[...] = days[..., np.newaxis]
                 return full
-            cells[:, single] = days[..., np.newaxis]
         done = set(single) if len(shape) == 2 else set()
         for i, plan in enumerate(current):
             if i not in done:
@@ -274,7 +276,10 @@ def _batches(state: CostState) -> list[tuple[int, list[int]]]:
             level[child] = max(level.get(child, 0), depth + 1)
         groups.setdefault((depth, len(plan.children)), []).append(node)
     batches: list[tuple[int, list[int]]] = []
-    for (depth, k), parents in sorted(groups.items()):
+    for (depth, k), group in sorted(groups.items()):
+        # Parents with one dimension config first (`full_shares` copies theirs
+        # into a slice of its scratch; the order of a batch is free).
+        parents = sorted(group, key=lambda p: len(state.plans[p].config_rules) > 1)
         step = max(1, _BATCH_CELLS // ((k + 1) * state.cells))
         batches.extend(
             (depth, parents[i : i + step]) for i in range(0, len(parents), step)
