@@ -2,7 +2,7 @@
 
 Importing `pyarrow.compute` builds a Python wrapper for each of Arrow's ~300
 kernels (~0.03 s under the GIL, on the path of every `finops allocate`), and
-Arrow's array methods (`cast`, `dictionary_encode`, `take`) import it on their
+Arrow's array methods (`cast`, `take`) import it on their
 first call. The readers of cost and usage files call the kernels through
 `call_function` instead, the function those wrappers end in, with the same options
 they build (pyarrow is pinned; tests/unit/allocation/test_arrowkernels.py checks every
@@ -19,7 +19,6 @@ from pyarrow._compute import CastOptions, IndexOptions, RoundOptions, call_funct
 __all__ = [
     "binary_length",
     "cast",
-    "dictionary_encode",
     "equal",
     "index",
     "min_max",
@@ -35,11 +34,6 @@ _Data: TypeAlias = pa.Array | pa.ChunkedArray
 def cast(data: _Data, target: pa.DataType) -> Any:
     """`pc.cast(data, target)`: a safe cast (fails on lost data)."""
     return call_function("cast", [data], CastOptions.safe(target))
-
-
-def dictionary_encode(data: _Data) -> Any:
-    """`pc.dictionary_encode(data)`: nulls masked, not encoded."""
-    return call_function("dictionary_encode", [data])
 
 
 def min_max(data: _Data) -> Any:

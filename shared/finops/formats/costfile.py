@@ -132,16 +132,14 @@ def _amounts(
 
 
 def _global_codes(column: pa.Array, known: dict[str, int]) -> NDArray[np.int64]:
-    """Codes of a string column in a dictionary that grows across blocks."""
-    encoded = (
-        column if pa.types.is_dictionary(column.type) else ak.dictionary_encode(column)
-    )
-    names = encoded.dictionary.to_pylist()
+    """Codes of a block's dictionary column (`costblocks.CODES`) in a dictionary
+    that grows across blocks."""
+    names = column.dictionary.to_pylist()
     new = [n for n in names if n not in known]  # names of earlier blocks are checked
     if "" in new or not all_identifiers(new):
         raise _NeedsSlowPath  # the row-by-row reader names the line
     mapping = np.array([known.setdefault(n, len(known)) for n in names], dtype=np.int64)
-    codes: NDArray[np.int64] = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
+    codes: NDArray[np.int64] = mapping[column.indices.to_numpy(zero_copy_only=False)]
     return codes
 
 

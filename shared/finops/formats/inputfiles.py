@@ -27,6 +27,7 @@ from finops.domain.money import (
 )
 from finops.errors import InputError, MoneyRangeError
 from finops.formats import arrowkernels as ak
+from finops.formats.costblocks import CODES
 from finops.formats.costblocks import COLUMNS as COST_COLUMNS
 
 if TYPE_CHECKING:  # imported by the row-by-row reader only
@@ -44,16 +45,13 @@ __all__ = [
 
 USAGE_COLUMNS = ("node", "date", "metric", "value")
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
-# Usage's text columns parsed as dictionaries (codes into each block's distinct
-# strings, built by the reader): ~10 ms less than encoding them afterwards.
-_CODES = pa.dictionary(pa.int32(), pa.string())
 
 
 def load_usage(path: Path, known_nodes: Collection[str] | None = None) -> UsageTable:
     """Read U; labels (optional column) are JSON objects."""
     header = read_header(path, USAGE_COLUMNS)
     types = {"date": pa.date32(), "value": pa.float64()}
-    types |= dict.fromkeys(("node", "metric", "labels"), _CODES)
+    types |= dict.fromkeys(("node", "metric", "labels"), CODES)
     try:
         table = _read(path, header, types)
     except _FAST_ERRORS:
@@ -99,20 +97,15 @@ def _read(path: Path, header: list[str], types: dict[str, pa.DataType]) -> pa.Ta
 def _has_nulls(table: pa.Table, columns: tuple[str, ...]) -> bool:
     # An empty string is a length of 0: comparing with "" would convert a Python
     # value, and Arrow's first conversion imports dateutil (~0.02 s, holding the GIL).
-    # A dictionary column's strings are its chunks' dictionaries.
+    # A text column (`CODES`) holds its strings in its chunks' dictionaries.
     empty = any(
-        ak.minimum(ak.binary_length(strings)).as_py() == 0
+        ak.minimum(ak.binary_length(chunk.dictionary)).as_py() == 0
         for c in columns
-        for strings in _strings_of(table[c])
+        if pa.types.is_dictionary(table[c].type)
+        for chunk in table[c].chunks
+        if len(chunk)
     )
     return empty or any(table[c].null_count for c in columns)
-
-
-def _strings_of(column: pa.ChunkedArray) -> list[pa.Array | pa.ChunkedArray]:
-    """The distinct strings of a dictionary column, or a string column itself."""
-    if pa.types.is_dictionary(column.type):
-        return [chunk.dictionary for chunk in column.chunks if len(chunk)]
-    return [column] if column.type == pa.string() else []
 
 
 def _bad_values(table: pa.Table) -> bool:
@@ -121,10 +114,8 @@ def _bad_values(table: pa.Table) -> bool:
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
-    """Integer codes and the distinct strings they stand for, in order of first
-    appearance (a dictionary column's chunks' dictionaries, unified in order)."""
-    if not pa.types.is_dictionary(column.type):
-        column = ak.dictionary_encode(column)
+    """Integer codes of a text column (`CODES`) and the distinct strings they stand
+    for, in order of first appearance (its chunks' dictionaries, unified in order)."""
     encoded = column.combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
@@ -152,9 +143,7 @@ def _check_known(
         return
     unknown = [n for n in ids if n not in known]
     if unknown:
-        if pa.types.is_dictionary(column.type):
-            column = ak.cast(column, pa.string())
-        row = ak.index(column, unknown[0])
+        row = ak.index(ak.cast(column, pa.string()), unknown[0])  # a `CODES` column
         raise InputError(f"unknown node {unknown[0]!r}", file=str(path), line=row + 2)
 
 
